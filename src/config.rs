@@ -1,0 +1,215 @@
+//! `etl.toml`: named environments with named connections, plus run-time limits.
+//! Found by `--config`, `ETL_CONFIG`, or by walking up from the project (then the working
+//! directory). `ETL_CONN_<NAME>` supplies or overrides a connection; passwords come from the
+//! environment and are masked wherever a URL is shown.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use serde::Deserialize;
+
+use crate::error::{EtlError, Result};
+
+pub const FILE_NAME: &str = "etl.toml";
+const DEFAULT_ENV: &str = "dev";
+/// The embedded default warehouse: works with no server and no configuration.
+const DEFAULT_WAREHOUSE: &str = "sqlite://metadata/warehouse.db";
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct FileConfig {
+    /// Environment used when neither `--env` nor `ETL_ENV` names one.
+    default_env: Option<String>,
+    /// Where logs/ and output/ go, relative to the config file.
+    metadata_dir: Option<String>,
+    #[serde(default)]
+    env: BTreeMap<String, EnvSection>,
+    #[serde(default)]
+    limits: Limits,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct EnvSection {
+    #[serde(default)]
+    connections: BTreeMap<String, String>,
+}
+
+/// Guards against runaway scripts. Loops in ETL scripts are legitimately long, so the
+/// operation limit is high; it exists to stop an endless loop, not a big job.
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Limits {
+    pub max_operations: u64,
+    pub max_call_levels: usize,
+    /// `.rows()` refuses to materialise more rows than this into the interpreter.
+    pub max_rows_in_script: usize,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits { max_operations: 1_000_000_000, max_call_levels: 64, max_rows_in_script: 100_000 }
+    }
+}
+
+#[derive(Clone, Debug)]
+pub struct Config {
+    /// The file read, if any.
+    pub path: Option<PathBuf>,
+    /// Relative paths in the config (sqlite files, metadata) resolve against this folder.
+    pub base_dir: PathBuf,
+    pub env: String,
+    pub metadata_dir: PathBuf,
+    pub limits: Limits,
+    connections: BTreeMap<String, String>,
+    env_names: Vec<String>,
+}
+
+impl Config {
+    /// Loads the configuration for a project script. `explicit` is `--config` or `ETL_CONFIG`;
+    /// `env` is `--env` (then `ETL_ENV`, then the file's `default_env`, then "dev").
+    pub fn load(explicit: Option<&Path>, project_dir: Option<&Path>, env: Option<&str>) -> Result<Config> {
+        let from_var = std::env::var_os("ETL_CONFIG").map(PathBuf::from);
+        let path = match explicit.map(Path::to_path_buf).or(from_var) {
+            Some(p) if p.is_file() => Some(p),
+            Some(p) => return Err(EtlError::Config(format!("config file {} does not exist", p.display()))),
+            None => find_upwards(project_dir).or_else(|| find_upwards(std::env::current_dir().ok().as_deref())),
+        };
+        let base_dir = match &path {
+            Some(p) => absolute(p.parent().unwrap_or(Path::new("."))),
+            None => absolute(Path::new(".")),
+        };
+        // A .env beside the config (or in the working directory) fills in secrets; variables
+        // already set in the environment win.
+        let _ = dotenvy::from_path(base_dir.join(".env"));
+        let _ = dotenvy::dotenv();
+
+        let file: FileConfig = match &path {
+            Some(p) => {
+                let text = std::fs::read_to_string(p).map_err(|e| EtlError::io(p, e))?;
+                toml::from_str(&text).map_err(|e| EtlError::Config(format!("{}: {e}", p.display())))?
+            }
+            None => FileConfig::default(),
+        };
+        let env_name = env
+            .map(str::to_string)
+            .or_else(|| std::env::var("ETL_ENV").ok().filter(|s| !s.is_empty()))
+            .or(file.default_env.clone())
+            .unwrap_or_else(|| DEFAULT_ENV.to_string());
+        let env_names: Vec<String> = file.env.keys().cloned().collect();
+        if !file.env.is_empty() && !file.env.contains_key(&env_name) {
+            return Err(EtlError::Config(format!(
+                "environment '{env_name}' is not defined in {} (defined: {})",
+                path.as_ref().map(|p| p.display().to_string()).unwrap_or_default(),
+                env_names.join(", ")
+            )));
+        }
+        let connections = file.env.get(&env_name).map(|e| e.connections.clone()).unwrap_or_default();
+        let metadata_dir = base_dir.join(file.metadata_dir.as_deref().unwrap_or("metadata"));
+        Ok(Config { path, base_dir, env: env_name, metadata_dir, limits: file.limits, connections, env_names })
+    }
+
+    /// The URL of a named connection: `ETL_CONN_<NAME>` first, then the environment's entry,
+    /// then the embedded default for "warehouse". Relative sqlite paths are made absolute.
+    pub fn connection_url(&self, name: &str) -> Result<String> {
+        let var = format!("ETL_CONN_{}", name.to_ascii_uppercase());
+        let url = std::env::var(&var)
+            .ok()
+            .filter(|s| !s.is_empty())
+            .or_else(|| self.connections.get(name).cloned())
+            .or_else(|| (name == "warehouse").then(|| DEFAULT_WAREHOUSE.to_string()))
+            .ok_or_else(|| {
+                let known: Vec<&str> = self.connections.keys().map(String::as_str).collect();
+                EtlError::Config(format!(
+                    "no connection named '{name}' in environment '{}' (known: {}); add it under \
+                     [env.{}.connections] in {} or set {var}",
+                    self.env,
+                    if known.is_empty() { "none".to_string() } else { known.join(", ") },
+                    self.env,
+                    self.path.as_ref().map(|p| p.display().to_string()).unwrap_or_else(|| FILE_NAME.to_string()),
+                ))
+            })?;
+        Ok(self.resolve_sqlite_path(&url))
+    }
+
+    pub fn connection_names(&self) -> Vec<String> {
+        self.connections.keys().cloned().collect()
+    }
+
+    pub fn env_names(&self) -> &[String] {
+        &self.env_names
+    }
+
+    fn resolve_sqlite_path(&self, url: &str) -> String {
+        match url.strip_prefix("sqlite://") {
+            Some(rest) if !rest.starts_with('/') && rest != ":memory:" => {
+                format!("sqlite://{}", self.base_dir.join(rest).display())
+            }
+            _ => url.to_string(),
+        }
+    }
+}
+
+fn find_upwards(start: Option<&Path>) -> Option<PathBuf> {
+    let start = absolute(start?);
+    start.ancestors().map(|d| d.join(FILE_NAME)).find(|p| p.is_file())
+}
+
+fn absolute(p: &Path) -> PathBuf {
+    std::path::absolute(p).unwrap_or_else(|_| p.to_path_buf())
+}
+
+/// A URL safe to print: the password (and `password=` parameters) replaced by `***`.
+pub fn mask_url(url: &str) -> String {
+    let mut out = url.to_string();
+    if let Some(scheme_end) = out.find("://") {
+        let rest_start = scheme_end + 3;
+        let authority_end = out[rest_start..].find(['/', '?']).map(|i| rest_start + i).unwrap_or(out.len());
+        if let Some(at) = out[rest_start..authority_end].rfind('@') {
+            let userinfo = &out[rest_start..rest_start + at];
+            if let Some(colon) = userinfo.find(':') {
+                out.replace_range(rest_start + colon + 1..rest_start + at, "***");
+            }
+        }
+    }
+    let lower = out.to_ascii_lowercase();
+    if let Some(i) = lower.find("password=") {
+        let start = i + "password=".len();
+        let end = out[start..].find(['&', ' ', ';']).map(|j| start + j).unwrap_or(out.len());
+        out.replace_range(start..end, "***");
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn masks_passwords_in_urls() {
+        assert_eq!(mask_url("postgres://etl:s3cr%40t@db:5432/dw"), "postgres://etl:***@db:5432/dw");
+        assert_eq!(mask_url("mysql://root@db/shop"), "mysql://root@db/shop");
+        assert_eq!(mask_url("postgres://db/dw?user=a&password=xyz&sslmode=require"), "postgres://db/dw?user=a&password=***&sslmode=require");
+        assert_eq!(mask_url("sqlite:///tmp/a.db"), "sqlite:///tmp/a.db");
+    }
+
+    #[test]
+    fn reads_environments_and_resolves_sqlite_paths() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(
+            dir.path().join(FILE_NAME),
+            "default_env = \"dev\"\n[env.dev.connections]\nwarehouse = \"sqlite://metadata/w.db\"\n\
+             [env.prod.connections]\nwarehouse = \"postgres://etl@dw/warehouse\"\n",
+        )
+        .unwrap();
+        let dev = Config::load(None, Some(dir.path()), Some("dev")).unwrap();
+        let url = dev.connection_url("warehouse").unwrap();
+        assert!(url.starts_with("sqlite:///") && url.ends_with("metadata/w.db"), "{url}");
+        let prod = Config::load(None, Some(dir.path()), Some("prod")).unwrap();
+        assert_eq!(prod.connection_url("warehouse").unwrap(), "postgres://etl@dw/warehouse");
+        let err = prod.connection_url("shop").unwrap_err().to_string();
+        assert!(err.contains("no connection named 'shop'") && err.contains("ETL_CONN_SHOP"), "{err}");
+        let err = Config::load(None, Some(dir.path()), Some("qa")).unwrap_err().to_string();
+        assert!(err.contains("environment 'qa' is not defined"), "{err}");
+    }
+}

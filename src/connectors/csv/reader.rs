@@ -1,0 +1,719 @@
+use std::fs::File;
+use std::io::Read;
+use std::path::PathBuf;
+use std::sync::OnceLock;
+
+use super::infer::{self, Kind};
+use super::options::CsvOptions;
+use super::scanner::{Record, ScanError, Scanner};
+use crate::connectors::{BatchSender, BatchStream, Io, ReadOptions, Source};
+use crate::data::{Batch, Column, DataType, Schema, Value};
+use crate::error::{EtlError, Result};
+
+/// A CSV file read as typed batches. The schema comes from the header plus declared and
+/// inferred types; it is worked out once and reused by every `open`.
+pub struct CsvSource {
+    path: PathBuf,
+    /// The path as the script wrote it, for messages.
+    display: String,
+    opts: CsvOptions,
+    layout: OnceLock<Layout>,
+}
+
+#[derive(Clone, Debug)]
+struct Layout {
+    schema: Schema,
+    /// Per column: true when the script declared its type, false when it was inferred.
+    declared: Vec<bool>,
+    /// How many rows the inference looked at, and whether that was the whole file.
+    sampled: (u64, bool),
+}
+
+impl CsvSource {
+    pub fn new(path: PathBuf, display: String, opts: CsvOptions) -> CsvSource {
+        CsvSource { path, display, opts, layout: OnceLock::new() }
+    }
+
+    fn layout(&self) -> Result<&Layout> {
+        if let Some(layout) = self.layout.get() {
+            return Ok(layout);
+        }
+        let layout = self.read_layout()?;
+        Ok(self.layout.get_or_init(|| layout))
+    }
+
+    fn open_file(&self) -> Result<File> {
+        File::open(&self.path).map_err(|e| {
+            let source = if self.path.as_os_str() == self.display.as_str() {
+                e
+            } else {
+                std::io::Error::new(e.kind(), format!("{e} (looked for {})", self.path.display()))
+            };
+            EtlError::io(&self.display, source)
+        })
+    }
+
+    fn records<R: Read>(&self, src: R) -> Records<R> {
+        Records {
+            scanner: Scanner::new(src, self.opts.delimiter, self.opts.quote),
+            rec: Record::default(),
+            width: None,
+            opts: self.opts.clone(),
+            display: self.display.clone(),
+        }
+    }
+
+    /// Reads the header and, unless every type is declared, a sample of rows to infer types.
+    fn read_layout(&self) -> Result<Layout> {
+        let mut rows = self.records(self.open_file()?);
+        let names = self.column_names(&mut rows)?;
+        let config = |message: String| EtlError::Config(format!("csv {}: {message}", self.display));
+        check_names(&names).map_err(|m| match self.opts.columns {
+            Some(_) => config(format!("columns: {m}")),
+            None => rows.error(1, format!("{m}; fix the header or name the columns with columns: [...]")),
+        })?;
+        let mut types: Vec<Option<DataType>> = vec![None; names.len()];
+        for (name, ty) in &self.opts.types {
+            let i = names
+                .iter()
+                .position(|n| n == name)
+                .or_else(|| names.iter().position(|n| n.eq_ignore_ascii_case(name)))
+                .ok_or_else(|| {
+                    config(format!("types names column '{name}', which the file does not have (columns: {})", names.join(", ")))
+                })?;
+            types[i] = Some(ty.clone());
+        }
+
+        rows.set_width(names.len(), self.opts.columns.is_some());
+        let mut kinds = vec![Kind::Empty; names.len()];
+        let mut sampled = 0u64;
+        let mut complete = true;
+        if types.iter().any(Option::is_none) {
+            let limit = self.opts.infer_rows as u64;
+            let mut scratch = String::new();
+            loop {
+                if limit > 0 && sampled == limit {
+                    complete = false;
+                    break;
+                }
+                if !rows.next()? {
+                    break;
+                }
+                sampled += 1;
+                for (i, kind) in kinds.iter_mut().enumerate() {
+                    if types[i].is_some() || *kind == Kind::Text {
+                        continue;
+                    }
+                    if let Some(text) = rows.field(i, &names[i], &mut scratch)? {
+                        *kind = kind.add(&infer::classify(text));
+                    }
+                }
+            }
+        }
+        let declared = types.iter().map(Option::is_some).collect();
+        let columns = names
+            .into_iter()
+            .zip(types)
+            .zip(kinds)
+            .map(|((name, ty), kind)| Column::new(name, ty.unwrap_or_else(|| kind.data_type())))
+            .collect();
+        Ok(Layout { schema: Schema::new(columns), declared, sampled: (sampled, complete) })
+    }
+
+    fn column_names<R: Read>(&self, rows: &mut Records<R>) -> Result<Vec<String>> {
+        if !self.opts.header {
+            return Ok(self.opts.columns.clone().unwrap_or_default());
+        }
+        if !rows.next()? {
+            return Err(rows.error(
+                1,
+                "the file is empty, but a header line naming the columns was expected \
+                 (for a file without header set header: false and columns: [...])"
+                    .into(),
+            ));
+        }
+        let mut scratch = String::new();
+        let mut header = Vec::with_capacity(rows.rec.len());
+        for i in 0..rows.rec.len() {
+            let (bytes, _) = rows.rec.field(i);
+            let name = self.opts.encoding.decode(bytes, &mut scratch).map_err(|_| rows.utf8_error(i, "the header"))?;
+            header.push(name.trim().to_string());
+        }
+        match &self.opts.columns {
+            Some(rename) if rename.len() != header.len() => Err(rows.error(
+                1,
+                format!(
+                    "the header has {} columns but the columns option names {}; give one name per header column",
+                    header.len(),
+                    rename.len()
+                ),
+            )),
+            Some(rename) => Ok(rename.clone()),
+            None => Ok(header),
+        }
+    }
+}
+
+fn check_names(names: &[String]) -> std::result::Result<(), String> {
+    if names.is_empty() {
+        return Err("no columns".into());
+    }
+    for (i, name) in names.iter().enumerate() {
+        if name.trim().is_empty() {
+            return Err(format!("column {} has an empty name", i + 1));
+        }
+        if let Some(j) = names[..i].iter().position(|n| n.eq_ignore_ascii_case(name)) {
+            return Err(format!(
+                "columns {} and {} are both named '{}' (names must be unique, ignoring case)",
+                j + 1,
+                i + 1,
+                names[j]
+            ));
+        }
+    }
+    Ok(())
+}
+
+impl Source for CsvSource {
+    fn describe(&self) -> String {
+        format!("csv {}", self.display)
+    }
+
+    fn schema(&self, _io: &Io) -> Result<Schema> {
+        Ok(self.layout()?.schema.clone())
+    }
+
+    fn open(&self, io: &Io, opts: &ReadOptions) -> Result<BatchStream> {
+        let layout = self.layout()?.clone();
+        let mut rows = self.records(self.open_file()?);
+        let schema = layout.schema.clone();
+        let batch_rows = opts.batch_rows.max(1);
+        let limit = opts.limit;
+        let header = self.opts.header;
+        let renamed = self.opts.columns.is_some();
+        Ok(BatchStream::spawn_blocking(io, schema, move |tx| {
+            if header {
+                rows.next()?;
+            }
+            rows.set_width(layout.schema.len(), renamed);
+            produce(&mut rows, &layout, batch_rows, limit, tx)
+        }))
+    }
+}
+
+/// Reads rows into batches until the data, the limit or the consumer's interest runs out.
+fn produce<R: Read>(
+    rows: &mut Records<R>,
+    layout: &Layout,
+    batch_rows: usize,
+    limit: Option<u64>,
+    tx: &BatchSender,
+) -> Result<()> {
+    let columns = &layout.schema.columns;
+    let width = columns.len();
+    let mut batch = Batch::new(width, 1, batch_rows);
+    let mut row: Vec<Value> = Vec::with_capacity(width);
+    let mut scratch = String::new();
+    let mut row_no = 0u64;
+    while limit.is_none_or(|l| row_no < l) && rows.next()? {
+        for (i, column) in columns.iter().enumerate() {
+            let value = match rows.field(i, &column.name, &mut scratch)? {
+                None => Value::Null,
+                Some(text) if layout.declared[i] => Value::parse(text, &column.data_type).map_err(|e| {
+                    rows.error(
+                        rows.rec.line,
+                        format!("column '{}': {e} (declared as {} in types)", column.name, column.data_type),
+                    )
+                })?,
+                Some(text) => infer::convert_inferred(text, &column.data_type).map_err(|m| {
+                    let (n, whole) = layout.sampled;
+                    let sample = if whole { "all rows".to_string() } else { format!("the first {n} rows") };
+                    rows.error(
+                        rows.rec.line,
+                        format!(
+                            "column '{}': {}; {} was inferred from {sample}. Declare the type to load this \
+                             file: types: #{{ {}: \"{}\" }}",
+                            column.name,
+                            m.reason,
+                            column.data_type,
+                            rhai_key(&column.name),
+                            m.suggestion
+                        ),
+                    )
+                })?,
+            };
+            row.push(value);
+        }
+        batch.push_row(row.drain(..));
+        row_no += 1;
+        if batch.len() == batch_rows {
+            let full = std::mem::replace(&mut batch, Batch::new(width, row_no + 1, batch_rows));
+            tx.send_blocking(full)?;
+        }
+    }
+    if !batch.is_empty() {
+        tx.send_blocking(batch)?;
+    }
+    Ok(())
+}
+
+/// A column name as a key of a Rhai map literal.
+fn rhai_key(name: &str) -> String {
+    let ident = name.chars().next().is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+        && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
+    if ident {
+        name.to_string()
+    } else {
+        format!("{name:?}")
+    }
+}
+
+/// Records of one file with the checks every reader needs: field count, encoding, NULLs.
+struct Records<R> {
+    scanner: Scanner<R>,
+    rec: Record,
+    /// Expected fields per record, once the columns are known; and whether they were named
+    /// by the `columns` option (for the message).
+    width: Option<(usize, bool)>,
+    opts: CsvOptions,
+    display: String,
+}
+
+impl<R: Read> Records<R> {
+    fn set_width(&mut self, width: usize, named_by_option: bool) {
+        self.width = Some((width, named_by_option));
+        // In a one-column file a blank line is a NULL value, wherever it is.
+        self.scanner.skip_trailing_blank_lines = width != 1;
+    }
+
+    fn error(&self, line: u64, message: String) -> EtlError {
+        EtlError::File { path: PathBuf::from(&self.display), line, message }
+    }
+
+    fn scan_error(&self, e: ScanError) -> EtlError {
+        self.error(e.line, e.message)
+    }
+
+    fn next(&mut self) -> Result<bool> {
+        match self.scanner.next_record(&mut self.rec) {
+            Ok(false) => Ok(false),
+            Err(e) => Err(self.scan_error(e)),
+            Ok(true) => match self.width {
+                Some((width, _)) if self.rec.len() != width => Err(self.width_error(width)),
+                _ => Ok(true),
+            },
+        }
+    }
+
+    fn width_error(&self, width: usize) -> EtlError {
+        let named_by = match (self.width, self.opts.header) {
+            (Some((_, true)), _) | (_, false) => "as named in columns",
+            _ => "as in the header",
+        };
+        let found = self.rec.len();
+        let message = if self.rec.is_blank_line() {
+            format!("the line is empty, but {width} fields were expected ({named_by}); remove the empty line")
+        } else {
+            let hint = if found > width {
+                format!(
+                    "a field probably contains the delimiter '{}' without quotes; quote that field",
+                    self.opts.delimiter as char
+                )
+            } else {
+                "a field is missing, or a quoted field runs on past where it should end".to_string()
+            };
+            format!("expected {width} fields ({named_by}), found {found}: {hint}")
+        };
+        self.error(self.rec.line, message)
+    }
+
+    /// The text of field `i`, or None when it is NULL: unquoted and empty, or unquoted and
+    /// equal to the `null` marker. A quoted field is never NULL.
+    fn field<'a>(&'a self, i: usize, column: &str, scratch: &'a mut String) -> Result<Option<&'a str>> {
+        let (bytes, quoted) = self.rec.field(i);
+        if !quoted && bytes.is_empty() {
+            return Ok(None);
+        }
+        let text = self
+            .opts
+            .encoding
+            .decode(bytes, scratch)
+            .map_err(|_| self.utf8_error(i, &format!("column '{column}'")))?;
+        if !quoted && self.opts.null.as_deref() == Some(text) {
+            return Ok(None);
+        }
+        Ok(Some(text))
+    }
+
+    fn utf8_error(&self, _field: usize, place: &str) -> EtlError {
+        let raw = self.scanner.last_raw();
+        let valid = std::str::from_utf8(raw).err().map_or(0, |e| e.valid_up_to());
+        let line = self.rec.line + memchr::memchr_iter(b'\n', &raw[..valid]).count() as u64;
+        self.error(
+            line,
+            format!(
+                "invalid UTF-8 in {place} at byte offset {} of the file; the file is not UTF-8: if it was \
+                 saved as Latin-1 or Windows-1252, set encoding: \"latin1\" or encoding: \"windows-1252\"",
+                self.rec.offset + valid as u64
+            ),
+        )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::io::Write;
+
+    use super::*;
+    use crate::data::Decimal;
+
+    struct Harness {
+        rt: tokio::runtime::Runtime,
+        dir: tempfile::TempDir,
+    }
+
+    impl Harness {
+        fn new() -> Harness {
+            Harness { rt: tokio::runtime::Runtime::new().unwrap(), dir: tempfile::tempdir().unwrap() }
+        }
+
+        fn io(&self) -> Io {
+            Io { handle: self.rt.handle().clone(), cancel: Default::default() }
+        }
+
+        fn source(&self, content: impl AsRef<[u8]>, opts: CsvOptions) -> CsvSource {
+            let path = self.dir.path().join("data.csv");
+            std::fs::write(&path, content).unwrap();
+            CsvSource::new(path, "data/data.csv".into(), opts)
+        }
+
+        fn batches(&self, source: &CsvSource, opts: &ReadOptions) -> Result<Vec<Batch>> {
+            let mut stream = source.open(&self.io(), opts)?;
+            let mut out = Vec::new();
+            while let Some(batch) = stream.next_blocking() {
+                out.push(batch?);
+            }
+            Ok(out)
+        }
+
+        fn rows(&self, source: &CsvSource) -> Result<Vec<Vec<Value>>> {
+            let batches = self.batches(source, &ReadOptions::default())?;
+            Ok(batches.iter().flat_map(|b| b.rows().map(|r| r.to_vec())).collect())
+        }
+
+        fn types(&self, source: &CsvSource) -> Vec<String> {
+            let schema = source.schema(&self.io()).unwrap();
+            schema.columns.iter().map(|c| format!("{} {}", c.name, c.data_type)).collect()
+        }
+    }
+
+    fn text(s: &str) -> Value {
+        Value::Text(s.into())
+    }
+
+    fn dec(s: &str) -> Value {
+        Value::Decimal(Decimal::parse(s).unwrap())
+    }
+
+    fn ty(s: &str) -> DataType {
+        DataType::parse(s).unwrap()
+    }
+
+    fn with(f: impl FnOnce(&mut CsvOptions)) -> CsvOptions {
+        let mut o = CsvOptions::default();
+        f(&mut o);
+        o
+    }
+
+    #[test]
+    fn infers_types_and_reads_typed_rows() {
+        let h = Harness::new();
+        let src = h.source(
+            "id,amount,paid,day,at,code\n\
+             1,12.50,true,2024-01-31,2024-01-31 10:00:00,007\n\
+             2,-3,false,2024-02-01,2024-02-01T11:30:00.5,\"\"\n\
+             3,,,,,\n",
+            CsvOptions::default(),
+        );
+        assert_eq!(
+            h.types(&src),
+            ["id integer", "amount numeric(4,2)", "paid boolean", "day date", "at timestamp", "code text"]
+        );
+        let rows = h.rows(&src).unwrap();
+        assert_eq!(rows[0][0], Value::Int32(1));
+        assert_eq!(rows[0][1], dec("12.50"));
+        assert_eq!(rows[0][2], Value::Bool(true));
+        assert_eq!(rows[0][3].to_text().unwrap(), "2024-01-31");
+        assert_eq!(rows[0][4].to_text().unwrap(), "2024-01-31 10:00:00");
+        assert_eq!(rows[0][5], text("007"));
+        assert_eq!(rows[1][1], dec("-3.00"));
+        assert_eq!(rows[1][4].to_text().unwrap(), "2024-02-01 11:30:00.500");
+        assert_eq!(rows[1][5], text(""), "a quoted empty field is the empty string");
+        assert!(rows[2].iter().skip(1).all(Value::is_null), "unquoted empty fields are NULL");
+        assert_eq!(rows.len(), 3);
+    }
+
+    #[test]
+    fn null_marker_applies_to_unquoted_fields_only() {
+        let h = Harness::new();
+        let src = h.source("a,b\nNULL,\"NULL\"\n,x\n", with(|o| o.null = Some("NULL".into())));
+        assert_eq!(h.rows(&src).unwrap(), vec![vec![Value::Null, text("NULL")], vec![Value::Null, text("x")]]);
+        let src = h.source("a\n\\N\n5\n", with(|o| o.null = Some("\\N".into())));
+        assert_eq!(h.types(&src), ["a integer"]);
+        assert_eq!(h.rows(&src).unwrap(), vec![vec![Value::Null], vec![Value::Int32(5)]]);
+    }
+
+    #[test]
+    fn declared_types_win_over_inference() {
+        let h = Harness::new();
+        let opts = with(|o| {
+            o.types = vec![("ID".into(), DataType::Int64), ("amount".into(), ty("numeric(12,2)"))]
+        });
+        let src = h.source("id,amount,zip\n1,5,01234\n", opts);
+        assert_eq!(h.types(&src), ["id bigint", "amount numeric(12,2)", "zip text"]);
+        assert_eq!(h.rows(&src).unwrap(), vec![vec![Value::Int64(1), dec("5.00"), text("01234")]]);
+    }
+
+    #[test]
+    fn declared_type_errors_name_file_line_column_and_value() {
+        let h = Harness::new();
+        let amount = || with(|o| o.types = vec![("amount".into(), ty("numeric(5,2)"))]);
+        let src = h.source("id,amount\n1,\"x\ny\"\n2,1\n", amount());
+        let err = h.rows(&src).unwrap_err().to_string();
+        assert_eq!(err, "data/data.csv:2: column 'amount': 'x\ny' is not a valid numeric (declared as numeric(5,2) in types)");
+        let src = h.source("id,amount\n1,\"1.5\"\n2,12.345\n", amount());
+        let err = h.rows(&src).unwrap_err().to_string();
+        assert_eq!(
+            err,
+            "data/data.csv:3: column 'amount': 12.345 does not fit numeric(5,2) without rounding or overflow \
+             (declared as numeric(5,2) in types)"
+        );
+    }
+
+    #[test]
+    fn values_beyond_the_sample_must_fit_the_inferred_type() {
+        let h = Harness::new();
+        let src = h.source("id,unit price\n1,1.5\n2,2.25\n3,1234.5\n", with(|o| o.infer_rows = 2));
+        assert_eq!(h.types(&src), ["id integer", "unit price numeric(3,2)"]);
+        let err = h.rows(&src).unwrap_err().to_string();
+        assert_eq!(
+            err,
+            "data/data.csv:4: column 'unit price': '1234.5' does not fit numeric(3,2); numeric(3,2) was inferred \
+             from the first 2 rows. Declare the type to load this file: types: #{ \"unit price\": \"numeric(6,2)\" }"
+        );
+        let src = h.source("zip\n12345\n0815\n", with(|o| o.infer_rows = 1));
+        let err = h.rows(&src).unwrap_err().to_string();
+        assert!(err.starts_with("data/data.csv:3: column 'zip': '0815' has leading zeros, which integer would drop"), "{err}");
+        assert!(err.ends_with("types: #{ zip: \"text\" }"), "{err}");
+        let src = h.source("zip\n12345\n0815\n", with(|o| o.infer_rows = 0));
+        assert_eq!(h.types(&src), ["zip text"]);
+    }
+
+    #[test]
+    fn header_less_files_take_their_names_from_columns() {
+        let h = Harness::new();
+        let src = h.source("1,x\n2,y\n", with(|o| {
+            o.header = false;
+            o.columns = Some(vec!["id".into(), "name".into()]);
+        }));
+        assert_eq!(h.types(&src), ["id integer", "name text"]);
+        assert_eq!(h.rows(&src).unwrap(), vec![vec![Value::Int32(1), text("x")], vec![Value::Int32(2), text("y")]]);
+        let src = h.source("1,x,9\n", with(|o| {
+            o.header = false;
+            o.columns = Some(vec!["id".into(), "name".into()]);
+        }));
+        let err = h.rows(&src).unwrap_err().to_string();
+        assert!(err.starts_with("data/data.csv:1: expected 2 fields (as named in columns), found 3"), "{err}");
+    }
+
+    #[test]
+    fn columns_renames_the_header() {
+        let h = Harness::new();
+        let src = h.source(" Order ID ,Name\n1,x\n", with(|o| o.columns = Some(vec!["order_id".into(), "name".into()])));
+        assert_eq!(h.types(&src), ["order_id integer", "name text"]);
+        let src = h.source(" Order ID ,Name\n1,x\n", CsvOptions::default());
+        assert_eq!(h.types(&src), ["Order ID integer", "Name text"], "header names are trimmed");
+        let src = h.source("a,b\n1,x\n", with(|o| o.columns = Some(vec!["only_one".into()])));
+        let err = src.schema(&h.io()).unwrap_err().to_string();
+        assert!(err.contains("the header has 2 columns but the columns option names 1"), "{err}");
+    }
+
+    #[test]
+    fn bad_headers_are_refused() {
+        let h = Harness::new();
+        let err = h.source("id,name,ID\n", CsvOptions::default()).schema(&h.io()).unwrap_err().to_string();
+        assert_eq!(
+            err,
+            "data/data.csv:1: columns 1 and 3 are both named 'id' (names must be unique, ignoring case); fix the \
+             header or name the columns with columns: [...]"
+        );
+        let err = h.source("id,,name\n", CsvOptions::default()).schema(&h.io()).unwrap_err().to_string();
+        assert!(err.starts_with("data/data.csv:1: column 2 has an empty name"), "{err}");
+        let err = h.source("", CsvOptions::default()).schema(&h.io()).unwrap_err().to_string();
+        assert!(err.starts_with("data/data.csv:1: the file is empty"), "{err}");
+        let err = h
+            .source("a,b\n", with(|o| o.types = vec![("c".into(), DataType::Int32)]))
+            .schema(&h.io())
+            .unwrap_err()
+            .to_string();
+        assert_eq!(err, "configuration: csv data/data.csv: types names column 'c', which the file does not have (columns: a, b)");
+    }
+
+    #[test]
+    fn field_count_errors_give_the_physical_line() {
+        let h = Harness::new();
+        let src = h.source("a,b,c\n1,\"two\nlines\",3\n4,5\n", CsvOptions::default());
+        let err = src.schema(&h.io()).unwrap_err().to_string();
+        assert_eq!(
+            err,
+            "data/data.csv:4: expected 3 fields (as in the header), found 2: a field is missing, or a quoted field \
+             runs on past where it should end"
+        );
+        let src = h.source("a,b\n1,2\n\n3,4\n", CsvOptions::default());
+        let err = src.schema(&h.io()).unwrap_err().to_string();
+        assert!(err.starts_with("data/data.csv:3: the line is empty, but 2 fields were expected"), "{err}");
+        let src = h.source("a,b\n1,2,3\n", CsvOptions::default());
+        let err = src.schema(&h.io()).unwrap_err().to_string();
+        assert!(err.contains("found 3: a field probably contains the delimiter ','"), "{err}");
+    }
+
+    #[test]
+    fn scanner_errors_carry_the_file_name() {
+        let h = Harness::new();
+        let err = h.source("a,b\n1,x\"y\n", CsvOptions::default()).schema(&h.io()).unwrap_err();
+        assert!(matches!(&err, EtlError::File { line: 2, .. }), "{err}");
+        assert!(err.to_string().starts_with("data/data.csv:2: a \" inside an unquoted field"), "{err}");
+    }
+
+    #[test]
+    fn invalid_utf8_suggests_latin1() {
+        let h = Harness::new();
+        let src = h.source(b"id,name\n1,ok\n2,\"Caf\xe9\nbar\"\n".to_vec(), CsvOptions::default());
+        let err = src.schema(&h.io()).unwrap_err().to_string();
+        assert_eq!(
+            err,
+            "data/data.csv:3: invalid UTF-8 in column 'name' at byte offset 21 of the file; the file is not UTF-8: \
+             if it was saved as Latin-1 or Windows-1252, set encoding: \"latin1\" or encoding: \"windows-1252\""
+        );
+        let src = h.source(b"id,name\n1,ok\n2,\"Caf\xe9\nbar\"\n".to_vec(), with(|o| o.encoding = super::super::Encoding::Latin1));
+        assert_eq!(h.rows(&src).unwrap()[1][1], text("Café\nbar"));
+        let src = h.source(b"id,name\n1,\x93quoted\x94 \x80\n".to_vec(), with(|o| o.encoding = super::super::Encoding::Windows1252));
+        assert_eq!(h.rows(&src).unwrap()[0][1], text("“quoted” €"));
+    }
+
+    #[test]
+    fn bom_crlf_and_no_final_newline() {
+        let h = Harness::new();
+        let src = h.source("\u{FEFF}id,name\r\n1,\"a\r\nb\"\r\n2,c", CsvOptions::default());
+        assert_eq!(h.types(&src), ["id integer", "name text"]);
+        assert_eq!(h.rows(&src).unwrap(), vec![vec![Value::Int32(1), text("a\r\nb")], vec![Value::Int32(2), text("c")]]);
+    }
+
+    #[test]
+    fn one_column_files_read_blank_lines_as_nulls() {
+        let h = Harness::new();
+        let src = h.source("n\n1\n\n2\n\n", CsvOptions::default());
+        assert_eq!(
+            h.rows(&src).unwrap(),
+            vec![vec![Value::Int32(1)], vec![Value::Null], vec![Value::Int32(2)], vec![Value::Null]]
+        );
+    }
+
+    #[test]
+    fn batches_number_their_first_row_and_honour_the_limit() {
+        let h = Harness::new();
+        let body: String = (1..=5).map(|i| format!("{i}\n")).collect();
+        let src = h.source(format!("n\n{body}"), CsvOptions::default());
+        let opts = ReadOptions { batch_rows: 2, ..ReadOptions::default() };
+        let batches = h.batches(&src, &opts).unwrap();
+        let shape: Vec<(u64, usize)> = batches.iter().map(|b| (b.first_row, b.len())).collect();
+        assert_eq!(shape, vec![(1, 2), (3, 2), (5, 1)]);
+        let opts = ReadOptions { batch_rows: 2, limit: Some(3), ..ReadOptions::default() };
+        let batches = h.batches(&src, &opts).unwrap();
+        let values: Vec<Value> = batches.into_iter().flat_map(Batch::into_values).collect();
+        assert_eq!(values, vec![Value::Int32(1), Value::Int32(2), Value::Int32(3)]);
+        let opts = ReadOptions { limit: Some(0), ..ReadOptions::default() };
+        assert!(h.batches(&src, &opts).unwrap().is_empty());
+    }
+
+    #[test]
+    fn schema_is_sampled_once() {
+        let h = Harness::new();
+        let src = h.source("a\n1\n", CsvOptions::default());
+        assert_eq!(h.types(&src), ["a integer"]);
+        std::fs::write(h.dir.path().join("data.csv"), "a\nx\n").unwrap();
+        assert_eq!(h.types(&src), ["a integer"]);
+        assert_eq!(src.describe(), "csv data/data.csv");
+        assert!(!src.applies_window());
+    }
+
+    #[test]
+    fn a_missing_file_names_both_paths() {
+        let h = Harness::new();
+        let src = CsvSource::new(h.dir.path().join("nope.csv"), "data/nope.csv".into(), CsvOptions::default());
+        let err = src.schema(&h.io()).unwrap_err();
+        assert!(matches!(&err, EtlError::Io { source, .. } if source.kind() == std::io::ErrorKind::NotFound));
+        let msg = err.to_string();
+        assert!(msg.starts_with("data/nope.csv: ") && msg.contains("nope.csv)"), "{msg}");
+    }
+
+    /// An endless CSV body that notes when the producer lets go of it.
+    struct Endless {
+        row: u64,
+        pending: Vec<u8>,
+        dropped: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    }
+
+    impl Read for Endless {
+        fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+            while self.pending.len() < buf.len() {
+                self.row += 1;
+                writeln!(self.pending, "{},x", self.row)?;
+            }
+            let n = buf.len();
+            buf.copy_from_slice(&self.pending[..n]);
+            self.pending.drain(..n);
+            Ok(n)
+        }
+    }
+
+    impl Drop for Endless {
+        fn drop(&mut self) {
+            self.dropped.store(true, std::sync::atomic::Ordering::SeqCst);
+        }
+    }
+
+    #[test]
+    fn stops_reading_when_the_consumer_goes_away() {
+        let h = Harness::new();
+        let src = h.source("n,s\n", CsvOptions::default());
+        let layout = src.layout().unwrap().clone();
+        let dropped = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let endless = Endless { row: 0, pending: Vec::new(), dropped: dropped.clone() };
+        let mut rows = src.records(endless);
+        rows.set_width(2, false);
+        let mut stream = BatchStream::spawn_blocking(&h.io(), layout.schema.clone(), move |tx| {
+            produce(&mut rows, &layout, 100, None, tx)
+        });
+        let first = stream.next_blocking().unwrap().unwrap();
+        assert_eq!(first.rows().next().unwrap()[0], text("1"));
+        drop(stream);
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        while !dropped.load(std::sync::atomic::Ordering::SeqCst) {
+            assert!(std::time::Instant::now() < deadline, "the producer kept reading");
+            std::thread::sleep(std::time::Duration::from_millis(5));
+        }
+    }
+
+    #[test]
+    fn cancellation_ends_the_stream() {
+        let h = Harness::new();
+        let body: String = (1..=10_000).map(|i| format!("{i}\n")).collect();
+        let src = h.source(format!("n\n{body}"), CsvOptions::default());
+        let io = h.io();
+        let mut stream = src.open(&io, &ReadOptions { batch_rows: 10, ..ReadOptions::default() }).unwrap();
+        assert!(stream.next_blocking().unwrap().is_ok());
+        io.cancel.cancel();
+        assert!(matches!(stream.next_blocking(), Some(Err(EtlError::Cancelled))));
+    }
+}

@@ -1,0 +1,114 @@
+//! The run context: what a run is (id, project, environment, load type, window, params) and
+//! which task a script thread is executing, so API calls such as `load` know whom to audit.
+
+use std::cell::RefCell;
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+
+use chrono::{DateTime, Utc};
+
+/// F: full reload; I: incremental from the audit watermark; B: a backfill window.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LoadType {
+    Full,
+    Incremental,
+    Backfill,
+}
+
+impl LoadType {
+    pub fn code(self) -> &'static str {
+        match self {
+            LoadType::Full => "F",
+            LoadType::Incremental => "I",
+            LoadType::Backfill => "B",
+        }
+    }
+
+    pub fn parse(s: &str) -> Result<LoadType, String> {
+        match s.to_ascii_uppercase().as_str() {
+            "F" | "FULL" => Ok(LoadType::Full),
+            "I" | "INCREMENTAL" => Ok(LoadType::Incremental),
+            "B" | "BACKFILL" => Ok(LoadType::Backfill),
+            _ => Err(format!("load type '{s}' is not one of F (full), I (incremental), B (backfill)")),
+        }
+    }
+}
+
+pub struct RunInfo {
+    pub id: String,
+    pub project: String,
+    pub env: String,
+    pub load_type: LoadType,
+    /// The window of a backfill run (`[since, until)`); None for F and I runs, whose `since`
+    /// comes from the audit table per target.
+    pub since: Option<String>,
+    pub until: Option<String>,
+    pub params: BTreeMap<String, String>,
+    pub dry_run: bool,
+    pub script_version: String,
+    pub started_at: DateTime<Utc>,
+    pub output_dir: PathBuf,
+    pub output_files: Mutex<Vec<PathBuf>>,
+}
+
+impl RunInfo {
+    /// Sortable and unique enough for one machine: start time plus a random suffix.
+    pub fn new_id(at: DateTime<Utc>) -> String {
+        let suffix = &uuid::Uuid::new_v4().simple().to_string()[..6];
+        format!("{}-{suffix}", at.format("%Y%m%dT%H%M%S"))
+    }
+
+    /// Timestamp used in file names of this run (`NAME_YYYYmmdd_HHMMSS`).
+    pub fn file_stamp(&self) -> String {
+        self.started_at.with_timezone(&chrono::Local).format("%Y%m%d_%H%M%S").to_string()
+    }
+}
+
+/// One task's execution on one script thread.
+pub struct TaskCtx {
+    pub run: Arc<RunInfo>,
+    pub task: String,
+    /// Rows committed by this task's loads (for the summary table).
+    pub rows: AtomicU64,
+    /// Audit records written by loads; a failure outside any load gets a task-level record.
+    pub load_records: AtomicU64,
+    /// Loads that failed (and recorded their failure themselves).
+    pub failed_loads: AtomicU64,
+    /// The figures of the loads, shown in the summary.
+    pub targets: Mutex<Vec<String>>,
+}
+
+impl TaskCtx {
+    pub fn new(run: Arc<RunInfo>, task: &str) -> TaskCtx {
+        TaskCtx {
+            run,
+            task: task.to_string(),
+            rows: AtomicU64::new(0),
+            load_records: AtomicU64::new(0),
+            failed_loads: AtomicU64::new(0),
+            targets: Mutex::new(Vec::new()),
+        }
+    }
+
+    pub fn add_rows(&self, n: u64) {
+        self.rows.fetch_add(n, Ordering::Relaxed);
+    }
+}
+
+thread_local! {
+    static CURRENT: RefCell<Option<Arc<TaskCtx>>> = const { RefCell::new(None) };
+}
+
+/// Runs `f` with `ctx` as the current task of this thread.
+pub fn with_task<R>(ctx: Arc<TaskCtx>, f: impl FnOnce() -> R) -> R {
+    let previous = CURRENT.with(|c| c.replace(Some(ctx)));
+    let out = f();
+    CURRENT.with(|c| *c.borrow_mut() = previous);
+    out
+}
+
+pub fn current_task() -> Option<Arc<TaskCtx>> {
+    CURRENT.with(|c| c.borrow().clone())
+}

@@ -1,0 +1,58 @@
+use super::Value;
+
+/// A bounded run of rows stored flat (one allocation per batch, not per row).
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Batch {
+    width: usize,
+    values: Vec<Value>,
+    /// 1-based number of the first row in its source stream, for error messages.
+    pub first_row: u64,
+}
+
+impl Batch {
+    pub fn new(width: usize, first_row: u64, capacity_rows: usize) -> Batch {
+        Batch { width, values: Vec::with_capacity(width * capacity_rows), first_row }
+    }
+
+    /// Wraps values already laid out row after row.
+    pub fn from_values(width: usize, first_row: u64, values: Vec<Value>) -> Batch {
+        debug_assert_eq!(values.len() % width.max(1), 0, "whole rows");
+        Batch { width, values, first_row }
+    }
+
+    pub fn width(&self) -> usize {
+        self.width
+    }
+
+    pub fn len(&self) -> usize {
+        self.values.len().checked_div(self.width).unwrap_or(0)
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.values.is_empty()
+    }
+
+    /// Appends one row; `row` must hold exactly `width` values.
+    pub fn push_row(&mut self, row: impl IntoIterator<Item = Value>) {
+        let before = self.values.len();
+        self.values.extend(row);
+        debug_assert_eq!(self.values.len() - before, self.width, "row width");
+    }
+
+    /// Appends one field; callers push exactly `width` fields per row.
+    pub fn push(&mut self, value: Value) {
+        self.values.push(value);
+    }
+
+    pub fn rows(&self) -> std::slice::ChunksExact<'_, Value> {
+        self.values.chunks_exact(self.width.max(1))
+    }
+
+    pub fn rows_mut(&mut self) -> std::slice::ChunksExactMut<'_, Value> {
+        self.values.chunks_exact_mut(self.width.max(1))
+    }
+
+    pub fn into_values(self) -> Vec<Value> {
+        self.values
+    }
+}

@@ -1,0 +1,17 @@
+//! `etl`: a data-warehouse loader whose pipelines are Rhai scripts.
+//! Rhai is the control plane (what moves where), Rust is the data plane (rows in batches).
+
+pub mod audit;
+pub mod cli;
+pub mod config;
+pub mod connectors;
+pub mod context;
+pub mod data;
+pub mod error;
+pub mod load;
+pub mod logging;
+pub mod progress;
+pub mod runner;
+pub mod scaffold;
+pub mod script;
+pub mod table;

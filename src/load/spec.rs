@@ -1,0 +1,60 @@
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LoadMode {
+    /// Replace the whole table atomically.
+    Full,
+    Append,
+    /// Upsert by key.
+    Merge,
+}
+
+impl LoadMode {
+    pub fn parse(s: &str) -> Result<LoadMode, String> {
+        match s {
+            "full" | "replace" => Ok(LoadMode::Full),
+            "append" => Ok(LoadMode::Append),
+            "merge" | "upsert" => Ok(LoadMode::Merge),
+            _ => Err(format!("mode '{s}' is not one of full, append, merge")),
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            LoadMode::Full => "full",
+            LoadMode::Append => "append",
+            LoadMode::Merge => "merge",
+        }
+    }
+}
+
+/// What to do with rows whose cursor is NULL: they can never be ordered against a watermark.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum NullCursor {
+    Load,
+    Skip,
+    Fail,
+}
+
+impl NullCursor {
+    pub fn parse(s: &str) -> Result<NullCursor, String> {
+        match s {
+            "load" => Ok(NullCursor::Load),
+            "skip" => Ok(NullCursor::Skip),
+            "fail" => Ok(NullCursor::Fail),
+            _ => Err(format!("null_cursor '{s}' is not one of load, skip, fail")),
+        }
+    }
+}
+
+/// A load request as the script wrote it.
+#[derive(Clone, Debug)]
+pub struct LoadSpec {
+    pub into: String,
+    pub key: Vec<String>,
+    pub cursor: Option<String>,
+    /// None: derived from the run's load type and the key (F: full; I/B: merge with a key,
+    /// append without).
+    pub mode: Option<LoadMode>,
+    pub null_cursor: NullCursor,
+    pub batch_rows: usize,
+    pub allow_type_change: bool,
+}

@@ -1,0 +1,126 @@
+//! One log format on the console and in `metadata/logs/PROJECT/PROJECT_YYYYmmdd_HHMMSS.log`,
+//! with retention by age and by count applied at the start of each run.
+
+use std::fs::File;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, SystemTime};
+
+use tracing_subscriber::fmt::MakeWriter;
+use tracing_subscriber::EnvFilter;
+
+/// The run's log file, attached once the project's name is known.
+static FILE: Mutex<Option<Arc<Mutex<File>>>> = Mutex::new(None);
+
+#[derive(Clone, Copy)]
+struct Tee;
+
+struct TeeWriter {
+    file: Option<Arc<Mutex<File>>>,
+}
+
+impl Write for TeeWriter {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        if let Some(f) = &self.file {
+            // A full disk must not stop the load; the console still has the line.
+            let _ = f.lock().expect("log file lock").write_all(buf);
+        }
+        std::io::stderr().write_all(buf)?;
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        if let Some(f) = &self.file {
+            let _ = f.lock().expect("log file lock").flush();
+        }
+        std::io::stderr().flush()
+    }
+}
+
+impl<'a> MakeWriter<'a> for Tee {
+    type Writer = TeeWriter;
+    fn make_writer(&'a self) -> TeeWriter {
+        TeeWriter { file: FILE.lock().expect("log lock").clone() }
+    }
+}
+
+/// Sets up logging once per process. `verbosity`: -1 quiet (warnings), 0 info, 1 debug,
+/// 2+ trace. `ETL_LOG` (tracing's filter syntax) overrides it.
+pub fn init(verbosity: i8) {
+    let level = match verbosity {
+        i8::MIN..=-1 => "warn",
+        0 => "info",
+        1 => "debug",
+        _ => "trace",
+    };
+    let filter = EnvFilter::try_from_env("ETL_LOG").unwrap_or_else(|_| EnvFilter::new(format!("warn,etl={level},script={level}")));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(Tee)
+        .with_ansi(false)
+        .with_target(false)
+        .with_timer(tracing_subscriber::fmt::time::ChronoLocal::new("%Y-%m-%d %H:%M:%S%.3f".into()))
+        .try_init();
+}
+
+/// Starts writing the log to `dir/PROJECT_STAMP.log`; returns the path.
+pub fn attach_file(dir: &Path, project: &str, stamp: &str) -> std::io::Result<PathBuf> {
+    std::fs::create_dir_all(dir)?;
+    let path = dir.join(format!("{project}_{stamp}.log"));
+    let file = File::options().create(true).append(true).open(&path)?;
+    *FILE.lock().expect("log lock") = Some(Arc::new(Mutex::new(file)));
+    Ok(path)
+}
+
+pub fn detach_file() {
+    if let Some(f) = FILE.lock().expect("log lock").take() {
+        let _ = f.lock().expect("log file lock").flush();
+    }
+}
+
+/// Deletes this project's logs older than `keep_days` (0 = no age limit) and all but the
+/// newest `keep_runs` (0 = no count limit). Returns how many were removed.
+pub fn apply_retention(dir: &Path, project: &str, keep_days: u32, keep_runs: u32) -> usize {
+    let Ok(entries) = std::fs::read_dir(dir) else { return 0 };
+    let prefix = format!("{project}_");
+    let mut logs: Vec<(PathBuf, SystemTime)> = entries
+        .filter_map(Result::ok)
+        .filter(|e| {
+            let name = e.file_name().to_string_lossy().to_string();
+            name.starts_with(&prefix) && name.ends_with(".log")
+        })
+        .filter_map(|e| Some((e.path(), e.metadata().ok()?.modified().ok()?)))
+        .collect();
+    // Names carry the start time, so they sort by age even if mtimes were touched.
+    logs.sort_by(|a, b| b.0.cmp(&a.0));
+    let now = SystemTime::now();
+    let max_age = Duration::from_secs(u64::from(keep_days) * 86_400);
+    let mut removed = 0;
+    for (i, (path, modified)) in logs.iter().enumerate() {
+        let too_many = keep_runs > 0 && i >= keep_runs as usize;
+        let too_old = keep_days > 0 && now.duration_since(*modified).unwrap_or_default() > max_age;
+        if (too_many || too_old) && std::fs::remove_file(path).is_ok() {
+            removed += 1;
+        }
+    }
+    removed
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn retention_keeps_the_newest_runs_of_this_project_only() {
+        let dir = tempfile::tempdir().unwrap();
+        for stamp in ["20260101_000000", "20260102_000000", "20260103_000000"] {
+            std::fs::write(dir.path().join(format!("shop_{stamp}.log")), "x").unwrap();
+        }
+        std::fs::write(dir.path().join("other_20260101_000000.log"), "x").unwrap();
+        assert_eq!(apply_retention(dir.path(), "shop", 7, 2), 1);
+        assert!(!dir.path().join("shop_20260101_000000.log").exists());
+        assert!(dir.path().join("shop_20260103_000000.log").exists());
+        assert!(dir.path().join("other_20260101_000000.log").exists());
+    }
+}

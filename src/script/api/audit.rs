@@ -1,0 +1,65 @@
+//! Audit functions for custom loads, named as in the system `etl` replaces:
+//! `create_etl_runs_table(conn)`, `insert_etl_runs_record(conn, map)` -> id,
+//! `update_etl_runs_record(conn, id, map)`.
+
+use std::sync::Arc;
+
+use chrono::Utc;
+use rhai::{Engine, Map};
+
+use super::connection::Conn;
+use super::{fail, Res};
+use crate::audit::{AuditRecord, Status};
+use crate::context::current_task;
+use crate::script::host::Host;
+
+pub fn register(engine: &mut Engine, host: &Arc<Host>) {
+    let h = host.clone();
+    engine.register_fn("create_etl_runs_table", move |c: Conn| -> Res<()> { c.db()?.audit_ensure(&h.io).map_err(fail) });
+    let h = host.clone();
+    engine.register_fn("insert_etl_runs_record", move |c: Conn, fields: Map| -> Res<i64> {
+        let db = c.db()?;
+        let mut rec = defaults(db.name());
+        apply(&mut rec, fields)?;
+        db.audit_insert(&h.io, &rec).map_err(fail)
+    });
+    let h = host.clone();
+    engine.register_fn("update_etl_runs_record", move |c: Conn, id: i64, fields: Map| -> Res<()> {
+        let db = c.db()?;
+        let mut rec = db
+            .audit_history(&h.io, None, usize::MAX >> 1)
+            .map_err(fail)?
+            .into_iter()
+            .find(|r| r.id == Some(id))
+            .ok_or_else(|| fail(format!("update_etl_runs_record: no etl_runs record with id {id}")))?;
+        apply(&mut rec, fields)?;
+        db.audit_update(&h.io, id, &rec).map_err(fail)
+    });
+}
+
+/// A record pre-filled from the current run and task, so scripts give only what differs.
+fn defaults(database: &str) -> AuditRecord {
+    let mut rec = AuditRecord {
+        status: Status::Running.as_str().into(),
+        target_database: database.to_string(),
+        start_script_execution_time: Some(Utc::now()),
+        ..AuditRecord::default()
+    };
+    if let Some(t) = current_task() {
+        rec.run_id = t.run.id.clone();
+        rec.project = t.run.project.clone();
+        rec.task = t.task.clone();
+        rec.load_type = t.run.load_type.code().into();
+        rec.environment = t.run.env.clone();
+        rec.script_version = t.run.script_version.clone();
+    }
+    rec
+}
+
+fn apply(rec: &mut AuditRecord, fields: Map) -> Res<()> {
+    for (k, v) in fields {
+        let text = if v.is_unit() { None } else { Some(v.to_string()) };
+        rec.set(k.as_str(), text).map_err(fail)?;
+    }
+    Ok(())
+}

@@ -1,0 +1,37 @@
+//! The script API, one file per domain, all registered here (DESIGN.md §2).
+
+mod audit;
+mod connection;
+mod files;
+mod log;
+mod options;
+mod project;
+mod relation;
+pub mod values;
+
+use std::sync::Arc;
+
+use rhai::{Engine, EvalAltResult, Position};
+
+use super::host::Host;
+
+pub use connection::Conn;
+pub use relation::Relation;
+
+pub fn register(engine: &mut Engine, host: &Arc<Host>) {
+    values::register(engine);
+    project::register(engine, host);
+    connection::register(engine, host);
+    relation::register(engine, host);
+    files::register(engine, host);
+    audit::register(engine, host);
+    log::register(engine);
+}
+
+/// An error raised by an API function. Its position is left empty so Rhai fills in the
+/// script line that made the call.
+pub(crate) fn fail(message: impl std::fmt::Display) -> Box<EvalAltResult> {
+    EvalAltResult::ErrorRuntime(message.to_string().into(), Position::NONE).into()
+}
+
+pub(crate) type Res<T> = Result<T, Box<EvalAltResult>>;

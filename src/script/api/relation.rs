@@ -1,0 +1,259 @@
+//! Relations: lazy descriptions of rows (`conn.table`, `conn.sql`, `csv_file`) with optional
+//! row-level script steps. Nothing is read until a load, `.rows()`, `.count()` or an output.
+
+use std::sync::Arc;
+
+use rhai::{Array, Dynamic, Engine, FnPtr, Map, NativeCallContext};
+
+use super::values::{dynamic_type, from_dynamic, row_to_map};
+use super::{fail, Res};
+use crate::connectors::csv::{CsvOptions, CsvSource};
+use crate::connectors::{ReadOptions, Source};
+use crate::data::{Batch, Column, Schema};
+use crate::error::{EtlError, Result};
+use crate::load::Transform;
+use crate::script::host::Host;
+
+#[derive(Clone)]
+pub enum Step {
+    Map(FnPtr),
+    Filter(FnPtr),
+    Limit(u64),
+}
+
+#[derive(Clone)]
+pub struct Relation {
+    pub source: Arc<dyn Source>,
+    pub steps: Vec<Step>,
+}
+
+impl Relation {
+    pub fn new(source: Arc<dyn Source>) -> Relation {
+        Relation { source, steps: Vec::new() }
+    }
+
+    fn with(&self, step: Step) -> Relation {
+        let mut r = self.clone();
+        r.steps.push(step);
+        r
+    }
+
+    /// A leading `.limit(n)` is pushed into the read itself.
+    fn read_limit(&self) -> Option<u64> {
+        match self.steps.first() {
+            Some(Step::Limit(n)) => Some(*n),
+            _ => None,
+        }
+    }
+
+    /// Streams the relation through its steps, handing each output batch to `each`.
+    pub fn for_each_batch(
+        &self,
+        host: &Host,
+        ctx: &NativeCallContext,
+        mut each: impl FnMut(&Schema, Batch) -> Result<()>,
+    ) -> Result<Schema> {
+        let opts = ReadOptions { limit: self.read_limit(), ..ReadOptions::default() };
+        let mut stream = self.source.open(&host.io, &opts)?;
+        let mut transform = RhaiTransform::new(ctx, &self.steps, stream.schema.clone());
+        while let Some(batch) = stream.next_blocking() {
+            let out = transform.apply(batch?)?;
+            if let Some(schema) = transform.output_schema() {
+                if !out.is_empty() {
+                    each(&schema, out)?;
+                }
+            }
+            if transform.exhausted() {
+                break;
+            }
+        }
+        Ok(transform.output_schema().unwrap_or_default())
+    }
+}
+
+pub fn register(engine: &mut Engine, host: &Arc<Host>) {
+    engine.register_type_with_name::<Relation>("Relation");
+    let h = host.clone();
+    engine.register_fn("csv_file", move |path: &str| csv_file(&h, path, Map::new()));
+    let h = host.clone();
+    engine.register_fn("csv_file", move |path: &str, opts: Map| csv_file(&h, path, opts));
+    engine.register_fn("map", |r: &mut Relation, f: FnPtr| r.with(Step::Map(f)));
+    engine.register_fn("filter", |r: &mut Relation, f: FnPtr| r.with(Step::Filter(f)));
+    engine.register_fn("limit", |r: &mut Relation, n: i64| -> Res<Relation> {
+        let n = u64::try_from(n).map_err(|_| fail(format!("limit must be 0 or more, not {n}")))?;
+        Ok(r.with(Step::Limit(n)))
+    });
+    let h = host.clone();
+    engine.register_fn("rows", move |ctx: NativeCallContext, r: &mut Relation| rows(&h, &ctx, r));
+    let h = host.clone();
+    engine.register_fn("count", move |ctx: NativeCallContext, r: &mut Relation| -> Res<i64> {
+        let mut n = 0i64;
+        r.for_each_batch(&h, &ctx, |_, b| {
+            n += b.len() as i64;
+            Ok(())
+        })
+        .map_err(fail)?;
+        Ok(n)
+    });
+    let h = host.clone();
+    engine.register_fn("columns", move |r: &mut Relation| -> Res<Array> {
+        let schema = r.source.schema(&h.io).map_err(fail)?;
+        Ok(schema
+            .columns
+            .iter()
+            .map(|c| Dynamic::from(Map::from_iter([("name".into(), c.name.clone().into()), ("type".into(), c.data_type.to_string().into())])))
+            .collect())
+    });
+    engine.register_fn("to_string", |r: &mut Relation| r.source.describe());
+}
+
+fn csv_file(host: &Host, path: &str, opts: Map) -> Res<Relation> {
+    let opts = CsvOptions::from_map(&opts).map_err(|e| fail(format!("csv_file(\"{path}\"): {e}")))?;
+    Ok(Relation::new(Arc::new(CsvSource::new(host.resolve_path(path), path.to_string(), opts))))
+}
+
+fn rows(host: &Host, ctx: &NativeCallContext, r: &Relation) -> Res<Array> {
+    let cap = host.config.limits.max_rows_in_script;
+    let mut out = Array::new();
+    r.for_each_batch(host, ctx, |schema, batch| {
+        for row in batch.rows() {
+            if out.len() == cap {
+                return Err(EtlError::Other(format!(
+                    ".rows() stops at {cap} rows (limits.max_rows_in_script): load the relation instead, or .limit(n) it"
+                )));
+            }
+            out.push(row_to_map(schema, row).into());
+        }
+        Ok(())
+    })
+    .map_err(fail)?;
+    Ok(out)
+}
+
+/// Runs `.map`/`.filter`/`.limit` steps on batches, calling script closures per row.
+pub struct RhaiTransform<'a> {
+    ctx: &'a NativeCallContext<'a>,
+    steps: Vec<Step>,
+    input: Schema,
+    output: Option<Schema>,
+    has_map: bool,
+    counts: Vec<u64>,
+    rows_seen: u64,
+}
+
+impl<'a> RhaiTransform<'a> {
+    pub fn new(ctx: &'a NativeCallContext<'a>, steps: &[Step], input: Schema) -> RhaiTransform<'a> {
+        let has_map = steps.iter().any(|s| matches!(s, Step::Map(_)));
+        RhaiTransform {
+            ctx,
+            steps: steps.to_vec(),
+            output: (!has_map).then(|| input.clone()),
+            input,
+            has_map,
+            counts: vec![0; steps.len()],
+            rows_seen: 0,
+        }
+    }
+
+    /// True once the last step is a limit that is full: nothing more can pass.
+    fn exhausted(&self) -> bool {
+        matches!(self.steps.last(), Some(Step::Limit(n)) if self.counts[self.steps.len() - 1] >= *n)
+    }
+
+    fn call(&self, f: &FnPtr, row: &Map, what: &str) -> Result<Dynamic> {
+        f.call_within_context::<Dynamic>(self.ctx, (row.clone(),)).map_err(|e| {
+            EtlError::Other(format!("{what} failed at row {}: {}", self.rows_seen, e.to_string().lines().next().unwrap_or_default()))
+        })
+    }
+
+    /// The output columns from the first mapped row: input columns first in their order,
+    /// then new ones; types kept from the input where the value still fits them.
+    fn fix_schema(&mut self, first: &Map) {
+        let mut cols = Vec::new();
+        for c in &self.input.columns {
+            if let Some(v) = first.get(c.name.as_str()) {
+                let keep = from_dynamic(v.clone(), Some(&c.data_type)).is_ok();
+                let t = if keep { c.data_type.clone() } else { dynamic_type(v).unwrap_or(crate::data::DataType::TEXT) };
+                cols.push(Column::new(c.name.clone(), t));
+            }
+        }
+        for (k, v) in first {
+            if self.input.index_of(k).is_none() {
+                cols.push(Column::new(k.to_string(), dynamic_type(v).unwrap_or(crate::data::DataType::TEXT)));
+            }
+        }
+        self.output = Some(Schema::new(cols));
+    }
+}
+
+impl Transform for RhaiTransform<'_> {
+    fn apply(&mut self, batch: Batch) -> Result<Batch> {
+        if self.steps.is_empty() {
+            return Ok(batch);
+        }
+        let mut out: Option<Batch> = None;
+        let width_in = batch.width();
+        let mut kept = Batch::new(width_in, batch.first_row, batch.len());
+        for row in batch.rows() {
+            self.rows_seen += 1;
+            let mut map: Option<Map> = None;
+            let mut pass = true;
+            for (i, step) in self.steps.iter().enumerate() {
+                match step {
+                    Step::Limit(n) => {
+                        if self.counts[i] >= *n {
+                            pass = false;
+                            break;
+                        }
+                        self.counts[i] += 1;
+                    }
+                    Step::Filter(f) => {
+                        let m = map.get_or_insert_with(|| row_to_map(&self.input, row));
+                        let keep = self.call(f, m, ".filter")?;
+                        let keep = keep.as_bool().map_err(|_| EtlError::Other(format!(".filter must return true or false, not {} (row {})", keep.type_name(), self.rows_seen)))?;
+                        if !keep {
+                            pass = false;
+                            break;
+                        }
+                    }
+                    Step::Map(f) => {
+                        let m = map.get_or_insert_with(|| row_to_map(&self.input, row));
+                        let next = self.call(f, m, ".map")?;
+                        if !next.is_map() {
+                            return Err(EtlError::Other(format!(".map must return a map #{{...}}, not {} (row {})", next.type_name(), self.rows_seen)));
+                        }
+                        map = Some(next.cast::<Map>());
+                    }
+                }
+            }
+            if !pass {
+                continue;
+            }
+            if !self.has_map {
+                kept.push_row(row.iter().cloned());
+                continue;
+            }
+            let m = map.expect("a map step produced a row");
+            if self.output.is_none() {
+                self.fix_schema(&m);
+            }
+            let schema = self.output.as_ref().expect("schema fixed");
+            let b = out.get_or_insert_with(|| Batch::new(schema.len(), batch.first_row, batch.len()));
+            let mut m = m;
+            for c in &schema.columns {
+                let v = m.remove(c.name.as_str()).unwrap_or(Dynamic::UNIT);
+                let value = from_dynamic(v, Some(&c.data_type)).map_err(|e| EtlError::Other(format!(".map: row {}, column '{}': {e}", self.rows_seen, c.name)))?;
+                b.push(value);
+            }
+        }
+        if self.has_map {
+            Ok(out.unwrap_or_else(|| Batch::new(self.output.as_ref().map(Schema::len).unwrap_or(0), batch.first_row, 0)))
+        } else {
+            Ok(kept)
+        }
+    }
+
+    fn output_schema(&self) -> Option<Schema> {
+        self.output.clone()
+    }
+}

@@ -1,0 +1,13 @@
+//! The control plane: the Rhai engine, the factory that turns a script into a task graph,
+//! script error rendering, and the API exposed to scripts (one file per domain in `api/`).
+
+pub mod api;
+pub mod engine;
+pub mod errors;
+pub mod factory;
+pub mod host;
+mod modules;
+
+pub use errors::ScriptError;
+pub use factory::{Project, ProjectMeta, TaskDef};
+pub use host::{Host, Mode};

@@ -1,0 +1,64 @@
+//! `import` resolution: `import "etl/NAME"` loads the standard library (`stdlib/NAME.rhai` on
+//! disk beside the config, else the copy built into the binary); any other path is a file
+//! relative to the importing script's folder. Each module's source is registered so errors
+//! inside it show its lines.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use rhai::{Engine, EvalAltResult, Module, ModuleResolver, Position, Scope};
+
+type SharedModule = Arc<Module>;
+
+use super::host::Sources;
+
+/// The standard library compiled into the binary, so an installed `etl` works anywhere.
+const BUILT_IN: &[(&str, &str)] = &[("copy", include_str!("../../stdlib/copy.rhai"))];
+
+pub struct ProjectResolver {
+    pub project_dir: PathBuf,
+    pub stdlib_dir: PathBuf,
+    pub sources: Arc<Sources>,
+}
+
+impl ProjectResolver {
+    fn locate(&self, importer: Option<&str>, path: &str) -> Option<(String, String)> {
+        if let Some(name) = path.strip_prefix("etl/") {
+            let file = self.stdlib_dir.join(format!("{name}.rhai"));
+            if let Ok(text) = std::fs::read_to_string(&file) {
+                return Some((file.display().to_string(), text));
+            }
+            let (_, text) = BUILT_IN.iter().find(|(n, _)| *n == name)?;
+            return Some((format!("<built-in>/stdlib/{name}.rhai"), text.to_string()));
+        }
+        let base = importer
+            .map(Path::new)
+            .filter(|p| p.is_file())
+            .and_then(Path::parent)
+            .map(Path::to_path_buf)
+            .unwrap_or_else(|| self.project_dir.clone());
+        let mut file = base.join(path);
+        if file.extension().is_none() {
+            file.set_extension("rhai");
+        }
+        let text = std::fs::read_to_string(&file).ok()?;
+        Some((file.display().to_string(), text))
+    }
+}
+
+impl ModuleResolver for ProjectResolver {
+    fn resolve(&self, engine: &Engine, source: Option<&str>, path: &str, pos: Position) -> Result<SharedModule, Box<EvalAltResult>> {
+        let Some((name, text)) = self.locate(source, path) else {
+            return Err(EvalAltResult::ErrorModuleNotFound(path.to_string(), pos).into());
+        };
+        self.sources.add(&name, &text);
+        self.sources.register_module(path, &name);
+        let in_module = |e: Box<EvalAltResult>| -> Box<EvalAltResult> { EvalAltResult::ErrorInModule(path.to_string(), e, pos).into() };
+        let mut ast = engine
+            .compile(&text)
+            .map_err(|e| in_module(EvalAltResult::ErrorParsing(*e.0, e.1).into()))?;
+        ast.set_source(name.as_str());
+        let module = Module::eval_ast_as_new(Scope::new(), &ast, engine).map_err(in_module)?;
+        Ok(module.into())
+    }
+}
