@@ -188,7 +188,7 @@ fn execute(project: &Project, run: &Arc<RunInfo>, def: &TaskDef) -> TaskOutcome 
                     break;
                 }
                 let more = attempts <= def.retries;
-                tracing::error!(task = %def.name, attempt = attempts, "Task failed{}:\n{message}", if more { ", will retry" } else { "" });
+                tracing::error!("Task '{}' failed (attempt {attempts}{}):\n{message}", def.name, if more { ", will retry" } else { "" });
                 last_error = Some(message);
                 if more && !sleep_unless_cancelled(def.retry_delay * 2u32.saturating_pow(attempts - 1), cancel) {
                     break;

@@ -89,6 +89,14 @@ pub fn load(host: Arc<Host>) -> Result<Project, ScriptError> {
     let engine = engine::build(&host);
     let mut ast = engine.compile(&text).map_err(|e| ScriptError::from_parse(&e, &name, &host.sources))?;
     ast.set_source(name.as_str());
+    if let Some((func, pos)) = super::lint::unknown_functions(&engine, &ast).into_iter().next() {
+        return Err(ScriptError::at(
+            &name,
+            pos,
+            format!("unknown function '{func}': it is not part of the etl API, Rhai or this script (see docs/scripting.md)"),
+            &host.sources,
+        ));
+    }
     engine.run_ast(&ast).map_err(|e| ScriptError::from_eval(&e, &name, &host.sources))?;
 
     let defs = std::mem::take(&mut *host.defs.lock().expect("defs lock"));

@@ -13,6 +13,7 @@ pub struct CsvOptions {
     pub delimiter: u8,
     pub quote: u8,
     /// Unquoted text that means NULL besides the unquoted empty field (`NULL`, `\N`).
+    /// `null` is a Rhai keyword, so scripts quote the key: `#{ "null": "\\N" }`.
     pub null: Option<String>,
     /// Declared column types, in the order given; the other columns are inferred.
     pub types: Vec<(String, DataType)>,
@@ -149,7 +150,7 @@ mod tests {
     #[test]
     fn reads_every_key() {
         let o = opts(
-            r#"#{ header: false, delimiter: "\t", quote: "'", null: "\\N",
+            r#"#{ header: false, delimiter: "\t", quote: "'", "null": "\\N",
                   types: #{ amount: "numeric(12,2)", id: "bigint" },
                   columns: ["id", "amount"], infer_rows: 0, encoding: "windows-1252" }"#,
         )

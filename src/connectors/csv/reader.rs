@@ -588,11 +588,11 @@ mod tests {
     #[test]
     fn invalid_utf8_suggests_latin1() {
         let h = Harness::new();
-        let src = h.source(b"id,name\n1,ok\n2,\"Caf\xe9\nbar\"\n".to_vec(), CsvOptions::default());
-        let err = src.schema(&h.io()).unwrap_err().to_string();
+        let src = h.source(b"id,name\n1,ok\n2,\"bar\nCaf\xe9\"\n".to_vec(), CsvOptions::default());
+        let err = h.rows(&src).unwrap_err().to_string();
         assert_eq!(
             err,
-            "data/data.csv:3: invalid UTF-8 in column 'name' at byte offset 21 of the file; the file is not UTF-8: \
+            "data/data.csv:4: invalid UTF-8 in column 'name' at byte offset 23 of the file; the file is not UTF-8: \
              if it was saved as Latin-1 or Windows-1252, set encoding: \"latin1\" or encoding: \"windows-1252\""
         );
         let src = h.source(b"id,name\n1,ok\n2,\"Caf\xe9\nbar\"\n".to_vec(), with(|o| o.encoding = super::super::Encoding::Latin1));
@@ -715,5 +715,77 @@ mod tests {
         assert!(stream.next_blocking().unwrap().is_ok());
         io.cancel.cancel();
         assert!(matches!(stream.next_blocking(), Some(Err(EtlError::Cancelled))));
+    }
+
+    /// Writes an orders-like CSV of `rows` rows, 10 mixed columns (DESIGN.md §6).
+    fn write_orders(path: &std::path::Path, rows: u64) {
+        let mut w = std::io::BufWriter::new(std::fs::File::create(path).unwrap());
+        writeln!(w, "id,customer_id,status,amount,quantity,note,is_paid,created_at,updated_at,order_date").unwrap();
+        let mut seed = 0x2545_F491_4F6C_DD1Du64;
+        let mut next = move || {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            seed
+        };
+        let statuses = ["new", "paid", "shipped", "cancelled", "returned"];
+        let notes = ["", "\"\"", "leave at the door", "\"call first, then ring\"", "\"say \"\"hi\"\"\nsecond line\"", "gift"];
+        for id in 1..=rows {
+            let r = next();
+            let (day, secs) = (r % 365, r % 86_400);
+            let date = chrono::NaiveDate::from_ymd_opt(2023, 1, 1).unwrap() + chrono::Days::new(day);
+            writeln!(
+                w,
+                "{id},{},{},{}.{:02},{},{},{},{date} {:02}:{:02}:{:02},{date} {:02}:{:02}:{:02}.{:06},{date}",
+                r % 100_000 + 1,
+                statuses[(r >> 8) as usize % statuses.len()],
+                (r >> 16) % 100_000,
+                (r >> 24) % 100,
+                (r >> 32) % 20 + 1,
+                notes[(r >> 40) as usize % notes.len()],
+                (r >> 44) % 2 == 0,
+                secs / 3600,
+                secs / 60 % 60,
+                secs % 60,
+                secs / 3600,
+                secs / 60 % 60,
+                secs % 60,
+                (r >> 20) % 1_000_000,
+            )
+            .unwrap();
+        }
+    }
+
+    /// `cargo test --release --lib csv::reader::tests::throughput -- --ignored --nocapture`
+    #[test]
+    #[ignore = "timing, run by hand in release mode"]
+    fn throughput_of_a_million_orders() {
+        let h = Harness::new();
+        let path = h.dir.path().join("orders.csv");
+        write_orders(&path, 1_000_000);
+        let size = std::fs::metadata(&path).unwrap().len();
+        for round in 0..3 {
+            let started = std::time::Instant::now();
+            let src = CsvSource::new(path.clone(), "orders.csv".into(), CsvOptions::default());
+            let schema = src.schema(&h.io()).unwrap();
+            let inferred = started.elapsed();
+            let mut stream = src.open(&h.io(), &ReadOptions::default()).unwrap();
+            let mut rows = 0;
+            while let Some(batch) = stream.next_blocking() {
+                rows += batch.unwrap().len();
+            }
+            let secs = started.elapsed().as_secs_f64();
+            assert_eq!(rows, 1_000_000);
+            if round == 0 {
+                println!("{}", schema.columns.iter().map(|c| format!("{} {}", c.name, c.data_type)).collect::<Vec<_>>().join(", "));
+            }
+            println!(
+                "{rows} rows, {:.0} MiB in {secs:.3} s (schema {:.0} ms): {:.0} rows/s, {:.0} MiB/s",
+                size as f64 / 1048576.0,
+                inferred.as_secs_f64() * 1000.0,
+                rows as f64 / secs,
+                size as f64 / 1048576.0 / secs
+            );
+        }
     }
 }

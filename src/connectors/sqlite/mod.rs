@@ -114,17 +114,18 @@ impl Database for SqliteDb {
         let mut conn = self.connect()?;
         let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate).map_err(|e| self.err(e))?;
         let mut changed = 0u64;
-        let mut batch = rusqlite::Batch::new(&tx, sql);
-        let mut n = 0;
-        while let Some(mut stmt) = batch.next().map_err(|e| self.err(format!("statement {}: {e}", n + 1)))? {
-            n += 1;
-            if io.cancel.is_cancelled() {
-                return Err(EtlError::Cancelled);
+        {
+            let mut batch = rusqlite::Batch::new(&tx, sql);
+            let mut n = 0;
+            while let Some(mut stmt) = batch.next().map_err(|e| self.err(format!("statement {}: {e}", n + 1)))? {
+                n += 1;
+                if io.cancel.is_cancelled() {
+                    return Err(EtlError::Cancelled);
+                }
+                bind(&mut stmt, params).map_err(|e| self.err(format!("statement {n}: {e}")))?;
+                changed += stmt.raw_execute().map_err(|e| self.err(format!("statement {n}: {e}")))? as u64;
             }
-            bind(&mut stmt, params).map_err(|e| self.err(format!("statement {n}: {e}")))?;
-            changed += stmt.raw_execute().map_err(|e| self.err(format!("statement {n}: {e}")))? as u64;
         }
-        drop(batch);
         tx.commit().map_err(|e| self.err(e))?;
         Ok(changed)
     }
