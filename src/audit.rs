@@ -107,9 +107,11 @@ impl AuditRecord {
         let time = |v: &Option<String>| -> Result<Option<DateTime<Utc>>, String> {
             v.as_deref()
                 .map(|s| {
-                    crate::data::Value::parse(s, &crate::data::DataType::TimestampTz).map(|v| match v {
-                        crate::data::Value::TimestampTz(t) => t,
-                        _ => unreachable!("parsed as timestamptz"),
+                    crate::data::Value::parse(s, &crate::data::DataType::TimestampTz).map(|v| {
+                        match v {
+                            crate::data::Value::TimestampTz(t) => t,
+                            _ => unreachable!("parsed as timestamptz"),
+                        }
                     })
                 })
                 .transpose()
@@ -131,13 +133,21 @@ impl AuditRecord {
             "data_max_date" => self.data_max_date = value,
             "number_of_records" => {
                 self.number_of_records = value
-                    .map(|v| v.parse().map_err(|_| format!("number_of_records: '{v}' is not an integer")))
+                    .map(|v| {
+                        v.parse()
+                            .map_err(|_| format!("number_of_records: '{v}' is not an integer"))
+                    })
                     .transpose()?
             }
             "start_script_execution_time" => self.start_script_execution_time = time(&value)?,
             "end_script_execution_time" => self.end_script_execution_time = time(&value)?,
             "error_message" => self.error_message = value,
-            other => return Err(format!("etl_runs has no column '{other}' (columns: {})", COLUMNS.join(", "))),
+            other => {
+                return Err(format!(
+                    "etl_runs has no column '{other}' (columns: {})",
+                    COLUMNS.join(", ")
+                ))
+            }
         }
         Ok(())
     }
@@ -174,7 +184,8 @@ pub fn max_watermark(values: Vec<String>) -> Option<String> {
 /// `etl runs`: the history as a table, newest first.
 pub fn history_table(records: &[AuditRecord]) -> String {
     let mut rows = vec![[
-        "id", "run_id", "project", "task", "status", "type", "target", "rows", "window", "max_date", "started", "seconds", "error",
+        "id", "run_id", "project", "task", "status", "type", "target", "rows", "window",
+        "max_date", "started", "seconds", "error",
     ]
     .map(String::from)];
     for r in records {
@@ -184,9 +195,19 @@ pub fn history_table(records: &[AuditRecord]) -> String {
         };
         let window = match (&r.start_load_date, &r.end_load_date) {
             (None, None) => String::new(),
-            (a, b) => format!("{}..{}", a.as_deref().unwrap_or(""), b.as_deref().unwrap_or("")),
+            (a, b) => format!(
+                "{}..{}",
+                a.as_deref().unwrap_or(""),
+                b.as_deref().unwrap_or("")
+            ),
         };
-        let error = r.error_message.as_deref().unwrap_or("").lines().next().unwrap_or("");
+        let error = r
+            .error_message
+            .as_deref()
+            .unwrap_or("")
+            .lines()
+            .next()
+            .unwrap_or("");
         rows.push([
             r.id.map(|i| i.to_string()).unwrap_or_default(),
             r.run_id.clone(),
@@ -195,10 +216,18 @@ pub fn history_table(records: &[AuditRecord]) -> String {
             r.status.clone(),
             r.load_type.clone(),
             r.target_table.clone().unwrap_or_default(),
-            r.number_of_records.map(|n| n.to_string()).unwrap_or_default(),
+            r.number_of_records
+                .map(|n| n.to_string())
+                .unwrap_or_default(),
             window,
             r.data_max_date.clone().unwrap_or_default(),
-            r.start_script_execution_time.map(|t| t.with_timezone(&chrono::Local).format("%Y-%m-%d %H:%M:%S").to_string()).unwrap_or_default(),
+            r.start_script_execution_time
+                .map(|t| {
+                    t.with_timezone(&chrono::Local)
+                        .format("%Y-%m-%d %H:%M:%S")
+                        .to_string()
+                })
+                .unwrap_or_default(),
             seconds,
             crate::data::shorten_text(error, 80),
         ]);

@@ -16,7 +16,12 @@ use crate::script::{factory, Host, Mode};
 use crate::{logging, progress, runner, scaffold};
 
 #[derive(Parser)]
-#[command(name = "etl", version, about = "Load data into a warehouse with pipelines written as Rhai scripts", propagate_version = true)]
+#[command(
+    name = "etl",
+    version,
+    about = "Load data into a warehouse with pipelines written as Rhai scripts",
+    propagate_version = true
+)]
 pub struct Cli {
     /// Configuration file (default: etl.toml found from the project folder upwards; or ETL_CONFIG)
     #[arg(long, global = true, value_name = "PATH")]
@@ -98,13 +103,20 @@ pub fn main() -> ExitCode {
         Ok(c) => c,
         Err(e) => {
             let _ = e.print();
-            return if e.use_stderr() { ExitCode::from(2) } else { ExitCode::SUCCESS };
+            return if e.use_stderr() {
+                ExitCode::from(2)
+            } else {
+                ExitCode::SUCCESS
+            };
         }
     };
     let verbosity = if cli.quiet { -1 } else { cli.verbose as i8 };
     logging::init(verbosity);
     progress::set_quiet(cli.quiet);
-    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
         Ok(r) => r,
         Err(e) => {
             eprintln!("error: cannot start the async runtime: {e}");
@@ -119,10 +131,16 @@ pub fn main() -> ExitCode {
 async fn dispatch(cli: Cli) -> u8 {
     match cli.command {
         Command::Exec(args) => exec(cli.config.as_deref(), args).await,
-        Command::Check { script, env } => check(cli.config.as_deref(), &script, env.as_deref()).await,
+        Command::Check { script, env } => {
+            check(cli.config.as_deref(), &script, env.as_deref()).await
+        }
         Command::New { name, dir } => match scaffold::new_project(&dir, &name) {
             Ok(path) => {
-                println!("Created {}. Run it with: etl exec {}", path.display(), path.display());
+                println!(
+                    "Created {}. Run it with: etl exec {}",
+                    path.display(),
+                    path.display()
+                );
                 0
             }
             Err(e) => {
@@ -130,15 +148,36 @@ async fn dispatch(cli: Cli) -> u8 {
                 2
             }
         },
-        Command::Runs { project, limit, connection, env } => runs(cli.config.as_deref(), project.as_deref(), limit, &connection, env.as_deref()).await,
+        Command::Runs {
+            project,
+            limit,
+            connection,
+            env,
+        } => {
+            runs(
+                cli.config.as_deref(),
+                project.as_deref(),
+                limit,
+                &connection,
+                env.as_deref(),
+            )
+            .await
+        }
     }
 }
 
 fn project_dir(script: &Path) -> Option<PathBuf> {
-    std::path::absolute(script).ok()?.parent().map(Path::to_path_buf)
+    std::path::absolute(script)
+        .ok()?
+        .parent()
+        .map(Path::to_path_buf)
 }
 
-fn load_config(explicit: Option<&Path>, script: Option<&Path>, env: Option<&str>) -> Result<Config, u8> {
+fn load_config(
+    explicit: Option<&Path>,
+    script: Option<&Path>,
+    env: Option<&str>,
+) -> Result<Config, u8> {
     Config::load(explicit, script.and_then(project_dir).as_deref(), env).map_err(|e| {
         eprintln!("error: {e}");
         2
@@ -146,7 +185,10 @@ fn load_config(explicit: Option<&Path>, script: Option<&Path>, env: Option<&str>
 }
 
 fn io(cancel: CancellationToken) -> Io {
-    Io { handle: tokio::runtime::Handle::current(), cancel }
+    Io {
+        handle: tokio::runtime::Handle::current(),
+        cancel,
+    }
 }
 
 /// Evaluates the script on a blocking thread (scripts never run on async workers).
@@ -172,9 +214,19 @@ async fn check(config: Option<&Path>, script: &Path, env: Option<&str>) -> u8 {
     let host = Host::new(Mode::Check, config, script, io(CancellationToken::new()));
     match load_project(host).await {
         Ok(p) => {
-            println!("{}: project '{}' v{} is valid: {} tasks", script.display(), p.meta.name, p.meta.version, p.tasks.len());
+            println!(
+                "{}: project '{}' v{} is valid: {} tasks",
+                script.display(),
+                p.meta.name,
+                p.meta.version,
+                p.tasks.len()
+            );
             for t in &p.tasks {
-                let after = if t.after.is_empty() { String::new() } else { format!(" (after {})", t.after.join(", ")) };
+                let after = if t.after.is_empty() {
+                    String::new()
+                } else {
+                    format!(" (after {})", t.after.join(", "))
+                };
                 println!("  {}{after}", t.name);
             }
             0
@@ -221,7 +273,13 @@ async fn exec(config: Option<&Path>, args: ExecArgs) -> u8 {
         Ok(p) => Arc::new(p),
         Err(code) => return code,
     };
-    let selected = match runner::select(&project, &runner::Selection { tasks: args.tasks.clone(), with_deps: args.with_deps }) {
+    let selected = match runner::select(
+        &project,
+        &runner::Selection {
+            tasks: args.tasks.clone(),
+            with_deps: args.with_deps,
+        },
+    ) {
         Ok(s) => s,
         Err(e) => {
             eprintln!("error: {e}");
@@ -245,7 +303,12 @@ async fn exec(config: Option<&Path>, args: ExecArgs) -> u8 {
         output_files: Default::default(),
     });
     let log_dir = host.config.metadata_dir.join("logs").join(&meta.name);
-    let removed = logging::apply_retention(&log_dir, &meta.name, meta.log_keep_days, meta.log_keep_runs.saturating_sub(1));
+    let removed = logging::apply_retention(
+        &log_dir,
+        &meta.name,
+        meta.log_keep_days,
+        meta.log_keep_runs.saturating_sub(1),
+    );
     let log_path = match logging::attach_file(&log_dir, &meta.name, &run.file_stamp()) {
         Ok(p) => Some(p),
         Err(e) => {
@@ -269,7 +332,11 @@ async fn exec(config: Option<&Path>, args: ExecArgs) -> u8 {
             on_signal.cancel();
         }
     });
-    let jobs = args.jobs.unwrap_or_else(|| std::thread::available_parallelism().map(|n| n.get()).unwrap_or(2));
+    let jobs = args.jobs.unwrap_or_else(|| {
+        std::thread::available_parallelism()
+            .map(|n| n.get())
+            .unwrap_or(2)
+    });
     let report = runner::run(project.clone(), run.clone(), selected, jobs).await;
 
     if !meta.keep_output {
@@ -278,12 +345,20 @@ async fn exec(config: Option<&Path>, args: ExecArgs) -> u8 {
         }
     }
     let table = runner::summary(&report);
-    tracing::info!("Run finished in {:.2}s.\n{table}", report.duration.as_secs_f64());
+    tracing::info!(
+        "Run finished in {:.2}s.\n{table}",
+        report.duration.as_secs_f64()
+    );
     let ok = report.succeeded();
     if ok {
         tracing::info!(run_id = %run.id, "Run succeeded.");
     } else {
-        let failed: Vec<&str> = report.outcomes.iter().filter(|o| o.status != runner::TaskStatus::Success).map(|o| o.name.as_str()).collect();
+        let failed: Vec<&str> = report
+            .outcomes
+            .iter()
+            .filter(|o| o.status != runner::TaskStatus::Success)
+            .map(|o| o.name.as_str())
+            .collect();
         tracing::error!(run_id = %run.id, "Run failed: {} did not succeed.", failed.join(", "));
     }
     if let Some(p) = log_path {
@@ -296,7 +371,13 @@ async fn exec(config: Option<&Path>, args: ExecArgs) -> u8 {
     }
 }
 
-async fn runs(config: Option<&Path>, project: Option<&str>, limit: usize, connection: &str, env: Option<&str>) -> u8 {
+async fn runs(
+    config: Option<&Path>,
+    project: Option<&str>,
+    limit: usize,
+    connection: &str,
+    env: Option<&str>,
+) -> u8 {
     let config = match load_config(config, None, env) {
         Ok(c) => c,
         Err(code) => return code,
@@ -307,7 +388,14 @@ async fn runs(config: Option<&Path>, project: Option<&str>, limit: usize, connec
     let result = tokio::task::spawn_blocking(move || {
         let url = config.connection_url(&conn)?;
         let db = crate::connectors::open::open(&conn, &url)?;
-        db.audit_history(&Io { handle, cancel: CancellationToken::new() }, project.as_deref(), limit)
+        db.audit_history(
+            &Io {
+                handle,
+                cancel: CancellationToken::new(),
+            },
+            project.as_deref(),
+            limit,
+        )
     })
     .await;
     match result {

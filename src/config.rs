@@ -48,7 +48,11 @@ pub struct Limits {
 
 impl Default for Limits {
     fn default() -> Self {
-        Limits { max_operations: 1_000_000_000, max_call_levels: 64, max_rows_in_script: 100_000 }
+        Limits {
+            max_operations: 1_000_000_000,
+            max_call_levels: 64,
+            max_rows_in_script: 100_000,
+        }
     }
 }
 
@@ -68,12 +72,22 @@ pub struct Config {
 impl Config {
     /// Loads the configuration for a project script. `explicit` is `--config` or `ETL_CONFIG`;
     /// `env` is `--env` (then `ETL_ENV`, then the file's `default_env`, then "dev").
-    pub fn load(explicit: Option<&Path>, project_dir: Option<&Path>, env: Option<&str>) -> Result<Config> {
+    pub fn load(
+        explicit: Option<&Path>,
+        project_dir: Option<&Path>,
+        env: Option<&str>,
+    ) -> Result<Config> {
         let from_var = std::env::var_os("ETL_CONFIG").map(PathBuf::from);
         let path = match explicit.map(Path::to_path_buf).or(from_var) {
             Some(p) if p.is_file() => Some(p),
-            Some(p) => return Err(EtlError::Config(format!("config file {} does not exist", p.display()))),
-            None => find_upwards(project_dir).or_else(|| find_upwards(std::env::current_dir().ok().as_deref())),
+            Some(p) => {
+                return Err(EtlError::Config(format!(
+                    "config file {} does not exist",
+                    p.display()
+                )))
+            }
+            None => find_upwards(project_dir)
+                .or_else(|| find_upwards(std::env::current_dir().ok().as_deref())),
         };
         let base_dir = match &path {
             Some(p) => absolute(p.parent().unwrap_or(Path::new("."))),
@@ -87,7 +101,8 @@ impl Config {
         let file: FileConfig = match &path {
             Some(p) => {
                 let text = std::fs::read_to_string(p).map_err(|e| EtlError::io(p, e))?;
-                toml::from_str(&text).map_err(|e| EtlError::Config(format!("{}: {e}", p.display())))?
+                toml::from_str(&text)
+                    .map_err(|e| EtlError::Config(format!("{}: {e}", p.display())))?
             }
             None => FileConfig::default(),
         };
@@ -100,13 +115,27 @@ impl Config {
         if !file.env.is_empty() && !file.env.contains_key(&env_name) {
             return Err(EtlError::Config(format!(
                 "environment '{env_name}' is not defined in {} (defined: {})",
-                path.as_ref().map(|p| p.display().to_string()).unwrap_or_default(),
+                path.as_ref()
+                    .map(|p| p.display().to_string())
+                    .unwrap_or_default(),
                 env_names.join(", ")
             )));
         }
-        let connections = file.env.get(&env_name).map(|e| e.connections.clone()).unwrap_or_default();
+        let connections = file
+            .env
+            .get(&env_name)
+            .map(|e| e.connections.clone())
+            .unwrap_or_default();
         let metadata_dir = base_dir.join(file.metadata_dir.as_deref().unwrap_or("metadata"));
-        Ok(Config { path, base_dir, env: env_name, metadata_dir, limits: file.limits, connections, env_names })
+        Ok(Config {
+            path,
+            base_dir,
+            env: env_name,
+            metadata_dir,
+            limits: file.limits,
+            connections,
+            env_names,
+        })
     }
 
     /// The URL of a named connection: `ETL_CONN_<NAME>` first, then the environment's entry,
@@ -124,9 +153,16 @@ impl Config {
                     "no connection named '{name}' in environment '{}' (known: {}); add it under \
                      [env.{}.connections] in {} or set {var}",
                     self.env,
-                    if known.is_empty() { "none".to_string() } else { known.join(", ") },
+                    if known.is_empty() {
+                        "none".to_string()
+                    } else {
+                        known.join(", ")
+                    },
                     self.env,
-                    self.path.as_ref().map(|p| p.display().to_string()).unwrap_or_else(|| FILE_NAME.to_string()),
+                    self.path
+                        .as_ref()
+                        .map(|p| p.display().to_string())
+                        .unwrap_or_else(|| FILE_NAME.to_string()),
                 ))
             })?;
         Ok(self.resolve_sqlite_path(&url))
@@ -152,7 +188,10 @@ impl Config {
 
 fn find_upwards(start: Option<&Path>) -> Option<PathBuf> {
     let start = absolute(start?);
-    start.ancestors().map(|d| d.join(FILE_NAME)).find(|p| p.is_file())
+    start
+        .ancestors()
+        .map(|d| d.join(FILE_NAME))
+        .find(|p| p.is_file())
 }
 
 fn absolute(p: &Path) -> PathBuf {
@@ -164,7 +203,10 @@ pub fn mask_url(url: &str) -> String {
     let mut out = url.to_string();
     if let Some(scheme_end) = out.find("://") {
         let rest_start = scheme_end + 3;
-        let authority_end = out[rest_start..].find(['/', '?']).map(|i| rest_start + i).unwrap_or(out.len());
+        let authority_end = out[rest_start..]
+            .find(['/', '?'])
+            .map(|i| rest_start + i)
+            .unwrap_or(out.len());
         if let Some(at) = out[rest_start..authority_end].rfind('@') {
             let userinfo = &out[rest_start..rest_start + at];
             if let Some(colon) = userinfo.find(':') {
@@ -175,7 +217,10 @@ pub fn mask_url(url: &str) -> String {
     let lower = out.to_ascii_lowercase();
     if let Some(i) = lower.find("password=") {
         let start = i + "password=".len();
-        let end = out[start..].find(['&', ' ', ';']).map(|j| start + j).unwrap_or(out.len());
+        let end = out[start..]
+            .find(['&', ' ', ';'])
+            .map(|j| start + j)
+            .unwrap_or(out.len());
         out.replace_range(start..end, "***");
     }
     out
@@ -187,9 +232,15 @@ mod tests {
 
     #[test]
     fn masks_passwords_in_urls() {
-        assert_eq!(mask_url("postgres://etl:s3cr%40t@db:5432/dw"), "postgres://etl:***@db:5432/dw");
+        assert_eq!(
+            mask_url("postgres://etl:s3cr%40t@db:5432/dw"),
+            "postgres://etl:***@db:5432/dw"
+        );
         assert_eq!(mask_url("mysql://root@db/shop"), "mysql://root@db/shop");
-        assert_eq!(mask_url("postgres://db/dw?user=a&password=xyz&sslmode=require"), "postgres://db/dw?user=a&password=***&sslmode=require");
+        assert_eq!(
+            mask_url("postgres://db/dw?user=a&password=xyz&sslmode=require"),
+            "postgres://db/dw?user=a&password=***&sslmode=require"
+        );
         assert_eq!(mask_url("sqlite:///tmp/a.db"), "sqlite:///tmp/a.db");
     }
 
@@ -204,12 +255,23 @@ mod tests {
         .unwrap();
         let dev = Config::load(None, Some(dir.path()), Some("dev")).unwrap();
         let url = dev.connection_url("warehouse").unwrap();
-        assert!(url.starts_with("sqlite:///") && url.ends_with("metadata/w.db"), "{url}");
+        assert!(
+            url.starts_with("sqlite:///") && url.ends_with("metadata/w.db"),
+            "{url}"
+        );
         let prod = Config::load(None, Some(dir.path()), Some("prod")).unwrap();
-        assert_eq!(prod.connection_url("warehouse").unwrap(), "postgres://etl@dw/warehouse");
+        assert_eq!(
+            prod.connection_url("warehouse").unwrap(),
+            "postgres://etl@dw/warehouse"
+        );
         let err = prod.connection_url("shop").unwrap_err().to_string();
-        assert!(err.contains("no connection named 'shop'") && err.contains("ETL_CONN_SHOP"), "{err}");
-        let err = Config::load(None, Some(dir.path()), Some("qa")).unwrap_err().to_string();
+        assert!(
+            err.contains("no connection named 'shop'") && err.contains("ETL_CONN_SHOP"),
+            "{err}"
+        );
+        let err = Config::load(None, Some(dir.path()), Some("qa"))
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("environment 'qa' is not defined"), "{err}");
     }
 }

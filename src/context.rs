@@ -31,7 +31,9 @@ impl LoadType {
             "F" | "FULL" => Ok(LoadType::Full),
             "I" | "INCREMENTAL" => Ok(LoadType::Incremental),
             "B" | "BACKFILL" => Ok(LoadType::Backfill),
-            _ => Err(format!("load type '{s}' is not one of F (full), I (incremental), B (backfill)")),
+            _ => Err(format!(
+                "load type '{s}' is not one of F (full), I (incremental), B (backfill)"
+            )),
         }
     }
 }
@@ -62,7 +64,10 @@ impl RunInfo {
 
     /// Timestamp used in file names of this run (`NAME_YYYYmmdd_HHMMSS`).
     pub fn file_stamp(&self) -> String {
-        self.started_at.with_timezone(&chrono::Local).format("%Y%m%d_%H%M%S").to_string()
+        self.started_at
+            .with_timezone(&chrono::Local)
+            .format("%Y%m%d_%H%M%S")
+            .to_string()
     }
 }
 

@@ -11,16 +11,32 @@ pub enum EtlError {
     Config(String),
 
     #[error("{path}:{line}: {message}")]
-    File { path: PathBuf, line: u64, message: String },
+    File {
+        path: PathBuf,
+        line: u64,
+        message: String,
+    },
 
     #[error("{}: {source}", path.display())]
-    Io { path: PathBuf, source: std::io::Error },
+    Io {
+        path: PathBuf,
+        source: std::io::Error,
+    },
 
     #[error("connection '{connection}': {message}{}", sqlstate.as_ref().map(|s| format!(" (SQLSTATE {s})")).unwrap_or_default())]
-    Database { connection: String, message: String, sqlstate: Option<String> },
+    Database {
+        connection: String,
+        message: String,
+        sqlstate: Option<String>,
+    },
 
     #[error("load into {table}{}{}: {message}", row.map(|r| format!(", row {r}")).unwrap_or_default(), column.as_ref().map(|c| format!(", column '{c}'")).unwrap_or_default())]
-    Load { table: String, row: Option<u64>, column: Option<String>, message: String },
+    Load {
+        table: String,
+        row: Option<u64>,
+        column: Option<String>,
+        message: String,
+    },
 
     #[error("cancelled")]
     Cancelled,
@@ -31,14 +47,26 @@ pub enum EtlError {
 
 impl EtlError {
     pub fn io(path: impl Into<PathBuf>, source: std::io::Error) -> EtlError {
-        EtlError::Io { path: path.into(), source }
+        EtlError::Io {
+            path: path.into(),
+            source,
+        }
     }
 
     pub fn db(connection: &str, message: impl std::fmt::Display) -> EtlError {
-        EtlError::Database { connection: connection.to_string(), message: message.to_string(), sqlstate: None }
+        EtlError::Database {
+            connection: connection.to_string(),
+            message: message.to_string(),
+            sqlstate: None,
+        }
     }
 
     pub fn load(table: &str, message: impl Into<String>) -> EtlError {
-        EtlError::Load { table: table.to_string(), row: None, column: None, message: message.into() }
+        EtlError::Load {
+            table: table.to_string(),
+            row: None,
+            column: None,
+            message: message.into(),
+        }
     }
 }

@@ -41,7 +41,9 @@ impl Write for TeeWriter {
 impl<'a> MakeWriter<'a> for Tee {
     type Writer = TeeWriter;
     fn make_writer(&'a self) -> TeeWriter {
-        TeeWriter { file: FILE.lock().expect("log lock").clone() }
+        TeeWriter {
+            file: FILE.lock().expect("log lock").clone(),
+        }
     }
 }
 
@@ -54,13 +56,16 @@ pub fn init(verbosity: i8) {
         1 => "debug",
         _ => "trace",
     };
-    let filter = EnvFilter::try_from_env("ETL_LOG").unwrap_or_else(|_| EnvFilter::new(format!("warn,etl={level},script={level}")));
+    let filter = EnvFilter::try_from_env("ETL_LOG")
+        .unwrap_or_else(|_| EnvFilter::new(format!("warn,etl={level},script={level}")));
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(Tee)
         .with_ansi(false)
         .with_target(false)
-        .with_timer(tracing_subscriber::fmt::time::ChronoLocal::new("%Y-%m-%d %H:%M:%S%.3f".into()))
+        .with_timer(tracing_subscriber::fmt::time::ChronoLocal::new(
+            "%Y-%m-%d %H:%M:%S%.3f".into(),
+        ))
         .try_init();
 }
 
@@ -82,7 +87,9 @@ pub fn detach_file() {
 /// Deletes this project's logs older than `keep_days` (0 = no age limit) and all but the
 /// newest `keep_runs` (0 = no count limit). Returns how many were removed.
 pub fn apply_retention(dir: &Path, project: &str, keep_days: u32, keep_runs: u32) -> usize {
-    let Ok(entries) = std::fs::read_dir(dir) else { return 0 };
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return 0;
+    };
     let prefix = format!("{project}_");
     let mut logs: Vec<(PathBuf, SystemTime)> = entries
         .filter_map(Result::ok)

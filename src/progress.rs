@@ -47,7 +47,10 @@ impl Progress {
         if self.terminal {
             let bar = self.bar.get_or_insert_with(|| {
                 let b = ProgressBar::new_spinner();
-                b.set_style(ProgressStyle::with_template("{spinner} {prefix}: {msg}").expect("valid template"));
+                b.set_style(
+                    ProgressStyle::with_template("{spinner} {prefix}: {msg}")
+                        .expect("valid template"),
+                );
                 b.set_prefix(self.label.clone());
                 b.enable_steady_tick(Duration::from_millis(200));
                 b

@@ -51,7 +51,9 @@ pub struct RunReport {
 
 impl RunReport {
     pub fn succeeded(&self) -> bool {
-        self.outcomes.iter().all(|o| o.status == TaskStatus::Success)
+        self.outcomes
+            .iter()
+            .all(|o| o.status == TaskStatus::Success)
     }
 }
 
@@ -72,7 +74,10 @@ pub fn select(project: &Project, sel: &Selection) -> Result<Vec<String>, String>
     for name in &sel.tasks {
         if project.task(name).is_none() {
             let known: Vec<&str> = project.tasks.iter().map(|t| t.name.as_str()).collect();
-            return Err(format!("--task {name}: no such task (tasks: {})", known.join(", ")));
+            return Err(format!(
+                "--task {name}: no such task (tasks: {})",
+                known.join(", ")
+            ));
         }
         stack.push(name.clone());
     }
@@ -81,10 +86,20 @@ pub fn select(project: &Project, sel: &Selection) -> Result<Vec<String>, String>
             stack.extend(project.task(&n).expect("validated").after.iter().cloned());
         }
     }
-    Ok(project.tasks.iter().filter(|t| chosen.contains(&t.name)).map(|t| t.name.clone()).collect())
+    Ok(project
+        .tasks
+        .iter()
+        .filter(|t| chosen.contains(&t.name))
+        .map(|t| t.name.clone())
+        .collect())
 }
 
-pub async fn run(project: Arc<Project>, run: Arc<RunInfo>, selected: Vec<String>, jobs: usize) -> RunReport {
+pub async fn run(
+    project: Arc<Project>,
+    run: Arc<RunInfo>,
+    selected: Vec<String>,
+    jobs: usize,
+) -> RunReport {
     let started = Instant::now();
     let cancel = project.host.io.cancel.clone();
     let in_run: HashSet<String> = selected.iter().cloned().collect();
@@ -101,24 +116,44 @@ pub async fn run(project: Arc<Project>, run: Arc<RunInfo>, selected: Vec<String>
             }
             let def = project.task(name).expect("selected tasks exist");
             let deps: Vec<&String> = def.after.iter().filter(|d| in_run.contains(*d)).collect();
-            if let Some(bad) = deps.iter().find(|d| outcomes.get(d.as_str()).is_some_and(|o| o.status != TaskStatus::Success)) {
-                let status = if cancel.is_cancelled() { TaskStatus::Cancelled } else { TaskStatus::Skipped };
+            if let Some(bad) = deps.iter().find(|d| {
+                outcomes
+                    .get(d.as_str())
+                    .is_some_and(|o| o.status != TaskStatus::Success)
+            }) {
+                let status = if cancel.is_cancelled() {
+                    TaskStatus::Cancelled
+                } else {
+                    TaskStatus::Skipped
+                };
                 tracing::warn!(task = %name, "Skipped: it runs after '{bad}', which did not succeed.");
-                outcomes.insert(name.clone(), skipped(name, status, format!("'{bad}' did not succeed")));
+                outcomes.insert(
+                    name.clone(),
+                    skipped(name, status, format!("'{bad}' did not succeed")),
+                );
                 continue;
             }
             if cancel.is_cancelled() {
-                outcomes.insert(name.clone(), skipped(name, TaskStatus::Cancelled, "the run was cancelled".into()));
+                outcomes.insert(
+                    name.clone(),
+                    skipped(name, TaskStatus::Cancelled, "the run was cancelled".into()),
+                );
                 continue;
             }
-            let ready = deps.iter().all(|d| outcomes.get(d.as_str()).is_some_and(|o| o.status == TaskStatus::Success));
+            let ready = deps.iter().all(|d| {
+                outcomes
+                    .get(d.as_str())
+                    .is_some_and(|o| o.status == TaskStatus::Success)
+            });
             if ready && running.len() < jobs {
                 launched.insert(name.clone());
                 let (p, r, d) = (project.clone(), run.clone(), def.clone());
                 running.spawn_blocking(move || execute(&p, &r, &d));
             }
         }
-        let Some(joined) = running.join_next().await else { break };
+        let Some(joined) = running.join_next().await else {
+            break;
+        };
         let outcome = joined.unwrap_or_else(|e| TaskOutcome {
             name: "?".into(),
             status: TaskStatus::Failed,
@@ -130,17 +165,31 @@ pub async fn run(project: Arc<Project>, run: Arc<RunInfo>, selected: Vec<String>
         outcomes.insert(outcome.name.clone(), outcome);
     }
     let outcomes = selected.iter().filter_map(|n| outcomes.remove(n)).collect();
-    RunReport { outcomes, duration: started.elapsed() }
+    RunReport {
+        outcomes,
+        duration: started.elapsed(),
+    }
 }
 
 fn skipped(name: &str, status: TaskStatus, why: String) -> TaskOutcome {
-    TaskOutcome { name: name.to_string(), status, rows: 0, duration: Duration::ZERO, attempts: 0, error: Some(why) }
+    TaskOutcome {
+        name: name.to_string(),
+        status,
+        rows: 0,
+        duration: Duration::ZERO,
+        attempts: 0,
+        error: Some(why),
+    }
 }
 
 /// The `run` map a task closure receives.
 fn run_map(run: &RunInfo, task: &str) -> Map {
     let opt = |v: &Option<String>| v.clone().map(Dynamic::from).unwrap_or(Dynamic::UNIT);
-    let params: Map = run.params.iter().map(|(k, v)| (k.as_str().into(), v.clone().into())).collect();
+    let params: Map = run
+        .params
+        .iter()
+        .map(|(k, v)| (k.as_str().into(), v.clone().into()))
+        .collect();
     BTreeMap::from_iter([
         ("id".into(), run.id.clone().into()),
         ("project".into(), run.project.clone().into()),
@@ -179,7 +228,14 @@ fn execute(project: &Project, run: &Arc<RunInfo>, def: &TaskDef) -> TaskOutcome 
                 if ctx.load_records.load(Ordering::Relaxed) == 0 {
                     record_task(project, run, def, &ctx, start_time, Status::Success, None);
                 }
-                return TaskOutcome { name: def.name.clone(), status: TaskStatus::Success, rows, duration, attempts, error: None };
+                return TaskOutcome {
+                    name: def.name.clone(),
+                    status: TaskStatus::Success,
+                    rows,
+                    duration,
+                    attempts,
+                    error: None,
+                };
             }
             Err(e) => {
                 let message = project.script_error(&e).to_string();
@@ -188,17 +244,38 @@ fn execute(project: &Project, run: &Arc<RunInfo>, def: &TaskDef) -> TaskOutcome 
                     break;
                 }
                 let more = attempts <= def.retries;
-                tracing::error!("Task '{}' failed (attempt {attempts}{}):\n{message}", def.name, if more { ", will retry" } else { "" });
+                tracing::error!(
+                    "Task '{}' failed (attempt {attempts}{}):\n{message}",
+                    def.name,
+                    if more { ", will retry" } else { "" }
+                );
                 last_error = Some(message);
-                if more && !sleep_unless_cancelled(def.retry_delay * 2u32.saturating_pow(attempts - 1), cancel) {
+                if more
+                    && !sleep_unless_cancelled(
+                        def.retry_delay * 2u32.saturating_pow(attempts - 1),
+                        cancel,
+                    )
+                {
                     break;
                 }
             }
         }
     }
-    let status = if cancel.is_cancelled() { TaskStatus::Cancelled } else { TaskStatus::Failed };
+    let status = if cancel.is_cancelled() {
+        TaskStatus::Cancelled
+    } else {
+        TaskStatus::Failed
+    };
     // A failure inside a load is already in the audit table; one elsewhere gets its own record.
-    record_task(project, run, def, &ctx, start_time, Status::Failed, last_error.as_deref());
+    record_task(
+        project,
+        run,
+        def,
+        &ctx,
+        start_time,
+        Status::Failed,
+        last_error.as_deref(),
+    );
     TaskOutcome {
         name: def.name.clone(),
         status,
@@ -222,7 +299,15 @@ fn sleep_unless_cancelled(d: Duration, cancel: &tokio_util::sync::CancellationTo
 
 /// A task-level audit record (no target table) for tasks without loads and for failures
 /// that happened outside a load.
-fn record_task(project: &Project, run: &RunInfo, def: &TaskDef, ctx: &TaskCtx, start: chrono::DateTime<Utc>, status: Status, error: Option<&str>) {
+fn record_task(
+    project: &Project,
+    run: &RunInfo,
+    def: &TaskDef,
+    ctx: &TaskCtx,
+    start: chrono::DateTime<Utc>,
+    status: Status,
+    error: Option<&str>,
+) {
     if run.dry_run || (status == Status::Failed && ctx.failed_loads.load(Ordering::Relaxed) > 0) {
         return;
     }
@@ -242,7 +327,10 @@ fn record_task(project: &Project, run: &RunInfo, def: &TaskDef, ctx: &TaskCtx, s
         error_message: error.map(error_text),
         ..AuditRecord::default()
     };
-    let write = project.host.connection(target).and_then(|db| db.audit_insert(&project.host.io, &record));
+    let write = project
+        .host
+        .connection(target)
+        .and_then(|db| db.audit_insert(&project.host.io, &record));
     if let Err(e) = write {
         tracing::warn!(task = %def.name, "Could not write the task's audit record to '{target}': {e}");
     }
@@ -250,9 +338,21 @@ fn record_task(project: &Project, run: &RunInfo, def: &TaskDef, ctx: &TaskCtx, s
 
 /// The end-of-run table: task, status, rows, duration.
 pub fn summary(report: &RunReport) -> String {
-    let mut rows = vec![["task".to_string(), "status".into(), "rows".into(), "duration".into(), "attempts".into()]];
+    let mut rows = vec![[
+        "task".to_string(),
+        "status".into(),
+        "rows".into(),
+        "duration".into(),
+        "attempts".into(),
+    ]];
     for o in &report.outcomes {
-        rows.push([o.name.clone(), o.status.as_str().into(), o.rows.to_string(), format!("{:.2}s", o.duration.as_secs_f64()), o.attempts.to_string()]);
+        rows.push([
+            o.name.clone(),
+            o.status.as_str().into(),
+            o.rows.to_string(),
+            format!("{:.2}s", o.duration.as_secs_f64()),
+            o.attempts.to_string(),
+        ]);
     }
     crate::table::render(&rows)
 }

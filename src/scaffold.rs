@@ -42,17 +42,28 @@ GROUP BY category;\n";
 const CSV: &str = "id,category,quantity,updated_at\n1,books,3,2026-01-01 10:00:00\n2,music,1,2026-01-02 11:30:00\n3,books,2,2026-01-03 09:15:00\n";
 
 pub fn new_project(dir: &Path, name: &str) -> Result<PathBuf, String> {
-    if name.is_empty() || !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-') {
-        return Err(format!("project name '{name}' may only contain letters, digits, '_' and '-'"));
+    if name.is_empty()
+        || !name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+    {
+        return Err(format!(
+            "project name '{name}' may only contain letters, digits, '_' and '-'"
+        ));
     }
     let root = dir.join(name);
     if root.exists() {
-        return Err(format!("{} already exists; pick another name or remove it", root.display()));
+        return Err(format!(
+            "{} already exists; pick another name or remove it",
+            root.display()
+        ));
     }
     let write = |rel: &str, text: &str| -> Result<(), String> {
         let path = root.join(rel);
-        std::fs::create_dir_all(path.parent().expect("has a parent")).map_err(|e| format!("{}: {e}", path.display()))?;
-        std::fs::write(&path, text.replace("NAME", name)).map_err(|e| format!("{}: {e}", path.display()))
+        std::fs::create_dir_all(path.parent().expect("has a parent"))
+            .map_err(|e| format!("{}: {e}", path.display()))?;
+        std::fs::write(&path, text.replace("NAME", name))
+            .map_err(|e| format!("{}: {e}", path.display()))
     };
     write("project.rhai", SCRIPT)?;
     write("sql/summary.sql", SQL)?;

@@ -44,7 +44,14 @@ pub trait Database: Send + Sync {
     /// The greatest `data_max_date` of successful loads of this project into `table`.
     fn audit_watermark(&self, io: &Io, project: &str, table: &str) -> Result<Option<String>>;
     /// The latest records, newest first.
-    fn audit_history(&self, io: &Io, project: Option<&str>, limit: usize) -> Result<Vec<AuditRecord>>;
+    fn audit_history(
+        &self,
+        io: &Io,
+        project: Option<&str>,
+        limit: usize,
+    ) -> Result<Vec<AuditRecord>>;
+    /// One record by id.
+    fn audit_get(&self, io: &Io, id: i64) -> Result<Option<AuditRecord>>;
 }
 
 /// An open load: rows go in, then `commit` writes the audit record's success in the same

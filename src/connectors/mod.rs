@@ -44,7 +44,10 @@ impl CursorWindow {
         use std::cmp::Ordering::*;
         let after_since = match &self.since {
             None => true,
-            Some(s) => matches!(v.compare(s), Some(Greater)) || (self.since_inclusive && v.compare(s) == Some(Equal)),
+            Some(s) => {
+                matches!(v.compare(s), Some(Greater))
+                    || (self.since_inclusive && v.compare(s) == Some(Equal))
+            }
         };
         let before_until = match &self.until {
             None => true,
@@ -65,7 +68,11 @@ pub struct ReadOptions {
 
 impl Default for ReadOptions {
     fn default() -> Self {
-        ReadOptions { batch_rows: DEFAULT_BATCH_ROWS, limit: None, window: None }
+        ReadOptions {
+            batch_rows: DEFAULT_BATCH_ROWS,
+            limit: None,
+            window: None,
+        }
     }
 }
 

@@ -25,7 +25,9 @@ impl BatchSender {
         if self.cancel.is_cancelled() {
             return Err(EtlError::Cancelled);
         }
-        self.tx.blocking_send(Ok(batch)).map_err(|_| EtlError::Cancelled)
+        self.tx
+            .blocking_send(Ok(batch))
+            .map_err(|_| EtlError::Cancelled)
     }
 
     pub async fn send(&self, batch: Batch) -> Result<()> {
@@ -48,7 +50,10 @@ impl BatchStream {
         F: FnOnce(&BatchSender) -> Result<()> + Send + 'static,
     {
         let (tx, rx) = mpsc::channel(PIPELINE_DEPTH);
-        let sender = BatchSender { tx, cancel: io.cancel.clone() };
+        let sender = BatchSender {
+            tx,
+            cancel: io.cancel.clone(),
+        };
         io.handle.spawn_blocking(move || {
             if let Err(e) = produce(&sender) {
                 if !matches!(e, EtlError::Cancelled) || sender.cancel.is_cancelled() {
@@ -56,7 +61,11 @@ impl BatchStream {
                 }
             }
         });
-        BatchStream { schema, rx, cancel: io.cancel.clone() }
+        BatchStream {
+            schema,
+            rx,
+            cancel: io.cancel.clone(),
+        }
     }
 
     /// Runs an async producer on the runtime (for async drivers).
@@ -66,7 +75,10 @@ impl BatchStream {
         Fut: std::future::Future<Output = Result<()>> + Send + 'static,
     {
         let (tx, rx) = mpsc::channel(PIPELINE_DEPTH);
-        let sender = BatchSender { tx: tx.clone(), cancel: io.cancel.clone() };
+        let sender = BatchSender {
+            tx: tx.clone(),
+            cancel: io.cancel.clone(),
+        };
         let cancel = io.cancel.clone();
         io.handle.spawn(async move {
             if let Err(e) = produce(sender).await {
@@ -75,7 +87,11 @@ impl BatchStream {
                 }
             }
         });
-        BatchStream { schema, rx, cancel: io.cancel.clone() }
+        BatchStream {
+            schema,
+            rx,
+            cancel: io.cancel.clone(),
+        }
     }
 
     /// Next batch, waiting on the calling (blocking) thread. None at the end of the data.

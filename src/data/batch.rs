@@ -11,13 +11,21 @@ pub struct Batch {
 
 impl Batch {
     pub fn new(width: usize, first_row: u64, capacity_rows: usize) -> Batch {
-        Batch { width, values: Vec::with_capacity(width * capacity_rows), first_row }
+        Batch {
+            width,
+            values: Vec::with_capacity(width * capacity_rows),
+            first_row,
+        }
     }
 
     /// Wraps values already laid out row after row.
     pub fn from_values(width: usize, first_row: u64, values: Vec<Value>) -> Batch {
         debug_assert_eq!(values.len() % width.max(1), 0, "whole rows");
-        Batch { width, values, first_row }
+        Batch {
+            width,
+            values,
+            first_row,
+        }
     }
 
     pub fn width(&self) -> usize {

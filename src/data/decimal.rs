@@ -71,7 +71,9 @@ impl Decimal {
     }
 
     pub fn from_i128(v: i128) -> Decimal {
-        Decimal { text: v.to_string() }
+        Decimal {
+            text: v.to_string(),
+        }
     }
 
     pub fn as_str(&self) -> &str {
@@ -207,7 +209,14 @@ mod tests {
         assert!(!d.fits(11, 2));
         assert_eq!(d.with_scale(4).unwrap().as_str(), "9999999999.9900");
         assert!(d.with_scale(1).is_none());
-        assert_eq!(Decimal::parse("1.50").unwrap().with_scale(1).unwrap().as_str(), "1.5");
+        assert_eq!(
+            Decimal::parse("1.50")
+                .unwrap()
+                .with_scale(1)
+                .unwrap()
+                .as_str(),
+            "1.5"
+        );
     }
 
     #[test]

@@ -9,7 +9,11 @@ pub struct Column {
 
 impl Column {
     pub fn new(name: impl Into<String>, data_type: DataType) -> Column {
-        Column { name: name.into(), data_type, nullable: true }
+        Column {
+            name: name.into(),
+            data_type,
+            nullable: true,
+        }
     }
 }
 
@@ -38,7 +42,11 @@ impl Schema {
         self.columns
             .iter()
             .position(|c| c.name == name)
-            .or_else(|| self.columns.iter().position(|c| c.name.eq_ignore_ascii_case(name)))
+            .or_else(|| {
+                self.columns
+                    .iter()
+                    .position(|c| c.name.eq_ignore_ascii_case(name))
+            })
     }
 
     pub fn names(&self) -> Vec<&str> {

@@ -41,7 +41,10 @@ impl DataType {
         let lower = input.trim().to_ascii_lowercase();
         let (name, args) = match lower.find('(') {
             Some(i) if lower.ends_with(')') => {
-                let args: Vec<&str> = lower[i + 1..lower.len() - 1].split(',').map(str::trim).collect();
+                let args: Vec<&str> = lower[i + 1..lower.len() - 1]
+                    .split(',')
+                    .map(str::trim)
+                    .collect();
                 (lower[..i].trim().to_string(), args)
             }
             _ => (lower.clone(), Vec::new()),
@@ -99,14 +102,48 @@ impl DataType {
         }
         match (self, target) {
             (Int16, Int32 | Int64) | (Int32, Int64) | (Float32, Float64) => true,
-            (Int16 | Int32 | Int64, Decimal { precision: None, .. }) => true,
-            (Int16, Decimal { precision: Some(p), scale: Some(s) }) => p - s >= 5,
-            (Int32, Decimal { precision: Some(p), scale: Some(s) }) => p - s >= 10,
-            (Int64, Decimal { precision: Some(p), scale: Some(s) }) => p - s >= 19,
-            (Decimal { .. }, Decimal { precision: None, .. }) => true,
             (
-                Decimal { precision: Some(p1), scale: Some(s1) },
-                Decimal { precision: Some(p2), scale: Some(s2) },
+                Int16 | Int32 | Int64,
+                Decimal {
+                    precision: None, ..
+                },
+            ) => true,
+            (
+                Int16,
+                Decimal {
+                    precision: Some(p),
+                    scale: Some(s),
+                },
+            ) => p - s >= 5,
+            (
+                Int32,
+                Decimal {
+                    precision: Some(p),
+                    scale: Some(s),
+                },
+            ) => p - s >= 10,
+            (
+                Int64,
+                Decimal {
+                    precision: Some(p),
+                    scale: Some(s),
+                },
+            ) => p - s >= 19,
+            (
+                Decimal { .. },
+                Decimal {
+                    precision: None, ..
+                },
+            ) => true,
+            (
+                Decimal {
+                    precision: Some(p1),
+                    scale: Some(s1),
+                },
+                Decimal {
+                    precision: Some(p2),
+                    scale: Some(s2),
+                },
             ) => s1 <= s2 && p1 - s1 <= p2 - s2,
             (Text { .. }, Text { max_len: None }) => true,
             (Text { max_len: Some(a) }, Text { max_len: Some(b) }) => a <= b,
@@ -125,8 +162,14 @@ impl fmt::Display for DataType {
             DataType::Int64 => f.write_str("bigint"),
             DataType::Float32 => f.write_str("real"),
             DataType::Float64 => f.write_str("double precision"),
-            DataType::Decimal { precision: Some(p), scale: Some(s) } => write!(f, "numeric({p},{s})"),
-            DataType::Decimal { precision: Some(p), scale: None } => write!(f, "numeric({p})"),
+            DataType::Decimal {
+                precision: Some(p),
+                scale: Some(s),
+            } => write!(f, "numeric({p},{s})"),
+            DataType::Decimal {
+                precision: Some(p),
+                scale: None,
+            } => write!(f, "numeric({p})"),
             DataType::Decimal { .. } => f.write_str("numeric"),
             DataType::Text { max_len: Some(n) } => write!(f, "varchar({n})"),
             DataType::Text { max_len: None } => f.write_str("text"),
@@ -148,15 +191,34 @@ mod tests {
     #[test]
     fn parses_and_prints_round_trip() {
         for name in [
-            "boolean", "smallint", "integer", "bigint", "real", "double precision", "numeric(12,2)",
-            "numeric", "text", "varchar(20)", "date", "time", "timestamp", "timestamptz", "json",
-            "uuid", "bytea",
+            "boolean",
+            "smallint",
+            "integer",
+            "bigint",
+            "real",
+            "double precision",
+            "numeric(12,2)",
+            "numeric",
+            "text",
+            "varchar(20)",
+            "date",
+            "time",
+            "timestamp",
+            "timestamptz",
+            "json",
+            "uuid",
+            "bytea",
         ] {
             assert_eq!(DataType::parse(name).unwrap().to_string(), name);
         }
-        assert_eq!(DataType::parse("DECIMAL(5)").unwrap().to_string(), "numeric(5,0)");
+        assert_eq!(
+            DataType::parse("DECIMAL(5)").unwrap().to_string(),
+            "numeric(5,0)"
+        );
         assert!(DataType::parse("numeric(2,3)").is_err());
-        assert!(DataType::parse("money").unwrap_err().contains("unknown type 'money'"));
+        assert!(DataType::parse("money")
+            .unwrap_err()
+            .contains("unknown type 'money'"));
     }
 
     #[test]

@@ -28,7 +28,12 @@ pub enum Value {
     Bytes(Vec<u8>),
 }
 
-const TS_FORMATS: [&str; 4] = ["%Y-%m-%d %H:%M:%S%.f", "%Y-%m-%dT%H:%M:%S%.f", "%Y-%m-%d %H:%M", "%Y-%m-%dT%H:%M"];
+const TS_FORMATS: [&str; 4] = [
+    "%Y-%m-%d %H:%M:%S%.f",
+    "%Y-%m-%dT%H:%M:%S%.f",
+    "%Y-%m-%d %H:%M",
+    "%Y-%m-%dT%H:%M",
+];
 
 impl Value {
     pub fn is_null(&self) -> bool {
@@ -77,23 +82,31 @@ impl Value {
                 Value::Decimal(Decimal::parse(t).map_err(|_| bad("numeric"))?).coerce(ty)?
             }
             DataType::Text { .. } => Value::Text(text.to_string()).coerce(ty)?,
-            DataType::Date => Value::Date(NaiveDate::parse_from_str(t, "%Y-%m-%d").map_err(|_| bad("date (YYYY-MM-DD)"))?),
+            DataType::Date => Value::Date(
+                NaiveDate::parse_from_str(t, "%Y-%m-%d").map_err(|_| bad("date (YYYY-MM-DD)"))?,
+            ),
             DataType::Time => Value::Time(
                 NaiveTime::parse_from_str(t, "%H:%M:%S%.f")
                     .or_else(|_| NaiveTime::parse_from_str(t, "%H:%M"))
                     .map_err(|_| bad("time (HH:MM:SS)"))?,
             ),
-            DataType::Timestamp => Value::Timestamp(parse_timestamp(t).ok_or_else(|| bad("timestamp (YYYY-MM-DD HH:MM:SS)"))?),
+            DataType::Timestamp => Value::Timestamp(
+                parse_timestamp(t).ok_or_else(|| bad("timestamp (YYYY-MM-DD HH:MM:SS)"))?,
+            ),
             DataType::TimestampTz => Value::TimestampTz(
-                parse_timestamptz(t).ok_or_else(|| bad("timestamp with time zone (YYYY-MM-DD HH:MM:SS+HH:MM)"))?,
+                parse_timestamptz(t)
+                    .ok_or_else(|| bad("timestamp with time zone (YYYY-MM-DD HH:MM:SS+HH:MM)"))?,
             ),
             DataType::Json => {
-                serde_json::from_str::<serde_json::Value>(t).map_err(|e| format!("'{}' is not valid JSON: {e}", shorten(text)))?;
+                serde_json::from_str::<serde_json::Value>(t)
+                    .map_err(|e| format!("'{}' is not valid JSON: {e}", shorten(text)))?;
                 Value::Json(text.to_string())
             }
             DataType::Uuid => Value::Uuid(Uuid::parse_str(t).map_err(|_| bad("uuid"))?),
             DataType::Bytes => match t.strip_prefix("\\x") {
-                Some(hex) => Value::Bytes(decode_hex(hex).ok_or_else(|| bad("bytea hex string (\\x...)"))?),
+                Some(hex) => {
+                    Value::Bytes(decode_hex(hex).ok_or_else(|| bad("bytea hex string (\\x...)"))?)
+                }
                 None => Value::Bytes(text.as_bytes().to_vec()),
             },
         })
@@ -110,7 +123,11 @@ impl Value {
             (Value::Text(s), T::Text { max_len }) => {
                 if let Some(n) = max_len {
                     if s.chars().count() > *n as usize {
-                        return Err(format!("text of {} characters does not fit {ty}: '{}'", s.chars().count(), shorten(&s)));
+                        return Err(format!(
+                            "text of {} characters does not fit {ty}: '{}'",
+                            s.chars().count(),
+                            shorten(&s)
+                        ));
                     }
                 }
                 Value::Text(s)
@@ -119,13 +136,18 @@ impl Value {
             (Value::Decimal(d), T::Decimal { precision, scale }) => match (precision, scale) {
                 (Some(p), Some(s)) => {
                     if !d.fits(*p, *s) {
-                        return Err(format!("{d} does not fit {ty} without rounding or overflow"));
+                        return Err(format!(
+                            "{d} does not fit {ty} without rounding or overflow"
+                        ));
                     }
                     Value::Decimal(d.with_scale(*s as usize).expect("checked by fits"))
                 }
                 _ => Value::Decimal(d),
             },
-            (v @ (Value::Int16(_) | Value::Int32(_) | Value::Int64(_)), T::Int16 | T::Int32 | T::Int64 | T::Decimal { .. }) => {
+            (
+                v @ (Value::Int16(_) | Value::Int32(_) | Value::Int64(_)),
+                T::Int16 | T::Int32 | T::Int64 | T::Decimal { .. },
+            ) => {
                 let n = v.as_i64().expect("integer");
                 match ty {
                     T::Int16 => Value::Int16(i16::try_from(n).map_err(|_| out_of_range(&n))?),
@@ -135,12 +157,18 @@ impl Value {
                 }
             }
             (Value::Decimal(d), T::Int16 | T::Int32 | T::Int64) => {
-                let n = d.to_i128().ok_or_else(|| format!("{d} is not a whole number for {ty}"))?;
+                let n = d
+                    .to_i128()
+                    .ok_or_else(|| format!("{d} is not a whole number for {ty}"))?;
                 Value::Int64(i64::try_from(n).map_err(|_| out_of_range(&n))?).coerce(ty)?
             }
             (Value::Float32(f), T::Float64) => Value::Float64(f as f64),
-            (Value::Float64(f), T::Float32) if (f as f32) as f64 == f || f.is_nan() => Value::Float32(f as f32),
-            (v @ (Value::Int16(_) | Value::Int32(_)), T::Float64) => Value::Float64(v.as_i64().expect("integer") as f64),
+            (Value::Float64(f), T::Float32) if (f as f32) as f64 == f || f.is_nan() => {
+                Value::Float32(f as f32)
+            }
+            (v @ (Value::Int16(_) | Value::Int32(_)), T::Float64) => {
+                Value::Float64(v.as_i64().expect("integer") as f64)
+            }
             (Value::Timestamp(t), T::TimestampTz) => Value::TimestampTz(t.and_utc()),
             (Value::Json(j), T::Text { .. }) => Value::Text(j).coerce(ty)?,
             (v, _) if v.data_type().as_ref().is_some_and(|t| same_kind(t, ty)) => v,
@@ -184,7 +212,9 @@ impl Value {
             Value::Date(d) => write!(out, "{}", d.format("%Y-%m-%d")).unwrap(),
             Value::Time(t) => write!(out, "{}", t.format("%H:%M:%S%.f")).unwrap(),
             Value::Timestamp(t) => write!(out, "{}", t.format("%Y-%m-%d %H:%M:%S%.f")).unwrap(),
-            Value::TimestampTz(t) => write!(out, "{}", t.format("%Y-%m-%d %H:%M:%S%.f+00")).unwrap(),
+            Value::TimestampTz(t) => {
+                write!(out, "{}", t.format("%Y-%m-%d %H:%M:%S%.f+00")).unwrap()
+            }
             Value::Uuid(u) => write!(out, "{u}").unwrap(),
             Value::Bytes(b) => {
                 out.push_str("\\x");
@@ -201,13 +231,19 @@ impl Value {
         use Value::*;
         match (self, other) {
             (Null, _) | (_, Null) => None,
-            (a, b) if a.as_i64().is_some() && b.as_i64().is_some() => a.as_i64().partial_cmp(&b.as_i64()),
+            (a, b) if a.as_i64().is_some() && b.as_i64().is_some() => {
+                a.as_i64().partial_cmp(&b.as_i64())
+            }
             (Float32(a), Float32(b)) => a.partial_cmp(b),
             (Float64(a), Float64(b)) => a.partial_cmp(b),
             (Decimal(a), Decimal(b)) => Some(a.cmp(b)),
             (Decimal(a), b) | (b, Decimal(a)) if b.as_i64().is_some() => {
                 let ord = a.cmp(&super::Decimal::from_i128(b.as_i64()? as i128));
-                Some(if matches!(self, Decimal(_)) { ord } else { ord.reverse() })
+                Some(if matches!(self, Decimal(_)) {
+                    ord
+                } else {
+                    ord.reverse()
+                })
             }
             (Text(a), Text(b)) | (Json(a), Json(b)) => Some(a.cmp(b)),
             (Bool(a), Bool(b)) => Some(a.cmp(b)),
@@ -234,7 +270,11 @@ pub(crate) fn parse_timestamp(t: &str) -> Option<NaiveDateTime> {
     TS_FORMATS
         .iter()
         .find_map(|f| NaiveDateTime::parse_from_str(t, f).ok())
-        .or_else(|| NaiveDate::parse_from_str(t, "%Y-%m-%d").ok()?.and_hms_opt(0, 0, 0))
+        .or_else(|| {
+            NaiveDate::parse_from_str(t, "%Y-%m-%d")
+                .ok()?
+                .and_hms_opt(0, 0, 0)
+        })
 }
 
 pub(crate) fn parse_timestamptz(t: &str) -> Option<DateTime<Utc>> {
@@ -243,7 +283,11 @@ pub(crate) fn parse_timestamptz(t: &str) -> Option<DateTime<Utc>> {
     }
     // PostgreSQL prints offsets as +00 or +05:30; chrono wants +HHMM or +HH:MM.
     let t = t.replace('T', " ");
-    for f in ["%Y-%m-%d %H:%M:%S%.f%#z", "%Y-%m-%d %H:%M:%S%.f %#z", "%Y-%m-%d %H:%M:%S%.f%:z"] {
+    for f in [
+        "%Y-%m-%d %H:%M:%S%.f%#z",
+        "%Y-%m-%d %H:%M:%S%.f %#z",
+        "%Y-%m-%d %H:%M:%S%.f%:z",
+    ] {
         if let Ok(d) = DateTime::parse_from_str(&t, f) {
             return Some(d.with_timezone(&Utc));
         }
@@ -256,7 +300,10 @@ fn decode_hex(hex: &str) -> Option<Vec<u8>> {
     if !hex.len().is_multiple_of(2) {
         return None;
     }
-    (0..hex.len()).step_by(2).map(|i| u8::from_str_radix(hex.get(i..i + 2)?, 16).ok()).collect()
+    (0..hex.len())
+        .step_by(2)
+        .map(|i| u8::from_str_radix(hex.get(i..i + 2)?, 16).ok())
+        .collect()
 }
 
 /// Values quoted in error messages are cut, so one wide field cannot flood a log.
@@ -275,30 +322,60 @@ mod tests {
     #[test]
     fn parses_each_type_from_text() {
         assert_eq!(Value::parse("t", &ty("boolean")), Ok(Value::Bool(true)));
-        assert_eq!(Value::parse("-32768", &ty("smallint")), Ok(Value::Int16(-32768)));
-        assert!(Value::parse("32768", &ty("smallint")).is_err());
-        assert_eq!(Value::parse("12.5", &ty("numeric(12,2)")).unwrap().to_text().unwrap(), "12.50");
-        assert!(Value::parse("12.555", &ty("numeric(12,2)")).unwrap_err().contains("without rounding"));
         assert_eq!(
-            Value::parse("2024-03-10 02:30:00.123456", &ty("timestamp")).unwrap().to_text().unwrap(),
+            Value::parse("-32768", &ty("smallint")),
+            Ok(Value::Int16(-32768))
+        );
+        assert!(Value::parse("32768", &ty("smallint")).is_err());
+        assert_eq!(
+            Value::parse("12.5", &ty("numeric(12,2)"))
+                .unwrap()
+                .to_text()
+                .unwrap(),
+            "12.50"
+        );
+        assert!(Value::parse("12.555", &ty("numeric(12,2)"))
+            .unwrap_err()
+            .contains("without rounding"));
+        assert_eq!(
+            Value::parse("2024-03-10 02:30:00.123456", &ty("timestamp"))
+                .unwrap()
+                .to_text()
+                .unwrap(),
             "2024-03-10 02:30:00.123456"
         );
         assert_eq!(
-            Value::parse("2024-03-10T02:30:00+02:00", &ty("timestamptz")).unwrap().to_text().unwrap(),
+            Value::parse("2024-03-10T02:30:00+02:00", &ty("timestamptz"))
+                .unwrap()
+                .to_text()
+                .unwrap(),
             "2024-03-10 00:30:00+00"
         );
         assert_eq!(
-            Value::parse("2024-03-10 02:30:00+05:30", &ty("timestamptz")).unwrap().to_text().unwrap(),
+            Value::parse("2024-03-10 02:30:00+05:30", &ty("timestamptz"))
+                .unwrap()
+                .to_text()
+                .unwrap(),
             "2024-03-09 21:00:00+00"
         );
-        assert_eq!(Value::parse("\\x00ff", &ty("bytea")), Ok(Value::Bytes(vec![0, 255])));
-        assert!(Value::parse("{bad", &ty("json")).unwrap_err().contains("not valid JSON"));
-        assert!(Value::parse("héllo wörld", &ty("varchar(5)")).unwrap_err().contains("does not fit varchar(5)"));
+        assert_eq!(
+            Value::parse("\\x00ff", &ty("bytea")),
+            Ok(Value::Bytes(vec![0, 255]))
+        );
+        assert!(Value::parse("{bad", &ty("json"))
+            .unwrap_err()
+            .contains("not valid JSON"));
+        assert!(Value::parse("héllo wörld", &ty("varchar(5)"))
+            .unwrap_err()
+            .contains("does not fit varchar(5)"));
     }
 
     #[test]
     fn empty_text_is_not_null() {
-        assert_eq!(Value::parse("", &ty("text")), Ok(Value::Text(String::new())));
+        assert_eq!(
+            Value::parse("", &ty("text")),
+            Ok(Value::Text(String::new()))
+        );
         assert_eq!(Value::Text(String::new()).to_text(), Some(String::new()));
         assert_eq!(Value::Null.to_text(), None);
     }
@@ -320,7 +397,10 @@ mod tests {
         let a = Value::parse("2024-01-01 00:00:00", &ty("timestamp")).unwrap();
         let b = Value::parse("2024-01-02", &ty("date")).unwrap();
         assert_eq!(a.compare(&b), Some(Ordering::Less));
-        assert_eq!(Value::Int32(3).compare(&Value::Int64(3)), Some(Ordering::Equal));
+        assert_eq!(
+            Value::Int32(3).compare(&Value::Int64(3)),
+            Some(Ordering::Equal)
+        );
         assert_eq!(Value::Null.compare(&Value::Int64(3)), None);
     }
 }

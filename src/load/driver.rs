@@ -53,31 +53,58 @@ pub fn run_load(
                 .index_of(c)
                 .map(|i| source_schema.columns[i].data_type.clone())
                 .ok_or_else(|| {
-                    EtlError::load(&spec.into, format!("cursor column '{c}' is not in {} (columns: {})", source.describe(), source_schema.names().join(", ")))
+                    EtlError::load(
+                        &spec.into,
+                        format!(
+                            "cursor column '{c}' is not in {} (columns: {})",
+                            source.describe(),
+                            source_schema.names().join(", ")
+                        ),
+                    )
                 })?,
         ),
         None => None,
     };
-    let mode = spec.mode.unwrap_or(match (run.load_type, spec.key.is_empty()) {
-        (LoadType::Full, _) => LoadMode::Full,
-        (_, false) => LoadMode::Merge,
-        (_, true) => LoadMode::Append,
-    });
+    let mode = spec
+        .mode
+        .unwrap_or(match (run.load_type, spec.key.is_empty()) {
+            (LoadType::Full, _) => LoadMode::Full,
+            (_, false) => LoadMode::Merge,
+            (_, true) => LoadMode::Append,
+        });
     if mode == LoadMode::Merge && spec.key.is_empty() {
-        return Err(EtlError::load(&spec.into, "mode 'merge' needs a key: add `key: [\"id\"]`"));
+        return Err(EtlError::load(
+            &spec.into,
+            "mode 'merge' needs a key: add `key: [\"id\"]`",
+        ));
     }
 
     // The window: I reads from the audit watermark, B from the run's window, F reads all.
     let parse = |text: &str| -> Result<Value> {
-        let t = cursor_type.as_ref().expect("cursor type known when a cursor is set");
-        Value::parse(text, t).map_err(|e| EtlError::load(&spec.into, format!("cursor '{}': {e}", spec.cursor.as_deref().unwrap_or_default())))
+        let t = cursor_type
+            .as_ref()
+            .expect("cursor type known when a cursor is set");
+        Value::parse(text, t).map_err(|e| {
+            EtlError::load(
+                &spec.into,
+                format!(
+                    "cursor '{}': {e}",
+                    spec.cursor.as_deref().unwrap_or_default()
+                ),
+            )
+        })
     };
     let mut previous_max = None;
     let window = match (&spec.cursor, run.load_type) {
         (Some(col), LoadType::Incremental) => {
             previous_max = db.audit_watermark(io, &run.project, &spec.into)?;
             let since = previous_max.as_deref().map(parse).transpose()?;
-            Some(CursorWindow { column: col.clone(), since, since_inclusive: !spec.key.is_empty(), until: None })
+            Some(CursorWindow {
+                column: col.clone(),
+                since,
+                since_inclusive: !spec.key.is_empty(),
+                until: None,
+            })
         }
         (Some(col), LoadType::Backfill) => Some(CursorWindow {
             column: col.clone(),
@@ -98,15 +125,25 @@ pub fn run_load(
         script_version: run.script_version.clone(),
         target_database: db.name().to_string(),
         target_table: Some(spec.into.clone()),
-        start_load_date: window.as_ref().and_then(|w| w.since.as_ref()).and_then(Value::to_text),
-        end_load_date: window.as_ref().and_then(|w| w.until.as_ref()).and_then(Value::to_text),
+        start_load_date: window
+            .as_ref()
+            .and_then(|w| w.since.as_ref())
+            .and_then(Value::to_text),
+        end_load_date: window
+            .as_ref()
+            .and_then(|w| w.until.as_ref())
+            .and_then(Value::to_text),
         previous_max_date: previous_max.clone(),
         start_script_execution_time: Some(Utc::now()),
         ..AuditRecord::default()
     };
     if run.dry_run {
         tracing::info!(task = %task.task, table = %spec.into, mode = mode.as_str(), "Dry run: would load {} into {}.", source.describe(), spec.into);
-        return Ok(LoadFigures { table: spec.into.clone(), mode: Some(mode), ..LoadFigures::default() });
+        return Ok(LoadFigures {
+            table: spec.into.clone(),
+            mode: Some(mode),
+            ..LoadFigures::default()
+        });
     }
     let id = db.audit_insert(io, &audit)?;
     audit.id = Some(id);
@@ -116,12 +153,32 @@ pub fn run_load(
         (LoadMode::Append, LoadType::Backfill) => window.clone(),
         _ => None,
     };
-    let mut figures = LoadFigures { table: spec.into.clone(), mode: Some(mode), since: window.as_ref().and_then(|w| w.since.clone()), audit_id: Some(id), ..LoadFigures::default() };
-    let result = stream_into(db, io, source, transform, spec, mode, window, replace_window, &mut figures, &mut audit);
+    let mut figures = LoadFigures {
+        table: spec.into.clone(),
+        mode: Some(mode),
+        since: window.as_ref().and_then(|w| w.since.clone()),
+        audit_id: Some(id),
+        ..LoadFigures::default()
+    };
+    let result = stream_into(
+        db,
+        io,
+        source,
+        transform,
+        spec,
+        mode,
+        window,
+        replace_window,
+        &mut figures,
+        &mut audit,
+    );
     match result {
         Ok(()) => {
             task.add_rows(figures.rows);
-            task.targets.lock().expect("targets lock").push(spec.into.clone());
+            task.targets
+                .lock()
+                .expect("targets lock")
+                .push(spec.into.clone());
             tracing::info!(
                 task = %task.task, table = %spec.into, rows = figures.rows, inserted = figures.inserted, updated = figures.updated,
                 "Loaded {} rows into {} ({}).", figures.rows, spec.into, mode.as_str()
@@ -159,10 +216,17 @@ fn stream_into(
     audit: &mut AuditRecord,
 ) -> Result<()> {
     let pushed_down = source.applies_window();
-    let opts = ReadOptions { batch_rows: spec.batch_rows, limit: None, window: if pushed_down { window.clone() } else { None } };
+    let opts = ReadOptions {
+        batch_rows: spec.batch_rows,
+        limit: None,
+        window: if pushed_down { window.clone() } else { None },
+    };
     let mut stream = source.open(io, &opts)?;
     let source_schema = stream.schema.clone();
-    let cursor_index = spec.cursor.as_deref().and_then(|c| source_schema.index_of(c));
+    let cursor_index = spec
+        .cursor
+        .as_deref()
+        .and_then(|c| source_schema.index_of(c));
     let filter_window = if pushed_down { None } else { window };
     let mut progress = Progress::new(&spec.into);
     let mut session = None;
@@ -171,45 +235,81 @@ fn stream_into(
         if io.cancel.is_cancelled() {
             return Err(EtlError::Cancelled);
         }
-        let Some(batch) = stream.next_blocking() else { break };
+        let Some(batch) = stream.next_blocking() else {
+            break;
+        };
         let batch = batch?;
         let batch = cursor_pass(batch, cursor_index, filter_window.as_ref(), spec, figures)?;
         let batch = transform.apply(batch)?;
         if session.is_none() {
-            let schema = transform.output_schema().unwrap_or_else(|| source_schema.clone());
+            // With a .map the output columns are known only once a row came through it.
+            let Some(schema) = transform.output_schema() else {
+                continue;
+            };
             session = Some(db.begin_load(io, &plan(spec, mode, schema, replace_window.clone()))?);
         }
         let s = session.as_mut().expect("session started");
+        if batch.is_empty() {
+            continue;
+        }
         let batch = coerce(batch, s.columns(), &spec.into)?;
         s.write(&batch)?;
         figures.rows += batch.len() as u64;
         progress.update(figures.rows);
     }
     let session = match session {
-        Some(s) => s,
-        None => {
-            let schema = transform.output_schema().unwrap_or(source_schema);
-            db.begin_load(io, &plan(spec, mode, schema, replace_window))?
-        }
+        Some(s) => Some(s),
+        None => match transform.output_schema() {
+            Some(schema) => Some(db.begin_load(io, &plan(spec, mode, schema, replace_window))?),
+            // No row reached a .map: nothing tells the target's columns, and nothing changes.
+            None => None,
+        },
     };
     progress.finish(figures.rows);
     audit.status = Status::Success.as_str().into();
     audit.number_of_records = Some(figures.rows as i64);
     audit.data_min_date = figures.min.as_ref().and_then(Value::to_text);
-    audit.data_max_date = figures.max.as_ref().and_then(Value::to_text).or_else(|| audit.previous_max_date.clone());
+    audit.data_max_date = figures
+        .max
+        .as_ref()
+        .and_then(Value::to_text)
+        .or_else(|| audit.previous_max_date.clone());
     audit.end_script_execution_time = Some(Utc::now());
-    let counts = session.commit(io, audit)?;
-    figures.inserted = counts.inserted;
-    figures.updated = counts.updated;
+    match session {
+        Some(session) => {
+            let counts = session.commit(io, audit)?;
+            figures.inserted = counts.inserted;
+            figures.updated = counts.updated;
+        }
+        None => db.audit_update(io, audit.id.expect("audit record inserted"), audit)?,
+    }
     Ok(())
 }
 
-fn plan(spec: &LoadSpec, mode: LoadMode, schema: Schema, replace_window: Option<CursorWindow>) -> LoadPlan {
-    LoadPlan { table: spec.into.clone(), schema, key: spec.key.clone(), mode, replace_window, allow_type_change: spec.allow_type_change }
+fn plan(
+    spec: &LoadSpec,
+    mode: LoadMode,
+    schema: Schema,
+    replace_window: Option<CursorWindow>,
+) -> LoadPlan {
+    LoadPlan {
+        table: spec.into.clone(),
+        schema,
+        key: spec.key.clone(),
+        mode,
+        replace_window,
+        allow_type_change: spec.allow_type_change,
+    }
 }
 
 /// Applies the window for sources that cannot, handles NULL cursors and tracks min/max.
-fn cursor_pass(batch: Batch, cursor: Option<usize>, window: Option<&CursorWindow>, spec: &LoadSpec, figures: &mut LoadFigures) -> Result<Batch> {
+fn cursor_pass(
+    batch: Batch,
+    cursor: Option<usize>,
+    window: Option<&CursorWindow>,
+    spec: &LoadSpec,
+    figures: &mut LoadFigures,
+) -> Result<Batch> {
     let Some(ci) = cursor else { return Ok(batch) };
     let mut keep = Vec::with_capacity(batch.len());
     let mut dropped = false;
@@ -241,10 +341,18 @@ fn cursor_pass(batch: Batch, cursor: Option<usize>, window: Option<&CursorWindow
             continue;
         }
         keep.push(true);
-        if figures.min.as_ref().is_none_or(|m| v.compare(m) == Some(std::cmp::Ordering::Less)) {
+        if figures
+            .min
+            .as_ref()
+            .is_none_or(|m| v.compare(m) == Some(std::cmp::Ordering::Less))
+        {
             figures.min = Some(v.clone());
         }
-        if figures.max.as_ref().is_none_or(|m| v.compare(m) == Some(std::cmp::Ordering::Greater)) {
+        if figures
+            .max
+            .as_ref()
+            .is_none_or(|m| v.compare(m) == Some(std::cmp::Ordering::Greater))
+        {
             figures.max = Some(v.clone());
         }
     }
@@ -272,22 +380,37 @@ fn cursor_pass(batch: Batch, cursor: Option<usize>, window: Option<&CursorWindow
 fn coerce(batch: Batch, columns: &Schema, table: &str) -> Result<Batch> {
     let width = batch.width();
     if width != columns.len() {
-        return Err(EtlError::load(table, format!("rows have {width} columns but the load expects {}", columns.len())));
+        return Err(EtlError::load(
+            table,
+            format!(
+                "rows have {width} columns but the load expects {}",
+                columns.len()
+            ),
+        ));
     }
     let first = batch.first_row;
     let mut values = batch.into_values();
     for (i, v) in values.iter_mut().enumerate() {
         let col = &columns.columns[i % width];
-        if v.is_null() || v.data_type().as_ref() == Some(&col.data_type) && !matches!(col.data_type, crate::data::DataType::Decimal { .. } | crate::data::DataType::Text { max_len: Some(_) }) {
+        if v.is_null()
+            || v.data_type().as_ref() == Some(&col.data_type)
+                && !matches!(
+                    col.data_type,
+                    crate::data::DataType::Decimal { .. }
+                        | crate::data::DataType::Text { max_len: Some(_) }
+                )
+        {
             continue;
         }
         let taken = std::mem::replace(v, Value::Null);
-        *v = taken.coerce(&col.data_type).map_err(|message| EtlError::Load {
-            table: table.to_string(),
-            row: Some(first + (i / width) as u64),
-            column: Some(col.name.clone()),
-            message,
-        })?;
+        *v = taken
+            .coerce(&col.data_type)
+            .map_err(|message| EtlError::Load {
+                table: table.to_string(),
+                row: Some(first + (i / width) as u64),
+                column: Some(col.name.clone()),
+                message,
+            })?;
     }
     Ok(Batch::from_values(width, first, values))
 }

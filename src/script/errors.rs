@@ -29,7 +29,11 @@ pub struct ScriptError {
 impl ScriptError {
     pub fn from_parse(err: &ParseError, source: &str, sources: &Sources) -> ScriptError {
         let frame = frame(Some(source.to_string()), err.position(), String::new());
-        ScriptError::build(format!("syntax error: {}", err.err_type()), vec![frame], sources)
+        ScriptError::build(
+            format!("syntax error: {}", err.err_type()),
+            vec![frame],
+            sources,
+        )
     }
 
     /// Walks Rhai's nested call errors down to the innermost one, collecting every place.
@@ -52,7 +56,11 @@ impl ScriptError {
                     e = inner;
                 }
                 EvalAltResult::ErrorInModule(name, inner, pos) => {
-                    outer.push(frame(current.clone(), *pos, format!("in import of module '{name}'")));
+                    outer.push(frame(
+                        current.clone(),
+                        *pos,
+                        format!("in import of module '{name}'"),
+                    ));
                     current = sources.resolve_module(name).or(current);
                     e = inner;
                 }
@@ -72,13 +80,26 @@ impl ScriptError {
     }
 
     /// An error found after evaluation (graph validation) at a recorded script position.
-    pub fn at(source: &str, pos: Position, message: impl Into<String>, sources: &Sources) -> ScriptError {
-        ScriptError::build(message.into(), vec![frame(Some(source.to_string()), pos, String::new())], sources)
+    pub fn at(
+        source: &str,
+        pos: Position,
+        message: impl Into<String>,
+        sources: &Sources,
+    ) -> ScriptError {
+        ScriptError::build(
+            message.into(),
+            vec![frame(Some(source.to_string()), pos, String::new())],
+            sources,
+        )
     }
 
     fn build(message: String, frames: Vec<Frame>, sources: &Sources) -> ScriptError {
         let rendered = render(&message, &frames, sources);
-        ScriptError { message, frames, rendered }
+        ScriptError {
+            message,
+            frames,
+            rendered,
+        }
     }
 
     /// `path:line:col` of the innermost frame.
@@ -96,11 +117,20 @@ impl fmt::Display for ScriptError {
 impl std::error::Error for ScriptError {}
 
 fn frame(source: Option<String>, pos: Position, note: String) -> Frame {
-    Frame { source, line: pos.line().unwrap_or(0), column: pos.position().unwrap_or(0), note }
+    Frame {
+        source,
+        line: pos.line().unwrap_or(0),
+        column: pos.position().unwrap_or(0),
+        note,
+    }
 }
 
 fn location(f: &Frame) -> String {
-    let path = f.source.as_deref().map(display_path).unwrap_or_else(|| "<script>".into());
+    let path = f
+        .source
+        .as_deref()
+        .map(display_path)
+        .unwrap_or_else(|| "<script>".into());
     if f.line == 0 {
         path
     } else {
@@ -149,7 +179,11 @@ fn snippet(f: &Frame, sources: &Sources) -> String {
     let Some(text) = f.source.as_deref().and_then(|s| sources.text(s)) else {
         return String::new();
     };
-    let Some(line) = text.lines().nth(f.line.saturating_sub(1)).filter(|_| f.line > 0) else {
+    let Some(line) = text
+        .lines()
+        .nth(f.line.saturating_sub(1))
+        .filter(|_| f.line > 0)
+    else {
         return String::new();
     };
     let number = f.line.to_string();

@@ -47,7 +47,11 @@ pub(crate) struct CallSite(pub rhai::NativeCallContextStore);
 impl TaskDef {
     /// Calls the task's closure with the run map, in the state where it was defined.
     #[allow(deprecated)]
-    pub fn call(&self, engine: &Engine, run: rhai::Map) -> Result<rhai::Dynamic, Box<rhai::EvalAltResult>> {
+    pub fn call(
+        &self,
+        engine: &Engine,
+        run: rhai::Map,
+    ) -> Result<rhai::Dynamic, Box<rhai::EvalAltResult>> {
         let ctx = self.defined_in.0.create_context(engine);
         self.func.call_within_context(&ctx, (run,))
     }
@@ -83,13 +87,23 @@ impl Project {
 pub fn load(host: Arc<Host>) -> Result<Project, ScriptError> {
     let name = host.script_name();
     let text = std::fs::read_to_string(&host.script).map_err(|e| {
-        ScriptError::at(&name, Position::NONE, format!("cannot read the project script: {e}"), &host.sources)
+        ScriptError::at(
+            &name,
+            Position::NONE,
+            format!("cannot read the project script: {e}"),
+            &host.sources,
+        )
     })?;
     host.sources.add(&name, &text);
     let engine = engine::build(&host);
-    let mut ast = engine.compile(&text).map_err(|e| ScriptError::from_parse(&e, &name, &host.sources))?;
+    let mut ast = engine
+        .compile(&text)
+        .map_err(|e| ScriptError::from_parse(&e, &name, &host.sources))?;
     ast.set_source(name.as_str());
-    if let Some((func, pos)) = super::lint::unknown_functions(&engine, &ast).into_iter().next() {
+    if let Some((func, pos)) = super::lint::unknown_functions(&engine, &ast)
+        .into_iter()
+        .next()
+    {
         return Err(ScriptError::at(
             &name,
             pos,
@@ -97,7 +111,9 @@ pub fn load(host: Arc<Host>) -> Result<Project, ScriptError> {
             &host.sources,
         ));
     }
-    engine.run_ast(&ast).map_err(|e| ScriptError::from_eval(&e, &name, &host.sources))?;
+    engine
+        .run_ast(&ast)
+        .map_err(|e| ScriptError::from_eval(&e, &name, &host.sources))?;
 
     let defs = std::mem::take(&mut *host.defs.lock().expect("defs lock"));
     let Some((meta, _, _)) = defs.project else {
@@ -109,7 +125,13 @@ pub fn load(host: Arc<Host>) -> Result<Project, ScriptError> {
         ));
     };
     validate(&defs.tasks, &host)?;
-    Ok(Project { meta, tasks: defs.tasks, engine: Arc::new(engine), ast: Arc::new(ast), host })
+    Ok(Project {
+        meta,
+        tasks: defs.tasks,
+        engine: Arc::new(engine),
+        ast: Arc::new(ast),
+        host,
+    })
 }
 
 fn validate(tasks: &[TaskDef], host: &Host) -> Result<(), ScriptError> {
@@ -122,18 +144,28 @@ fn validate(tasks: &[TaskDef], host: &Host) -> Result<(), ScriptError> {
                 return Err(ScriptError::at(
                     &t.source,
                     t.pos,
-                    format!("task '{}' runs after '{dep}', which is not a task (tasks: {})", t.name, known.join(", ")),
+                    format!(
+                        "task '{}' runs after '{dep}', which is not a task (tasks: {})",
+                        t.name,
+                        known.join(", ")
+                    ),
                     &host.sources,
                 ));
             }
         }
     }
     if let Some(cycle) = find_cycle(tasks) {
-        let first = tasks.iter().find(|t| t.name == cycle[0]).expect("cycle members are tasks");
+        let first = tasks
+            .iter()
+            .find(|t| t.name == cycle[0])
+            .expect("cycle members are tasks");
         return Err(ScriptError::at(
             &first.source,
             first.pos,
-            format!("the tasks depend on each other in a cycle: {}", cycle.join(" -> ")),
+            format!(
+                "the tasks depend on each other in a cycle: {}",
+                cycle.join(" -> ")
+            ),
             &host.sources,
         ));
     }
@@ -142,10 +174,18 @@ fn validate(tasks: &[TaskDef], host: &Host) -> Result<(), ScriptError> {
 
 /// A dependency cycle as a path that returns to its start, if there is one.
 pub fn find_cycle(tasks: &[TaskDef]) -> Option<Vec<String>> {
-    let deps: HashMap<&str, &[String]> = tasks.iter().map(|t| (t.name.as_str(), t.after.as_slice())).collect();
+    let deps: HashMap<&str, &[String]> = tasks
+        .iter()
+        .map(|t| (t.name.as_str(), t.after.as_slice()))
+        .collect();
     // 0 = unseen, 1 = on the current path, 2 = done.
     let mut state: HashMap<&str, u8> = HashMap::new();
-    fn visit<'a>(n: &'a str, deps: &HashMap<&'a str, &'a [String]>, state: &mut HashMap<&'a str, u8>, path: &mut Vec<&'a str>) -> Option<Vec<String>> {
+    fn visit<'a>(
+        n: &'a str,
+        deps: &HashMap<&'a str, &'a [String]>,
+        state: &mut HashMap<&'a str, u8>,
+        path: &mut Vec<&'a str>,
+    ) -> Option<Vec<String>> {
         match state.get(n) {
             Some(2) => return None,
             Some(1) => {

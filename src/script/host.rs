@@ -28,7 +28,10 @@ pub struct Sources {
 
 impl Sources {
     pub fn add(&self, name: &str, text: &str) {
-        self.texts.write().expect("sources lock").insert(name.to_string(), Arc::from(text));
+        self.texts
+            .write()
+            .expect("sources lock")
+            .insert(name.to_string(), Arc::from(text));
     }
 
     pub fn text(&self, name: &str) -> Option<Arc<str>> {
@@ -36,11 +39,18 @@ impl Sources {
     }
 
     pub fn register_module(&self, import: &str, source: &str) {
-        self.modules.write().expect("sources lock").insert(import.to_string(), source.to_string());
+        self.modules
+            .write()
+            .expect("sources lock")
+            .insert(import.to_string(), source.to_string());
     }
 
     pub fn resolve_module(&self, import: &str) -> Option<String> {
-        self.modules.read().expect("sources lock").get(import).cloned()
+        self.modules
+            .read()
+            .expect("sources lock")
+            .get(import)
+            .cloned()
     }
 }
 
@@ -59,7 +69,10 @@ pub struct Host {
 impl Host {
     pub fn new(mode: Mode, config: Config, script: &Path, io: Io) -> Arc<Host> {
         let script = std::path::absolute(script).unwrap_or_else(|_| script.to_path_buf());
-        let project_dir = script.parent().map(Path::to_path_buf).unwrap_or_else(|| PathBuf::from("."));
+        let project_dir = script
+            .parent()
+            .map(Path::to_path_buf)
+            .unwrap_or_else(|| PathBuf::from("."));
         Arc::new(Host {
             mode,
             config,

@@ -7,7 +7,19 @@ use std::collections::HashSet;
 use rhai::{ASTNode, Engine, Expr, Position, AST};
 
 /// Keywords that parse as calls but are not registered functions.
-const KEYWORDS: &[&str] = &["Fn", "call", "curry", "is_shared", "is_def_fn", "is_def_var", "type_of", "print", "debug", "eval", "this"];
+const KEYWORDS: &[&str] = &[
+    "Fn",
+    "call",
+    "curry",
+    "is_shared",
+    "is_def_fn",
+    "is_def_var",
+    "type_of",
+    "print",
+    "debug",
+    "eval",
+    "this",
+];
 
 /// Calls to unqualified functions that neither the engine, the script nor Rhai's keywords
 /// define, with their positions, in source order.
@@ -22,9 +34,15 @@ pub fn unknown_functions(engine: &Engine, ast: &AST) -> Vec<(String, Position)> 
     known.extend(KEYWORDS.iter().map(|k| k.to_string()));
     let mut unknown = Vec::new();
     ast.walk(&mut |path: &[ASTNode]| {
-        if let Some(ASTNode::Expr(Expr::FnCall(call, pos) | Expr::MethodCall(call, pos))) = path.last() {
+        if let Some(ASTNode::Expr(Expr::FnCall(call, pos) | Expr::MethodCall(call, pos))) =
+            path.last()
+        {
             let name = call.name.as_str();
-            if call.namespace.is_empty() && call.op_token.is_none() && !name.contains('$') && !known.contains(name) {
+            if call.namespace.is_empty()
+                && call.op_token.is_none()
+                && !name.contains('$')
+                && !known.contains(name)
+            {
                 unknown.push((name.to_string(), *pos));
             }
         }

@@ -47,13 +47,21 @@ impl ProjectResolver {
 }
 
 impl ModuleResolver for ProjectResolver {
-    fn resolve(&self, engine: &Engine, source: Option<&str>, path: &str, pos: Position) -> Result<SharedModule, Box<EvalAltResult>> {
+    fn resolve(
+        &self,
+        engine: &Engine,
+        source: Option<&str>,
+        path: &str,
+        pos: Position,
+    ) -> Result<SharedModule, Box<EvalAltResult>> {
         let Some((name, text)) = self.locate(source, path) else {
             return Err(EvalAltResult::ErrorModuleNotFound(path.to_string(), pos).into());
         };
         self.sources.add(&name, &text);
         self.sources.register_module(path, &name);
-        let in_module = |e: Box<EvalAltResult>| -> Box<EvalAltResult> { EvalAltResult::ErrorInModule(path.to_string(), e, pos).into() };
+        let in_module = |e: Box<EvalAltResult>| -> Box<EvalAltResult> {
+            EvalAltResult::ErrorInModule(path.to_string(), e, pos).into()
+        };
         let mut ast = engine
             .compile(&text)
             .map_err(|e| in_module(EvalAltResult::ErrorParsing(*e.0, e.1).into()))?;

@@ -13,10 +13,10 @@ pub enum Encoding {
 /// Code points of Windows-1252's 0x80–0x9F. The five bytes Microsoft leaves undefined map to the
 /// C1 control of the same number, as WHATWG does, so every byte decodes and nothing is lost.
 const CP1252_HIGH: [char; 32] = [
-    '\u{20AC}', '\u{0081}', '\u{201A}', '\u{0192}', '\u{201E}', '\u{2026}', '\u{2020}', '\u{2021}', '\u{02C6}',
-    '\u{2030}', '\u{0160}', '\u{2039}', '\u{0152}', '\u{008D}', '\u{017D}', '\u{008F}', '\u{0090}', '\u{2018}',
-    '\u{2019}', '\u{201C}', '\u{201D}', '\u{2022}', '\u{2013}', '\u{2014}', '\u{02DC}', '\u{2122}', '\u{0161}',
-    '\u{203A}', '\u{0153}', '\u{009D}', '\u{017E}', '\u{0178}',
+    '\u{20AC}', '\u{0081}', '\u{201A}', '\u{0192}', '\u{201E}', '\u{2026}', '\u{2020}', '\u{2021}',
+    '\u{02C6}', '\u{2030}', '\u{0160}', '\u{2039}', '\u{0152}', '\u{008D}', '\u{017D}', '\u{008F}',
+    '\u{0090}', '\u{2018}', '\u{2019}', '\u{201C}', '\u{201D}', '\u{2022}', '\u{2013}', '\u{2014}',
+    '\u{02DC}', '\u{2122}', '\u{0161}', '\u{203A}', '\u{0153}', '\u{009D}', '\u{017E}', '\u{0178}',
 ];
 
 impl Encoding {
@@ -31,7 +31,11 @@ impl Encoding {
 
     /// The text of `bytes`: borrowed when the file is UTF-8 (the common, fast case), decoded
     /// into `scratch` otherwise. Only UTF-8 can fail.
-    pub fn decode<'a>(self, bytes: &'a [u8], scratch: &'a mut String) -> Result<&'a str, std::str::Utf8Error> {
+    pub fn decode<'a>(
+        self,
+        bytes: &'a [u8],
+        scratch: &'a mut String,
+    ) -> Result<&'a str, std::str::Utf8Error> {
         match self {
             Encoding::Utf8 => std::str::from_utf8(bytes),
             Encoding::Latin1 | Encoding::Windows1252 => {
@@ -66,16 +70,34 @@ mod tests {
 
     #[test]
     fn latin1_maps_each_byte_to_its_code_point() {
-        assert_eq!(decode(Encoding::Latin1, b"Caf\xe9 M\xfcller \xa3"), "Café Müller £");
+        assert_eq!(
+            decode(Encoding::Latin1, b"Caf\xe9 M\xfcller \xa3"),
+            "Café Müller £"
+        );
         assert_eq!(decode(Encoding::Latin1, b"\x80\x9f"), "\u{80}\u{9f}");
         let all: Vec<u8> = (0..=255).collect();
-        assert_eq!(decode(Encoding::Latin1, &all).chars().map(|c| c as u32).collect::<Vec<_>>(), (0..=255).collect::<Vec<u32>>());
+        assert_eq!(
+            decode(Encoding::Latin1, &all)
+                .chars()
+                .map(|c| c as u32)
+                .collect::<Vec<_>>(),
+            (0..=255).collect::<Vec<u32>>()
+        );
     }
 
     #[test]
     fn windows_1252_decodes_the_0x80_block() {
-        assert_eq!(decode(Encoding::Windows1252, b"\x80 \x93quoted\x94 \x96 \x99 caf\xe9"), "€ “quoted” – ™ café");
-        assert_eq!(decode(Encoding::Windows1252, b"\x81\x8d\x8f\x90\x9d"), "\u{81}\u{8d}\u{8f}\u{90}\u{9d}");
+        assert_eq!(
+            decode(
+                Encoding::Windows1252,
+                b"\x80 \x93quoted\x94 \x96 \x99 caf\xe9"
+            ),
+            "€ “quoted” – ™ café"
+        );
+        assert_eq!(
+            decode(Encoding::Windows1252, b"\x81\x8d\x8f\x90\x9d"),
+            "\u{81}\u{8d}\u{8f}\u{90}\u{9d}"
+        );
         assert_eq!(decode(Encoding::Windows1252, b"\x8a\x9a\x9f"), "ŠšŸ");
     }
 
@@ -83,7 +105,9 @@ mod tests {
     fn utf8_is_borrowed_and_checked() {
         assert_eq!(decode(Encoding::Utf8, "naïve".as_bytes()), "naïve");
         let mut scratch = String::new();
-        let err = Encoding::Utf8.decode(b"caf\xe9!", &mut scratch).unwrap_err();
+        let err = Encoding::Utf8
+            .decode(b"caf\xe9!", &mut scratch)
+            .unwrap_err();
         assert_eq!(err.valid_up_to(), 3);
     }
 

@@ -18,8 +18,14 @@ const MAX_PRECISION: u32 = 1000;
 pub enum Shape {
     Bool(bool),
     /// `digits` counts significant digits (0 for "0"); `value` is None beyond 18 digits.
-    Int { digits: u32, value: Option<i64> },
-    Decimal { int_digits: u32, scale: u32 },
+    Int {
+        digits: u32,
+        value: Option<i64>,
+    },
+    Decimal {
+        int_digits: u32,
+        scale: u32,
+    },
     Date(NaiveDate),
     Timestamp(NaiveDateTime),
     TimestampTz(DateTime<Utc>),
@@ -89,7 +95,10 @@ fn number(b: &[u8]) -> Option<Shape> {
             Some(Shape::Int { digits: sig, value })
         }
         [b'.', frac @ ..] if !frac.is_empty() && frac.iter().all(u8::is_ascii_digit) => {
-            Some(Shape::Decimal { int_digits: sig, scale: frac.len() as u32 })
+            Some(Shape::Decimal {
+                int_digits: sig,
+                scale: frac.len() as u32,
+            })
         }
         _ => None,
     }
@@ -102,8 +111,14 @@ pub enum Kind {
     #[default]
     Empty,
     Bool,
-    Integer { digits: u32, all_i32: bool },
-    Numeric { int_digits: u32, scale: u32 },
+    Integer {
+        digits: u32,
+        all_i32: bool,
+    },
+    Numeric {
+        int_digits: u32,
+        scale: u32,
+    },
     Date,
     Timestamp,
     TimestampTz,
@@ -121,18 +136,28 @@ impl Kind {
             (K::Text, _) | (_, S::Text) => K::Text,
             (K::Empty, s) => K::Empty.widen(s),
             (K::Bool, S::Bool(_)) => K::Bool,
-            (K::Integer { digits, all_i32 }, S::Int { digits: d, value }) => {
-                K::Integer { digits: digits.max(*d), all_i32: all_i32 && fits_i32(value) }
-            }
-            (K::Integer { digits, .. }, S::Decimal { int_digits, scale }) => {
-                K::Numeric { int_digits: digits.max(*int_digits), scale: *scale }
-            }
-            (K::Numeric { int_digits, scale }, S::Int { digits, .. }) => {
-                K::Numeric { int_digits: int_digits.max(*digits), scale }
-            }
-            (K::Numeric { int_digits, scale }, S::Decimal { int_digits: i, scale: s }) => {
-                K::Numeric { int_digits: int_digits.max(*i), scale: scale.max(*s) }
-            }
+            (K::Integer { digits, all_i32 }, S::Int { digits: d, value }) => K::Integer {
+                digits: digits.max(*d),
+                all_i32: all_i32 && fits_i32(value),
+            },
+            (K::Integer { digits, .. }, S::Decimal { int_digits, scale }) => K::Numeric {
+                int_digits: digits.max(*int_digits),
+                scale: *scale,
+            },
+            (K::Numeric { int_digits, scale }, S::Int { digits, .. }) => K::Numeric {
+                int_digits: int_digits.max(*digits),
+                scale,
+            },
+            (
+                K::Numeric { int_digits, scale },
+                S::Decimal {
+                    int_digits: i,
+                    scale: s,
+                },
+            ) => K::Numeric {
+                int_digits: int_digits.max(*i),
+                scale: scale.max(*s),
+            },
             (K::Date, S::Date(_)) => K::Date,
             // A date is midnight of that day: exact as a timestamp.
             (K::Date | K::Timestamp, S::Timestamp(_)) | (K::Timestamp, S::Date(_)) => K::Timestamp,
@@ -145,10 +170,14 @@ impl Kind {
     fn widen(self, shape: &Shape) -> Kind {
         match shape {
             Shape::Bool(_) => Kind::Bool,
-            Shape::Int { digits, value } => {
-                Kind::Integer { digits: *digits, all_i32: value.is_some_and(|v| i32::try_from(v).is_ok()) }
-            }
-            Shape::Decimal { int_digits, scale } => Kind::Numeric { int_digits: *int_digits, scale: *scale },
+            Shape::Int { digits, value } => Kind::Integer {
+                digits: *digits,
+                all_i32: value.is_some_and(|v| i32::try_from(v).is_ok()),
+            },
+            Shape::Decimal { int_digits, scale } => Kind::Numeric {
+                int_digits: *int_digits,
+                scale: *scale,
+            },
             Shape::Date(_) => Kind::Date,
             Shape::Timestamp(_) => Kind::Timestamp,
             Shape::TimestampTz(_) => Kind::TimestampTz,
@@ -163,7 +192,10 @@ impl Kind {
             if precision > MAX_PRECISION {
                 DataType::NUMERIC
             } else {
-                DataType::Decimal { precision: Some(precision), scale: Some(scale) }
+                DataType::Decimal {
+                    precision: Some(precision),
+                    scale: Some(scale),
+                }
             }
         };
         match self {
@@ -185,11 +217,28 @@ impl Kind {
         Some(match ty {
             DataType::Bool => Kind::Bool,
             // Widest integers of each type, so a suggestion built from them keeps their range.
-            DataType::Int32 => Kind::Integer { digits: 10, all_i32: true },
-            DataType::Int64 => Kind::Integer { digits: MAX_BIGINT_DIGITS, all_i32: false },
-            DataType::Decimal { precision: Some(p), scale: Some(s) } => Kind::Numeric { int_digits: p - s, scale: *s },
+            DataType::Int32 => Kind::Integer {
+                digits: 10,
+                all_i32: true,
+            },
+            DataType::Int64 => Kind::Integer {
+                digits: MAX_BIGINT_DIGITS,
+                all_i32: false,
+            },
+            DataType::Decimal {
+                precision: Some(p),
+                scale: Some(s),
+            } => Kind::Numeric {
+                int_digits: p - s,
+                scale: *s,
+            },
             // Holds any number; only the suggestion for a non-number uses this kind.
-            DataType::Decimal { precision: None, .. } => Kind::Numeric { int_digits: 0, scale: 0 },
+            DataType::Decimal {
+                precision: None, ..
+            } => Kind::Numeric {
+                int_digits: 0,
+                scale: 0,
+            },
             DataType::Date => Kind::Date,
             DataType::Timestamp => Kind::Timestamp,
             DataType::TimestampTz => Kind::TimestampTz,
@@ -216,9 +265,18 @@ pub fn convert_inferred(text: &str, ty: &DataType) -> Result<Value, Misfit> {
     }
     let shape = classify(text);
     let Some(kind) = Kind::of_type(ty) else {
-        return Value::parse(text, ty).map_err(|reason| Misfit { reason, suggestion: DataType::TEXT });
+        return Value::parse(text, ty).map_err(|reason| Misfit {
+            reason,
+            suggestion: DataType::TEXT,
+        });
     };
-    let unconstrained_numeric = matches!(ty, DataType::Decimal { precision: None, .. });
+    let unconstrained_numeric = matches!(
+        ty,
+        DataType::Decimal {
+            precision: None,
+            ..
+        }
+    );
     let widened = kind.add(&shape).data_type();
     let fits = if unconstrained_numeric {
         matches!(shape, Shape::Int { .. } | Shape::Decimal { .. })
@@ -228,13 +286,19 @@ pub fn convert_inferred(text: &str, ty: &DataType) -> Result<Value, Misfit> {
     if !fits {
         let shown = shorten(text);
         let reason = match shape {
-            Shape::Int { .. } | Shape::Decimal { .. } if widened != DataType::TEXT => format!("'{shown}' does not fit {ty}"),
+            Shape::Int { .. } | Shape::Decimal { .. } if widened != DataType::TEXT => {
+                format!("'{shown}' does not fit {ty}")
+            }
             Shape::Text if has_leading_zeros(text) => {
                 format!("'{shown}' has leading zeros, which {ty} would drop")
             }
             _ => format!("'{shown}' is not a value of type {ty}"),
         };
-        let suggestion = if unconstrained_numeric { DataType::TEXT } else { widened };
+        let suggestion = if unconstrained_numeric {
+            DataType::TEXT
+        } else {
+            widened
+        };
         return Err(Misfit { reason, suggestion });
     }
     let value = match (shape, ty) {
@@ -246,12 +310,18 @@ pub fn convert_inferred(text: &str, ty: &DataType) -> Result<Value, Misfit> {
                 Shape::Decimal { scale: s, .. } => Some(s),
                 _ => Some(0),
             };
-            let d = Decimal::parse(text).map_err(|reason| Misfit { reason, suggestion: DataType::TEXT })?;
+            let d = Decimal::parse(text).map_err(|reason| Misfit {
+                reason,
+                suggestion: DataType::TEXT,
+            })?;
             if scale.is_none() || *scale == exact_scale {
                 // Already at the column's scale, and `fits` checked the precision.
                 Value::Decimal(d)
             } else {
-                Value::Decimal(d).coerce(ty).map_err(|reason| Misfit { reason, suggestion: widened })?
+                Value::Decimal(d).coerce(ty).map_err(|reason| Misfit {
+                    reason,
+                    suggestion: widened,
+                })?
             }
         }
         (Shape::Date(d), DataType::Date) => Value::Date(d),
@@ -359,17 +429,36 @@ mod tests {
     fn iso_dates_and_timestamps() {
         assert_eq!(column(&["2024-01-31", "1999-12-31"]), "date");
         assert_eq!(column(&["2024-02-30"]), "text");
-        assert_eq!(column(&["2024-01-31 10:00:00", "2024-01-31T10:00:00.123"]), "timestamp");
+        assert_eq!(
+            column(&["2024-01-31 10:00:00", "2024-01-31T10:00:00.123"]),
+            "timestamp"
+        );
         assert_eq!(column(&["2024-01-31", "2024-01-31 10:00:00"]), "timestamp");
-        assert_eq!(column(&["2024-01-31 10:00:00Z", "2024-01-31 10:00:00+02:00", "2024-01-31 10:00:00+00"]), "timestamptz");
-        assert_eq!(column(&["2024-01-31 10:00:00", "2024-01-31 10:00:00Z"]), "text");
+        assert_eq!(
+            column(&[
+                "2024-01-31 10:00:00Z",
+                "2024-01-31 10:00:00+02:00",
+                "2024-01-31 10:00:00+00"
+            ]),
+            "timestamptz"
+        );
+        assert_eq!(
+            column(&["2024-01-31 10:00:00", "2024-01-31 10:00:00Z"]),
+            "text"
+        );
         assert_eq!(column(&["2024-01-31", "2024-01-31 10:00:00Z"]), "text");
         assert_eq!(column(&["31/01/2024"]), "text");
     }
 
     #[test]
     fn uuids() {
-        assert_eq!(column(&["67e55044-10b1-426f-9247-bb680e5fe0c8", "67E55044-10B1-426F-9247-BB680E5FE0C8"]), "uuid");
+        assert_eq!(
+            column(&[
+                "67e55044-10b1-426f-9247-bb680e5fe0c8",
+                "67E55044-10B1-426F-9247-BB680E5FE0C8"
+            ]),
+            "uuid"
+        );
         assert_eq!(column(&["67e5504410b1426f9247bb680e5fe0c8"]), "text");
         assert_eq!(column(&["67e55044-10b1-426f-9247-bb680e5fe0cz"]), "text");
     }
@@ -385,7 +474,10 @@ mod tests {
     fn mixed_kinds_are_text() {
         assert_eq!(column(&["1", "true"]), "text");
         assert_eq!(column(&["2024-01-01", "5"]), "text");
-        assert_eq!(column(&["67e55044-10b1-426f-9247-bb680e5fe0c8", "x"]), "text");
+        assert_eq!(
+            column(&["67e55044-10b1-426f-9247-bb680e5fe0c8", "x"]),
+            "text"
+        );
     }
 
     fn ty(s: &str) -> DataType {
@@ -411,9 +503,19 @@ mod tests {
             ("", "text"),
             (" padded ", "text"),
         ] {
-            assert_eq!(convert_inferred(text, &ty(t)), Ok(Value::parse(text, &ty(t)).unwrap()), "{text} as {t}");
+            assert_eq!(
+                convert_inferred(text, &ty(t)),
+                Ok(Value::parse(text, &ty(t)).unwrap()),
+                "{text} as {t}"
+            );
         }
-        assert_eq!(convert_inferred("12.5", &ty("numeric(6,2)")).unwrap().to_text().unwrap(), "12.50");
+        assert_eq!(
+            convert_inferred("12.5", &ty("numeric(6,2)"))
+                .unwrap()
+                .to_text()
+                .unwrap(),
+            "12.50"
+        );
     }
 
     #[test]
@@ -421,19 +523,42 @@ mod tests {
         let misfit = |text: &str, t: &str| convert_inferred(text, &ty(t)).unwrap_err();
         assert_eq!(
             misfit("3000000000", "integer"),
-            Misfit { reason: "'3000000000' does not fit integer".into(), suggestion: DataType::Int64 }
+            Misfit {
+                reason: "'3000000000' does not fit integer".into(),
+                suggestion: DataType::Int64
+            }
         );
-        assert_eq!(misfit("1234.5", "numeric(5,2)").suggestion, ty("numeric(6,2)"));
-        assert_eq!(misfit("1.255", "numeric(5,2)").suggestion, ty("numeric(6,3)"));
+        assert_eq!(
+            misfit("1234.5", "numeric(5,2)").suggestion,
+            ty("numeric(6,2)")
+        );
+        assert_eq!(
+            misfit("1.255", "numeric(5,2)").suggestion,
+            ty("numeric(6,3)")
+        );
         assert_eq!(misfit("1.5", "integer").suggestion, ty("numeric(11,1)"));
-        assert_eq!(misfit("12345678901234567890", "bigint").suggestion, ty("numeric(20,0)"));
-        assert_eq!(misfit("2024-01-31 10:00:00", "date").suggestion, DataType::Timestamp);
+        assert_eq!(
+            misfit("12345678901234567890", "bigint").suggestion,
+            ty("numeric(20,0)")
+        );
+        assert_eq!(
+            misfit("2024-01-31 10:00:00", "date").suggestion,
+            DataType::Timestamp
+        );
         assert_eq!(misfit("1e3", "numeric").suggestion, DataType::TEXT);
         assert_eq!(
             misfit("007", "integer"),
-            Misfit { reason: "'007' has leading zeros, which integer would drop".into(), suggestion: DataType::TEXT }
+            Misfit {
+                reason: "'007' has leading zeros, which integer would drop".into(),
+                suggestion: DataType::TEXT
+            }
         );
-        for (text, t) in [("yes", "boolean"), (" 5", "bigint"), ("n/a", "numeric(5,2)"), ("2024-01-31Z", "date")] {
+        for (text, t) in [
+            ("yes", "boolean"),
+            (" 5", "bigint"),
+            ("n/a", "numeric(5,2)"),
+            ("2024-01-31Z", "date"),
+        ] {
             let m = misfit(text, t);
             assert_eq!(m.suggestion, DataType::TEXT, "{text}");
             assert_eq!(m.reason, format!("'{text}' is not a value of type {t}"));

@@ -23,7 +23,11 @@ pub fn date(s: &[u8]) -> Option<NaiveDate> {
     if s.len() != 10 || s[4] != b'-' || s[7] != b'-' {
         return None;
     }
-    NaiveDate::from_ymd_opt(digits(&s[..4])? as i32, digits(&s[5..7])?, digits(&s[8..10])?)
+    NaiveDate::from_ymd_opt(
+        digits(&s[..4])? as i32,
+        digits(&s[5..7])?,
+        digits(&s[8..10])?,
+    )
 }
 
 /// `YYYY-MM-DD[T ]HH:MM[:SS[.fffffffff]]`, then optionally `Z` or an offset `+HH`, `+HH:MM`,
@@ -59,7 +63,9 @@ pub fn timestamp(s: &[u8]) -> Option<IsoTimestamp> {
         [sign @ (b'+' | b'-'), offset @ ..] if has_seconds => {
             let (h, m) = match offset {
                 [h1, h2] => (digits(&[*h1, *h2])?, 0),
-                [h1, h2, b':', m1, m2] | [h1, h2, m1, m2] => (digits(&[*h1, *h2])?, digits(&[*m1, *m2])?),
+                [h1, h2, b':', m1, m2] | [h1, h2, m1, m2] => {
+                    (digits(&[*h1, *h2])?, digits(&[*m1, *m2])?)
+                }
                 _ => return None,
             };
             if m > 59 {
@@ -96,8 +102,14 @@ mod tests {
             "2024-03-10 02:30",
             "2024-03-10T23:59:59",
         ] {
-            let Some(IsoTimestamp::Naive(t)) = timestamp(text.as_bytes()) else { panic!("{text}") };
-            assert_eq!(Value::Timestamp(t), Value::parse(text, &DataType::Timestamp).unwrap(), "{text}");
+            let Some(IsoTimestamp::Naive(t)) = timestamp(text.as_bytes()) else {
+                panic!("{text}")
+            };
+            assert_eq!(
+                Value::Timestamp(t),
+                Value::parse(text, &DataType::Timestamp).unwrap(),
+                "{text}"
+            );
         }
         for text in [
             "2024-03-10 02:30:00Z",
@@ -106,8 +118,14 @@ mod tests {
             "2024-03-10 02:30:00-0330",
             "2024-03-10 02:30:00+00",
         ] {
-            let Some(IsoTimestamp::Zoned(t)) = timestamp(text.as_bytes()) else { panic!("{text}") };
-            assert_eq!(Value::TimestampTz(t), Value::parse(text, &DataType::TimestampTz).unwrap(), "{text}");
+            let Some(IsoTimestamp::Zoned(t)) = timestamp(text.as_bytes()) else {
+                panic!("{text}")
+            };
+            assert_eq!(
+                Value::TimestampTz(t),
+                Value::parse(text, &DataType::TimestampTz).unwrap(),
+                "{text}"
+            );
         }
     }
 

@@ -46,16 +46,23 @@ impl CsvOptions {
         let mut o = CsvOptions::default();
         for (key, value) in map {
             match key.as_str() {
-                "header" => o.header = value.as_bool().map_err(|t| wrong_type("header", "a boolean", t))?,
+                "header" => {
+                    o.header = value
+                        .as_bool()
+                        .map_err(|t| wrong_type("header", "a boolean", t))?
+                }
                 "delimiter" => o.delimiter = single_char("delimiter", value)?,
                 "quote" => o.quote = single_char("quote", value)?,
                 "null" => o.null = Some(string("null", value)?),
                 "types" => o.types = types(value)?,
                 "columns" => o.columns = Some(columns(value)?),
                 "infer_rows" => {
-                    let n = value.as_int().map_err(|t| wrong_type("infer_rows", "an integer", t))?;
-                    o.infer_rows = usize::try_from(n)
-                        .map_err(|_| format!("infer_rows must be 0 (whole file) or a positive number, not {n}"))?;
+                    let n = value
+                        .as_int()
+                        .map_err(|t| wrong_type("infer_rows", "an integer", t))?;
+                    o.infer_rows = usize::try_from(n).map_err(|_| {
+                        format!("infer_rows must be 0 (whole file) or a positive number, not {n}")
+                    })?;
                 }
                 "encoding" => {
                     let name = string("encoding", value)?;
@@ -63,7 +70,11 @@ impl CsvOptions {
                         format!("unknown encoding '{name}' (expected \"utf-8\", \"latin1\", \"iso-8859-1\" or \"windows-1252\")")
                     })?;
                 }
-                other => return Err(format!("unknown CSV option '{other}' (valid options: {VALID_KEYS})")),
+                other => {
+                    return Err(format!(
+                        "unknown CSV option '{other}' (valid options: {VALID_KEYS})"
+                    ))
+                }
             }
         }
         o.validate()?;
@@ -73,7 +84,10 @@ impl CsvOptions {
     /// Checks the combinations a single key cannot check on its own.
     pub fn validate(&self) -> Result<(), String> {
         if self.delimiter == self.quote {
-            return Err(format!("delimiter and quote are both '{}'; they must differ", self.delimiter as char));
+            return Err(format!(
+                "delimiter and quote are both '{}'; they must differ",
+                self.delimiter as char
+            ));
         }
         for (name, c) in [("delimiter", self.delimiter), ("quote", self.quote)] {
             if c == b'\n' || c == b'\r' {
@@ -81,7 +95,9 @@ impl CsvOptions {
             }
         }
         if !self.header && self.columns.is_none() {
-            return Err("columns is required when header is false: columns: [\"id\", \"name\", ...]".into());
+            return Err(
+                "columns is required when header is false: columns: [\"id\", \"name\", ...]".into(),
+            );
         }
         Ok(())
     }
@@ -92,22 +108,35 @@ fn wrong_type(key: &str, expected: &str, found: &str) -> String {
 }
 
 fn string(key: &str, value: &Dynamic) -> Result<String, String> {
-    value.clone().into_string().map_err(|t| wrong_type(key, "a string", t))
+    value
+        .clone()
+        .into_string()
+        .map_err(|t| wrong_type(key, "a string", t))
 }
 
 /// The scanner works on bytes, so only an ASCII character can be a delimiter or quote.
 fn single_char(key: &str, value: &Dynamic) -> Result<u8, String> {
-    let s = if value.is_char() { value.as_char().map(String::from).unwrap_or_default() } else { string(key, value)? };
+    let s = if value.is_char() {
+        value.as_char().map(String::from).unwrap_or_default()
+    } else {
+        string(key, value)?
+    };
     match s.as_bytes() {
         [c] if c.is_ascii() => Ok(*c),
-        _ => Err(format!("{key} must be a single ASCII character such as \",\", \";\" or \"\\t\", not {s:?}")),
+        _ => Err(format!(
+            "{key} must be a single ASCII character such as \",\", \";\" or \"\\t\", not {s:?}"
+        )),
     }
 }
 
 fn types(value: &Dynamic) -> Result<Vec<(String, DataType)>, String> {
-    let map = value
-        .read_lock::<Map>()
-        .ok_or_else(|| wrong_type("types", "a map such as #{ amount: \"numeric(12,2)\" }", value.type_name()))?;
+    let map = value.read_lock::<Map>().ok_or_else(|| {
+        wrong_type(
+            "types",
+            "a map such as #{ amount: \"numeric(12,2)\" }",
+            value.type_name(),
+        )
+    })?;
     map.iter()
         .map(|(col, ty)| {
             let name = string(&format!("types.{col}"), ty)?;
@@ -118,9 +147,13 @@ fn types(value: &Dynamic) -> Result<Vec<(String, DataType)>, String> {
 }
 
 fn columns(value: &Dynamic) -> Result<Vec<String>, String> {
-    let array = value
-        .read_lock::<rhai::Array>()
-        .ok_or_else(|| wrong_type("columns", "an array of names such as [\"id\", \"name\"]", value.type_name()))?;
+    let array = value.read_lock::<rhai::Array>().ok_or_else(|| {
+        wrong_type(
+            "columns",
+            "an array of names such as [\"id\", \"name\"]",
+            value.type_name(),
+        )
+    })?;
     array
         .iter()
         .enumerate()
@@ -133,7 +166,9 @@ mod tests {
     use super::*;
 
     fn opts(script: &str) -> Result<CsvOptions, String> {
-        let map = rhai::Engine::new().eval::<Map>(script).expect("valid Rhai map");
+        let map = rhai::Engine::new()
+            .eval::<Map>(script)
+            .expect("valid Rhai map");
         CsvOptions::from_map(&map)
     }
 
@@ -142,7 +177,10 @@ mod tests {
         let o = opts("#{}").unwrap();
         assert_eq!(o, CsvOptions::default());
         assert!(o.header);
-        assert_eq!((o.delimiter, o.quote, o.null.as_deref()), (b',', b'"', None));
+        assert_eq!(
+            (o.delimiter, o.quote, o.null.as_deref()),
+            (b',', b'"', None)
+        );
         assert_eq!(o.infer_rows, 10_000);
         assert_eq!(o.encoding, Encoding::Utf8);
     }
@@ -159,12 +197,21 @@ mod tests {
         assert_eq!(o.delimiter, b'\t');
         assert_eq!(o.quote, b'\'');
         assert_eq!(o.null.as_deref(), Some("\\N"));
-        assert!(o.types.contains(&("amount".to_string(), DataType::parse("numeric(12,2)").unwrap())));
+        assert!(o.types.contains(&(
+            "amount".to_string(),
+            DataType::parse("numeric(12,2)").unwrap()
+        )));
         assert!(o.types.contains(&("id".to_string(), DataType::Int64)));
-        assert_eq!(o.columns, Some(vec!["id".to_string(), "amount".to_string()]));
+        assert_eq!(
+            o.columns,
+            Some(vec!["id".to_string(), "amount".to_string()])
+        );
         assert_eq!(o.infer_rows, 0);
         assert_eq!(o.encoding, Encoding::Windows1252);
-        assert_eq!(opts(r#"#{ encoding: "ISO-8859-1" }"#).unwrap().encoding, Encoding::Latin1);
+        assert_eq!(
+            opts(r#"#{ encoding: "ISO-8859-1" }"#).unwrap().encoding,
+            Encoding::Latin1
+        );
     }
 
     #[test]
@@ -174,14 +221,33 @@ mod tests {
             err,
             "unknown CSV option 'delim' (valid options: header, delimiter, quote, null, types, columns, infer_rows, encoding)"
         );
-        assert!(opts("#{ delimiter: \";;\" }").unwrap_err().contains("single ASCII character"));
-        assert!(opts("#{ delimiter: \"§\" }").unwrap_err().contains("single ASCII character"));
-        assert_eq!(opts("#{ header: \"yes\" }").unwrap_err(), "header must be a boolean, not string");
-        assert!(opts("#{ header: false }").unwrap_err().contains("columns is required when header is false"));
-        assert!(opts("#{ types: #{ amount: \"money\" } }").unwrap_err().starts_with("types.amount: unknown type 'money'"));
-        assert!(opts("#{ infer_rows: -1 }").unwrap_err().contains("infer_rows must be 0"));
-        assert!(opts("#{ encoding: \"utf-16\" }").unwrap_err().contains("unknown encoding 'utf-16'"));
-        assert!(opts("#{ quote: \",\" }").unwrap_err().contains("must differ"));
-        assert!(opts("#{ columns: \"id\" }").unwrap_err().contains("columns must be an array"));
+        assert!(opts("#{ delimiter: \";;\" }")
+            .unwrap_err()
+            .contains("single ASCII character"));
+        assert!(opts("#{ delimiter: \"§\" }")
+            .unwrap_err()
+            .contains("single ASCII character"));
+        assert_eq!(
+            opts("#{ header: \"yes\" }").unwrap_err(),
+            "header must be a boolean, not string"
+        );
+        assert!(opts("#{ header: false }")
+            .unwrap_err()
+            .contains("columns is required when header is false"));
+        assert!(opts("#{ types: #{ amount: \"money\" } }")
+            .unwrap_err()
+            .starts_with("types.amount: unknown type 'money'"));
+        assert!(opts("#{ infer_rows: -1 }")
+            .unwrap_err()
+            .contains("infer_rows must be 0"));
+        assert!(opts("#{ encoding: \"utf-16\" }")
+            .unwrap_err()
+            .contains("unknown encoding 'utf-16'"));
+        assert!(opts("#{ quote: \",\" }")
+            .unwrap_err()
+            .contains("must differ"));
+        assert!(opts("#{ columns: \"id\" }")
+            .unwrap_err()
+            .contains("columns must be an array"));
     }
 }

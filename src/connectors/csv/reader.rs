@@ -31,7 +31,12 @@ struct Layout {
 
 impl CsvSource {
     pub fn new(path: PathBuf, display: String, opts: CsvOptions) -> CsvSource {
-        CsvSource { path, display, opts, layout: OnceLock::new() }
+        CsvSource {
+            path,
+            display,
+            opts,
+            layout: OnceLock::new(),
+        }
     }
 
     fn layout(&self) -> Result<&Layout> {
@@ -47,7 +52,10 @@ impl CsvSource {
             let source = if self.path.as_os_str() == self.display.as_str() {
                 e
             } else {
-                std::io::Error::new(e.kind(), format!("{e} (looked for {})", self.path.display()))
+                std::io::Error::new(
+                    e.kind(),
+                    format!("{e} (looked for {})", self.path.display()),
+                )
             };
             EtlError::io(&self.display, source)
         })
@@ -70,7 +78,10 @@ impl CsvSource {
         let config = |message: String| EtlError::Config(format!("csv {}: {message}", self.display));
         check_names(&names).map_err(|m| match self.opts.columns {
             Some(_) => config(format!("columns: {m}")),
-            None => rows.error(1, format!("{m}; fix the header or name the columns with columns: [...]")),
+            None => rows.error(
+                1,
+                format!("{m}; fix the header or name the columns with columns: [...]"),
+            ),
         })?;
         let mut types: Vec<Option<DataType>> = vec![None; names.len()];
         for (name, ty) in &self.opts.types {
@@ -79,7 +90,10 @@ impl CsvSource {
                 .position(|n| n == name)
                 .or_else(|| names.iter().position(|n| n.eq_ignore_ascii_case(name)))
                 .ok_or_else(|| {
-                    config(format!("types names column '{name}', which the file does not have (columns: {})", names.join(", ")))
+                    config(format!(
+                        "types names column '{name}', which the file does not have (columns: {})",
+                        names.join(", ")
+                    ))
                 })?;
             types[i] = Some(ty.clone());
         }
@@ -117,7 +131,11 @@ impl CsvSource {
             .zip(kinds)
             .map(|((name, ty), kind)| Column::new(name, ty.unwrap_or_else(|| kind.data_type())))
             .collect();
-        Ok(Layout { schema: Schema::new(columns), declared, sampled: (sampled, complete) })
+        Ok(Layout {
+            schema: Schema::new(columns),
+            declared,
+            sampled: (sampled, complete),
+        })
     }
 
     fn column_names<R: Read>(&self, rows: &mut Records<R>) -> Result<Vec<String>> {
@@ -136,7 +154,11 @@ impl CsvSource {
         let mut header = Vec::with_capacity(rows.rec.len());
         for i in 0..rows.rec.len() {
             let (bytes, _) = rows.rec.field(i);
-            let name = self.opts.encoding.decode(bytes, &mut scratch).map_err(|_| rows.utf8_error(i, "the header"))?;
+            let name = self
+                .opts
+                .encoding
+                .decode(bytes, &mut scratch)
+                .map_err(|_| rows.utf8_error(i, "the header"))?;
             header.push(name.trim().to_string());
         }
         match &self.opts.columns {
@@ -259,7 +281,10 @@ fn produce<R: Read>(
 
 /// A column name as a key of a Rhai map literal.
 fn rhai_key(name: &str) -> String {
-    let ident = name.chars().next().is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+    let ident = name
+        .chars()
+        .next()
+        .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
         && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
     if ident {
         name.to_string()
@@ -287,7 +312,11 @@ impl<R: Read> Records<R> {
     }
 
     fn error(&self, line: u64, message: String) -> EtlError {
-        EtlError::File { path: PathBuf::from(&self.display), line, message }
+        EtlError::File {
+            path: PathBuf::from(&self.display),
+            line,
+            message,
+        }
     }
 
     fn scan_error(&self, e: ScanError) -> EtlError {
@@ -329,7 +358,12 @@ impl<R: Read> Records<R> {
 
     /// The text of field `i`, or None when it is NULL: unquoted and empty, or unquoted and
     /// equal to the `null` marker. A quoted field is never NULL.
-    fn field<'a>(&'a self, i: usize, column: &str, scratch: &'a mut String) -> Result<Option<&'a str>> {
+    fn field<'a>(
+        &'a self,
+        i: usize,
+        column: &str,
+        scratch: &'a mut String,
+    ) -> Result<Option<&'a str>> {
         let (bytes, quoted) = self.rec.field(i);
         if !quoted && bytes.is_empty() {
             return Ok(None);
@@ -347,7 +381,9 @@ impl<R: Read> Records<R> {
 
     fn utf8_error(&self, _field: usize, place: &str) -> EtlError {
         let raw = self.scanner.last_raw();
-        let valid = std::str::from_utf8(raw).err().map_or(0, |e| e.valid_up_to());
+        let valid = std::str::from_utf8(raw)
+            .err()
+            .map_or(0, |e| e.valid_up_to());
         let line = self.rec.line + memchr::memchr_iter(b'\n', &raw[..valid]).count() as u64;
         self.error(
             line,
@@ -374,11 +410,17 @@ mod tests {
 
     impl Harness {
         fn new() -> Harness {
-            Harness { rt: tokio::runtime::Runtime::new().unwrap(), dir: tempfile::tempdir().unwrap() }
+            Harness {
+                rt: tokio::runtime::Runtime::new().unwrap(),
+                dir: tempfile::tempdir().unwrap(),
+            }
         }
 
         fn io(&self) -> Io {
-            Io { handle: self.rt.handle().clone(), cancel: Default::default() }
+            Io {
+                handle: self.rt.handle().clone(),
+                cancel: Default::default(),
+            }
         }
 
         fn source(&self, content: impl AsRef<[u8]>, opts: CsvOptions) -> CsvSource {
@@ -398,12 +440,19 @@ mod tests {
 
         fn rows(&self, source: &CsvSource) -> Result<Vec<Vec<Value>>> {
             let batches = self.batches(source, &ReadOptions::default())?;
-            Ok(batches.iter().flat_map(|b| b.rows().map(|r| r.to_vec())).collect())
+            Ok(batches
+                .iter()
+                .flat_map(|b| b.rows().map(|r| r.to_vec()))
+                .collect())
         }
 
         fn types(&self, source: &CsvSource) -> Vec<String> {
             let schema = source.schema(&self.io()).unwrap();
-            schema.columns.iter().map(|c| format!("{} {}", c.name, c.data_type)).collect()
+            schema
+                .columns
+                .iter()
+                .map(|c| format!("{} {}", c.name, c.data_type))
+                .collect()
         }
     }
 
@@ -437,7 +486,14 @@ mod tests {
         );
         assert_eq!(
             h.types(&src),
-            ["id integer", "amount numeric(4,2)", "paid boolean", "day date", "at timestamp", "code text"]
+            [
+                "id integer",
+                "amount numeric(4,2)",
+                "paid boolean",
+                "day date",
+                "at timestamp",
+                "code text"
+            ]
         );
         let rows = h.rows(&src).unwrap();
         assert_eq!(rows[0][0], Value::Int32(1));
@@ -448,30 +504,58 @@ mod tests {
         assert_eq!(rows[0][5], text("007"));
         assert_eq!(rows[1][1], dec("-3.00"));
         assert_eq!(rows[1][4].to_text().unwrap(), "2024-02-01 11:30:00.500");
-        assert_eq!(rows[1][5], text(""), "a quoted empty field is the empty string");
-        assert!(rows[2].iter().skip(1).all(Value::is_null), "unquoted empty fields are NULL");
+        assert_eq!(
+            rows[1][5],
+            text(""),
+            "a quoted empty field is the empty string"
+        );
+        assert!(
+            rows[2].iter().skip(1).all(Value::is_null),
+            "unquoted empty fields are NULL"
+        );
         assert_eq!(rows.len(), 3);
     }
 
     #[test]
     fn null_marker_applies_to_unquoted_fields_only() {
         let h = Harness::new();
-        let src = h.source("a,b\nNULL,\"NULL\"\n,x\n", with(|o| o.null = Some("NULL".into())));
-        assert_eq!(h.rows(&src).unwrap(), vec![vec![Value::Null, text("NULL")], vec![Value::Null, text("x")]]);
+        let src = h.source(
+            "a,b\nNULL,\"NULL\"\n,x\n",
+            with(|o| o.null = Some("NULL".into())),
+        );
+        assert_eq!(
+            h.rows(&src).unwrap(),
+            vec![
+                vec![Value::Null, text("NULL")],
+                vec![Value::Null, text("x")]
+            ]
+        );
         let src = h.source("a\n\\N\n5\n", with(|o| o.null = Some("\\N".into())));
         assert_eq!(h.types(&src), ["a integer"]);
-        assert_eq!(h.rows(&src).unwrap(), vec![vec![Value::Null], vec![Value::Int32(5)]]);
+        assert_eq!(
+            h.rows(&src).unwrap(),
+            vec![vec![Value::Null], vec![Value::Int32(5)]]
+        );
     }
 
     #[test]
     fn declared_types_win_over_inference() {
         let h = Harness::new();
         let opts = with(|o| {
-            o.types = vec![("ID".into(), DataType::Int64), ("amount".into(), ty("numeric(12,2)"))]
+            o.types = vec![
+                ("ID".into(), DataType::Int64),
+                ("amount".into(), ty("numeric(12,2)")),
+            ]
         });
         let src = h.source("id,amount,zip\n1,5,01234\n", opts);
-        assert_eq!(h.types(&src), ["id bigint", "amount numeric(12,2)", "zip text"]);
-        assert_eq!(h.rows(&src).unwrap(), vec![vec![Value::Int64(1), dec("5.00"), text("01234")]]);
+        assert_eq!(
+            h.types(&src),
+            ["id bigint", "amount numeric(12,2)", "zip text"]
+        );
+        assert_eq!(
+            h.rows(&src).unwrap(),
+            vec![vec![Value::Int64(1), dec("5.00"), text("01234")]]
+        );
     }
 
     #[test]
@@ -493,7 +577,10 @@ mod tests {
     #[test]
     fn values_beyond_the_sample_must_fit_the_inferred_type() {
         let h = Harness::new();
-        let src = h.source("id,unit price\n1,1.5\n2,2.25\n3,1234.5\n", with(|o| o.infer_rows = 2));
+        let src = h.source(
+            "id,unit price\n1,1.5\n2,2.25\n3,1234.5\n",
+            with(|o| o.infer_rows = 2),
+        );
         assert_eq!(h.types(&src), ["id integer", "unit price numeric(3,2)"]);
         let err = h.rows(&src).unwrap_err().to_string();
         assert_eq!(
@@ -503,7 +590,12 @@ mod tests {
         );
         let src = h.source("zip\n12345\n0815\n", with(|o| o.infer_rows = 1));
         let err = h.rows(&src).unwrap_err().to_string();
-        assert!(err.starts_with("data/data.csv:3: column 'zip': '0815' has leading zeros, which integer would drop"), "{err}");
+        assert!(
+            err.starts_with(
+                "data/data.csv:3: column 'zip': '0815' has leading zeros, which integer would drop"
+            ),
+            "{err}"
+        );
         assert!(err.ends_with("types: #{ zip: \"text\" }"), "{err}");
         let src = h.source("zip\n12345\n0815\n", with(|o| o.infer_rows = 0));
         assert_eq!(h.types(&src), ["zip text"]);
@@ -512,47 +604,96 @@ mod tests {
     #[test]
     fn header_less_files_take_their_names_from_columns() {
         let h = Harness::new();
-        let src = h.source("1,x\n2,y\n", with(|o| {
-            o.header = false;
-            o.columns = Some(vec!["id".into(), "name".into()]);
-        }));
+        let src = h.source(
+            "1,x\n2,y\n",
+            with(|o| {
+                o.header = false;
+                o.columns = Some(vec!["id".into(), "name".into()]);
+            }),
+        );
         assert_eq!(h.types(&src), ["id integer", "name text"]);
-        assert_eq!(h.rows(&src).unwrap(), vec![vec![Value::Int32(1), text("x")], vec![Value::Int32(2), text("y")]]);
-        let src = h.source("1,x,9\n", with(|o| {
-            o.header = false;
-            o.columns = Some(vec!["id".into(), "name".into()]);
-        }));
+        assert_eq!(
+            h.rows(&src).unwrap(),
+            vec![
+                vec![Value::Int32(1), text("x")],
+                vec![Value::Int32(2), text("y")]
+            ]
+        );
+        let src = h.source(
+            "1,x,9\n",
+            with(|o| {
+                o.header = false;
+                o.columns = Some(vec!["id".into(), "name".into()]);
+            }),
+        );
         let err = h.rows(&src).unwrap_err().to_string();
-        assert!(err.starts_with("data/data.csv:1: expected 2 fields (as named in columns), found 3"), "{err}");
+        assert!(
+            err.starts_with("data/data.csv:1: expected 2 fields (as named in columns), found 3"),
+            "{err}"
+        );
     }
 
     #[test]
     fn columns_renames_the_header() {
         let h = Harness::new();
-        let src = h.source(" Order ID ,Name\n1,x\n", with(|o| o.columns = Some(vec!["order_id".into(), "name".into()])));
+        let src = h.source(
+            " Order ID ,Name\n1,x\n",
+            with(|o| o.columns = Some(vec!["order_id".into(), "name".into()])),
+        );
         assert_eq!(h.types(&src), ["order_id integer", "name text"]);
         let src = h.source(" Order ID ,Name\n1,x\n", CsvOptions::default());
-        assert_eq!(h.types(&src), ["Order ID integer", "Name text"], "header names are trimmed");
-        let src = h.source("a,b\n1,x\n", with(|o| o.columns = Some(vec!["only_one".into()])));
+        assert_eq!(
+            h.types(&src),
+            ["Order ID integer", "Name text"],
+            "header names are trimmed"
+        );
+        let src = h.source(
+            "a,b\n1,x\n",
+            with(|o| o.columns = Some(vec!["only_one".into()])),
+        );
         let err = src.schema(&h.io()).unwrap_err().to_string();
-        assert!(err.contains("the header has 2 columns but the columns option names 1"), "{err}");
+        assert!(
+            err.contains("the header has 2 columns but the columns option names 1"),
+            "{err}"
+        );
     }
 
     #[test]
     fn bad_headers_are_refused() {
         let h = Harness::new();
-        let err = h.source("id,name,ID\n", CsvOptions::default()).schema(&h.io()).unwrap_err().to_string();
+        let err = h
+            .source("id,name,ID\n", CsvOptions::default())
+            .schema(&h.io())
+            .unwrap_err()
+            .to_string();
         assert_eq!(
             err,
             "data/data.csv:1: columns 1 and 3 are both named 'id' (names must be unique, ignoring case); fix the \
              header or name the columns with columns: [...]"
         );
-        let err = h.source("id,,name\n", CsvOptions::default()).schema(&h.io()).unwrap_err().to_string();
-        assert!(err.starts_with("data/data.csv:1: column 2 has an empty name"), "{err}");
-        let err = h.source("", CsvOptions::default()).schema(&h.io()).unwrap_err().to_string();
-        assert!(err.starts_with("data/data.csv:1: the file is empty"), "{err}");
         let err = h
-            .source("a,b\n", with(|o| o.types = vec![("c".into(), DataType::Int32)]))
+            .source("id,,name\n", CsvOptions::default())
+            .schema(&h.io())
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.starts_with("data/data.csv:1: column 2 has an empty name"),
+            "{err}"
+        );
+        let err = h
+            .source("", CsvOptions::default())
+            .schema(&h.io())
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.starts_with("data/data.csv:1: the file is empty"),
+            "{err}"
+        );
+        let err = h
+            .source(
+                "a,b\n",
+                with(|o| o.types = vec![("c".into(), DataType::Int32)]),
+            )
             .schema(&h.io())
             .unwrap_err()
             .to_string();
@@ -571,42 +712,73 @@ mod tests {
         );
         let src = h.source("a,b\n1,2\n\n3,4\n", CsvOptions::default());
         let err = src.schema(&h.io()).unwrap_err().to_string();
-        assert!(err.starts_with("data/data.csv:3: the line is empty, but 2 fields were expected"), "{err}");
+        assert!(
+            err.starts_with("data/data.csv:3: the line is empty, but 2 fields were expected"),
+            "{err}"
+        );
         let src = h.source("a,b\n1,2,3\n", CsvOptions::default());
         let err = src.schema(&h.io()).unwrap_err().to_string();
-        assert!(err.contains("found 3: a field probably contains the delimiter ','"), "{err}");
+        assert!(
+            err.contains("found 3: a field probably contains the delimiter ','"),
+            "{err}"
+        );
     }
 
     #[test]
     fn scanner_errors_carry_the_file_name() {
         let h = Harness::new();
-        let err = h.source("a,b\n1,x\"y\n", CsvOptions::default()).schema(&h.io()).unwrap_err();
+        let err = h
+            .source("a,b\n1,x\"y\n", CsvOptions::default())
+            .schema(&h.io())
+            .unwrap_err();
         assert!(matches!(&err, EtlError::File { line: 2, .. }), "{err}");
-        assert!(err.to_string().starts_with("data/data.csv:2: a \" inside an unquoted field"), "{err}");
+        assert!(
+            err.to_string()
+                .starts_with("data/data.csv:2: a \" inside an unquoted field"),
+            "{err}"
+        );
     }
 
     #[test]
     fn invalid_utf8_suggests_latin1() {
         let h = Harness::new();
-        let src = h.source(b"id,name\n1,ok\n2,\"bar\nCaf\xe9\"\n".to_vec(), CsvOptions::default());
+        let src = h.source(
+            b"id,name\n1,ok\n2,\"bar\nCaf\xe9\"\n".to_vec(),
+            CsvOptions::default(),
+        );
         let err = h.rows(&src).unwrap_err().to_string();
         assert_eq!(
             err,
             "data/data.csv:4: invalid UTF-8 in column 'name' at byte offset 23 of the file; the file is not UTF-8: \
              if it was saved as Latin-1 or Windows-1252, set encoding: \"latin1\" or encoding: \"windows-1252\""
         );
-        let src = h.source(b"id,name\n1,ok\n2,\"Caf\xe9\nbar\"\n".to_vec(), with(|o| o.encoding = super::super::Encoding::Latin1));
+        let src = h.source(
+            b"id,name\n1,ok\n2,\"Caf\xe9\nbar\"\n".to_vec(),
+            with(|o| o.encoding = super::super::Encoding::Latin1),
+        );
         assert_eq!(h.rows(&src).unwrap()[1][1], text("Café\nbar"));
-        let src = h.source(b"id,name\n1,\x93quoted\x94 \x80\n".to_vec(), with(|o| o.encoding = super::super::Encoding::Windows1252));
+        let src = h.source(
+            b"id,name\n1,\x93quoted\x94 \x80\n".to_vec(),
+            with(|o| o.encoding = super::super::Encoding::Windows1252),
+        );
         assert_eq!(h.rows(&src).unwrap()[0][1], text("“quoted” €"));
     }
 
     #[test]
     fn bom_crlf_and_no_final_newline() {
         let h = Harness::new();
-        let src = h.source("\u{FEFF}id,name\r\n1,\"a\r\nb\"\r\n2,c", CsvOptions::default());
+        let src = h.source(
+            "\u{FEFF}id,name\r\n1,\"a\r\nb\"\r\n2,c",
+            CsvOptions::default(),
+        );
         assert_eq!(h.types(&src), ["id integer", "name text"]);
-        assert_eq!(h.rows(&src).unwrap(), vec![vec![Value::Int32(1), text("a\r\nb")], vec![Value::Int32(2), text("c")]]);
+        assert_eq!(
+            h.rows(&src).unwrap(),
+            vec![
+                vec![Value::Int32(1), text("a\r\nb")],
+                vec![Value::Int32(2), text("c")]
+            ]
+        );
     }
 
     #[test]
@@ -615,7 +787,12 @@ mod tests {
         let src = h.source("n\n1\n\n2\n\n", CsvOptions::default());
         assert_eq!(
             h.rows(&src).unwrap(),
-            vec![vec![Value::Int32(1)], vec![Value::Null], vec![Value::Int32(2)], vec![Value::Null]]
+            vec![
+                vec![Value::Int32(1)],
+                vec![Value::Null],
+                vec![Value::Int32(2)],
+                vec![Value::Null]
+            ]
         );
     }
 
@@ -624,15 +801,28 @@ mod tests {
         let h = Harness::new();
         let body: String = (1..=5).map(|i| format!("{i}\n")).collect();
         let src = h.source(format!("n\n{body}"), CsvOptions::default());
-        let opts = ReadOptions { batch_rows: 2, ..ReadOptions::default() };
+        let opts = ReadOptions {
+            batch_rows: 2,
+            ..ReadOptions::default()
+        };
         let batches = h.batches(&src, &opts).unwrap();
         let shape: Vec<(u64, usize)> = batches.iter().map(|b| (b.first_row, b.len())).collect();
         assert_eq!(shape, vec![(1, 2), (3, 2), (5, 1)]);
-        let opts = ReadOptions { batch_rows: 2, limit: Some(3), ..ReadOptions::default() };
+        let opts = ReadOptions {
+            batch_rows: 2,
+            limit: Some(3),
+            ..ReadOptions::default()
+        };
         let batches = h.batches(&src, &opts).unwrap();
         let values: Vec<Value> = batches.into_iter().flat_map(Batch::into_values).collect();
-        assert_eq!(values, vec![Value::Int32(1), Value::Int32(2), Value::Int32(3)]);
-        let opts = ReadOptions { limit: Some(0), ..ReadOptions::default() };
+        assert_eq!(
+            values,
+            vec![Value::Int32(1), Value::Int32(2), Value::Int32(3)]
+        );
+        let opts = ReadOptions {
+            limit: Some(0),
+            ..ReadOptions::default()
+        };
         assert!(h.batches(&src, &opts).unwrap().is_empty());
     }
 
@@ -650,11 +840,20 @@ mod tests {
     #[test]
     fn a_missing_file_names_both_paths() {
         let h = Harness::new();
-        let src = CsvSource::new(h.dir.path().join("nope.csv"), "data/nope.csv".into(), CsvOptions::default());
+        let src = CsvSource::new(
+            h.dir.path().join("nope.csv"),
+            "data/nope.csv".into(),
+            CsvOptions::default(),
+        );
         let err = src.schema(&h.io()).unwrap_err();
-        assert!(matches!(&err, EtlError::Io { source, .. } if source.kind() == std::io::ErrorKind::NotFound));
+        assert!(
+            matches!(&err, EtlError::Io { source, .. } if source.kind() == std::io::ErrorKind::NotFound)
+        );
         let msg = err.to_string();
-        assert!(msg.starts_with("data/nope.csv: ") && msg.contains("nope.csv)"), "{msg}");
+        assert!(
+            msg.starts_with("data/nope.csv: ") && msg.contains("nope.csv)"),
+            "{msg}"
+        );
     }
 
     /// An endless CSV body that notes when the producer lets go of it.
@@ -679,7 +878,8 @@ mod tests {
 
     impl Drop for Endless {
         fn drop(&mut self) {
-            self.dropped.store(true, std::sync::atomic::Ordering::SeqCst);
+            self.dropped
+                .store(true, std::sync::atomic::Ordering::SeqCst);
         }
     }
 
@@ -689,7 +889,11 @@ mod tests {
         let src = h.source("n,s\n", CsvOptions::default());
         let layout = src.layout().unwrap().clone();
         let dropped = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
-        let endless = Endless { row: 0, pending: Vec::new(), dropped: dropped.clone() };
+        let endless = Endless {
+            row: 0,
+            pending: Vec::new(),
+            dropped: dropped.clone(),
+        };
         let mut rows = src.records(endless);
         rows.set_width(2, false);
         let mut stream = BatchStream::spawn_blocking(&h.io(), layout.schema.clone(), move |tx| {
@@ -700,7 +904,10 @@ mod tests {
         drop(stream);
         let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
         while !dropped.load(std::sync::atomic::Ordering::SeqCst) {
-            assert!(std::time::Instant::now() < deadline, "the producer kept reading");
+            assert!(
+                std::time::Instant::now() < deadline,
+                "the producer kept reading"
+            );
             std::thread::sleep(std::time::Duration::from_millis(5));
         }
     }
@@ -711,16 +918,31 @@ mod tests {
         let body: String = (1..=10_000).map(|i| format!("{i}\n")).collect();
         let src = h.source(format!("n\n{body}"), CsvOptions::default());
         let io = h.io();
-        let mut stream = src.open(&io, &ReadOptions { batch_rows: 10, ..ReadOptions::default() }).unwrap();
+        let mut stream = src
+            .open(
+                &io,
+                &ReadOptions {
+                    batch_rows: 10,
+                    ..ReadOptions::default()
+                },
+            )
+            .unwrap();
         assert!(stream.next_blocking().unwrap().is_ok());
         io.cancel.cancel();
-        assert!(matches!(stream.next_blocking(), Some(Err(EtlError::Cancelled))));
+        assert!(matches!(
+            stream.next_blocking(),
+            Some(Err(EtlError::Cancelled))
+        ));
     }
 
     /// Writes an orders-like CSV of `rows` rows, 10 mixed columns (DESIGN.md §6).
     fn write_orders(path: &std::path::Path, rows: u64) {
         let mut w = std::io::BufWriter::new(std::fs::File::create(path).unwrap());
-        writeln!(w, "id,customer_id,status,amount,quantity,note,is_paid,created_at,updated_at,order_date").unwrap();
+        writeln!(
+            w,
+            "id,customer_id,status,amount,quantity,note,is_paid,created_at,updated_at,order_date"
+        )
+        .unwrap();
         let mut seed = 0x2545_F491_4F6C_DD1Du64;
         let mut next = move || {
             seed ^= seed << 13;
@@ -729,11 +951,19 @@ mod tests {
             seed
         };
         let statuses = ["new", "paid", "shipped", "cancelled", "returned"];
-        let notes = ["", "\"\"", "leave at the door", "\"call first, then ring\"", "\"say \"\"hi\"\"\nsecond line\"", "gift"];
+        let notes = [
+            "",
+            "\"\"",
+            "leave at the door",
+            "\"call first, then ring\"",
+            "\"say \"\"hi\"\"\nsecond line\"",
+            "gift",
+        ];
         for id in 1..=rows {
             let r = next();
             let (day, secs) = (r % 365, r % 86_400);
-            let date = chrono::NaiveDate::from_ymd_opt(2023, 1, 1).unwrap() + chrono::Days::new(day);
+            let date =
+                chrono::NaiveDate::from_ymd_opt(2023, 1, 1).unwrap() + chrono::Days::new(day);
             writeln!(
                 w,
                 "{id},{},{},{}.{:02},{},{},{},{date} {:02}:{:02}:{:02},{date} {:02}:{:02}:{:02}.{:06},{date}",
@@ -777,7 +1007,15 @@ mod tests {
             let secs = started.elapsed().as_secs_f64();
             assert_eq!(rows, 1_000_000);
             if round == 0 {
-                println!("{}", schema.columns.iter().map(|c| format!("{} {}", c.name, c.data_type)).collect::<Vec<_>>().join(", "));
+                println!(
+                    "{}",
+                    schema
+                        .columns
+                        .iter()
+                        .map(|c| format!("{} {}", c.name, c.data_type))
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                );
             }
             println!(
                 "{rows} rows, {:.0} MiB in {secs:.3} s (schema {:.0} ms): {:.0} rows/s, {:.0} MiB/s",

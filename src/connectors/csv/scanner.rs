@@ -10,6 +10,10 @@ use memchr::{memchr, memchr3};
 /// flat and memory stays small (DESIGN.md §6).
 pub const CHUNK: usize = 512 * 1024;
 
+/// The largest record accepted. Without a bound, one unclosed quote would pull the rest of the
+/// file into memory before the error could be reported.
+pub const MAX_RECORD: usize = 64 * 1024 * 1024;
+
 const BOM: &[u8] = b"\xEF\xBB\xBF";
 
 /// One record: field contents (quotes removed, doubled quotes undone) stored end to end.
@@ -65,11 +69,17 @@ pub struct ScanError {
 
 enum Step {
     /// A record ends `consumed` bytes in, after crossing `newlines` line breaks.
-    Record { consumed: usize, newlines: u64 },
+    Record {
+        consumed: usize,
+        newlines: u64,
+    },
     /// The record may continue past the bytes buffered so far.
     NeedMore,
     End,
-    Error { newlines: u64, message: String },
+    Error {
+        newlines: u64,
+        message: String,
+    },
 }
 
 /// Reads records from a byte stream in fixed-size chunks. A record that crosses a chunk
@@ -89,6 +99,7 @@ pub struct Scanner<R> {
     offset: u64,
     /// Where the last record lay in `buf`, for error reports that need its raw bytes.
     last: (usize, usize),
+    max_record: usize,
     /// Whether blank lines at the end of the file are dropped. A one-column file keeps them,
     /// because there a blank line is a row whose value is NULL.
     pub skip_trailing_blank_lines: bool,
@@ -112,6 +123,7 @@ impl<R: Read> Scanner<R> {
             line: 1,
             offset: 0,
             last: (0, 0),
+            max_record: MAX_RECORD,
             skip_trailing_blank_lines: true,
         }
     }
@@ -142,7 +154,12 @@ impl<R: Read> Scanner<R> {
                 }
                 Step::End => return Ok(false),
                 Step::NeedMore => self.fill()?,
-                Step::Error { newlines, message } => return Err(ScanError { line: self.line + newlines, message }),
+                Step::Error { newlines, message } => {
+                    return Err(ScanError {
+                        line: self.line + newlines,
+                        message,
+                    })
+                }
             }
         }
     }
@@ -173,7 +190,21 @@ impl<R: Read> Scanner<R> {
             self.pos = 0;
         }
         if self.filled == self.buf.len() {
-            self.buf.resize(self.buf.len() * 2, 0);
+            if self.filled >= self.max_record {
+                return Err(ScanError {
+                    line: self.line,
+                    message: format!(
+                        "the record starting on this line is longer than {} MiB; most likely a quoted field is \
+                         never closed (look for a stray {q}, or double a {q} meant as text: {q}{q})",
+                        self.max_record >> 20,
+                        q = self.quote as char
+                    ),
+                });
+            }
+            self.buf.resize(
+                (self.buf.len() * 2).min(self.max_record.max(self.buf.len() + 1)),
+                0,
+            );
         }
         while self.filled < self.buf.len() {
             match self.src.read(&mut self.buf[self.filled..]) {
@@ -183,7 +214,12 @@ impl<R: Read> Scanner<R> {
                 }
                 Ok(n) => self.filled += n,
                 Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
-                Err(e) => return Err(ScanError { line: self.line, message: format!("read error: {e}") }),
+                Err(e) => {
+                    return Err(ScanError {
+                        line: self.line,
+                        message: format!("read error: {e}"),
+                    })
+                }
             }
         }
         Ok(())
@@ -205,7 +241,9 @@ fn parse_record(
         return if eof { Step::End } else { Step::NeedMore };
     }
     if let Some(end) = line_break_at(input, 0, eof) {
-        let Some(end) = end else { return Step::NeedMore };
+        let Some(end) = end else {
+            return Step::NeedMore;
+        };
         if skip_trailing_blank_lines {
             let rest = input.iter().position(|&b| b != b'\n' && b != b'\r');
             match rest {
@@ -215,7 +253,10 @@ fn parse_record(
             }
         }
         rec.end_field(false);
-        return Step::Record { consumed: end, newlines: 1 };
+        return Step::Record {
+            consumed: end,
+            newlines: 1,
+        };
     }
 
     let mut i = 0;
@@ -255,7 +296,10 @@ fn parse_record(
             }
             rec.end_field(true);
             if i == len {
-                return Step::Record { consumed: i, newlines };
+                return Step::Record {
+                    consumed: i,
+                    newlines,
+                };
             }
             let b = input[i];
             if b == delimiter {
@@ -286,9 +330,13 @@ fn parse_record(
                     return Step::NeedMore;
                 }
                 let field = &input[i..];
-                rec.data.extend_from_slice(field.strip_suffix(b"\r").unwrap_or(field));
+                rec.data
+                    .extend_from_slice(field.strip_suffix(b"\r").unwrap_or(field));
                 rec.end_field(false);
-                return Step::Record { consumed: len, newlines };
+                return Step::Record {
+                    consumed: len,
+                    newlines,
+                };
             }
             Some(k) => {
                 let field = &input[i..i + k];
@@ -298,9 +346,13 @@ fn parse_record(
                     rec.end_field(false);
                     i += k + 1;
                 } else if b == b'\n' {
-                    rec.data.extend_from_slice(field.strip_suffix(b"\r").unwrap_or(field));
+                    rec.data
+                        .extend_from_slice(field.strip_suffix(b"\r").unwrap_or(field));
                     rec.end_field(false);
-                    return Step::Record { consumed: i + k + 1, newlines: newlines + 1 };
+                    return Step::Record {
+                        consumed: i + k + 1,
+                        newlines: newlines + 1,
+                    };
                 } else {
                     return Step::Error {
                         newlines,
@@ -380,7 +432,11 @@ mod tests {
     fn scan(input: &str) -> Result<Vec<(u64, Vec<String>)>, ScanError> {
         let whole = scan_with(input.as_bytes(), CHUNK);
         for capacity in [4, 5, 7, 16] {
-            assert_eq!(scan_with(input.as_bytes(), capacity), whole, "capacity {capacity}");
+            assert_eq!(
+                scan_with(input.as_bytes(), capacity),
+                whole,
+                "capacity {capacity}"
+            );
         }
         whole
     }
@@ -391,7 +447,10 @@ mod tests {
 
     #[test]
     fn unquoted_empty_and_quoted_empty_differ() {
-        assert_eq!(scan("a,,\"\",b\n").unwrap(), vec![rec(1, &["a", "", "[]", "b"])]);
+        assert_eq!(
+            scan("a,,\"\",b\n").unwrap(),
+            vec![rec(1, &["a", "", "[]", "b"])]
+        );
     }
 
     #[test]
@@ -410,12 +469,15 @@ mod tests {
 
     #[test]
     fn crlf_and_lf_line_endings_and_a_last_line_without_newline() {
-        assert_eq!(scan("a,b\r\n1,2\n3,\"4\"\r\n5,6").unwrap(), vec![
-            rec(1, &["a", "b"]),
-            rec(2, &["1", "2"]),
-            rec(3, &["3", "[4]"]),
-            rec(4, &["5", "6"]),
-        ]);
+        assert_eq!(
+            scan("a,b\r\n1,2\n3,\"4\"\r\n5,6").unwrap(),
+            vec![
+                rec(1, &["a", "b"]),
+                rec(2, &["1", "2"]),
+                rec(3, &["3", "[4]"]),
+                rec(4, &["5", "6"]),
+            ]
+        );
         assert_eq!(scan("a,\"b\"").unwrap(), vec![rec(1, &["a", "[b]"])]);
         assert_eq!(scan("a,b\r").unwrap(), vec![rec(1, &["a", "b"])]);
         assert_eq!(scan("a,").unwrap(), vec![rec(1, &["a", ""])]);
@@ -423,14 +485,23 @@ mod tests {
 
     #[test]
     fn byte_order_mark_is_skipped() {
-        assert_eq!(scan("\u{FEFF}id,name\n1,x\n").unwrap(), vec![rec(1, &["id", "name"]), rec(2, &["1", "x"])]);
+        assert_eq!(
+            scan("\u{FEFF}id,name\n1,x\n").unwrap(),
+            vec![rec(1, &["id", "name"]), rec(2, &["1", "x"])]
+        );
         assert_eq!(scan("\u{FEFF}").unwrap(), vec![]);
     }
 
     #[test]
     fn trailing_blank_lines_are_ignored_but_inner_ones_are_records() {
-        assert_eq!(scan("a,b\n1,2\n\n\r\n\n").unwrap(), vec![rec(1, &["a", "b"]), rec(2, &["1", "2"])]);
-        assert_eq!(scan("a,b\n\n1,2\n").unwrap(), vec![rec(1, &["a", "b"]), rec(2, &[""]), rec(3, &["1", "2"])]);
+        assert_eq!(
+            scan("a,b\n1,2\n\n\r\n\n").unwrap(),
+            vec![rec(1, &["a", "b"]), rec(2, &["1", "2"])]
+        );
+        assert_eq!(
+            scan("a,b\n\n1,2\n").unwrap(),
+            vec![rec(1, &["a", "b"]), rec(2, &[""]), rec(3, &["1", "2"])]
+        );
         assert_eq!(scan("").unwrap(), vec![]);
         assert_eq!(scan("\n\n").unwrap(), vec![]);
     }
@@ -458,16 +529,29 @@ mod tests {
     fn quote_inside_an_unquoted_field_is_an_error() {
         let err = scan("a,b\n1,ab\"c\n").unwrap_err();
         assert_eq!(err.line, 2);
-        assert!(err.message.contains("inside an unquoted field (field 2)"), "{}", err.message);
+        assert!(
+            err.message.contains("inside an unquoted field (field 2)"),
+            "{}",
+            err.message
+        );
     }
 
     #[test]
     fn text_after_a_closing_quote_is_an_error() {
         let err = scan("a,b\n\"x\ny\"z,1\n").unwrap_err();
         assert_eq!(err.line, 3);
-        assert!(err.message.contains("unexpected 'z' after a closing quote"), "{}", err.message);
+        assert!(
+            err.message.contains("unexpected 'z' after a closing quote"),
+            "{}",
+            err.message
+        );
         let err = scan("\"x\" ,1\n").unwrap_err();
-        assert!(err.message.contains("unexpected space after a closing quote"), "{}", err.message);
+        assert!(
+            err.message
+                .contains("unexpected space after a closing quote"),
+            "{}",
+            err.message
+        );
     }
 
     #[test]
@@ -475,7 +559,10 @@ mod tests {
         let mut scanner = Scanner::new(&b"a\t'b\tc'\t''\n"[..], b'\t', b'\'');
         let mut rec = Record::default();
         assert!(scanner.next_record(&mut rec).unwrap());
-        assert_eq!(rec.iter().collect::<Vec<_>>(), vec![(&b"a"[..], false), (&b"b\tc"[..], true), (&b""[..], true)]);
+        assert_eq!(
+            rec.iter().collect::<Vec<_>>(),
+            vec![(&b"a"[..], false), (&b"b\tc"[..], true), (&b""[..], true)]
+        );
         assert_eq!(scanner.last_raw(), b"a\t'b\tc'\t''\n");
         assert!(!scanner.next_record(&mut rec).unwrap());
     }
@@ -487,6 +574,25 @@ mod tests {
         let got = scan_with(input.as_bytes(), 64).unwrap();
         assert_eq!(got[0].1, vec![format!("[{long}]"), long.clone()]);
         assert_eq!(got[1], rec(2, &["1", "2"]));
+    }
+
+    #[test]
+    fn a_runaway_quote_stops_at_the_record_size_limit() {
+        let input = format!("a,b\n1,2\n3,\"{}\n", "never closed\n".repeat(100_000));
+        let mut scanner = Scanner::with_capacity(input.as_bytes(), b',', b'"', 1024);
+        scanner.max_record = 1 << 20;
+        let mut rec = Record::default();
+        assert!(scanner.next_record(&mut rec).unwrap());
+        assert!(scanner.next_record(&mut rec).unwrap());
+        let err = scanner.next_record(&mut rec).unwrap_err();
+        assert_eq!(err.line, 3);
+        assert!(
+            err.message
+                .starts_with("the record starting on this line is longer than 1 MiB"),
+            "{}",
+            err.message
+        );
+        assert!(scanner.buf.len() <= 1 << 20);
     }
 
     #[test]

@@ -24,7 +24,13 @@ impl<W: Write> CsvWriter<W> {
                 format!("cannot write CSV with delimiter {:?}: use an ASCII character other than a quote or line break", delimiter as char),
             ));
         }
-        let mut w = CsvWriter { out, buf: Vec::with_capacity(FLUSH_AT + 4096), text: String::new(), width: schema.len(), delimiter };
+        let mut w = CsvWriter {
+            out,
+            buf: Vec::with_capacity(FLUSH_AT + 4096),
+            text: String::new(),
+            width: schema.len(),
+            delimiter,
+        };
         for (i, column) in schema.columns.iter().enumerate() {
             if i > 0 {
                 w.buf.push(delimiter);
@@ -39,7 +45,11 @@ impl<W: Write> CsvWriter<W> {
         if row.len() != self.width {
             return Err(io::Error::new(
                 io::ErrorKind::InvalidInput,
-                format!("a row of {} values for a CSV file of {} columns", row.len(), self.width),
+                format!(
+                    "a row of {} values for a CSV file of {} columns",
+                    row.len(),
+                    self.width
+                ),
             ));
         }
         for (i, value) in row.iter().enumerate() {
@@ -84,7 +94,9 @@ fn push_field(buf: &mut Vec<u8>, text: &[u8], delimiter: u8) {
         (Some(first), Some(last)) => {
             first.is_ascii_whitespace()
                 || last.is_ascii_whitespace()
-                || text.iter().any(|&b| b == delimiter || b == b'"' || b == b'\n' || b == b'\r')
+                || text
+                    .iter()
+                    .any(|&b| b == delimiter || b == b'"' || b == b'\n' || b == b'\r')
         }
         _ => true,
     };
@@ -110,7 +122,11 @@ mod tests {
     use crate::data::{Column, DataType, Decimal};
 
     fn schema(cols: &[(&str, &str)]) -> Schema {
-        Schema::new(cols.iter().map(|(n, t)| Column::new(*n, DataType::parse(t).unwrap())).collect())
+        Schema::new(
+            cols.iter()
+                .map(|(n, t)| Column::new(*n, DataType::parse(t).unwrap()))
+                .collect(),
+        )
     }
 
     fn write(schema: &Schema, rows: &[Vec<Value>], delimiter: u8) -> String {
@@ -142,7 +158,10 @@ mod tests {
             write(&s, &rows, b','),
             "id,note\n1,\n2,\"\"\n3,plain\n4,\"a,b\"\n5,\"say \"\"hi\"\"\"\n6,\"two\nlines\"\n7,\" padded \"\n,\"cr\r\"\n"
         );
-        assert_eq!(write(&s, &[vec![Value::Int32(1), text("a,b;c")]], b';'), "id;note\n1;\"a,b;c\"\n");
+        assert_eq!(
+            write(&s, &[vec![Value::Int32(1), text("a,b;c")]], b';'),
+            "id;note\n1;\"a,b;c\"\n"
+        );
     }
 
     #[test]
@@ -155,14 +174,23 @@ mod tests {
     fn refuses_rows_of_the_wrong_width_and_bad_delimiters() {
         let s = schema(&[("a", "integer")]);
         let mut w = CsvWriter::new(Vec::new(), &s, b',').unwrap();
-        assert_eq!(w.write_row(&[Value::Int32(1), Value::Int32(2)]).unwrap_err().kind(), io::ErrorKind::InvalidInput);
+        assert_eq!(
+            w.write_row(&[Value::Int32(1), Value::Int32(2)])
+                .unwrap_err()
+                .kind(),
+            io::ErrorKind::InvalidInput
+        );
         assert!(CsvWriter::new(Vec::new(), &s, b'"').is_err());
         assert!(CsvWriter::new(Vec::new(), &s, b'\n').is_err());
     }
 
     /// Writes `rows`, reads them back through `CsvSource` (types inferred, or declared from
     /// the schema) and returns what came back.
-    fn round_trip(schema: &Schema, rows: &[Vec<Value>], declare: bool) -> (Schema, Vec<Vec<Value>>) {
+    fn round_trip(
+        schema: &Schema,
+        rows: &[Vec<Value>],
+        declare: bool,
+    ) -> (Schema, Vec<Vec<Value>>) {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("out.csv");
         let mut w = CsvWriter::new(std::fs::File::create(&path).unwrap(), schema, b',').unwrap();
@@ -172,11 +200,18 @@ mod tests {
         w.finish().unwrap();
         let mut opts = CsvOptions::default();
         if declare {
-            opts.types = schema.columns.iter().map(|c| (c.name.clone(), c.data_type.clone())).collect();
+            opts.types = schema
+                .columns
+                .iter()
+                .map(|c| (c.name.clone(), c.data_type.clone()))
+                .collect();
         }
         let src = CsvSource::new(path, "out.csv".into(), opts);
         let rt = tokio::runtime::Runtime::new().unwrap();
-        let io = Io { handle: rt.handle().clone(), cancel: Default::default() };
+        let io = Io {
+            handle: rt.handle().clone(),
+            cancel: Default::default(),
+        };
         let read_schema = src.schema(&io).unwrap();
         let mut stream = src.open(&io, &ReadOptions::default()).unwrap();
         let mut back = Vec::new();
@@ -197,14 +232,62 @@ mod tests {
         let at = Value::parse("2024-03-10 02:30:00.25+02:00", &DataType::TimestampTz).unwrap();
         let amount = |s: &str| Value::Decimal(Decimal::parse(s).unwrap());
         let rows = vec![
-            vec![Value::Int32(1), Value::Null, amount("12.50"), Value::Bool(true), at.clone()],
-            vec![Value::Int32(2), text(""), Value::Null, Value::Bool(false), Value::Null],
-            vec![Value::Int32(3), text("say \"hi\", then leave"), amount("-0.05"), Value::Null, at.clone()],
-            vec![Value::Int32(4), text("line one\nline two\r\nline three"), amount("123456.00"), Value::Bool(true), at.clone()],
-            vec![Value::Int32(5), text("Crème brûlée — 東京 🚀"), amount("0.00"), Value::Bool(false), at.clone()],
-            vec![Value::Int32(6), text("  leading and trailing  "), amount("1.00"), Value::Bool(true), at],
-            vec![Value::Int32(7), text("\""), amount("2.00"), Value::Bool(true), Value::Null],
-            vec![Value::Null, text(","), amount("3.00"), Value::Bool(true), Value::Null],
+            vec![
+                Value::Int32(1),
+                Value::Null,
+                amount("12.50"),
+                Value::Bool(true),
+                at.clone(),
+            ],
+            vec![
+                Value::Int32(2),
+                text(""),
+                Value::Null,
+                Value::Bool(false),
+                Value::Null,
+            ],
+            vec![
+                Value::Int32(3),
+                text("say \"hi\", then leave"),
+                amount("-0.05"),
+                Value::Null,
+                at.clone(),
+            ],
+            vec![
+                Value::Int32(4),
+                text("line one\nline two\r\nline three"),
+                amount("123456.00"),
+                Value::Bool(true),
+                at.clone(),
+            ],
+            vec![
+                Value::Int32(5),
+                text("Crème brûlée — 東京 🚀"),
+                amount("0.00"),
+                Value::Bool(false),
+                at.clone(),
+            ],
+            vec![
+                Value::Int32(6),
+                text("  leading and trailing  "),
+                amount("1.00"),
+                Value::Bool(true),
+                at,
+            ],
+            vec![
+                Value::Int32(7),
+                text("\""),
+                amount("2.00"),
+                Value::Bool(true),
+                Value::Null,
+            ],
+            vec![
+                Value::Null,
+                text(","),
+                amount("3.00"),
+                Value::Bool(true),
+                Value::Null,
+            ],
         ];
         (s, rows)
     }
@@ -221,14 +304,22 @@ mod tests {
     fn round_trip_with_inferred_types_is_exact() {
         let (s, rows) = tricky_rows();
         let (read_schema, back) = round_trip(&s, &rows, false);
-        assert_eq!(read_schema, s, "inference finds the types the values were written with");
+        assert_eq!(
+            read_schema, s,
+            "inference finds the types the values were written with"
+        );
         assert_eq!(back, rows);
     }
 
     #[test]
     fn one_column_nulls_survive_the_round_trip() {
         let s = schema(&[("v", "text")]);
-        let rows = vec![vec![text("a")], vec![Value::Null], vec![text("")], vec![Value::Null]];
+        let rows = vec![
+            vec![text("a")],
+            vec![Value::Null],
+            vec![text("")],
+            vec![Value::Null],
+        ];
         assert_eq!(write(&s, &rows, b','), "v\na\n\n\"\"\n\n");
         assert_eq!(round_trip(&s, &rows, false).1, rows);
     }

@@ -47,7 +47,10 @@ fn values(record: &AuditRecord) -> Vec<rusqlite::types::Value> {
 
 pub fn insert(conn: &Connection, record: &AuditRecord) -> rusqlite::Result<i64> {
     let placeholders = vec!["?"; COLUMNS.len()].join(", ");
-    let sql = format!("INSERT INTO {TABLE} ({}) VALUES ({placeholders})", COLUMNS.join(", "));
+    let sql = format!(
+        "INSERT INTO {TABLE} ({}) VALUES ({placeholders})",
+        COLUMNS.join(", ")
+    );
     conn.execute(&sql, params_from_iter(values(record)))?;
     Ok(conn.last_insert_rowid())
 }
@@ -61,28 +64,45 @@ pub fn update(conn: &Connection, id: i64, record: &AuditRecord) -> rusqlite::Res
     Ok(())
 }
 
-pub fn watermark(conn: &Connection, project: &str, table: &str) -> rusqlite::Result<Option<String>> {
+pub fn watermark(
+    conn: &Connection,
+    project: &str,
+    table: &str,
+) -> rusqlite::Result<Option<String>> {
     let mut stmt = conn.prepare(
         "SELECT data_max_date FROM etl_runs WHERE project = ?1 AND target_table = ?2 \
          AND status = 'success' AND data_max_date IS NOT NULL",
     )?;
-    let all: Vec<String> = stmt.query_map([project, table], |r| r.get(0))?.collect::<rusqlite::Result<_>>()?;
+    let all: Vec<String> = stmt
+        .query_map([project, table], |r| r.get(0))?
+        .collect::<rusqlite::Result<_>>()?;
     Ok(max_watermark(all))
 }
 
-pub fn history(conn: &Connection, project: Option<&str>, limit: usize) -> rusqlite::Result<Vec<AuditRecord>> {
+/// Records newest first, optionally of one project or the one with `id`.
+pub fn history(
+    conn: &Connection,
+    project: Option<&str>,
+    id: Option<i64>,
+    limit: usize,
+) -> rusqlite::Result<Vec<AuditRecord>> {
     let sql = format!(
-        "SELECT id, {} FROM {TABLE} WHERE (?1 IS NULL OR project = ?1) ORDER BY id DESC LIMIT ?2",
+        "SELECT id, {} FROM {TABLE} WHERE (?1 IS NULL OR project = ?1) AND (?2 IS NULL OR id = ?2) ORDER BY id DESC LIMIT ?3",
         COLUMNS.join(", ")
     );
     let mut stmt = conn.prepare(&sql)?;
-    let rows = stmt.query_map(rusqlite::params![project, limit as i64], |r| {
-        let mut rec = AuditRecord { id: Some(r.get(0)?), ..AuditRecord::default() };
+    let rows = stmt.query_map(rusqlite::params![project, id, limit as i64], |r| {
+        let mut rec = AuditRecord {
+            id: Some(r.get(0)?),
+            ..AuditRecord::default()
+        };
         for (i, col) in COLUMNS.iter().enumerate() {
             let v: Option<String> = match r.get_ref(i + 1)? {
                 rusqlite::types::ValueRef::Integer(n) => Some(n.to_string()),
                 rusqlite::types::ValueRef::Null => None,
-                other => Some(String::from_utf8_lossy(other.as_bytes().unwrap_or_default()).into_owned()),
+                other => {
+                    Some(String::from_utf8_lossy(other.as_bytes().unwrap_or_default()).into_owned())
+                }
             };
             // Stored by us, so every value parses; a hand-edited row shows what it can.
             let _ = rec.set(col, v);

@@ -26,33 +26,65 @@ pub struct SqliteLoad {
 impl SqliteLoad {
     pub fn begin(db: &SqliteDb, plan: &LoadPlan) -> Result<SqliteLoad> {
         let conn = db.connect()?;
-        let lerr = |e: rusqlite::Error| EtlError::load(&plan.table, format!("connection '{}': {e}", db.name));
+        let lerr = |e: rusqlite::Error| {
+            EtlError::load(&plan.table, format!("connection '{}': {e}", db.name))
+        };
         conn.execute_batch("BEGIN IMMEDIATE").map_err(lerr)?;
         let target = table_ident(&plan.table);
         let existing = existing_columns(&conn, &plan.table).map_err(lerr)?;
         let (write_into, columns) = match plan.mode {
             LoadMode::Full => {
                 let new = table_ident(&format!("{}__etl_new", plan.table));
-                conn.execute_batch(&format!("DROP TABLE IF EXISTS {new}")).map_err(lerr)?;
-                conn.execute_batch(&create_sql(&new, &plan.schema, &plan.key)).map_err(lerr)?;
+                conn.execute_batch(&format!("DROP TABLE IF EXISTS {new}"))
+                    .map_err(lerr)?;
+                conn.execute_batch(&create_sql(&new, &plan.schema, &plan.key))
+                    .map_err(lerr)?;
                 (new, plan.schema.clone())
             }
             LoadMode::Append | LoadMode::Merge => {
                 let columns = match existing {
                     None => {
-                        conn.execute_batch(&create_sql(&target, &plan.schema, &plan.key)).map_err(lerr)?;
+                        conn.execute_batch(&create_sql(&target, &plan.schema, &plan.key))
+                            .map_err(lerr)?;
                         plan.schema.clone()
                     }
                     Some(have) => evolve(&conn, &target, &plan.table, have, plan)?,
                 };
                 if plan.mode == LoadMode::Merge {
                     let index = types::quote_ident(&format!("{}__etl_key", plan.table));
-                    let keys = plan.key.iter().map(|k| types::quote_ident(k)).collect::<Vec<_>>().join(", ");
-                    conn.execute_batch(&format!("CREATE UNIQUE INDEX IF NOT EXISTS {index} ON {target} ({keys})"))
-                        .map_err(|e| EtlError::load(&plan.table, format!("the key ({}) is not unique in the existing table: {e}", plan.key.join(", "))))?;
-                    conn.execute_batch("DROP TABLE IF EXISTS temp.etl_stage").map_err(lerr)?;
-                    let stage_cols = Schema::new(plan.schema.columns.iter().filter_map(|c| columns.index_of(&c.name).map(|i| columns.columns[i].clone())).collect());
-                    conn.execute_batch(&create_sql("temp.etl_stage", &stage_cols, &[])).map_err(lerr)?;
+                    let keys = plan
+                        .key
+                        .iter()
+                        .map(|k| types::quote_ident(k))
+                        .collect::<Vec<_>>()
+                        .join(", ");
+                    conn.execute_batch(&format!(
+                        "CREATE UNIQUE INDEX IF NOT EXISTS {index} ON {target} ({keys})"
+                    ))
+                    .map_err(|e| {
+                        EtlError::load(
+                            &plan.table,
+                            format!(
+                                "the key ({}) is not unique in the existing table: {e}",
+                                plan.key.join(", ")
+                            ),
+                        )
+                    })?;
+                    conn.execute_batch("DROP TABLE IF EXISTS temp.etl_stage")
+                        .map_err(lerr)?;
+                    let stage_cols = Schema::new(
+                        plan.schema
+                            .columns
+                            .iter()
+                            .filter_map(|c| {
+                                columns
+                                    .index_of(&c.name)
+                                    .map(|i| columns.columns[i].clone())
+                            })
+                            .collect(),
+                    );
+                    conn.execute_batch(&create_sql("temp.etl_stage", &stage_cols, &[]))
+                        .map_err(lerr)?;
                     ("temp.etl_stage".to_string(), columns)
                 } else {
                     if let Some(w) = &plan.replace_window {
@@ -67,10 +99,21 @@ impl SqliteLoad {
             plan.schema
                 .columns
                 .iter()
-                .map(|c| columns.index_of(&c.name).map(|i| columns.columns[i].clone()).unwrap_or_else(|| c.clone()))
+                .map(|c| {
+                    columns
+                        .index_of(&c.name)
+                        .map(|i| columns.columns[i].clone())
+                        .unwrap_or_else(|| c.clone())
+                })
                 .collect(),
         );
-        let names = plan.schema.columns.iter().map(|c| types::quote_ident(&c.name)).collect::<Vec<_>>().join(", ");
+        let names = plan
+            .schema
+            .columns
+            .iter()
+            .map(|c| types::quote_ident(&c.name))
+            .collect::<Vec<_>>()
+            .join(", ");
         let marks = vec!["?"; plan.schema.len()].join(", ");
         let insert_sql = format!("INSERT INTO {write_into} ({names}) VALUES ({marks})");
         Ok(SqliteLoad {
@@ -97,15 +140,19 @@ impl LoadSession for SqliteLoad {
     }
 
     fn write(&mut self, batch: &Batch) -> Result<()> {
-        let mut stmt = self.conn.prepare_cached(&self.insert_sql).map_err(|e| self.err(e))?;
+        let mut stmt = self
+            .conn
+            .prepare_cached(&self.insert_sql)
+            .map_err(|e| self.err(e))?;
         for (i, row) in batch.rows().enumerate() {
             let values = row.iter().map(types::write);
-            stmt.execute(rusqlite::params_from_iter(values)).map_err(|e| EtlError::Load {
-                table: self.table.clone(),
-                row: Some(batch.first_row + i as u64),
-                column: None,
-                message: e.to_string(),
-            })?;
+            stmt.execute(rusqlite::params_from_iter(values))
+                .map_err(|e| EtlError::Load {
+                    table: self.table.clone(),
+                    row: Some(batch.first_row + i as u64),
+                    column: None,
+                    message: e.to_string(),
+                })?;
         }
         self.written += batch.len() as u64;
         Ok(())
@@ -117,7 +164,10 @@ impl LoadSession for SqliteLoad {
         match self.mode {
             LoadMode::Full => {
                 self.conn
-                    .execute_batch(&format!("DROP TABLE IF EXISTS {target}; ALTER TABLE {} RENAME TO {target};", self.write_into))
+                    .execute_batch(&format!(
+                        "DROP TABLE IF EXISTS {target}; ALTER TABLE {} RENAME TO {target};",
+                        self.write_into
+                    ))
                     .map_err(|e| self.err(e))?;
                 counts.inserted = self.written;
             }
@@ -139,7 +189,11 @@ impl SqliteLoad {
         let q = |c: &str| types::quote_ident(c);
         let keys: Vec<String> = self.key.iter().map(|k| q(k)).collect();
         let cols: Vec<String> = self.columns.columns.iter().map(|c| q(&c.name)).collect();
-        let matches = keys.iter().map(|k| format!("t.{k} = s.{k}")).collect::<Vec<_>>().join(" AND ");
+        let matches = keys
+            .iter()
+            .map(|k| format!("t.{k} = s.{k}"))
+            .collect::<Vec<_>>()
+            .join(" AND ");
         let sets: Vec<String> = self
             .columns
             .columns
@@ -166,7 +220,11 @@ impl SqliteLoad {
             cols.iter().map(|c| format!("s.{c}")).collect::<Vec<_>>().join(", ")
         ))?;
         exec("DROP TABLE temp.etl_stage".to_string())?;
-        Ok(MergeCounts { inserted: inserted as u64, updated: updated as u64, deleted: 0 })
+        Ok(MergeCounts {
+            inserted: inserted as u64,
+            updated: updated as u64,
+            deleted: 0,
+        })
     }
 }
 
@@ -174,10 +232,22 @@ fn create_sql(table: &str, schema: &Schema, key: &[String]) -> String {
     let mut cols: Vec<String> = schema
         .columns
         .iter()
-        .map(|c| format!("{} {}", types::quote_ident(&c.name), types::type_name(&c.data_type)))
+        .map(|c| {
+            format!(
+                "{} {}",
+                types::quote_ident(&c.name),
+                types::type_name(&c.data_type)
+            )
+        })
         .collect();
     if !key.is_empty() {
-        cols.push(format!("PRIMARY KEY ({})", key.iter().map(|k| types::quote_ident(k)).collect::<Vec<_>>().join(", ")));
+        cols.push(format!(
+            "PRIMARY KEY ({})",
+            key.iter()
+                .map(|k| types::quote_ident(k))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ));
     }
     format!("CREATE TABLE {table} ({})", cols.join(", "))
 }
@@ -192,14 +262,23 @@ fn existing_columns(conn: &Connection, table: &str) -> rusqlite::Result<Option<S
         .query_map([name, schema], |r| {
             let n: String = r.get(0)?;
             let t: String = r.get(1)?;
-            Ok(Column::new(n, types::from_decl(&t).unwrap_or(crate::data::DataType::TEXT)))
+            Ok(Column::new(
+                n,
+                types::from_decl(&t).unwrap_or(crate::data::DataType::TEXT),
+            ))
         })?
         .collect::<rusqlite::Result<_>>()?;
     Ok((!cols.is_empty()).then(|| Schema::new(cols)))
 }
 
 /// Adds source columns the target lacks; refuses a source type the target column cannot hold.
-fn evolve(conn: &Connection, target: &str, table: &str, mut have: Schema, plan: &LoadPlan) -> Result<Schema> {
+fn evolve(
+    conn: &Connection,
+    target: &str,
+    table: &str,
+    mut have: Schema,
+    plan: &LoadPlan,
+) -> Result<Schema> {
     for col in &plan.schema.columns {
         match have.index_of(&col.name) {
             Some(i) => {
@@ -232,7 +311,11 @@ fn evolve(conn: &Connection, target: &str, table: &str, mut have: Schema, plan: 
     Ok(have)
 }
 
-fn delete_window(conn: &Connection, target: &str, w: &crate::connectors::CursorWindow) -> rusqlite::Result<usize> {
+fn delete_window(
+    conn: &Connection,
+    target: &str,
+    w: &crate::connectors::CursorWindow,
+) -> rusqlite::Result<usize> {
     let col = types::quote_ident(&w.column);
     let mut conds = Vec::new();
     let mut vals = Vec::new();
@@ -247,5 +330,8 @@ fn delete_window(conn: &Connection, target: &str, w: &crate::connectors::CursorW
     if conds.is_empty() {
         return Ok(0);
     }
-    conn.execute(&format!("DELETE FROM {target} WHERE {}", conds.join(" AND ")), rusqlite::params_from_iter(vals))
+    conn.execute(
+        &format!("DELETE FROM {target} WHERE {}", conds.join(" AND ")),
+        rusqlite::params_from_iter(vals),
+    )
 }

@@ -30,9 +30,14 @@ impl SqliteDb {
     pub fn new(name: &str, url: &str) -> Result<SqliteDb> {
         let path = url.strip_prefix("sqlite://").unwrap_or(url);
         if path.is_empty() {
-            return Err(EtlError::Config(format!("connection '{name}': sqlite:// needs a file path")));
+            return Err(EtlError::Config(format!(
+                "connection '{name}': sqlite:// needs a file path"
+            )));
         }
-        Ok(SqliteDb { name: name.to_string(), path: PathBuf::from(path) })
+        Ok(SqliteDb {
+            name: name.to_string(),
+            path: PathBuf::from(path),
+        })
     }
 
     pub fn path(&self) -> &Path {
@@ -45,9 +50,12 @@ impl SqliteDb {
         }
         let conn = Connection::open(&self.path).map_err(|e| self.err(e))?;
         // Loads hold the write lock for their whole transaction; others wait rather than fail.
-        conn.busy_timeout(Duration::from_secs(300)).map_err(|e| self.err(e))?;
-        conn.pragma_update(None, "journal_mode", "WAL").map_err(|e| self.err(e))?;
-        conn.pragma_update(None, "synchronous", "NORMAL").map_err(|e| self.err(e))?;
+        conn.busy_timeout(Duration::from_secs(300))
+            .map_err(|e| self.err(e))?;
+        conn.pragma_update(None, "journal_mode", "WAL")
+            .map_err(|e| self.err(e))?;
+        conn.pragma_update(None, "synchronous", "NORMAL")
+            .map_err(|e| self.err(e))?;
         Ok(conn)
     }
 
@@ -56,7 +64,14 @@ impl SqliteDb {
     }
 
     fn source(&self, query: Query) -> Arc<dyn Source> {
-        Arc::new(SqliteSource { db: SqliteDb { name: self.name.clone(), path: self.path.clone() }, query })
+        Arc::new(SqliteSource {
+            db: SqliteDb {
+                name: self.name.clone(),
+                path: self.path.clone(),
+            },
+            query,
+            schema: Default::default(),
+        })
     }
 }
 
@@ -64,24 +79,43 @@ impl SqliteDb {
 /// would break the atomicity of a load with its audit record); `main.` and `temp.` stay.
 pub fn table_ident(name: &str) -> String {
     match name.split_once('.') {
-        Some((schema @ ("main" | "temp"), table)) => format!("{}.{}", quote_ident(schema), quote_ident(table)),
+        Some((schema @ ("main" | "temp"), table)) => {
+            format!("{}.{}", quote_ident(schema), quote_ident(table))
+        }
         _ => quote_ident(name),
     }
 }
 
 /// Binds named parameters (`:name`, `@name`, `$name`) present in the statement; a parameter
 /// the statement names but the map lacks is an error listing what was given.
-pub(crate) fn bind(stmt: &mut rusqlite::Statement<'_>, params: &Params) -> std::result::Result<(), String> {
+pub(crate) fn bind(
+    stmt: &mut rusqlite::Statement<'_>,
+    params: &Params,
+) -> std::result::Result<(), String> {
     for i in 1..=stmt.parameter_count() {
         let Some(raw) = stmt.parameter_name(i) else {
-            return Err("positional '?' parameters are not supported: use named ones (:name)".into());
+            return Err(
+                "positional '?' parameters are not supported: use named ones (:name)".into(),
+            );
         };
         let name = &raw[1..];
-        let value = params.iter().find(|(k, _)| k == name).map(|(_, v)| v).ok_or_else(|| {
-            let given: Vec<&str> = params.iter().map(|(k, _)| k.as_str()).collect();
-            format!("parameter {raw} has no value (given: {})", if given.is_empty() { "none".into() } else { given.join(", ") })
-        })?;
-        stmt.raw_bind_parameter(i, types::write(value)).map_err(|e| e.to_string())?;
+        let value = params
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v)
+            .ok_or_else(|| {
+                let given: Vec<&str> = params.iter().map(|(k, _)| k.as_str()).collect();
+                format!(
+                    "parameter {raw} has no value (given: {})",
+                    if given.is_empty() {
+                        "none".into()
+                    } else {
+                        given.join(", ")
+                    }
+                )
+            })?;
+        stmt.raw_bind_parameter(i, types::write(value))
+            .map_err(|e| e.to_string())?;
     }
     Ok(())
 }
@@ -112,18 +146,26 @@ impl Database for SqliteDb {
 
     fn run_script(&self, io: &Io, sql: &str, params: &Params) -> Result<u64> {
         let mut conn = self.connect()?;
-        let tx = conn.transaction_with_behavior(rusqlite::TransactionBehavior::Immediate).map_err(|e| self.err(e))?;
+        let tx = conn
+            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
+            .map_err(|e| self.err(e))?;
         let mut changed = 0u64;
         {
             let mut batch = rusqlite::Batch::new(&tx, sql);
             let mut n = 0;
-            while let Some(mut stmt) = batch.next().map_err(|e| self.err(format!("statement {}: {e}", n + 1)))? {
+            while let Some(mut stmt) = batch
+                .next()
+                .map_err(|e| self.err(format!("statement {}: {e}", n + 1)))?
+            {
                 n += 1;
                 if io.cancel.is_cancelled() {
                     return Err(EtlError::Cancelled);
                 }
                 bind(&mut stmt, params).map_err(|e| self.err(format!("statement {n}: {e}")))?;
-                changed += stmt.raw_execute().map_err(|e| self.err(format!("statement {n}: {e}")))? as u64;
+                changed += stmt
+                    .raw_execute()
+                    .map_err(|e| self.err(format!("statement {n}: {e}")))?
+                    as u64;
             }
         }
         tx.commit().map_err(|e| self.err(e))?;
@@ -137,11 +179,17 @@ impl Database for SqliteDb {
         let declared: Vec<(String, Option<crate::data::DataType>)> = stmt
             .columns()
             .iter()
-            .map(|c| (c.name().to_string(), c.decl_type().and_then(types::from_decl)))
+            .map(|c| {
+                (
+                    c.name().to_string(),
+                    c.decl_type().and_then(types::from_decl),
+                )
+            })
             .collect();
         let mut raw = stmt.raw_query();
         let mut out: Vec<Vec<Value>> = Vec::new();
-        let mut guessed: Vec<Option<crate::data::DataType>> = declared.iter().map(|(_, t)| t.clone()).collect();
+        let mut guessed: Vec<Option<crate::data::DataType>> =
+            declared.iter().map(|(_, t)| t.clone()).collect();
         while let Some(row) = raw.next().map_err(|e| self.err(e))? {
             if out.len() == max_rows {
                 return Err(self.err(format!("query returned more than {max_rows} rows; stream it with .sql(...) into a load instead")));
@@ -152,8 +200,15 @@ impl Database for SqliteDb {
                 if slot.is_none() {
                     *slot = types::from_storage(v);
                 }
-                let t = declared[i].1.clone().or_else(|| types::from_storage(v)).unwrap_or(crate::data::DataType::TEXT);
-                values.push(types::read(v, &t).map_err(|e| self.err(format!("column '{}': {e}", declared[i].0)))?);
+                let t = declared[i]
+                    .1
+                    .clone()
+                    .or_else(|| types::from_storage(v))
+                    .unwrap_or(crate::data::DataType::TEXT);
+                values.push(
+                    types::read(v, &t)
+                        .map_err(|e| self.err(format!("column '{}': {e}", declared[i].0)))?,
+                );
             }
             out.push(values);
         }
@@ -193,9 +248,22 @@ impl Database for SqliteDb {
         audit::watermark(&conn, project, table).map_err(|e| self.err(e))
     }
 
-    fn audit_history(&self, _io: &Io, project: Option<&str>, limit: usize) -> Result<Vec<AuditRecord>> {
+    fn audit_history(
+        &self,
+        _io: &Io,
+        project: Option<&str>,
+        limit: usize,
+    ) -> Result<Vec<AuditRecord>> {
         let conn = self.connect()?;
         audit::ensure(&conn).map_err(|e| self.err(e))?;
-        audit::history(&conn, project, limit).map_err(|e| self.err(e))
+        audit::history(&conn, project, None, limit).map_err(|e| self.err(e))
+    }
+
+    fn audit_get(&self, _io: &Io, id: i64) -> Result<Option<AuditRecord>> {
+        let conn = self.connect()?;
+        audit::ensure(&conn).map_err(|e| self.err(e))?;
+        Ok(audit::history(&conn, None, Some(id), 1)
+            .map_err(|e| self.err(e))?
+            .pop())
     }
 }

@@ -14,7 +14,10 @@ pub fn type_name(t: &DataType) -> String {
         DataType::Int64 => "BIGINT".into(),
         DataType::Float32 => "FLOAT4".into(),
         DataType::Float64 => "DOUBLE".into(),
-        DataType::Decimal { precision: Some(p), scale } => format!("DECIMAL_TEXT({p},{})", scale.unwrap_or(0)),
+        DataType::Decimal {
+            precision: Some(p),
+            scale,
+        } => format!("DECIMAL_TEXT({p},{})", scale.unwrap_or(0)),
         DataType::Decimal { .. } => "DECIMAL_TEXT".into(),
         DataType::Text { max_len: Some(n) } => format!("VARCHAR({n})"),
         DataType::Text { max_len: None } => "TEXT".into(),
@@ -37,7 +40,13 @@ pub fn from_decl(decl: &str) -> Option<DataType> {
     }
     let args = || -> Vec<u32> {
         d.find('(')
-            .map(|i| d[i + 1..].trim_end_matches(')').split(',').filter_map(|a| a.trim().parse().ok()).collect())
+            .map(|i| {
+                d[i + 1..]
+                    .trim_end_matches(')')
+                    .split(',')
+                    .filter_map(|a| a.trim().parse().ok())
+                    .collect()
+            })
             .unwrap_or_default()
     };
     let base = d.split('(').next().unwrap_or_default().trim();
@@ -55,13 +64,20 @@ pub fn from_decl(decl: &str) -> Option<DataType> {
         "BLOB" | "BYTEA" => DataType::Bytes,
         b if b.contains("DECIMAL") || b.contains("NUMERIC") => {
             let a = args();
-            DataType::Decimal { precision: a.first().copied(), scale: a.first().map(|_| a.get(1).copied().unwrap_or(0)) }
+            DataType::Decimal {
+                precision: a.first().copied(),
+                scale: a.first().map(|_| a.get(1).copied().unwrap_or(0)),
+            }
         }
         // SQLite integers are 64-bit whatever they are called.
         b if b.contains("INT") => DataType::Int64,
-        b if b.contains("CHAR") || b.contains("CLOB") || b.contains("TEXT") => {
-            DataType::Text { max_len: if b.contains("CHAR") { args().first().copied() } else { None } }
-        }
+        b if b.contains("CHAR") || b.contains("CLOB") || b.contains("TEXT") => DataType::Text {
+            max_len: if b.contains("CHAR") {
+                args().first().copied()
+            } else {
+                None
+            },
+        },
         b if b.contains("REAL") || b.contains("FLOA") || b.contains("DOUB") => DataType::Float64,
         _ => DataType::TEXT,
     })
@@ -84,16 +100,19 @@ pub fn read(v: ValueRef<'_>, t: &DataType) -> Result<Value, String> {
     Ok(match (v, t) {
         (ValueRef::Null, _) => Value::Null,
         (ValueRef::Integer(i), DataType::Bool) => Value::Bool(i != 0),
-        (ValueRef::Integer(i), DataType::Int16 | DataType::Int32 | DataType::Int64 | DataType::Decimal { .. }) => {
-            Value::Int64(i).coerce(t)?
-        }
+        (
+            ValueRef::Integer(i),
+            DataType::Int16 | DataType::Int32 | DataType::Int64 | DataType::Decimal { .. },
+        ) => Value::Int64(i).coerce(t)?,
         (ValueRef::Integer(i), DataType::Float64) => Value::Float64(i as f64),
         (ValueRef::Integer(i), DataType::Float32) => Value::Float32(i as f32),
         (ValueRef::Integer(i), DataType::Text { .. }) => Value::Text(i.to_string()),
         (ValueRef::Real(f), DataType::Float64) => Value::Float64(f),
         (ValueRef::Real(f), DataType::Float32) => Value::Float32(f as f32),
         // The shortest text that reads back as the same double: exact for what was stored.
-        (ValueRef::Real(f), DataType::Decimal { .. }) => Value::Decimal(Decimal::parse(&f.to_string())?).coerce(t)?,
+        (ValueRef::Real(f), DataType::Decimal { .. }) => {
+            Value::Decimal(Decimal::parse(&f.to_string())?).coerce(t)?
+        }
         (ValueRef::Real(f), DataType::Text { .. }) => Value::Text(f.to_string()),
         (ValueRef::Text(b), _) => {
             let s = std::str::from_utf8(b).map_err(|e| format!("stored text is not UTF-8: {e}"))?;
@@ -103,8 +122,15 @@ pub fn read(v: ValueRef<'_>, t: &DataType) -> Result<Value, String> {
             }
         }
         (ValueRef::Blob(b), DataType::Bytes) => Value::Bytes(b.to_vec()),
-        (ValueRef::Blob(b), DataType::Uuid) if b.len() == 16 => Value::Uuid(uuid::Uuid::from_slice(b).map_err(|e| e.to_string())?),
-        (other, t) => return Err(format!("a stored {:?} cannot be read as {t}", other.data_type())),
+        (ValueRef::Blob(b), DataType::Uuid) if b.len() == 16 => {
+            Value::Uuid(uuid::Uuid::from_slice(b).map_err(|e| e.to_string())?)
+        }
+        (other, t) => {
+            return Err(format!(
+                "a stored {:?} cannot be read as {t}",
+                other.data_type()
+            ))
+        }
     })
 }
 
@@ -135,9 +161,23 @@ mod tests {
     #[test]
     fn every_type_reads_back_as_itself() {
         for name in [
-            "boolean", "smallint", "integer", "bigint", "real", "double precision", "numeric(12,2)",
-            "numeric", "text", "varchar(20)", "date", "time", "timestamp", "timestamptz", "json",
-            "uuid", "bytea",
+            "boolean",
+            "smallint",
+            "integer",
+            "bigint",
+            "real",
+            "double precision",
+            "numeric(12,2)",
+            "numeric",
+            "text",
+            "varchar(20)",
+            "date",
+            "time",
+            "timestamp",
+            "timestamptz",
+            "json",
+            "uuid",
+            "bytea",
         ] {
             let t = DataType::parse(name).unwrap();
             assert_eq!(from_decl(&type_name(&t)), Some(t), "{name}");

@@ -15,26 +15,33 @@ use crate::script::host::Host;
 
 pub fn register(engine: &mut Engine, host: &Arc<Host>) {
     let h = host.clone();
-    engine.register_fn("create_etl_runs_table", move |c: Conn| -> Res<()> { c.db()?.audit_ensure(&h.io).map_err(fail) });
-    let h = host.clone();
-    engine.register_fn("insert_etl_runs_record", move |c: Conn, fields: Map| -> Res<i64> {
-        let db = c.db()?;
-        let mut rec = defaults(db.name());
-        apply(&mut rec, fields)?;
-        db.audit_insert(&h.io, &rec).map_err(fail)
+    engine.register_fn("create_etl_runs_table", move |c: Conn| -> Res<()> {
+        c.db()?.audit_ensure(&h.io).map_err(fail)
     });
     let h = host.clone();
-    engine.register_fn("update_etl_runs_record", move |c: Conn, id: i64, fields: Map| -> Res<()> {
-        let db = c.db()?;
-        let mut rec = db
-            .audit_history(&h.io, None, usize::MAX >> 1)
-            .map_err(fail)?
-            .into_iter()
-            .find(|r| r.id == Some(id))
-            .ok_or_else(|| fail(format!("update_etl_runs_record: no etl_runs record with id {id}")))?;
-        apply(&mut rec, fields)?;
-        db.audit_update(&h.io, id, &rec).map_err(fail)
-    });
+    engine.register_fn(
+        "insert_etl_runs_record",
+        move |c: Conn, fields: Map| -> Res<i64> {
+            let db = c.db()?;
+            let mut rec = defaults(db.name());
+            apply(&mut rec, fields)?;
+            db.audit_insert(&h.io, &rec).map_err(fail)
+        },
+    );
+    let h = host.clone();
+    engine.register_fn(
+        "update_etl_runs_record",
+        move |c: Conn, id: i64, fields: Map| -> Res<()> {
+            let db = c.db()?;
+            let mut rec = db.audit_get(&h.io, id).map_err(fail)?.ok_or_else(|| {
+                fail(format!(
+                    "update_etl_runs_record: no etl_runs record with id {id}"
+                ))
+            })?;
+            apply(&mut rec, fields)?;
+            db.audit_update(&h.io, id, &rec).map_err(fail)
+        },
+    );
 }
 
 /// A record pre-filled from the current run and task, so scripts give only what differs.
@@ -58,7 +65,11 @@ fn defaults(database: &str) -> AuditRecord {
 
 fn apply(rec: &mut AuditRecord, fields: Map) -> Res<()> {
     for (k, v) in fields {
-        let text = if v.is_unit() { None } else { Some(v.to_string()) };
+        let text = if v.is_unit() {
+            None
+        } else {
+            Some(v.to_string())
+        };
         rec.set(k.as_str(), text).map_err(fail)?;
     }
     Ok(())

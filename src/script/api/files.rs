@@ -13,13 +13,18 @@ use crate::script::host::Host;
 
 pub fn register(engine: &mut Engine, host: &Arc<Host>) {
     let h = host.clone();
-    engine.register_fn("output_csv", move |ctx: NativeCallContext, name: &str, r: Relation| output_csv(&h, &ctx, name, &r));
+    engine.register_fn(
+        "output_csv",
+        move |ctx: NativeCallContext, name: &str, r: Relation| output_csv(&h, &ctx, name, &r),
+    );
 }
 
 fn output_csv(host: &Host, ctx: &NativeCallContext, name: &str, r: &Relation) -> Res<String> {
     let task = current_task().ok_or_else(|| fail("output_csv() runs inside a task"))?;
     if name.is_empty() || name.contains(['/', '\\']) || name.starts_with('.') {
-        return Err(fail(format!("output_csv: '{name}' must be a plain file name without folders")));
+        return Err(fail(format!(
+            "output_csv: '{name}' must be a plain file name without folders"
+        )));
     }
     let dir = task.run.output_dir.clone();
     std::fs::create_dir_all(&dir).map_err(|e| fail(EtlError::io(&dir, e)))?;
@@ -34,7 +39,8 @@ fn output_csv(host: &Host, ctx: &NativeCallContext, name: &str, r: &Relation) ->
     let io_err = |e: std::io::Error| EtlError::io(&tmp, e);
     let result = r.for_each_batch(host, ctx, |schema, batch| {
         if writer.is_none() {
-            writer = Some(CsvWriter::new(file.take().expect("file"), schema, b',').map_err(io_err)?);
+            writer =
+                Some(CsvWriter::new(file.take().expect("file"), schema, b',').map_err(io_err)?);
         }
         let w = writer.as_mut().expect("writer");
         for row in batch.rows() {
@@ -47,7 +53,16 @@ fn output_csv(host: &Host, ctx: &NativeCallContext, name: &str, r: &Relation) ->
         let w = match writer {
             Some(w) => w,
             // No rows: still a valid file with the header.
-            None => CsvWriter::new(file.take().expect("file"), if out_schema.is_empty() { &schema } else { &out_schema }, b',').map_err(io_err)?,
+            None => CsvWriter::new(
+                file.take().expect("file"),
+                if out_schema.is_empty() {
+                    &schema
+                } else {
+                    &out_schema
+                },
+                b',',
+            )
+            .map_err(io_err)?,
         };
         w.finish().map(drop).map_err(io_err)
     });
@@ -56,7 +71,11 @@ fn output_csv(host: &Host, ctx: &NativeCallContext, name: &str, r: &Relation) ->
         return Err(fail(e));
     }
     std::fs::rename(&tmp, &path).map_err(|e| fail(EtlError::io(&path, e)))?;
-    task.run.output_files.lock().expect("output lock").push(path.clone());
+    task.run
+        .output_files
+        .lock()
+        .expect("output lock")
+        .push(path.clone());
     tracing::info!(task = %task.task, file = %path.display(), rows, "Wrote {rows} rows to {}.", path.display());
     Ok(path.display().to_string())
 }

@@ -15,7 +15,10 @@ impl<'a> Options<'a> {
     pub fn new(what: &'a str, map: Map, known: &[&str]) -> Res<Options<'a>> {
         for key in map.keys() {
             if !known.contains(&key.as_str()) {
-                return Err(fail(format!("{what}: unknown option '{key}' (valid options: {})", known.join(", "))));
+                return Err(fail(format!(
+                    "{what}: unknown option '{key}' (valid options: {})",
+                    known.join(", ")
+                )));
             }
         }
         Ok(Options { what, map })
@@ -26,7 +29,11 @@ impl<'a> Options<'a> {
     }
 
     fn wrong(&self, key: &str, expected: &str, got: &Dynamic) -> Box<rhai::EvalAltResult> {
-        fail(format!("{}: option '{key}' must be {expected}, not {}", self.what, got.type_name()))
+        fail(format!(
+            "{}: option '{key}' must be {expected}, not {}",
+            self.what,
+            got.type_name()
+        ))
     }
 
     pub fn string(&mut self, key: &str) -> Res<Option<String>> {
@@ -40,14 +47,20 @@ impl<'a> Options<'a> {
     pub fn bool(&mut self, key: &str) -> Res<Option<bool>> {
         match self.take(key) {
             None => Ok(None),
-            Some(v) => v.as_bool().map(Some).map_err(|_| self.wrong(key, "true or false", &v)),
+            Some(v) => v
+                .as_bool()
+                .map(Some)
+                .map_err(|_| self.wrong(key, "true or false", &v)),
         }
     }
 
     pub fn int(&mut self, key: &str) -> Res<Option<i64>> {
         match self.take(key) {
             None => Ok(None),
-            Some(v) => v.as_int().map(Some).map_err(|_| self.wrong(key, "an integer", &v)),
+            Some(v) => v
+                .as_int()
+                .map(Some)
+                .map_err(|_| self.wrong(key, "an integer", &v)),
         }
     }
 
@@ -55,7 +68,10 @@ impl<'a> Options<'a> {
         match self.take(key) {
             None => Ok(None),
             Some(v) if v.is_int() => Ok(Some(v.as_int().expect("int") as f64)),
-            Some(v) => v.as_float().map(Some).map_err(|_| self.wrong(key, "a number", &v)),
+            Some(v) => v
+                .as_float()
+                .map(Some)
+                .map_err(|_| self.wrong(key, "a number", &v)),
         }
     }
 
@@ -67,7 +83,10 @@ impl<'a> Options<'a> {
             Some(v) if v.is_array() => {
                 let arr = v.clone().into_array().expect("array");
                 arr.into_iter()
-                    .map(|x| x.into_string().map_err(|_| self.wrong(key, "a list of strings", &v)))
+                    .map(|x| {
+                        x.into_string()
+                            .map_err(|_| self.wrong(key, "a list of strings", &v))
+                    })
                     .collect::<Res<Vec<String>>>()
                     .map(Some)
             }

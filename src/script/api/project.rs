@@ -10,24 +10,48 @@ use super::{fail, Res};
 use crate::script::factory::{ProjectMeta, TaskDef};
 use crate::script::host::Host;
 
-const PROJECT_OPTIONS: &[&str] =
-    &["version", "description", "target", "schedule", "timezone", "notify", "output", "logs", "missed"];
+const PROJECT_OPTIONS: &[&str] = &[
+    "version",
+    "description",
+    "target",
+    "schedule",
+    "timezone",
+    "notify",
+    "output",
+    "logs",
+    "missed",
+];
 const TASK_OPTIONS: &[&str] = &["after", "retries", "retry_delay", "description"];
 
 pub fn register(engine: &mut Engine, host: &Arc<Host>) {
     let h = host.clone();
-    engine.register_fn("project", move |ctx: NativeCallContext, name: &str, opts: Map| project(&h, &ctx, name, opts));
+    engine.register_fn(
+        "project",
+        move |ctx: NativeCallContext, name: &str, opts: Map| project(&h, &ctx, name, opts),
+    );
     let h = host.clone();
-    engine.register_fn("project", move |ctx: NativeCallContext, name: &str| project(&h, &ctx, name, Map::new()));
+    engine.register_fn("project", move |ctx: NativeCallContext, name: &str| {
+        project(&h, &ctx, name, Map::new())
+    });
     let h = host.clone();
-    engine.register_fn("task", move |ctx: NativeCallContext, name: &str, opts: Map, f: FnPtr| task(&h, &ctx, name, opts, f));
+    engine.register_fn(
+        "task",
+        move |ctx: NativeCallContext, name: &str, opts: Map, f: FnPtr| {
+            task(&h, &ctx, name, opts, f)
+        },
+    );
     let h = host.clone();
-    engine.register_fn("task", move |ctx: NativeCallContext, name: &str, f: FnPtr| task(&h, &ctx, name, Map::new(), f));
+    engine.register_fn(
+        "task",
+        move |ctx: NativeCallContext, name: &str, f: FnPtr| task(&h, &ctx, name, Map::new(), f),
+    );
 }
 
 fn project(host: &Host, ctx: &NativeCallContext, name: &str, opts: Map) -> Res<()> {
     if name.trim().is_empty() || name.contains(['/', '\\']) {
-        return Err(fail(format!("project name '{name}' must be non-empty and contain no slashes")));
+        return Err(fail(format!(
+            "project name '{name}' must be non-empty and contain no slashes"
+        )));
     }
     let mut o = Options::new("project()", opts, PROJECT_OPTIONS)?;
     let mut meta = ProjectMeta {
@@ -41,10 +65,18 @@ fn project(host: &Host, ctx: &NativeCallContext, name: &str, opts: Map) -> Res<(
         log_keep_runs: 30,
         extra: Map::new(),
     };
-    if let Some(mut output) = o.map("output")?.map(|m| Options::new("project() option 'output'", m, &["keep"])).transpose()? {
+    if let Some(mut output) = o
+        .map("output")?
+        .map(|m| Options::new("project() option 'output'", m, &["keep"]))
+        .transpose()?
+    {
         meta.keep_output = output.bool("keep")?.unwrap_or(true);
     }
-    if let Some(mut logs) = o.map("logs")?.map(|m| Options::new("project() option 'logs'", m, &["keep_days", "keep_runs"])).transpose()? {
+    if let Some(mut logs) = o
+        .map("logs")?
+        .map(|m| Options::new("project() option 'logs'", m, &["keep_days", "keep_runs"]))
+        .transpose()?
+    {
         meta.log_keep_days = non_negative("logs.keep_days", logs.int("keep_days")?.unwrap_or(7))?;
         meta.log_keep_runs = non_negative("logs.keep_runs", logs.int("keep_runs")?.unwrap_or(30))?;
     }
@@ -56,9 +88,15 @@ fn project(host: &Host, ctx: &NativeCallContext, name: &str, opts: Map) -> Res<(
     host.check_connection(&meta.target).map_err(fail)?;
     let mut defs = host.defs.lock().expect("defs lock");
     if defs.project.is_some() {
-        return Err(fail("project(...) is called twice: a script declares one project"));
+        return Err(fail(
+            "project(...) is called twice: a script declares one project",
+        ));
     }
-    defs.project = Some((meta, ctx.call_position(), ctx.call_source().unwrap_or_default().to_string()));
+    defs.project = Some((
+        meta,
+        ctx.call_position(),
+        ctx.call_source().unwrap_or_default().to_string(),
+    ));
     Ok(())
 }
 
@@ -79,15 +117,20 @@ fn task(host: &Host, ctx: &NativeCallContext, name: &str, opts: Map, func: FnPtr
     let mut o = Options::new(&what, opts, TASK_OPTIONS)?;
     let after = o.strings("after")?.unwrap_or_default();
     let retries = o.int("retries")?.unwrap_or(0);
-    let retries = u32::try_from(retries).map_err(|_| fail(format!("{what}: retries must be 0 or more, not {retries}")))?;
+    let retries = u32::try_from(retries)
+        .map_err(|_| fail(format!("{what}: retries must be 0 or more, not {retries}")))?;
     let delay = o.number("retry_delay")?.unwrap_or(1.0);
     if !(0.0..=3600.0).contains(&delay) {
-        return Err(fail(format!("{what}: retry_delay must be between 0 and 3600 seconds, not {delay}")));
+        return Err(fail(format!(
+            "{what}: retry_delay must be between 0 and 3600 seconds, not {delay}"
+        )));
     }
     let _ = o.string("description")?;
     let mut defs = host.defs.lock().expect("defs lock");
     if defs.tasks.iter().any(|t| t.name == name) {
-        return Err(fail(format!("a task named '{name}' is already defined: task names must be unique")));
+        return Err(fail(format!(
+            "a task named '{name}' is already defined: task names must be unique"
+        )));
     }
     defs.tasks.push(TaskDef {
         name: name.to_string(),
@@ -97,7 +140,10 @@ fn task(host: &Host, ctx: &NativeCallContext, name: &str, opts: Map, func: FnPtr
         func,
         defined_in: Arc::new(call_site(ctx)),
         pos: ctx.call_position(),
-        source: ctx.call_source().map(str::to_string).unwrap_or_else(|| host.script_name()),
+        source: ctx
+            .call_source()
+            .map(str::to_string)
+            .unwrap_or_else(|| host.script_name()),
     });
     Ok(())
 }

@@ -29,7 +29,10 @@ pub struct Relation {
 
 impl Relation {
     pub fn new(source: Arc<dyn Source>) -> Relation {
-        Relation { source, steps: Vec::new() }
+        Relation {
+            source,
+            steps: Vec::new(),
+        }
     }
 
     fn with(&self, step: Step) -> Relation {
@@ -53,7 +56,10 @@ impl Relation {
         ctx: &NativeCallContext,
         mut each: impl FnMut(&Schema, Batch) -> Result<()>,
     ) -> Result<Schema> {
-        let opts = ReadOptions { limit: self.read_limit(), ..ReadOptions::default() };
+        let opts = ReadOptions {
+            limit: self.read_limit(),
+            ..ReadOptions::default()
+        };
         let mut stream = self.source.open(&host.io, &opts)?;
         let mut transform = RhaiTransform::new(ctx, &self.steps, stream.schema.clone());
         while let Some(batch) = stream.next_blocking() {
@@ -76,40 +82,59 @@ pub fn register(engine: &mut Engine, host: &Arc<Host>) {
     let h = host.clone();
     engine.register_fn("csv_file", move |path: &str| csv_file(&h, path, Map::new()));
     let h = host.clone();
-    engine.register_fn("csv_file", move |path: &str, opts: Map| csv_file(&h, path, opts));
+    engine.register_fn("csv_file", move |path: &str, opts: Map| {
+        csv_file(&h, path, opts)
+    });
     engine.register_fn("map", |r: &mut Relation, f: FnPtr| r.with(Step::Map(f)));
-    engine.register_fn("filter", |r: &mut Relation, f: FnPtr| r.with(Step::Filter(f)));
+    engine.register_fn("filter", |r: &mut Relation, f: FnPtr| {
+        r.with(Step::Filter(f))
+    });
     engine.register_fn("limit", |r: &mut Relation, n: i64| -> Res<Relation> {
         let n = u64::try_from(n).map_err(|_| fail(format!("limit must be 0 or more, not {n}")))?;
         Ok(r.with(Step::Limit(n)))
     });
     let h = host.clone();
-    engine.register_fn("rows", move |ctx: NativeCallContext, r: &mut Relation| rows(&h, &ctx, r));
-    let h = host.clone();
-    engine.register_fn("count", move |ctx: NativeCallContext, r: &mut Relation| -> Res<i64> {
-        let mut n = 0i64;
-        r.for_each_batch(&h, &ctx, |_, b| {
-            n += b.len() as i64;
-            Ok(())
-        })
-        .map_err(fail)?;
-        Ok(n)
+    engine.register_fn("rows", move |ctx: NativeCallContext, r: &mut Relation| {
+        rows(&h, &ctx, r)
     });
+    let h = host.clone();
+    engine.register_fn(
+        "count",
+        move |ctx: NativeCallContext, r: &mut Relation| -> Res<i64> {
+            let mut n = 0i64;
+            r.for_each_batch(&h, &ctx, |_, b| {
+                n += b.len() as i64;
+                Ok(())
+            })
+            .map_err(fail)?;
+            Ok(n)
+        },
+    );
     let h = host.clone();
     engine.register_fn("columns", move |r: &mut Relation| -> Res<Array> {
         let schema = r.source.schema(&h.io).map_err(fail)?;
         Ok(schema
             .columns
             .iter()
-            .map(|c| Dynamic::from(Map::from_iter([("name".into(), c.name.clone().into()), ("type".into(), c.data_type.to_string().into())])))
+            .map(|c| {
+                Dynamic::from(Map::from_iter([
+                    ("name".into(), c.name.clone().into()),
+                    ("type".into(), c.data_type.to_string().into()),
+                ]))
+            })
             .collect())
     });
     engine.register_fn("to_string", |r: &mut Relation| r.source.describe());
 }
 
 fn csv_file(host: &Host, path: &str, opts: Map) -> Res<Relation> {
-    let opts = CsvOptions::from_map(&opts).map_err(|e| fail(format!("csv_file(\"{path}\"): {e}")))?;
-    Ok(Relation::new(Arc::new(CsvSource::new(host.resolve_path(path), path.to_string(), opts))))
+    let opts =
+        CsvOptions::from_map(&opts).map_err(|e| fail(format!("csv_file(\"{path}\"): {e}")))?;
+    Ok(Relation::new(Arc::new(CsvSource::new(
+        host.resolve_path(path),
+        path.to_string(),
+        opts,
+    ))))
 }
 
 fn rows(host: &Host, ctx: &NativeCallContext, r: &Relation) -> Res<Array> {
@@ -161,9 +186,14 @@ impl<'a> RhaiTransform<'a> {
     }
 
     fn call(&self, f: &FnPtr, row: &Map, what: &str) -> Result<Dynamic> {
-        f.call_within_context::<Dynamic>(self.ctx, (row.clone(),)).map_err(|e| {
-            EtlError::Other(format!("{what} failed at row {}: {}", self.rows_seen, e.to_string().lines().next().unwrap_or_default()))
-        })
+        f.call_within_context::<Dynamic>(self.ctx, (row.clone(),))
+            .map_err(|e| {
+                EtlError::Other(format!(
+                    "{what} failed at row {}: {}",
+                    self.rows_seen,
+                    e.to_string().lines().next().unwrap_or_default()
+                ))
+            })
     }
 
     /// The output columns from the first mapped row: input columns first in their order,
@@ -173,13 +203,20 @@ impl<'a> RhaiTransform<'a> {
         for c in &self.input.columns {
             if let Some(v) = first.get(c.name.as_str()) {
                 let keep = from_dynamic(v.clone(), Some(&c.data_type)).is_ok();
-                let t = if keep { c.data_type.clone() } else { dynamic_type(v).unwrap_or(crate::data::DataType::TEXT) };
+                let t = if keep {
+                    c.data_type.clone()
+                } else {
+                    dynamic_type(v).unwrap_or(crate::data::DataType::TEXT)
+                };
                 cols.push(Column::new(c.name.clone(), t));
             }
         }
         for (k, v) in first {
             if self.input.index_of(k).is_none() {
-                cols.push(Column::new(k.to_string(), dynamic_type(v).unwrap_or(crate::data::DataType::TEXT)));
+                cols.push(Column::new(
+                    k.to_string(),
+                    dynamic_type(v).unwrap_or(crate::data::DataType::TEXT),
+                ));
             }
         }
         self.output = Some(Schema::new(cols));
@@ -210,7 +247,13 @@ impl Transform for RhaiTransform<'_> {
                     Step::Filter(f) => {
                         let m = map.get_or_insert_with(|| row_to_map(&self.input, row));
                         let keep = self.call(f, m, ".filter")?;
-                        let keep = keep.as_bool().map_err(|_| EtlError::Other(format!(".filter must return true or false, not {} (row {})", keep.type_name(), self.rows_seen)))?;
+                        let keep = keep.as_bool().map_err(|_| {
+                            EtlError::Other(format!(
+                                ".filter must return true or false, not {} (row {})",
+                                keep.type_name(),
+                                self.rows_seen
+                            ))
+                        })?;
                         if !keep {
                             pass = false;
                             break;
@@ -220,7 +263,11 @@ impl Transform for RhaiTransform<'_> {
                         let m = map.get_or_insert_with(|| row_to_map(&self.input, row));
                         let next = self.call(f, m, ".map")?;
                         if !next.is_map() {
-                            return Err(EtlError::Other(format!(".map must return a map #{{...}}, not {} (row {})", next.type_name(), self.rows_seen)));
+                            return Err(EtlError::Other(format!(
+                                ".map must return a map #{{...}}, not {} (row {})",
+                                next.type_name(),
+                                self.rows_seen
+                            )));
                         }
                         map = Some(next.cast::<Map>());
                     }
@@ -238,16 +285,28 @@ impl Transform for RhaiTransform<'_> {
                 self.fix_schema(&m);
             }
             let schema = self.output.as_ref().expect("schema fixed");
-            let b = out.get_or_insert_with(|| Batch::new(schema.len(), batch.first_row, batch.len()));
+            let b =
+                out.get_or_insert_with(|| Batch::new(schema.len(), batch.first_row, batch.len()));
             let mut m = m;
             for c in &schema.columns {
                 let v = m.remove(c.name.as_str()).unwrap_or(Dynamic::UNIT);
-                let value = from_dynamic(v, Some(&c.data_type)).map_err(|e| EtlError::Other(format!(".map: row {}, column '{}': {e}", self.rows_seen, c.name)))?;
+                let value = from_dynamic(v, Some(&c.data_type)).map_err(|e| {
+                    EtlError::Other(format!(
+                        ".map: row {}, column '{}': {e}",
+                        self.rows_seen, c.name
+                    ))
+                })?;
                 b.push(value);
             }
         }
         if self.has_map {
-            Ok(out.unwrap_or_else(|| Batch::new(self.output.as_ref().map(Schema::len).unwrap_or(0), batch.first_row, 0)))
+            Ok(out.unwrap_or_else(|| {
+                Batch::new(
+                    self.output.as_ref().map(Schema::len).unwrap_or(0),
+                    batch.first_row,
+                    0,
+                )
+            }))
         } else {
             Ok(kept)
         }

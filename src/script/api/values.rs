@@ -12,7 +12,12 @@ pub fn register(engine: &mut Engine) {
         .register_fn("to_string", |d: &mut Decimal| d.to_string())
         .register_fn("to_debug", |d: &mut Decimal| d.to_string())
         .register_fn("to_float", |d: &mut Decimal| d.to_f64())
-        .register_fn("to_int", |d: &mut Decimal| d.to_i128().and_then(|v| i64::try_from(v).ok()).map(Dynamic::from).unwrap_or(Dynamic::UNIT))
+        .register_fn("to_int", |d: &mut Decimal| {
+            d.to_i128()
+                .and_then(|v| i64::try_from(v).ok())
+                .map(Dynamic::from)
+                .unwrap_or(Dynamic::UNIT)
+        })
         .register_fn("==", |a: Decimal, b: Decimal| a == b || a.cmp(&b).is_eq())
         .register_fn("!=", |a: Decimal, b: Decimal| !a.cmp(&b).is_eq())
         .register_fn("<", |a: Decimal, b: Decimal| a < b)
@@ -141,9 +146,21 @@ fn to_json(d: &Dynamic) -> serde_json::Value {
     } else if let Ok(f) = d.as_float() {
         J::from(f)
     } else if d.is_array() {
-        J::Array(d.read_lock::<Array>().expect("array").iter().map(to_json).collect())
+        J::Array(
+            d.read_lock::<Array>()
+                .expect("array")
+                .iter()
+                .map(to_json)
+                .collect(),
+        )
     } else if d.is_map() {
-        J::Object(d.read_lock::<Map>().expect("map").iter().map(|(k, v)| (k.to_string(), to_json(v))).collect())
+        J::Object(
+            d.read_lock::<Map>()
+                .expect("map")
+                .iter()
+                .map(|(k, v)| (k.to_string(), to_json(v)))
+                .collect(),
+        )
     } else {
         J::String(d.to_string())
     }
@@ -151,12 +168,21 @@ fn to_json(d: &Dynamic) -> serde_json::Value {
 
 /// A row as a script map: column name -> value.
 pub fn row_to_map(schema: &Schema, row: &[Value]) -> Map {
-    schema.columns.iter().zip(row).map(|(c, v)| (c.name.as_str().into(), to_dynamic(v.clone()))).collect()
+    schema
+        .columns
+        .iter()
+        .zip(row)
+        .map(|(c, v)| (c.name.as_str().into(), to_dynamic(v.clone())))
+        .collect()
 }
 
 /// Named SQL parameters from a script map.
 pub fn params(map: Map) -> Result<crate::connectors::Params, String> {
     map.into_iter()
-        .map(|(k, v)| from_dynamic(v, None).map(|v| (k.to_string(), v)).map_err(|e| format!("parameter :{k}: {e}")))
+        .map(|(k, v)| {
+            from_dynamic(v, None)
+                .map(|v| (k.to_string(), v))
+                .map_err(|e| format!("parameter :{k}: {e}"))
+        })
         .collect()
 }

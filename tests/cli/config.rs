@@ -1,0 +1,103 @@
+//! Configuration: environment overrides, environments, unknown connections, `.env` files and
+//! secrets that must never be printed.
+
+use crate::support::{script, Sandbox, ETL_TOML};
+
+#[test]
+fn etl_conn_variable_overrides_the_file() {
+    let s = Sandbox::with_project("config_basic");
+    s.exec("config_basic")
+        .env("ETL_CONN_WAREHOUSE", "sqlite://other.db")
+        .run();
+    assert!(
+        !s.exists("metadata/warehouse.db"),
+        "the file's warehouse is not used"
+    );
+    let w = s.sqlite("other.db");
+    assert_eq!(w.count("items"), 2);
+    assert_eq!(w.audit_of("items")[0].status, "success");
+}
+
+#[test]
+fn unknown_connection_is_a_script_error() {
+    let s = Sandbox::with_project("config_unknown_connection");
+    s.check("config_unknown_connection")
+        .status(2)
+        .stderr_contains(&format!(
+            "error: {}:4:11: ",
+            script("config_unknown_connection")
+        ))
+        .stderr_contains("no connection named 'crm' in environment 'dev' (known: warehouse)")
+        .stderr_contains("[env.dev.connections]")
+        .stderr_contains("ETL_CONN_CRM")
+        .run();
+}
+
+#[test]
+fn env_option_picks_another_environment() {
+    let s = Sandbox::with_project("config_basic");
+    s.write(
+        "etl.toml",
+        format!("{ETL_TOML}\n[env.prod.connections]\nwarehouse = \"sqlite://prod.db\"\n"),
+    );
+    s.exec("config_basic")
+        .args(&["--env", "prod"])
+        .stderr_contains("environment prod")
+        .run();
+    assert!(!s.exists("metadata/warehouse.db"));
+    let w = s.sqlite("prod.db");
+    assert_eq!(w.count("items"), 2);
+    assert_eq!(w.audit()[0].environment, "prod");
+}
+
+#[test]
+fn unknown_environment_is_a_usage_error() {
+    let s = Sandbox::with_project("config_basic");
+    s.exec("config_basic")
+        .args(&["--env", "qa"])
+        .status(2)
+        .stderr_contains("environment 'qa' is not defined")
+        .run();
+}
+
+#[test]
+fn passwords_never_appear_in_output_or_logs() {
+    let s = Sandbox::with_project("config_secret");
+    let url = "mysql://loader:hunter2@127.0.0.1:1/shop";
+    let check = s.check("config_secret").env("ETL_CONN_SHOP", url).run();
+    let exec = s
+        .exec("config_secret")
+        .arg("-vv")
+        .env("ETL_CONN_SHOP", url)
+        .status(1)
+        .run();
+    assert!(
+        exec.stderr.contains("loader:***@127.0.0.1:1/shop"),
+        "the masked URL says which connection failed:\n{}",
+        exec.stderr
+    );
+    let log = s.logs("config_secret");
+    let audit = format!("{:?}", s.warehouse().audit());
+    for (what, text) in [
+        ("check stdout", &check.stdout),
+        ("check stderr", &check.stderr),
+        ("stdout", &exec.stdout),
+        ("stderr", &exec.stderr),
+        ("log", &log),
+        ("audit", &audit),
+    ] {
+        assert!(
+            !text.contains("hunter2"),
+            "the password leaked into {what}:\n{text}"
+        );
+    }
+}
+
+#[test]
+fn dot_env_beside_etl_toml_supplies_connections() {
+    let s = Sandbox::with_project("config_basic");
+    s.write(".env", "ETL_CONN_WAREHOUSE=sqlite://from_dotenv.db\n");
+    s.exec("config_basic").run();
+    assert!(!s.exists("metadata/warehouse.db"));
+    assert_eq!(s.sqlite("from_dotenv.db").count("items"), 2);
+}

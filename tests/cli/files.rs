@@ -1,0 +1,115 @@
+//! Files a run leaves: output files, log retention, `etl new` scaffolds, `etl runs`.
+
+use crate::support::Sandbox;
+
+#[test]
+fn output_files_are_deleted_when_not_kept() {
+    let s = Sandbox::with_project("files_output");
+    s.exec("files_output")
+        .stderr_contains("exported ")
+        .stderr_contains("Wrote 2 rows")
+        .run();
+    assert_eq!(
+        s.files_in("metadata/output/files_output"),
+        Vec::<String>::new()
+    );
+}
+
+#[test]
+fn log_retention_keeps_the_newest_runs() {
+    let s = Sandbox::with_project("files_retention");
+    let dir = "metadata/logs/files_retention";
+    for day in 1..=5 {
+        s.write(
+            &format!("{dir}/files_retention_2020010{day}_000000.log"),
+            "an old run\n",
+        );
+    }
+    s.write(
+        &format!("{dir}/other_20200101_000000.log"),
+        "another project's log\n",
+    );
+    s.exec("files_retention").run();
+    let logs = s.files_in(dir);
+    assert_eq!(logs.len(), 4, "{logs:?}");
+    assert_eq!(
+        logs[..3],
+        [
+            "files_retention_20200104_000000.log",
+            "files_retention_20200105_000000.log",
+            "other_20200101_000000.log"
+        ]
+    );
+    assert!(
+        logs[3].starts_with("files_retention_") && !logs[3].starts_with("files_retention_2020"),
+        "{logs:?}"
+    );
+    assert!(s
+        .read(&format!("{dir}/{}", logs[3]))
+        .contains("nothing to do"));
+}
+
+#[test]
+fn new_project_runs_as_generated() {
+    let s = Sandbox::new();
+    s.etl(&["new", "shop"])
+        .stdout_contains("Created projects/shop/project.rhai")
+        .run();
+    s.check("shop")
+        .stdout_contains("project 'shop' v0.1.0 is valid: 2 tasks")
+        .run();
+    s.exec("shop").stderr_contains("Run succeeded").run();
+    let w = s.warehouse();
+    assert_eq!(w.count("shop_example"), 3);
+    assert_eq!(w.count("shop_summary"), 2);
+    s.etl(&["new", "shop"])
+        .status(2)
+        .stderr_contains("already exists")
+        .run();
+}
+
+#[test]
+fn runs_prints_the_audit_history() {
+    let s = Sandbox::with_demo();
+    s.exec("demo").run();
+    let ran = s.etl(&["runs", "--project", "demo"]).run();
+    let out = &ran.stdout;
+    let lines: Vec<&str> = out.lines().collect();
+    assert!(
+        lines[0].starts_with("id")
+            && lines[0].contains("run_id")
+            && lines[0].contains("status")
+            && lines[0].contains("rows"),
+        "{out}"
+    );
+    let run_id = &s.warehouse().audit()[0].run_id;
+    let records: Vec<&&str> = lines
+        .iter()
+        .filter(|l| l.contains(run_id.as_str()))
+        .collect();
+    assert_eq!(records.len(), 4, "{out}");
+    assert!(
+        records
+            .iter()
+            .any(|l| l.contains("orders") && l.contains("success") && l.contains("3000")),
+        "{out}"
+    );
+    assert!(
+        records
+            .iter()
+            .any(|l| l.contains("customers") && l.contains("500")),
+        "{out}"
+    );
+    // Newest first.
+    assert!(records[0].contains("export"), "{out}");
+
+    let other = s.etl(&["runs", "--project", "nope"]).run();
+    assert_eq!(
+        other
+            .stdout
+            .lines()
+            .filter(|l| l.contains(run_id.as_str()))
+            .count(),
+        0
+    );
+}

@@ -1,0 +1,13 @@
+//! Integration tests that drive the real `etl` binary against fixture projects
+//! (tests/projects/*) in throwaway folders, asserting on the warehouse's contents, the audit
+//! table, files and exit codes (DESIGN.md §5.5).
+
+mod support;
+
+mod check_errors;
+mod config;
+mod demo;
+mod files;
+mod interrupt;
+mod loads;
+mod runner;
