@@ -70,6 +70,13 @@ impl Decimal {
         Decimal { text }
     }
 
+    /// Wraps text already in the normal form described on the type (what a codec that builds
+    /// the digits itself produces), skipping the parse.
+    pub fn from_normalized(text: String) -> Decimal {
+        debug_assert_eq!(Decimal::parse(&text).map(|d| d.text), Ok(text.clone()), "not normalised");
+        Decimal { text }
+    }
+
     pub fn from_i128(v: i128) -> Decimal {
         Decimal {
             text: v.to_string(),
@@ -111,6 +118,9 @@ impl Decimal {
     /// digit: rounding is a lossy cast and must be asked for by the script, not done silently.
     pub fn with_scale(&self, scale: usize) -> Option<Decimal> {
         let (int, frac) = self.parts();
+        if frac.len() == scale {
+            return Some(self.clone());
+        }
         if frac.len() > scale && frac[scale..].bytes().any(|b| b != b'0') {
             return None;
         }
@@ -127,8 +137,14 @@ impl Decimal {
 
     /// True when the value fits `numeric(precision, scale)` without losing a digit.
     pub fn fits(&self, precision: u32, scale: u32) -> bool {
-        self.with_scale(scale as usize)
-            .is_some_and(|d| d.integer_digits() <= (precision - scale.min(precision)) as usize)
+        // Same answer as `with_scale` + `integer_digits`, without building the rescaled text
+        // (this runs for every decimal of every loaded row).
+        let (_, frac) = self.parts();
+        let s = scale as usize;
+        if frac.len() > s && frac[s..].bytes().any(|b| b != b'0') {
+            return false;
+        }
+        self.integer_digits() <= (precision - scale.min(precision)) as usize
     }
 
     /// The integer value when the scale is zero (or the fraction is all zeros) and it fits i128.

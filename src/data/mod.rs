@@ -1,14 +1,18 @@
 //! The typed data model shared by every connector: values, column types, schemas and batches.
 //! Exactness lives here: decimals are kept as digits, never as floats, and NULL is never ''.
 
+mod array;
 mod batch;
 mod decimal;
+mod interval;
 mod schema;
 mod types;
 mod value;
 
 pub use batch::Batch;
+pub use array::write_json;
 pub use decimal::Decimal;
+pub use interval::{format_interval, parse_interval};
 pub use schema::{Column, Schema};
 pub use types::DataType;
 pub use value::Value;

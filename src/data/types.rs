@@ -26,6 +26,11 @@ pub enum DataType {
     Json,
     Uuid,
     Bytes,
+    /// PostgreSQL's interval: months, days and microseconds kept apart.
+    Interval,
+    /// A one-level array type; multi-dimensional values nest `Value::Array`s of the same
+    /// element type (PostgreSQL's `int[]` and `int[][]` are one type).
+    Array(Box<DataType>),
 }
 
 impl DataType {
@@ -39,6 +44,14 @@ impl DataType {
     /// PostgreSQL spellings and common aliases are accepted.
     pub fn parse(input: &str) -> Result<DataType, String> {
         let lower = input.trim().to_ascii_lowercase();
+        if let Some(elem) = lower.strip_suffix("[]") {
+            let elem = elem.trim_end();
+            let elem = elem.trim_end_matches("[]").trim_end();
+            return match DataType::parse(elem)? {
+                DataType::Array(_) => Err(format!("'{input}': arrays of arrays are one array type; write '{elem}[]'")),
+                t => Ok(DataType::Array(Box::new(t))),
+            };
+        }
         let (name, args) = match lower.find('(') {
             Some(i) if lower.ends_with(')') => {
                 let args: Vec<&str> = lower[i + 1..lower.len() - 1]
@@ -84,10 +97,11 @@ impl DataType {
             "json" | "jsonb" => DataType::Json,
             "uuid" => DataType::Uuid,
             "bytes" | "bytea" | "blob" | "binary" => DataType::Bytes,
+            "interval" => DataType::Interval,
             _ => {
                 return Err(format!(
                     "unknown type '{input}' (expected one of: boolean, smallint, integer, bigint, real, double, \
-                     numeric(p,s), text, varchar(n), date, time, timestamp, timestamptz, json, uuid, bytea)"
+                     numeric(p,s), text, varchar(n), date, time, timestamp, timestamptz, interval, json, uuid, bytea, or TYPE[])"
                 ))
             }
         };
@@ -148,6 +162,7 @@ impl DataType {
             (Text { .. }, Text { max_len: None }) => true,
             (Text { max_len: Some(a) }, Text { max_len: Some(b) }) => a <= b,
             (Timestamp, TimestampTz) => false,
+            (Array(a), Array(b)) => a.widens_to(b),
             _ => false,
         }
     }
@@ -180,6 +195,8 @@ impl fmt::Display for DataType {
             DataType::Json => f.write_str("json"),
             DataType::Uuid => f.write_str("uuid"),
             DataType::Bytes => f.write_str("bytea"),
+            DataType::Interval => f.write_str("interval"),
+            DataType::Array(elem) => write!(f, "{elem}[]"),
         }
     }
 }

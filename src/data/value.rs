@@ -26,6 +26,14 @@ pub enum Value {
     Json(String),
     Uuid(Uuid),
     Bytes(Vec<u8>),
+    /// PostgreSQL's interval; the three fields are independent (see `data::interval`).
+    Interval {
+        months: i32,
+        days: i32,
+        micros: i64,
+    },
+    /// Elements of one type; nested arrays are further dimensions.
+    Array(Vec<Value>),
 }
 
 const TS_FORMATS: [&str; 4] = [
@@ -59,6 +67,10 @@ impl Value {
             Value::Json(_) => DataType::Json,
             Value::Uuid(_) => DataType::Uuid,
             Value::Bytes(_) => DataType::Bytes,
+            Value::Interval { .. } => DataType::Interval,
+            Value::Array(items) => {
+                DataType::Array(Box::new(first_element_type(items).unwrap_or(DataType::TEXT)))
+            }
         })
     }
 
@@ -109,6 +121,12 @@ impl Value {
                 }
                 None => Value::Bytes(text.as_bytes().to_vec()),
             },
+            DataType::Interval => {
+                let (months, days, micros) = super::interval::parse_interval(t)?;
+                Value::Interval { months, days, micros }
+            }
+            DataType::Array(elem) => super::array::parse_array(t, elem)
+                .map_err(|e| format!("'{}' is not a valid {ty} array: {e}", shorten(text)))?,
         })
     }
 
@@ -171,6 +189,21 @@ impl Value {
             }
             (Value::Timestamp(t), T::TimestampTz) => Value::TimestampTz(t.and_utc()),
             (Value::Json(j), T::Text { .. }) => Value::Text(j).coerce(ty)?,
+            (Value::Json(j), T::Array(_)) => Value::parse(&j, ty)?,
+            (Value::Array(items), T::Array(elem)) => Value::Array(
+                items
+                    .into_iter()
+                    .map(|v| match v {
+                        inner @ Value::Array(_) => inner.coerce(ty),
+                        v => v.coerce(elem),
+                    })
+                    .collect::<Result<_, _>>()?,
+            ),
+            (v @ Value::Array(_), T::Json) => {
+                let mut json = String::new();
+                super::array::write_json(&v, &mut json);
+                Value::Json(json)
+            }
             (v, _) if v.data_type().as_ref().is_some_and(|t| same_kind(t, ty)) => v,
             (v, _) => {
                 return Err(format!(
@@ -222,6 +255,8 @@ impl Value {
                     write!(out, "{byte:02x}").unwrap();
                 }
             }
+            Value::Interval { months, days, micros } => super::interval::format_interval(*months, *days, *micros, out),
+            Value::Array(items) => super::array::write_array(items, out),
         }
         true
     }
@@ -257,9 +292,30 @@ impl Value {
             (Timestamp(a), Date(b)) => Some(a.cmp(&b.and_hms_opt(0, 0, 0)?)),
             (Uuid(a), Uuid(b)) => Some(a.cmp(b)),
             (Bytes(a), Bytes(b)) => Some(a.cmp(b)),
+            (Interval { months: m1, days: d1, micros: u1 }, Interval { months: m2, days: d2, micros: u2 }) => {
+                Some(super::interval::compare_interval((*m1, *d1, *u1), (*m2, *d2, *u2)))
+            }
+            (Array(a), Array(b)) => {
+                for (x, y) in a.iter().zip(b) {
+                    match x.compare(y)? {
+                        Ordering::Equal => continue,
+                        other => return Some(other),
+                    }
+                }
+                Some(a.len().cmp(&b.len()))
+            }
             _ => None,
         }
     }
+}
+
+/// The element type of an array value: its first non-NULL scalar, looking into dimensions.
+fn first_element_type(items: &[Value]) -> Option<DataType> {
+    items.iter().find_map(|v| match v {
+        Value::Null => None,
+        Value::Array(inner) => first_element_type(inner),
+        v => v.data_type(),
+    })
 }
 
 fn same_kind(a: &DataType, b: &DataType) -> bool {

@@ -52,8 +52,7 @@ fn unknown_function_at_the_top_level() {
     assert!(ran.stderr.contains("summarize_rows"), "{}", ran.stderr);
 }
 
-/// Needs the static check of task closures: without it, `check` passes and only `exec` finds
-/// the unknown function.
+/// The static check of task closures: the closure never runs during `check`.
 #[test]
 fn unknown_function_inside_a_task_closure() {
     let ran = check_fails(
@@ -63,7 +62,27 @@ fn unknown_function_inside_a_task_closure() {
         5,
         "    summarize_rows(n);",
     );
-    assert!(ran.stderr.contains("summarize_rows"), "{}", ran.stderr);
+    assert!(
+        ran.stderr.contains("unknown function 'summarize_rows'"),
+        "{}",
+        ran.stderr
+    );
+}
+
+#[test]
+fn unknown_function_in_an_expression_inside_a_task_closure() {
+    let ran = check_fails(
+        "check_unknown_fn_in_task_expr",
+        "project.rhai",
+        5,
+        17,
+        "    let total = summarize_rows(1) + 1;",
+    );
+    assert!(
+        ran.stderr.contains("unknown function 'summarize_rows'"),
+        "{}",
+        ran.stderr
+    );
 }
 
 #[test]

@@ -64,12 +64,17 @@ fn unknown_environment_is_a_usage_error() {
 fn passwords_never_appear_in_output_or_logs() {
     let s = Sandbox::with_project("config_secret");
     let url = "mysql://loader:hunter2@127.0.0.1:1/shop";
-    let check = s.check("config_secret").env("ETL_CONN_SHOP", url).run();
+    let check = s
+        .check("config_secret")
+        .env("ETL_CONN_SHOP", url)
+        .stderr_lacks("hunter2")
+        .run();
     let exec = s
         .exec("config_secret")
         .arg("-vv")
         .env("ETL_CONN_SHOP", url)
         .status(1)
+        .stderr_lacks("hunter2")
         .run();
     assert!(
         exec.stderr.contains("loader:***@127.0.0.1:1/shop"),

@@ -33,20 +33,24 @@ fn log_retention_keeps_the_newest_runs() {
     let logs = s.files_in(dir);
     assert_eq!(logs.len(), 4, "{logs:?}");
     assert_eq!(
-        logs[..3],
+        logs[..2],
         [
             "files_retention_20200104_000000.log",
-            "files_retention_20200105_000000.log",
-            "other_20200101_000000.log"
+            "files_retention_20200105_000000.log"
         ]
     );
+    let this_run = &logs[2];
     assert!(
-        logs[3].starts_with("files_retention_") && !logs[3].starts_with("files_retention_2020"),
+        this_run.starts_with("files_retention_") && !this_run.starts_with("files_retention_2020"),
         "{logs:?}"
     );
     assert!(s
-        .read(&format!("{dir}/{}", logs[3]))
+        .read(&format!("{dir}/{this_run}"))
         .contains("nothing to do"));
+    assert_eq!(
+        logs[3], "other_20200101_000000.log",
+        "another project's logs stay"
+    );
 }
 
 #[test]

@@ -264,74 +264,83 @@ pub fn convert_inferred(text: &str, ty: &DataType) -> Result<Value, Misfit> {
         return Ok(Value::Text(text.to_owned()));
     }
     let shape = classify(text);
+    let value = match (shape, ty) {
+        (Shape::Bool(b), DataType::Bool) => Some(Value::Bool(b)),
+        (Shape::Int { value: Some(v), .. }, DataType::Int32) => {
+            i32::try_from(v).ok().map(Value::Int32)
+        }
+        (Shape::Int { value: Some(v), .. }, DataType::Int64) => Some(Value::Int64(v)),
+        (Shape::Int { .. } | Shape::Decimal { .. }, DataType::Decimal { .. }) => {
+            numeric(text, shape, ty)
+        }
+        (Shape::Date(d), DataType::Date) => Some(Value::Date(d)),
+        // A date is midnight of that day: exact as a timestamp.
+        (Shape::Date(d), DataType::Timestamp) => d.and_hms_opt(0, 0, 0).map(Value::Timestamp),
+        (Shape::Timestamp(t), DataType::Timestamp) => Some(Value::Timestamp(t)),
+        (Shape::TimestampTz(t), DataType::TimestampTz) => Some(Value::TimestampTz(t)),
+        (Shape::Uuid(u), DataType::Uuid) => Some(Value::Uuid(u)),
+        _ => None,
+    };
+    if let Some(value) = value {
+        return Ok(value);
+    }
     let Some(kind) = Kind::of_type(ty) else {
+        // Not a type inference produces; hold it to the general parser.
         return Value::parse(text, ty).map_err(|reason| Misfit {
             reason,
             suggestion: DataType::TEXT,
         });
     };
-    let unconstrained_numeric = matches!(
-        ty,
+    let widened = match ty {
         DataType::Decimal {
-            precision: None,
-            ..
-        }
-    );
-    let widened = kind.add(&shape).data_type();
-    let fits = if unconstrained_numeric {
-        matches!(shape, Shape::Int { .. } | Shape::Decimal { .. })
-    } else {
-        widened == *ty
+            precision: None, ..
+        } => DataType::TEXT,
+        _ => kind.add(&shape).data_type(),
     };
-    if !fits {
-        let shown = shorten(text);
-        let reason = match shape {
-            Shape::Int { .. } | Shape::Decimal { .. } if widened != DataType::TEXT => {
-                format!("'{shown}' does not fit {ty}")
+    let shown = shorten(text);
+    let reason = match shape {
+        Shape::Int { .. } | Shape::Decimal { .. } if widened != DataType::TEXT => {
+            format!("'{shown}' does not fit {ty}")
+        }
+        Shape::Text if has_leading_zeros(text) => {
+            format!("'{shown}' has leading zeros, which {ty} would drop")
+        }
+        _ => format!("'{shown}' is not a value of type {ty}"),
+    };
+    Err(Misfit {
+        reason,
+        suggestion: widened,
+    })
+}
+
+/// A number for a numeric column, when it fits without rounding: no more fraction digits than
+/// the scale, no more integer digits than precision minus scale.
+fn numeric(text: &str, shape: Shape, ty: &DataType) -> Option<Value> {
+    let (int_digits, scale) = match shape {
+        Shape::Int { digits, .. } => (digits, 0),
+        Shape::Decimal { int_digits, scale } => (int_digits, scale),
+        _ => return None,
+    };
+    let d = Decimal::parse(text).ok()?;
+    match ty {
+        DataType::Decimal {
+            precision: Some(p),
+            scale: Some(s),
+        } => {
+            if scale > *s || int_digits > p.saturating_sub(*s) {
+                return None;
             }
-            Shape::Text if has_leading_zeros(text) => {
-                format!("'{shown}' has leading zeros, which {ty} would drop")
-            }
-            _ => format!("'{shown}' is not a value of type {ty}"),
-        };
-        let suggestion = if unconstrained_numeric {
-            DataType::TEXT
-        } else {
-            widened
-        };
-        return Err(Misfit { reason, suggestion });
-    }
-    let value = match (shape, ty) {
-        (Shape::Bool(b), _) => Value::Bool(b),
-        (Shape::Int { value: Some(v), .. }, DataType::Int32) => Value::Int32(v as i32),
-        (Shape::Int { value: Some(v), .. }, DataType::Int64) => Value::Int64(v),
-        (Shape::Int { .. } | Shape::Decimal { .. }, DataType::Decimal { scale, .. }) => {
-            let exact_scale = match shape {
-                Shape::Decimal { scale: s, .. } => Some(s),
-                _ => Some(0),
-            };
-            let d = Decimal::parse(text).map_err(|reason| Misfit {
-                reason,
-                suggestion: DataType::TEXT,
-            })?;
-            if scale.is_none() || *scale == exact_scale {
-                // Already at the column's scale, and `fits` checked the precision.
-                Value::Decimal(d)
+            if scale == *s {
+                Some(Value::Decimal(d))
             } else {
-                Value::Decimal(d).coerce(ty).map_err(|reason| Misfit {
-                    reason,
-                    suggestion: widened,
-                })?
+                d.with_scale(*s as usize).map(Value::Decimal)
             }
         }
-        (Shape::Date(d), DataType::Date) => Value::Date(d),
-        (Shape::Date(d), _) => Value::Timestamp(d.and_hms_opt(0, 0, 0).expect("midnight exists")),
-        (Shape::Timestamp(t), _) => Value::Timestamp(t),
-        (Shape::TimestampTz(t), _) => Value::TimestampTz(t),
-        (Shape::Uuid(u), _) => Value::Uuid(u),
-        _ => unreachable!("fits() admits only the pairs above"),
-    };
-    Ok(value)
+        DataType::Decimal {
+            precision: None, ..
+        } => Some(Value::Decimal(d)),
+        _ => None,
+    }
 }
 
 fn has_leading_zeros(text: &str) -> bool {

@@ -13,6 +13,9 @@ mod reader;
 mod scanner;
 mod writer;
 
+#[cfg(test)]
+mod throughput;
+
 pub use encoding::Encoding;
 pub use options::CsvOptions;
 pub use reader::CsvSource;

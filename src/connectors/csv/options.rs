@@ -3,7 +3,7 @@ use rhai::{Dynamic, Map};
 use super::encoding::Encoding;
 use crate::data::DataType;
 
-const VALID_KEYS: &str = "header, delimiter, quote, null, types, columns, infer_rows, encoding";
+const VALID_KEYS: &str = "header, delimiter, quote, null (or null_marker), types, columns, infer_rows, encoding";
 
 /// How a CSV file is read: the options map of `csv_file(path, #{ ... })`.
 #[derive(Clone, Debug, PartialEq)]
@@ -53,7 +53,8 @@ impl CsvOptions {
                 }
                 "delimiter" => o.delimiter = single_char("delimiter", value)?,
                 "quote" => o.quote = single_char("quote", value)?,
-                "null" => o.null = Some(string("null", value)?),
+                // `null` is a Rhai keyword and must be quoted as a key; `null_marker` need not be.
+                "null" | "null_marker" => o.null = Some(string(key, value)?),
                 "types" => o.types = types(value)?,
                 "columns" => o.columns = Some(columns(value)?),
                 "infer_rows" => {

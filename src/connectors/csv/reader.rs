@@ -241,28 +241,8 @@ fn produce<R: Read>(
         for (i, column) in columns.iter().enumerate() {
             let value = match rows.field(i, &column.name, &mut scratch)? {
                 None => Value::Null,
-                Some(text) if layout.declared[i] => Value::parse(text, &column.data_type).map_err(|e| {
-                    rows.error(
-                        rows.rec.line,
-                        format!("column '{}': {e} (declared as {} in types)", column.name, column.data_type),
-                    )
-                })?,
-                Some(text) => infer::convert_inferred(text, &column.data_type).map_err(|m| {
-                    let (n, whole) = layout.sampled;
-                    let sample = if whole { "all rows".to_string() } else { format!("the first {n} rows") };
-                    rows.error(
-                        rows.rec.line,
-                        format!(
-                            "column '{}': {}; {} was inferred from {sample}. Declare the type to load this \
-                             file: types: #{{ {}: \"{}\" }}",
-                            column.name,
-                            m.reason,
-                            column.data_type,
-                            rhai_key(&column.name),
-                            m.suggestion
-                        ),
-                    )
-                })?,
+                Some(text) => typed(text, column, layout.declared[i], layout.sampled)
+                    .map_err(|message| rows.error(rows.rec.line, message))?,
             };
             row.push(value);
         }
@@ -277,6 +257,35 @@ fn produce<R: Read>(
         tx.send_blocking(batch)?;
     }
     Ok(())
+}
+
+/// The value of a non-NULL field. A declared type gets `Value::parse`'s reading; an inferred one
+/// accepts only values that would not have changed the inference (see `convert_inferred`).
+fn typed(
+    text: &str,
+    column: &Column,
+    declared: bool,
+    (sampled, whole_file): (u64, bool),
+) -> std::result::Result<Value, String> {
+    let (name, ty) = (&column.name, &column.data_type);
+    if declared {
+        return Value::parse(text, ty)
+            .map_err(|e| format!("column '{name}': {e} (declared as {ty} in types)"));
+    }
+    infer::convert_inferred(text, ty).map_err(|m| {
+        let sample = if whole_file {
+            "all rows".to_string()
+        } else {
+            format!("the first {sampled} rows")
+        };
+        format!(
+            "column '{name}': {}; {ty} was inferred from {sample}. Declare the type to load this \
+             file: types: #{{ {}: \"{}\" }}",
+            m.reason,
+            rhai_key(name),
+            m.suggestion
+        )
+    })
 }
 
 /// A column name as a key of a Rhai map literal.
@@ -743,7 +752,7 @@ mod tests {
     fn invalid_utf8_suggests_latin1() {
         let h = Harness::new();
         let src = h.source(
-            b"id,name\n1,ok\n2,\"bar\nCaf\xe9\"\n".to_vec(),
+            b"id,name\n1,ok\n2,\"bar\nCaf\xe9\"\n",
             CsvOptions::default(),
         );
         let err = h.rows(&src).unwrap_err().to_string();
@@ -753,12 +762,12 @@ mod tests {
              if it was saved as Latin-1 or Windows-1252, set encoding: \"latin1\" or encoding: \"windows-1252\""
         );
         let src = h.source(
-            b"id,name\n1,ok\n2,\"Caf\xe9\nbar\"\n".to_vec(),
+            b"id,name\n1,ok\n2,\"Caf\xe9\nbar\"\n",
             with(|o| o.encoding = super::super::Encoding::Latin1),
         );
         assert_eq!(h.rows(&src).unwrap()[1][1], text("Café\nbar"));
         let src = h.source(
-            b"id,name\n1,\x93quoted\x94 \x80\n".to_vec(),
+            b"id,name\n1,\x93quoted\x94 \x80\n",
             with(|o| o.encoding = super::super::Encoding::Windows1252),
         );
         assert_eq!(h.rows(&src).unwrap()[0][1], text("“quoted” €"));
@@ -933,97 +942,5 @@ mod tests {
             stream.next_blocking(),
             Some(Err(EtlError::Cancelled))
         ));
-    }
-
-    /// Writes an orders-like CSV of `rows` rows, 10 mixed columns (DESIGN.md §6).
-    fn write_orders(path: &std::path::Path, rows: u64) {
-        let mut w = std::io::BufWriter::new(std::fs::File::create(path).unwrap());
-        writeln!(
-            w,
-            "id,customer_id,status,amount,quantity,note,is_paid,created_at,updated_at,order_date"
-        )
-        .unwrap();
-        let mut seed = 0x2545_F491_4F6C_DD1Du64;
-        let mut next = move || {
-            seed ^= seed << 13;
-            seed ^= seed >> 7;
-            seed ^= seed << 17;
-            seed
-        };
-        let statuses = ["new", "paid", "shipped", "cancelled", "returned"];
-        let notes = [
-            "",
-            "\"\"",
-            "leave at the door",
-            "\"call first, then ring\"",
-            "\"say \"\"hi\"\"\nsecond line\"",
-            "gift",
-        ];
-        for id in 1..=rows {
-            let r = next();
-            let (day, secs) = (r % 365, r % 86_400);
-            let date =
-                chrono::NaiveDate::from_ymd_opt(2023, 1, 1).unwrap() + chrono::Days::new(day);
-            writeln!(
-                w,
-                "{id},{},{},{}.{:02},{},{},{},{date} {:02}:{:02}:{:02},{date} {:02}:{:02}:{:02}.{:06},{date}",
-                r % 100_000 + 1,
-                statuses[(r >> 8) as usize % statuses.len()],
-                (r >> 16) % 100_000,
-                (r >> 24) % 100,
-                (r >> 32) % 20 + 1,
-                notes[(r >> 40) as usize % notes.len()],
-                (r >> 44) % 2 == 0,
-                secs / 3600,
-                secs / 60 % 60,
-                secs % 60,
-                secs / 3600,
-                secs / 60 % 60,
-                secs % 60,
-                (r >> 20) % 1_000_000,
-            )
-            .unwrap();
-        }
-    }
-
-    /// `cargo test --release --lib csv::reader::tests::throughput -- --ignored --nocapture`
-    #[test]
-    #[ignore = "timing, run by hand in release mode"]
-    fn throughput_of_a_million_orders() {
-        let h = Harness::new();
-        let path = h.dir.path().join("orders.csv");
-        write_orders(&path, 1_000_000);
-        let size = std::fs::metadata(&path).unwrap().len();
-        for round in 0..3 {
-            let started = std::time::Instant::now();
-            let src = CsvSource::new(path.clone(), "orders.csv".into(), CsvOptions::default());
-            let schema = src.schema(&h.io()).unwrap();
-            let inferred = started.elapsed();
-            let mut stream = src.open(&h.io(), &ReadOptions::default()).unwrap();
-            let mut rows = 0;
-            while let Some(batch) = stream.next_blocking() {
-                rows += batch.unwrap().len();
-            }
-            let secs = started.elapsed().as_secs_f64();
-            assert_eq!(rows, 1_000_000);
-            if round == 0 {
-                println!(
-                    "{}",
-                    schema
-                        .columns
-                        .iter()
-                        .map(|c| format!("{} {}", c.name, c.data_type))
-                        .collect::<Vec<_>>()
-                        .join(", ")
-                );
-            }
-            println!(
-                "{rows} rows, {:.0} MiB in {secs:.3} s (schema {:.0} ms): {:.0} rows/s, {:.0} MiB/s",
-                size as f64 / 1048576.0,
-                inferred.as_secs_f64() * 1000.0,
-                rows as f64 / secs,
-                size as f64 / 1048576.0 / secs
-            );
-        }
     }
 }

@@ -201,6 +201,16 @@ impl SqliteLoad {
             .filter(|c| !self.key.iter().any(|k| k.eq_ignore_ascii_case(&c.name)))
             .map(|c| format!("{0} = s.{0}", q(&c.name)))
             .collect();
+        // Only rows whose values differ count as updated: a boundary row read again at the
+        // watermark merges without being reported (or rewritten) as a change.
+        let changed = self
+            .columns
+            .columns
+            .iter()
+            .filter(|c| !self.key.iter().any(|k| k.eq_ignore_ascii_case(&c.name)))
+            .map(|c| format!("t.{0} IS NOT s.{0}", q(&c.name)))
+            .collect::<Vec<_>>()
+            .join(" OR ");
         let exec = |sql: String| self.conn.execute(&sql, []).map_err(|e| self.err(e));
         exec(format!(
             "DELETE FROM temp.etl_stage WHERE rowid NOT IN (SELECT max(rowid) FROM temp.etl_stage GROUP BY {})",
@@ -210,7 +220,7 @@ impl SqliteLoad {
             0
         } else {
             exec(format!(
-                "UPDATE {target} AS t SET {} FROM temp.etl_stage AS s WHERE {matches}",
+                "UPDATE {target} AS t SET {} FROM temp.etl_stage AS s WHERE {matches} AND ({changed})",
                 sets.join(", ")
             ))?
         };

@@ -28,6 +28,10 @@ pub fn type_name(t: &DataType) -> String {
         DataType::Json => "JSON_TEXT".into(),
         DataType::Uuid => "UUID".into(),
         DataType::Bytes => "BLOB".into(),
+        // Text affinity in practice: interval text never looks like a number.
+        DataType::Interval => "INTERVAL".into(),
+        // Stored as JSON text (see `write`), which SQLite's json functions can read.
+        DataType::Array(elem) => format!("{}[]", type_name(elem)),
     }
 }
 
@@ -37,6 +41,9 @@ pub fn from_decl(decl: &str) -> Option<DataType> {
     let d = decl.trim().to_ascii_uppercase();
     if d.is_empty() {
         return None;
+    }
+    if let Some(elem) = d.strip_suffix("[]") {
+        return Some(DataType::Array(Box::new(from_decl(elem).unwrap_or(DataType::TEXT))));
     }
     let args = || -> Vec<u32> {
         d.find('(')
@@ -61,6 +68,7 @@ pub fn from_decl(decl: &str) -> Option<DataType> {
         "TIMESTAMPTZ" => DataType::TimestampTz,
         "JSON_TEXT" | "JSON" | "JSONB" => DataType::Json,
         "UUID" => DataType::Uuid,
+        "INTERVAL" => DataType::Interval,
         "BLOB" | "BYTEA" => DataType::Bytes,
         b if b.contains("DECIMAL") || b.contains("NUMERIC") => {
             let a = args();
@@ -146,6 +154,11 @@ pub fn write(v: &Value) -> Sql {
         Value::Float64(f) => Sql::Real(*f),
         Value::Bytes(b) => Sql::Blob(b.clone()),
         Value::TimestampTz(t) => Sql::Text(t.format("%Y-%m-%d %H:%M:%S%.f+00:00").to_string()),
+        Value::Array(_) => {
+            let mut json = String::new();
+            crate::data::write_json(v, &mut json);
+            Sql::Text(json)
+        }
         other => Sql::Text(other.to_text().unwrap_or_default()),
     }
 }
@@ -178,6 +191,10 @@ mod tests {
             "json",
             "uuid",
             "bytea",
+            "interval",
+            "integer[]",
+            "numeric(12,2)[]",
+            "varchar(5)[]",
         ] {
             let t = DataType::parse(name).unwrap();
             assert_eq!(from_decl(&type_name(&t)), Some(t), "{name}");

@@ -65,6 +65,8 @@ pub fn to_dynamic(v: Value) -> Dynamic {
         Value::TimestampTz(t) => Dynamic::from(t),
         Value::Uuid(u) => u.to_string().into(),
         Value::Bytes(b) => Dynamic::from_blob(b),
+        Value::Interval { .. } => v.to_text().unwrap_or_default().into(),
+        Value::Array(items) => items.into_iter().map(to_dynamic).collect::<Array>().into(),
     }
 }
 

@@ -1,0 +1,162 @@
+//! `etl_runs` in PostgreSQL (schema `etl` unless configured): proper types, created on first use
+//! under an advisory lock so concurrent first runs cannot trip over each other's DDL.
+
+use tokio_postgres::Client;
+
+use super::bind::{refs, Bind, BindValue};
+use super::types::{quote_ident, PgType};
+use super::wire;
+use crate::audit::{max_watermark, AuditRecord, Field, COLUMNS, TABLE};
+use crate::data::Value;
+
+/// The audit table's qualified, quoted name.
+pub fn table(schema: &str) -> String {
+    format!("{}.{}", quote_ident(schema), quote_ident(TABLE))
+}
+
+fn create_sql(schema: &str) -> String {
+    let t = table(schema);
+    format!(
+        "CREATE SCHEMA IF NOT EXISTS {s};
+CREATE TABLE IF NOT EXISTS {t} (
+    id bigserial PRIMARY KEY,
+    run_id text NOT NULL,
+    project text NOT NULL,
+    task text NOT NULL,
+    status text NOT NULL,
+    load_type text NOT NULL,
+    environment text NOT NULL,
+    script_version text NOT NULL,
+    target_database text NOT NULL,
+    target_table text,
+    start_load_date text,
+    end_load_date text,
+    previous_max_date text,
+    data_min_date text,
+    data_max_date text,
+    number_of_records bigint,
+    start_script_execution_time timestamptz,
+    end_script_execution_time timestamptz,
+    error_message text
+);
+CREATE INDEX IF NOT EXISTS {idx} ON {t} (project, target_table, status);",
+        s = quote_ident(schema),
+        idx = quote_ident("etl_runs_watermark"),
+    )
+}
+
+/// Creates the schema and table when missing. Plain `IF NOT EXISTS` still races on the
+/// catalogs, so creation is serialised by a transaction-level advisory lock.
+pub async fn ensure(client: &Client, schema: &str) -> Result<(), tokio_postgres::Error> {
+    let exists: bool = client
+        .query_one("SELECT to_regclass($1) IS NOT NULL", &[&table(schema)])
+        .await?
+        .get(0);
+    if exists {
+        return Ok(());
+    }
+    client.batch_execute("BEGIN").await?;
+    let created = async {
+        client.execute("SELECT pg_advisory_xact_lock(hashtextextended('etl: audit table setup', 0))", &[]).await?;
+        client.batch_execute(&create_sql(schema)).await?;
+        client.batch_execute("COMMIT").await
+    }
+    .await;
+    if created.is_err() {
+        let _ = client.batch_execute("ROLLBACK").await;
+    }
+    created
+}
+
+fn binds(record: &AuditRecord) -> Vec<Bind> {
+    record
+        .fields()
+        .into_iter()
+        .zip(COLUMNS)
+        .map(|(f, name)| {
+            let v = match f {
+                Field::Text(Some(s)) => Value::Text(s.to_string()),
+                Field::Int(Some(i)) => Value::Int64(i),
+                Field::Time(Some(t)) => Value::TimestampTz(t),
+                _ => Value::Null,
+            };
+            Bind { name: name.to_string(), value: BindValue::Value(v) }
+        })
+        .collect()
+}
+
+pub async fn insert(client: &Client, schema: &str, record: &AuditRecord) -> Result<i64, tokio_postgres::Error> {
+    let marks: Vec<String> = (1..=COLUMNS.len()).map(|i| format!("${i}")).collect();
+    let sql = format!("INSERT INTO {} ({}) VALUES ({}) RETURNING id", table(schema), COLUMNS.join(", "), marks.join(", "));
+    let b = binds(record);
+    Ok(client.query_one(&sql, &refs(&b)).await?.get(0))
+}
+
+pub async fn update(client: &Client, schema: &str, id: i64, record: &AuditRecord) -> Result<(), tokio_postgres::Error> {
+    let sets: Vec<String> = COLUMNS.iter().enumerate().map(|(i, c)| format!("{c} = ${}", i + 1)).collect();
+    let sql = format!("UPDATE {} SET {} WHERE id = ${}", table(schema), sets.join(", "), COLUMNS.len() + 1);
+    let mut b = binds(record);
+    b.push(Bind { name: "id".into(), value: BindValue::Value(Value::Int64(id)) });
+    client.execute(&sql, &refs(&b)).await?;
+    Ok(())
+}
+
+pub async fn watermark(client: &Client, schema: &str, project: &str, target: &str) -> Result<Option<String>, tokio_postgres::Error> {
+    let sql = format!(
+        "SELECT data_max_date FROM {} WHERE project = $1 AND target_table = $2 AND status = 'success' \
+         AND data_max_date IS NOT NULL",
+        table(schema)
+    );
+    let rows = client.query(&sql, &[&project, &target]).await?;
+    Ok(max_watermark(rows.iter().map(|r| r.get::<_, String>(0)).collect()))
+}
+
+/// Marks `running` records of this project and table that started before `before` as failed:
+/// their run died without a word (SIGKILL, power loss); the caller holds the load lock, so no
+/// live run of theirs is loading.
+pub async fn fail_stale(
+    client: &Client,
+    schema: &str,
+    project: &str,
+    target: &str,
+    run_id: &str,
+    before: chrono::DateTime<chrono::Utc>,
+) -> Result<u64, tokio_postgres::Error> {
+    let sql = format!(
+        "UPDATE {} SET status = 'failed', end_script_execution_time = now(), \
+         error_message = 'the run stopped without recording an outcome (killed or lost its connection); found by run ' || $3 \
+         WHERE project = $1 AND target_table = $2 AND status = 'running' AND run_id <> $3 \
+         AND start_script_execution_time < $4",
+        table(schema)
+    );
+    let b = [
+        Bind { name: "project".into(), value: BindValue::Value(Value::Text(project.into())) },
+        Bind { name: "table".into(), value: BindValue::Value(Value::Text(target.into())) },
+        Bind { name: "run".into(), value: BindValue::Value(Value::Text(run_id.into())) },
+        Bind { name: "before".into(), value: BindValue::Value(Value::TimestampTz(before)) },
+    ];
+    client.execute(&sql, &refs(&b)).await
+}
+
+pub async fn history(client: &Client, schema: &str, project: Option<&str>, limit: usize) -> Result<Vec<AuditRecord>, tokio_postgres::Error> {
+    let sql = format!(
+        "SELECT id, {} FROM {} WHERE ($1::text IS NULL OR project = $1) ORDER BY id DESC LIMIT $2",
+        COLUMNS.join(", "),
+        table(schema)
+    );
+    let stmt = client.prepare(&sql).await?;
+    let types: Vec<PgType> = stmt.columns().iter().map(|c| PgType::from_type(c.type_(), c.type_modifier())).collect();
+    let rows = client.query(&stmt, &[&project, &(limit as i64)]).await?;
+    let mut out = Vec::with_capacity(rows.len());
+    for row in rows {
+        let mut rec = AuditRecord { id: Some(row.get(0)), ..AuditRecord::default() };
+        for (i, col) in COLUMNS.iter().enumerate() {
+            let raw: super::source::Raw<'_> = row.get(i + 1);
+            let text = raw.0.and_then(|b| wire::decode(b, &types[i + 1]).ok()).and_then(|v| v.to_text());
+            // Written by us, so every value parses; a hand-edited row shows what it can.
+            let _ = rec.set(col, text);
+        }
+        out.push(rec);
+    }
+    Ok(out)
+}

@@ -1,0 +1,288 @@
+//! A `postgres://` URL turned into a tokio-postgres configuration and a rustls connector.
+//! libpq's `sslmode` values are honoured (tokio-postgres itself only knows disable, prefer and
+//! require), `sslrootcert` names a CA file, and `pool_size` is ours. No OpenSSL anywhere.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
+use rustls::client::WebPkiServerVerifier;
+use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
+use rustls::{CertificateError, ClientConfig, DigitallySignedStruct, RootCertStore, SignatureScheme};
+use tokio_postgres::config::SslMode;
+use tokio_postgres_rustls::MakeRustlsConnect;
+
+use crate::config::mask_url;
+
+/// How the server's certificate is checked, after libpq's `sslmode`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TlsCheck {
+    /// disable: plain TCP.
+    Off,
+    /// allow / prefer / require: encrypted, the certificate is not checked (libpq does the same).
+    Encrypt,
+    /// verify-ca: the chain must lead to a trusted root; the host name is not compared.
+    VerifyCa,
+    /// verify-full: chain and host name.
+    VerifyFull,
+}
+
+pub struct Settings {
+    pub pg: tokio_postgres::Config,
+    pub tls: MakeRustlsConnect,
+    pub check: TlsCheck,
+    pub pool_size: usize,
+    /// `user@host:port/db`, for messages (never the password).
+    pub display: String,
+}
+
+const DEFAULT_POOL_SIZE: usize = 8;
+const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+
+pub fn parse(url: &str) -> Result<Settings, String> {
+    let masked = mask_url(url);
+    let (base, query) = url.split_once('?').unwrap_or((url, ""));
+    let mut passed: Vec<&str> = Vec::new();
+    let mut sslmode = "prefer".to_string();
+    let mut rootcert: Option<String> = None;
+    let mut pool_size = DEFAULT_POOL_SIZE;
+    for pair in query.split('&').filter(|p| !p.is_empty()) {
+        let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
+        match k {
+            "sslmode" => sslmode = v.to_ascii_lowercase(),
+            "sslrootcert" => rootcert = Some(percent_decode(v)),
+            "pool_size" | "pool_max_size" => {
+                pool_size = v
+                    .parse()
+                    .ok()
+                    .filter(|n| (1..=1000).contains(n))
+                    .ok_or_else(|| format!("{masked}: pool_size must be a number from 1 to 1000, not '{v}'"))?
+            }
+            "sslcert" | "sslkey" | "sslpassword" => {
+                return Err(format!("{masked}: client certificates ({k}) are not supported; use password authentication"))
+            }
+            _ => passed.push(pair),
+        }
+    }
+    let check = match sslmode.as_str() {
+        "disable" => TlsCheck::Off,
+        "allow" | "prefer" => TlsCheck::Encrypt,
+        // libpq: require with a root certificate behaves like verify-ca.
+        "require" if rootcert.is_some() => TlsCheck::VerifyCa,
+        "require" => TlsCheck::Encrypt,
+        "verify-ca" => TlsCheck::VerifyCa,
+        "verify-full" => TlsCheck::VerifyFull,
+        other => {
+            return Err(format!(
+                "{masked}: sslmode '{other}' is not one of disable, allow, prefer, require, verify-ca, verify-full"
+            ))
+        }
+    };
+    let rebuilt = if passed.is_empty() { base.to_string() } else { format!("{base}?{}", passed.join("&")) };
+    let mut pg: tokio_postgres::Config = rebuilt.parse().map_err(|e| format!("{masked}: {e}"))?;
+    pg.ssl_mode(match (check, sslmode.as_str()) {
+        (TlsCheck::Off, _) => SslMode::Disable,
+        (TlsCheck::Encrypt, "allow" | "prefer") => SslMode::Prefer,
+        _ => SslMode::Require,
+    });
+    if pg.get_application_name().is_none() {
+        pg.application_name("etl");
+    }
+    if pg.get_connect_timeout().is_none() {
+        pg.connect_timeout(DEFAULT_CONNECT_TIMEOUT);
+    }
+    let tls = connector(check, rootcert.as_deref()).map_err(|e| format!("{masked}: {e}"))?;
+    Ok(Settings { display: display(&pg), pg, tls, check, pool_size })
+}
+
+fn display(pg: &tokio_postgres::Config) -> String {
+    let host = match pg.get_hosts().first() {
+        Some(tokio_postgres::config::Host::Tcp(h)) => h.clone(),
+        Some(tokio_postgres::config::Host::Unix(p)) => p.display().to_string(),
+        None => "localhost".into(),
+    };
+    let port = pg.get_ports().first().copied().unwrap_or(5432);
+    format!("{}@{host}:{port}/{}", pg.get_user().unwrap_or(""), pg.get_dbname().unwrap_or(""))
+}
+
+fn percent_decode(s: &str) -> String {
+    let b = s.as_bytes();
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        if b[i] == b'%' {
+            if let Some(v) = s.get(i + 1..i + 3).and_then(|h| u8::from_str_radix(h, 16).ok()) {
+                out.push(v);
+                i += 3;
+                continue;
+            }
+        }
+        out.push(b[i]);
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+fn provider() -> Arc<rustls::crypto::CryptoProvider> {
+    Arc::new(rustls::crypto::ring::default_provider())
+}
+
+fn connector(check: TlsCheck, rootcert: Option<&str>) -> Result<MakeRustlsConnect, String> {
+    let builder = ClientConfig::builder_with_provider(provider())
+        .with_safe_default_protocol_versions()
+        .map_err(|e| format!("TLS setup: {e}"))?;
+    let config = match check {
+        TlsCheck::Off | TlsCheck::Encrypt => builder
+            .dangerous()
+            .with_custom_certificate_verifier(Arc::new(NoCertificateCheck(provider())))
+            .with_no_client_auth(),
+        TlsCheck::VerifyCa | TlsCheck::VerifyFull => {
+            let roots = Arc::new(roots(rootcert)?);
+            let webpki = WebPkiServerVerifier::builder_with_provider(roots, provider())
+                .build()
+                .map_err(|e| format!("TLS setup: {e}"))?;
+            if check == TlsCheck::VerifyCa {
+                builder.dangerous().with_custom_certificate_verifier(Arc::new(ChainOnly(webpki))).with_no_client_auth()
+            } else {
+                builder.with_webpki_verifier(webpki).with_no_client_auth()
+            }
+        }
+    };
+    Ok(MakeRustlsConnect::new(config))
+}
+
+/// `sslrootcert=FILE` (PEM), `sslrootcert=system` or none: the Mozilla roots (webpki-roots).
+fn roots(rootcert: Option<&str>) -> Result<RootCertStore, String> {
+    let mut store = RootCertStore::empty();
+    match rootcert {
+        None | Some("system") => store.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned()),
+        Some(path) => {
+            use rustls::pki_types::pem::PemObject;
+            let certs: Vec<CertificateDer<'static>> = CertificateDer::pem_file_iter(path)
+                .map_err(|e| format!("sslrootcert {path}: {e}"))?
+                .collect::<Result<_, _>>()
+                .map_err(|e| format!("sslrootcert {path}: {e}"))?;
+            if certs.is_empty() {
+                return Err(format!("sslrootcert {path}: no PEM certificate in the file"));
+            }
+            for c in certs {
+                store.add(c).map_err(|e| format!("sslrootcert {path}: {e}"))?;
+            }
+        }
+    }
+    Ok(store)
+}
+
+/// sslmode=require: encryption without authentication of the server, as libpq does it. The
+/// handshake signatures are still verified, so the session key belongs to the presented key.
+#[derive(Debug)]
+struct NoCertificateCheck(Arc<rustls::crypto::CryptoProvider>);
+
+impl ServerCertVerifier for NoCertificateCheck {
+    fn verify_server_cert(
+        &self,
+        _end_entity: &CertificateDer<'_>,
+        _intermediates: &[CertificateDer<'_>],
+        _server_name: &ServerName<'_>,
+        _ocsp: &[u8],
+        _now: UnixTime,
+    ) -> Result<ServerCertVerified, rustls::Error> {
+        Ok(ServerCertVerified::assertion())
+    }
+
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls12_signature(message, cert, dss, &self.0.signature_verification_algorithms)
+    }
+
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        rustls::crypto::verify_tls13_signature(message, cert, dss, &self.0.signature_verification_algorithms)
+    }
+
+    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
+        self.0.signature_verification_algorithms.supported_schemes()
+    }
+}
+
+/// sslmode=verify-ca: the full chain check, minus the host name.
+#[derive(Debug)]
+struct ChainOnly(Arc<WebPkiServerVerifier>);
+
+impl ServerCertVerifier for ChainOnly {
+    fn verify_server_cert(
+        &self,
+        end_entity: &CertificateDer<'_>,
+        intermediates: &[CertificateDer<'_>],
+        server_name: &ServerName<'_>,
+        ocsp: &[u8],
+        now: UnixTime,
+    ) -> Result<ServerCertVerified, rustls::Error> {
+        match self.0.verify_server_cert(end_entity, intermediates, server_name, ocsp, now) {
+            Err(rustls::Error::InvalidCertificate(
+                CertificateError::NotValidForName | CertificateError::NotValidForNameContext { .. },
+            )) => Ok(ServerCertVerified::assertion()),
+            other => other,
+        }
+    }
+
+    fn verify_tls12_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        self.0.verify_tls12_signature(message, cert, dss)
+    }
+
+    fn verify_tls13_signature(
+        &self,
+        message: &[u8],
+        cert: &CertificateDer<'_>,
+        dss: &DigitallySignedStruct,
+    ) -> Result<HandshakeSignatureValid, rustls::Error> {
+        self.0.verify_tls13_signature(message, cert, dss)
+    }
+
+    fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
+        self.0.supported_verify_schemes()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn maps_libpq_sslmodes_and_strips_our_parameters() {
+        let s = parse("postgres://etl:secret@db.example:6432/dw?sslmode=verify-full&pool_size=3&application_name=x").unwrap();
+        assert_eq!(s.check, TlsCheck::VerifyFull);
+        assert_eq!(s.pg.get_ssl_mode(), SslMode::Require);
+        assert_eq!(s.pool_size, 3);
+        assert_eq!(s.display, "etl@db.example:6432/dw");
+        assert_eq!(s.pg.get_application_name(), Some("x"));
+        let s = parse("postgresql://postgres@127.0.0.1/x").unwrap();
+        assert_eq!((s.check, s.pg.get_ssl_mode()), (TlsCheck::Encrypt, SslMode::Prefer));
+        assert_eq!(s.pg.get_application_name(), Some("etl"));
+        assert_eq!(parse("postgres://h/x?sslmode=require").unwrap().check, TlsCheck::Encrypt);
+        assert_eq!(parse("postgres://h/x?sslmode=disable").unwrap().pg.get_ssl_mode(), SslMode::Disable);
+    }
+
+    #[test]
+    fn errors_never_show_the_password() {
+        let e = parse("postgres://etl:secret@h/x?sslmode=bogus").err().unwrap();
+        assert!(e.contains("sslmode 'bogus'") && !e.contains("secret"), "{e}");
+        let e = parse("postgres://etl:secret@h/x?sslrootcert=/nonexistent.pem&sslmode=verify-ca").err().unwrap();
+        assert!(e.contains("/nonexistent.pem") && !e.contains("secret"), "{e}");
+        let e = parse("postgres://etl:secret@h:notaport/x").err().unwrap();
+        assert!(!e.contains("secret"), "{e}");
+    }
+}

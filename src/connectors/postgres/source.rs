@@ -1,0 +1,329 @@
+//! `conn.table(..)` and `conn.sql(..)` on PostgreSQL, streamed in bounded batches.
+//!
+//! Without parameters the rows come through `COPY (query) TO STDOUT (FORMAT binary)`: the server
+//! streams without per-row protocol round trips and the client decodes raw bytes. With
+//! parameters (a cursor window, `:name` values) COPY cannot bind, so the extended protocol
+//! streams the rows (tokio-postgres applies back-pressure, so memory stays bounded). Either way
+//! values are decoded by the same binary codecs. Columns of types without a binary codec
+//! (inet, money, ...) are read as text.
+
+use std::sync::{Arc, OnceLock};
+
+use futures_util::{pin_mut, StreamExt};
+use tokio_postgres::types::{FromSql, Type};
+
+use super::bind::{self, Bind, BindValue};
+use super::copy_out::CopyDecoder;
+use super::error::pg_error_in;
+use super::pool::block_on;
+use super::types::{quote_ident, PgType, TableName};
+use super::{wire, Shared};
+use crate::connectors::{sql_params, BatchSender, BatchStream, Io, Params, ReadOptions, Source};
+use crate::data::{Batch, Column, Schema};
+use crate::error::{EtlError, Result};
+
+pub enum Query {
+    Table(String),
+    Sql(String, Params),
+}
+
+pub struct PgSource {
+    pub shared: Arc<Shared>,
+    pub query: Query,
+    /// Column names and types, described once per relation.
+    columns: OnceLock<Vec<(String, PgType)>>,
+}
+
+/// Any value's raw bytes (NULL as None), to decode with our own codecs.
+pub struct Raw<'a>(pub Option<&'a [u8]>);
+
+impl<'a> FromSql<'a> for Raw<'a> {
+    fn from_sql(_: &Type, raw: &'a [u8]) -> std::result::Result<Self, Box<dyn std::error::Error + Sync + Send>> {
+        Ok(Raw(Some(raw)))
+    }
+
+    fn from_sql_null(_: &Type) -> std::result::Result<Self, Box<dyn std::error::Error + Sync + Send>> {
+        Ok(Raw(None))
+    }
+
+    fn accepts(_: &Type) -> bool {
+        true
+    }
+}
+
+/// The SQL of a relation and the parameters it binds.
+struct Statement {
+    sql: String,
+    binds: Vec<Bind>,
+}
+
+impl PgSource {
+    pub fn new(shared: Arc<Shared>, query: Query) -> PgSource {
+        PgSource { shared, query, columns: OnceLock::new() }
+    }
+
+    fn base_sql(&self) -> Result<String> {
+        match &self.query {
+            Query::Table(t) => Ok(format!("SELECT * FROM {}", TableName::parse(t).map_err(|e| self.err(e))?.quoted())),
+            Query::Sql(sql, _) => single_statement(sql).map_err(|e| self.err(e)),
+        }
+    }
+
+    fn err(&self, e: impl std::fmt::Display) -> EtlError {
+        EtlError::db(&self.shared.name, format!("{}: {e}", self.describe()))
+    }
+
+    fn columns(&self, io: &Io) -> Result<&[(String, PgType)]> {
+        if let Some(c) = self.columns.get() {
+            return Ok(c);
+        }
+        let sql = self.base_sql()?;
+        // Describing needs only the statement's shape, not the parameters' values.
+        let sql = sql_params::rewrite(&sql).map_err(|e| self.err(e))?.sql;
+        let shared = self.shared.clone();
+        let what = self.describe();
+        let handle = io.handle.clone();
+        let cols = block_on(io, async move {
+            let conn = shared.pool.get(&handle).await?;
+            let stmt = conn.prepare(&sql).await.map_err(|e| pg_error_in(&shared.name, &what, &e))?;
+            let cols: Vec<(String, PgType)> = stmt
+                .columns()
+                .iter()
+                .map(|c| (c.name().to_string(), PgType::from_type(c.type_(), c.type_modifier())))
+                .collect();
+            drop(stmt);
+            conn.release();
+            Ok(cols)
+        })?;
+        Ok(self.columns.get_or_init(|| cols))
+    }
+
+    /// The statement for a read: the window pushed down for tables, `:since`/`:until` bound
+    /// for SQL (open ends as the extremes of their type), unsupported types cast to text.
+    fn statement(&self, cols: &[(String, PgType)], opts: &ReadOptions) -> Result<Statement> {
+        let cast_needed = cols.iter().any(|(_, t)| !t.supported());
+        match &self.query {
+            Query::Table(t) => {
+                let table = TableName::parse(t).map_err(|e| self.err(e))?;
+                let list = if cast_needed {
+                    cols.iter().map(|(n, t)| select_item(&quote_ident(n), n, t)).collect::<Vec<_>>().join(", ")
+                } else {
+                    "*".to_string()
+                };
+                let mut sql = format!("SELECT {list} FROM {}", table.quoted());
+                let mut binds = Vec::new();
+                if let Some(w) = &opts.window {
+                    let col = quote_ident(&w.column);
+                    let mut conds = Vec::new();
+                    if let Some(s) = &w.since {
+                        binds.push(Bind { name: "since".into(), value: BindValue::Value(s.clone()) });
+                        conds.push(format!("{col} {} ${}", if w.since_inclusive { ">=" } else { ">" }, binds.len()));
+                    }
+                    if let Some(u) = &w.until {
+                        binds.push(Bind { name: "until".into(), value: BindValue::Value(u.clone()) });
+                        conds.push(format!("{col} < ${}", binds.len()));
+                    }
+                    if !conds.is_empty() {
+                        sql.push_str(&format!(" WHERE {}", conds.join(" AND ")));
+                    }
+                }
+                Ok(Statement { sql, binds })
+            }
+            Query::Sql(text, given) => {
+                let text = single_statement(text).map_err(|e| self.err(e))?;
+                let mut params = given.clone();
+                let window = opts.window.as_ref();
+                let (mut sql, mut binds) = {
+                    for name in ["since", "until"] {
+                        if !params.iter().any(|(k, _)| k == name) {
+                            params.push((name.to_string(), crate::data::Value::Null));
+                        }
+                    }
+                    bind::prepare(&text, &params).map_err(|e| self.err(e))?
+                };
+                for b in binds.iter_mut() {
+                    let supplied = given.iter().any(|(k, _)| *k == b.name);
+                    if supplied {
+                        continue;
+                    }
+                    b.value = match (b.name.as_str(), window) {
+                        ("since", Some(w)) if w.since.is_some() => BindValue::Value(w.since.clone().expect("checked")),
+                        ("until", Some(w)) if w.until.is_some() => BindValue::Value(w.until.clone().expect("checked")),
+                        ("since", _) => BindValue::Lowest,
+                        _ => BindValue::Highest,
+                    };
+                }
+                if cast_needed {
+                    let aliases: Vec<String> = (1..=cols.len()).map(|i| format!("c{i}")).collect();
+                    let list: Vec<String> =
+                        cols.iter().zip(&aliases).map(|((n, t), a)| select_item(&format!("etl_q.{a}"), n, t)).collect();
+                    sql = format!("SELECT {} FROM (\n{sql}\n) AS etl_q({})", list.join(", "), aliases.join(", "));
+                }
+                Ok(Statement { sql, binds })
+            }
+        }
+    }
+}
+
+/// A column in a select list, read as text when its type has no binary codec here.
+fn select_item(expr: &str, name: &str, t: &PgType) -> String {
+    if t.supported() {
+        format!("{expr} AS {}", quote_ident(name))
+    } else {
+        format!("{expr}::text AS {}", quote_ident(name))
+    }
+}
+
+/// The one statement of a `sql(...)` source, without a trailing `;` (it is wrapped in COPY).
+fn single_statement(sql: &str) -> std::result::Result<String, String> {
+    let parts = sql_params::split_statements(sql)?;
+    match parts.as_slice() {
+        [one] => Ok(one.to_string()),
+        [] => Err("the query is empty".into()),
+        _ => Err(format!("a query source is one statement; this text has {}", parts.len())),
+    }
+}
+
+/// The portable schema of described columns (unsupported ones arrive as text).
+fn schema_of(cols: &[(String, PgType)]) -> Schema {
+    Schema::new(cols.iter().map(|(n, t)| Column::new(n.clone(), t.data_type.clone())).collect())
+}
+
+impl Source for PgSource {
+    fn describe(&self) -> String {
+        match &self.query {
+            Query::Table(t) => format!("table {t} on connection '{}'", self.shared.name),
+            Query::Sql(..) => format!("query on connection '{}'", self.shared.name),
+        }
+    }
+
+    fn schema(&self, io: &Io) -> Result<Schema> {
+        Ok(schema_of(self.columns(io)?))
+    }
+
+    fn open(&self, io: &Io, opts: &ReadOptions) -> Result<BatchStream> {
+        let cols = self.columns(io)?.to_vec();
+        let stmt = self.statement(&cols, opts)?;
+        let types: Vec<PgType> = cols
+            .iter()
+            .map(|(_, t)| if t.supported() { t.clone() } else { PgType::from_type(&Type::TEXT, -1) })
+            .collect();
+        let names: Vec<String> = cols.iter().map(|(n, _)| n.clone()).collect();
+        let shared = self.shared.clone();
+        let what = self.describe();
+        let opts = opts.clone();
+        let handle = io.handle.clone();
+        Ok(BatchStream::spawn(io, schema_of(&cols), move |tx| async move {
+            let conn = shared.pool.get(&handle).await?;
+            let done = if stmt.binds.is_empty() {
+                stream_copy(&conn, &stmt.sql, types, names, &opts, &tx, &shared.name, &what).await?
+            } else {
+                stream_rows(&conn, &stmt, types, names, &opts, &tx, &shared.name, &what).await?
+            };
+            // A stream stopped early (limit) still has rows in flight: drop the connection
+            // (its query is cancelled) instead of draining it.
+            if done {
+                conn.release();
+            }
+            Ok(())
+        }))
+    }
+
+    fn applies_window(&self) -> bool {
+        match &self.query {
+            Query::Table(_) => true,
+            Query::Sql(sql, _) => sql_params::param_names(sql).is_ok_and(|n| n.iter().any(|n| n == "since" || n == "until")),
+        }
+    }
+}
+
+/// Streams `COPY (sql) TO STDOUT (FORMAT binary)`; true when the stream was read to its end.
+#[allow(clippy::too_many_arguments)]
+async fn stream_copy(
+    conn: &tokio_postgres::Client,
+    sql: &str,
+    types: Vec<PgType>,
+    names: Vec<String>,
+    opts: &ReadOptions,
+    tx: &BatchSender,
+    connection: &str,
+    what: &str,
+) -> Result<bool> {
+    let width = types.len();
+    let copy = format!("COPY (\n{sql}\n) TO STDOUT (FORMAT binary)");
+    let stream = conn.copy_out(&copy).await.map_err(|e| pg_error_in(connection, what, &e))?;
+    pin_mut!(stream);
+    let mut decoder = CopyDecoder::new(types, names);
+    let mut batch = Batch::new(width, 1, opts.batch_rows);
+    let mut sent = 0u64;
+    while let Some(chunk) = stream.next().await {
+        let chunk = chunk.map_err(|e| pg_error_in(connection, what, &e))?;
+        decoder.feed(&chunk, &mut batch, opts.limit).map_err(|e| EtlError::db(connection, format!("{what}: {e}")))?;
+        if batch.len() >= opts.batch_rows {
+            sent += batch.len() as u64;
+            let full = std::mem::replace(&mut batch, Batch::new(width, sent + 1, opts.batch_rows));
+            tx.send(full).await?;
+        }
+        if decoder.finished() && opts.limit.is_some_and(|l| decoder.rows >= l) {
+            if !batch.is_empty() {
+                tx.send(batch).await?;
+            }
+            return Ok(false);
+        }
+    }
+    decoder.end().map_err(|e| EtlError::db(connection, format!("{what}: {e}")))?;
+    if !batch.is_empty() {
+        tx.send(batch).await?;
+    }
+    Ok(true)
+}
+
+/// Streams a parameterised query with the extended protocol; true when read to its end.
+#[allow(clippy::too_many_arguments)]
+async fn stream_rows(
+    conn: &tokio_postgres::Client,
+    stmt: &Statement,
+    types: Vec<PgType>,
+    names: Vec<String>,
+    opts: &ReadOptions,
+    tx: &BatchSender,
+    connection: &str,
+    what: &str,
+) -> Result<bool> {
+    let width = types.len();
+    let prepared = conn.prepare(&stmt.sql).await.map_err(|e| pg_error_in(connection, what, &e))?;
+    let rows = conn
+        .query_raw(&prepared, bind::refs(&stmt.binds))
+        .await
+        .map_err(|e| pg_error_in(connection, what, &e))?;
+    pin_mut!(rows);
+    let mut batch = Batch::new(width, 1, opts.batch_rows);
+    let mut n = 0u64;
+    while let Some(row) = rows.next().await {
+        let row = row.map_err(|e| pg_error_in(connection, what, &e))?;
+        if opts.limit.is_some_and(|l| n >= l) {
+            if !batch.is_empty() {
+                tx.send(batch).await?;
+            }
+            return Ok(false);
+        }
+        n += 1;
+        for (i, t) in types.iter().enumerate() {
+            let raw: Raw<'_> = row.try_get(i).map_err(|e| EtlError::db(connection, format!("{what}: row {n}: {e}")))?;
+            match raw.0 {
+                None => batch.push(crate::data::Value::Null),
+                Some(b) => batch.push(
+                    wire::decode(b, t).map_err(|e| EtlError::db(connection, format!("{what}: row {n}, column '{}': {e}", names[i])))?,
+                ),
+            }
+        }
+        if batch.len() >= opts.batch_rows {
+            let full = std::mem::replace(&mut batch, Batch::new(width, n + 1, opts.batch_rows));
+            tx.send(full).await?;
+        }
+    }
+    if !batch.is_empty() {
+        tx.send(batch).await?;
+    }
+    Ok(true)
+}
