@@ -387,7 +387,8 @@ async fn runs(
     let handle = tokio::runtime::Handle::current();
     let result = tokio::task::spawn_blocking(move || {
         let url = config.connection_url(&conn)?;
-        let db = crate::connectors::open::open(&conn, &url)?;
+        let options = crate::connectors::open::OpenOptions::from_config(&config);
+        let db = crate::connectors::open::open_with(&conn, &url, &options)?;
         db.audit_history(
             &Io {
                 handle,

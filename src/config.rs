@@ -14,6 +14,8 @@ pub const FILE_NAME: &str = "etl.toml";
 const DEFAULT_ENV: &str = "dev";
 /// The embedded default warehouse: works with no server and no configuration.
 const DEFAULT_WAREHOUSE: &str = "sqlite://metadata/warehouse.db";
+/// Schema of the audit table in PostgreSQL (DESIGN.md §4).
+const DEFAULT_AUDIT_SCHEMA: &str = "etl";
 
 #[derive(Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -26,6 +28,16 @@ struct FileConfig {
     env: BTreeMap<String, EnvSection>,
     #[serde(default)]
     limits: Limits,
+    #[serde(default)]
+    audit: AuditSection,
+}
+
+/// `[audit]`: where the audit table lives.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct AuditSection {
+    /// PostgreSQL schema of `etl_runs` (default `etl`; SQLite has no schemas).
+    schema: Option<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -65,6 +77,8 @@ pub struct Config {
     pub env: String,
     pub metadata_dir: PathBuf,
     pub limits: Limits,
+    /// Schema of the audit table in PostgreSQL (`[audit] schema`, default `etl`).
+    pub audit_schema: String,
     connections: BTreeMap<String, String>,
     env_names: Vec<String>,
 }
@@ -127,12 +141,23 @@ impl Config {
             .map(|e| e.connections.clone())
             .unwrap_or_default();
         let metadata_dir = base_dir.join(file.metadata_dir.as_deref().unwrap_or("metadata"));
+        let audit_schema = match file.audit.schema {
+            Some(s) if s.trim().is_empty() || s.len() > 63 => {
+                return Err(EtlError::Config(format!(
+                    "{}: [audit] schema must be a name of 1 to 63 bytes, not '{s}'",
+                    path.as_ref().map(|p| p.display().to_string()).unwrap_or_default()
+                )))
+            }
+            Some(s) => s,
+            None => DEFAULT_AUDIT_SCHEMA.to_string(),
+        };
         Ok(Config {
             path,
             base_dir,
             env: env_name,
             metadata_dir,
             limits: file.limits,
+            audit_schema,
             connections,
             env_names,
         })

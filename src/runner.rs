@@ -219,8 +219,7 @@ fn execute(project: &Project, run: &Arc<RunInfo>, def: &TaskDef) -> TaskOutcome 
         attempts += 1;
         ctx = Arc::new(TaskCtx::new(run.clone(), &def.name));
         let args = run_map(run, &def.name);
-        let own = isolated(def);
-        let result = with_task(ctx.clone(), || own.call(&project.engine, args));
+        let result = with_task(ctx.clone(), || def.call(&project.engine, args));
         match result {
             Ok(_) => {
                 let rows = ctx.rows.load(Ordering::Relaxed);
@@ -285,17 +284,6 @@ fn execute(project: &Project, run: &Arc<RunInfo>, def: &TaskDef) -> TaskOutcome 
         attempts,
         error: last_error,
     }
-}
-
-/// The task with its own copy of the values its closure captured. Rhai shares a captured
-/// variable between every closure that captures it and write-locks it for the whole of a
-/// method call, so two tasks calling `dw.load(...)` on one top-level `dw` at the same time
-/// would otherwise fail with "Data race detected".
-fn isolated(def: &TaskDef) -> TaskDef {
-    let mut own = def.clone();
-    let captured: Vec<Dynamic> = own.func.iter_curry().map(Dynamic::flatten_clone).collect();
-    own.func.set_curry(captured);
-    own
 }
 
 fn sleep_unless_cancelled(d: Duration, cancel: &tokio_util::sync::CancellationToken) -> bool {

@@ -21,9 +21,17 @@ use std::process::ExitCode;
 /// Bump when the data changes: scripts/bench.sh puts it in the cache file name.
 const FORMAT_VERSION: u32 = 1;
 const SEED: u64 = 0x0e7c_2026_1129_0001;
-const HEADER: &str = "id,customer_id,status,amount,quantity,note,is_paid,created_at,updated_at,order_date\n";
+const HEADER: &str =
+    "id,customer_id,status,amount,quantity,note,is_paid,created_at,updated_at,order_date\n";
 
-const STATUSES: [&str; 6] = ["new", "paid", "shipped", "delivered", "cancelled", "returned"];
+const STATUSES: [&str; 6] = [
+    "new",
+    "paid",
+    "shipped",
+    "delivered",
+    "cancelled",
+    "returned",
+];
 
 /// The notes a loader gets wrong. Whitespace-only, separators, quotes, backslashes (including
 /// a literal `\N`, which is text in CSV, not NULL), control characters and non-ASCII.
@@ -55,8 +63,22 @@ const TRICKY_NOTES: [&str; 24] = [
 ];
 
 const WORDS: [&str; 16] = [
-    "deliver", "gift", "wrap", "box", "door", "back", "office", "weekend", "express", "leave", "porch",
-    "neighbour", "invoice", "refund", "colour", "Straße",
+    "deliver",
+    "gift",
+    "wrap",
+    "box",
+    "door",
+    "back",
+    "office",
+    "weekend",
+    "express",
+    "leave",
+    "porch",
+    "neighbour",
+    "invoice",
+    "refund",
+    "colour",
+    "Straße",
 ];
 
 /// SplitMix64: a tiny, well-mixed generator; seeded per row so rows are independent.
@@ -107,7 +129,13 @@ fn write_timestamp(out: &mut Vec<u8>, micros: i64) {
     let frac = micros.rem_euclid(1_000_000);
     let (y, m, d) = civil_from_days(secs.div_euclid(86_400));
     let s = secs.rem_euclid(86_400);
-    let _ = write!(out, "{y:04}-{m:02}-{d:02} {:02}:{:02}:{:02}.{frac:06}", s / 3600, s / 60 % 60, s % 60);
+    let _ = write!(
+        out,
+        "{y:04}-{m:02}-{d:02} {:02}:{:02}:{:02}.{frac:06}",
+        s / 3600,
+        s / 60 % 60,
+        s % 60
+    );
 }
 
 fn write_date(out: &mut Vec<u8>, micros: i64) {
@@ -118,7 +146,8 @@ fn write_date(out: &mut Vec<u8>, micros: i64) {
 /// A text field in PostgreSQL's CSV convention: quoted when it is empty (so it is not NULL)
 /// or holds the delimiter, the quote, a line break, or is exactly `\.` (end-of-data marker).
 fn write_text(out: &mut Vec<u8>, s: &str) {
-    let needs_quotes = s.is_empty() || s == "\\." || s.bytes().any(|b| matches!(b, b',' | b'"' | b'\n' | b'\r'));
+    let needs_quotes =
+        s.is_empty() || s == "\\." || s.bytes().any(|b| matches!(b, b',' | b'"' | b'\n' | b'\r'));
     if needs_quotes {
         out.push(b'"');
         for b in s.bytes() {
@@ -139,7 +168,12 @@ fn write_amount(out: &mut Vec<u8>, id: u64, rng: &mut Rng) {
         997 => out.extend_from_slice(b"9999999999.99"),
         499 => out.extend_from_slice(b"-9999999999.99"),
         311 => {
-            let _ = write!(out, "99999999{:02}.{:02}", 90 + rng.below(10), rng.below(100));
+            let _ = write!(
+                out,
+                "99999999{:02}.{:02}",
+                90 + rng.below(10),
+                rng.below(100)
+            );
         }
         211 => out.extend_from_slice(b"0.00"),
         101 => out.extend_from_slice(b"0.01"),
@@ -162,7 +196,10 @@ fn write_note(out: &mut Vec<u8>, rng: &mut Rng, scratch: &mut String) {
         return;
     }
     if r < 350_000 {
-        write_text(out, TRICKY_NOTES[rng.below(TRICKY_NOTES.len() as u64) as usize]);
+        write_text(
+            out,
+            TRICKY_NOTES[rng.below(TRICKY_NOTES.len() as u64) as usize],
+        );
         return;
     }
     scratch.clear();
@@ -205,7 +242,11 @@ fn write_row(out: &mut Vec<u8>, id: u64, scratch: &mut String) {
     out.push(b',');
     write_note(out, &mut rng, scratch);
     out.push(b',');
-    out.extend_from_slice(if rng.per_million() < 700_000 { b"true" } else { b"false" });
+    out.extend_from_slice(if rng.per_million() < 700_000 {
+        b"true"
+    } else {
+        b"false"
+    });
     out.push(b',');
     // created_at: 2024-01-01 .. +540 days, microseconds; every 50th exactly on a second and
     // every 7th with trailing zero digits, so text forms that trim zeros are exercised.
@@ -213,7 +254,7 @@ fn write_row(out: &mut Vec<u8>, id: u64, scratch: &mut String) {
     let mut micros = rng.below(540 * 86_400) as i64 * 1_000_000;
     micros += match id % 50 {
         0 => 0,
-        _ if id % 7 == 0 => (rng.below(1000) * 1000) as i64,
+        _ if id.is_multiple_of(7) => (rng.below(1000) * 1000) as i64,
         _ => rng.below(1_000_000) as i64,
     };
     let created = base + micros;
@@ -228,7 +269,9 @@ fn write_row(out: &mut Vec<u8>, id: u64, scratch: &mut String) {
 }
 
 fn usage() -> ExitCode {
-    eprintln!("usage: bench_gen_orders --rows N --out PATH   (or --version: the data format version)");
+    eprintln!(
+        "usage: bench_gen_orders --rows N --out PATH   (or --version: the data format version)"
+    );
     ExitCode::from(2)
 }
 
@@ -247,7 +290,9 @@ fn main() -> ExitCode {
             _ => return usage(),
         }
     }
-    let (Some(rows), Some(out)) = (rows, out) else { return usage() };
+    let (Some(rows), Some(out)) = (rows, out) else {
+        return usage();
+    };
 
     // Written beside the target and renamed, so an interrupted run never leaves a short file
     // that looks cached.
@@ -289,7 +334,10 @@ mod tests {
         assert_eq!(civil_from_days(19_782), (2024, 2, 29));
         let mut out = Vec::new();
         write_timestamp(&mut out, 1_704_067_200_000_000 + 86_399_000_001);
-        assert_eq!(String::from_utf8(out).unwrap(), "2024-01-01 23:59:59.000001");
+        assert_eq!(
+            String::from_utf8(out).unwrap(),
+            "2024-01-01 23:59:59.000001"
+        );
     }
 
     #[test]

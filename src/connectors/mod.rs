@@ -4,6 +4,8 @@
 pub mod csv;
 mod database;
 pub mod open;
+pub mod postgres;
+pub mod sql_params;
 pub mod sqlite;
 mod stream;
 

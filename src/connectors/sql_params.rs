@@ -55,9 +55,8 @@ fn scan(sql: &str, mut f: impl FnMut(Token)) -> Result<(), String> {
                 }
             }
             b':' => {
-                if b.get(i + 1) == Some(&b':') {
-                    i += 2;
-                } else if b.get(i + 1) == Some(&b'=') {
+                // `::` casts and `:=` named arguments.
+                if matches!(b.get(i + 1), Some(b':' | b'=')) {
                     i += 2;
                 } else if b.get(i + 1).is_some_and(|c| c.is_ascii_alphabetic() || *c == b'_') && !(i > 0 && is_ident(b[i - 1])) {
                     let start = i;

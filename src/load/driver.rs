@@ -191,7 +191,14 @@ pub fn run_load(
         Err(e) => {
             task.failed_loads.fetch_add(1, Ordering::Relaxed);
             audit.status = Status::Failed.as_str().into();
-            audit.error_message = Some(error_text(&e.to_string()));
+            // An interruption surfaces as whatever step it stopped (a script step reports
+            // "Script terminated"); the record says why.
+            let message = match &e {
+                EtlError::Cancelled => e.to_string(),
+                _ if io.cancel.is_cancelled() => format!("cancelled: {e}"),
+                _ => e.to_string(),
+            };
+            audit.error_message = Some(error_text(&message));
             audit.end_script_execution_time = Some(Utc::now());
             audit.number_of_records = Some(0);
             if let Err(audit_err) = db.audit_update(io, id, &audit) {

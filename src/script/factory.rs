@@ -53,7 +53,14 @@ impl TaskDef {
         run: rhai::Map,
     ) -> Result<rhai::Dynamic, Box<rhai::EvalAltResult>> {
         let ctx = self.defined_in.0.create_context(engine);
-        self.func.call_within_context(&ctx, (run,))
+        // Each call gets its own copy of the captured values: Rhai shares a captured variable
+        // between the closures that capture it and write-locks it for the whole of a method
+        // call, so two tasks calling `dw.load(...)` on one top-level `dw` at once would fail
+        // with "Data race detected".
+        let mut func = self.func.clone();
+        let captured: Vec<rhai::Dynamic> = func.iter_curry().map(rhai::Dynamic::flatten_clone).collect();
+        func.set_curry(captured);
+        func.call_within_context(&ctx, (run,))
     }
 }
 

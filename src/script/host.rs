@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, RwLock};
 
 use crate::config::{mask_url, Config};
-use crate::connectors::{open::open, Database, Io};
+use crate::connectors::{open::open_with, open::OpenOptions, Database, Io};
 use crate::error::{EtlError, Result};
 
 use super::factory::Definitions;
@@ -118,7 +118,7 @@ impl Host {
             return Ok(db.clone());
         }
         let url = self.config.connection_url(name)?;
-        let db = open(name, &url)?;
+        let db = open_with(name, &url, &OpenOptions::from_config(&self.config))?;
         tracing::debug!(connection = name, url = %mask_url(&url), "Opened connection.");
         conns.insert(name.to_string(), db.clone());
         Ok(db)

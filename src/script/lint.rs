@@ -4,7 +4,7 @@
 
 use std::collections::HashSet;
 
-use rhai::{ASTNode, Engine, Expr, Position, AST};
+use rhai::{ASTNode, Engine, Expr, Position, Stmt, AST};
 
 /// Keywords that parse as calls but are not registered functions.
 const KEYWORDS: &[&str] = &[
@@ -34,9 +34,13 @@ pub fn unknown_functions(engine: &Engine, ast: &AST) -> Vec<(String, Position)> 
     known.extend(KEYWORDS.iter().map(|k| k.to_string()));
     let mut unknown = Vec::new();
     ast.walk(&mut |path: &[ASTNode]| {
-        if let Some(ASTNode::Expr(Expr::FnCall(call, pos) | Expr::MethodCall(call, pos))) =
-            path.last()
-        {
+        // A call used as a statement (`f(x);`) is a Stmt, not an Expr.
+        let call = match path.last() {
+            Some(ASTNode::Expr(Expr::FnCall(call, pos) | Expr::MethodCall(call, pos))) => Some((call, pos)),
+            Some(ASTNode::Stmt(Stmt::FnCall(call, pos))) => Some((call, pos)),
+            _ => None,
+        };
+        if let Some((call, pos)) = call {
             let name = call.name.as_str();
             if call.namespace.is_empty()
                 && call.op_token.is_none()

@@ -63,6 +63,8 @@ fn ctrl_c_rolls_back_the_load_in_progress() {
         ["success", "failed"],
         "{audit:#?}"
     );
+    let error = audit[1].error_message.as_deref().unwrap_or_default();
+    assert!(error.contains("cancel"), "{error}");
     assert!(
         !w.table_exists("big__etl_new"),
         "no half-loaded table is left"

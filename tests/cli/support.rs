@@ -409,6 +409,16 @@ impl Warehouse {
 /// Parses CSV text with PostgreSQL's convention: an unquoted empty field is NULL (None), a
 /// quoted one (`""`) is the empty string; quotes escape by doubling, quoted fields may hold
 /// delimiters and line breaks. Returns the header and the records.
+fn end_field(record: &mut Vec<Option<String>>, field: &mut String, quoted: &mut bool) {
+    let f = std::mem::take(field);
+    record.push(if f.is_empty() && !*quoted {
+        None
+    } else {
+        Some(f)
+    });
+    *quoted = false;
+}
+
 pub fn parse_csv(text: &str) -> (Vec<String>, Vec<Vec<Option<String>>>) {
     let mut records: Vec<Vec<Option<String>>> = Vec::new();
     let mut record: Vec<Option<String>> = Vec::new();
@@ -416,16 +426,6 @@ pub fn parse_csv(text: &str) -> (Vec<String>, Vec<Vec<Option<String>>>) {
     let mut quoted = false; // the current field was quoted
     let mut in_quotes = false;
     let mut chars = text.chars().peekable();
-    let mut end_field =
-        |record: &mut Vec<Option<String>>, field: &mut String, quoted: &mut bool| {
-            let f = std::mem::take(field);
-            record.push(if f.is_empty() && !*quoted {
-                None
-            } else {
-                Some(f)
-            });
-            *quoted = false;
-        };
     while let Some(c) = chars.next() {
         if in_quotes {
             match c {

@@ -138,15 +138,23 @@ pub async fn fail_stale(
     client.execute(&sql, &refs(&b)).await
 }
 
-pub async fn history(client: &Client, schema: &str, project: Option<&str>, limit: usize) -> Result<Vec<AuditRecord>, tokio_postgres::Error> {
+/// The latest records, newest first; `id` picks one record.
+pub async fn history(
+    client: &Client,
+    schema: &str,
+    project: Option<&str>,
+    id: Option<i64>,
+    limit: usize,
+) -> Result<Vec<AuditRecord>, tokio_postgres::Error> {
     let sql = format!(
-        "SELECT id, {} FROM {} WHERE ($1::text IS NULL OR project = $1) ORDER BY id DESC LIMIT $2",
+        "SELECT id, {} FROM {} WHERE ($1::text IS NULL OR project = $1) AND ($2::bigint IS NULL OR id = $2) \
+         ORDER BY id DESC LIMIT $3",
         COLUMNS.join(", "),
         table(schema)
     );
     let stmt = client.prepare(&sql).await?;
     let types: Vec<PgType> = stmt.columns().iter().map(|c| PgType::from_type(c.type_(), c.type_modifier())).collect();
-    let rows = client.query(&stmt, &[&project, &(limit as i64)]).await?;
+    let rows = client.query(&stmt, &[&project, &id, &(limit as i64)]).await?;
     let mut out = Vec::with_capacity(rows.len());
     for row in rows {
         let mut rec = AuditRecord { id: Some(row.get(0)), ..AuditRecord::default() };

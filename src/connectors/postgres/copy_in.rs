@@ -161,8 +161,9 @@ async fn feed(
             _ = cancel.cancelled() => return Err(CopyEnd::Cancelled),
         };
         let Some(chunk) = chunk else { break };
+        let mut pinned = sink.as_mut();
         tokio::select! {
-            r = sink.as_mut().send(chunk) => r.map_err(CopyEnd::Server)?,
+            r = pinned.send(chunk) => r.map_err(CopyEnd::Server)?,
             _ = cancel.cancelled() => return Err(CopyEnd::Cancelled),
         }
     }

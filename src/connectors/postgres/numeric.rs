@@ -182,7 +182,7 @@ mod tests {
         assert_eq!(header("0"), (0, 0, 0, 0, vec![]));
         assert_eq!(header("0.00"), (0, 0, 0, 2, vec![]));
         assert_eq!(header("1"), (1, 0, 0, 0, vec![1]));
-        assert_eq!(header("12345.678"), (2, 1, 0, 3, vec![1, 2345, 6780]));
+        assert_eq!(header("12345.678"), (3, 1, 0, 3, vec![1, 2345, 6780]));
         assert_eq!(header("-0.0001"), (1, -1, 0x4000, 4, vec![1]));
         assert_eq!(header("10000"), (1, 1, 0, 0, vec![1]));
         assert_eq!(header("0.00000001"), (1, -2, 0, 8, vec![1]));

@@ -1,0 +1,367 @@
+//! The PostgreSQL connector through the real binary: fixture projects under
+//! tests/projects/pg_*/ run with `ETL_CONN_WAREHOUSE` pointing at a throwaway database, and the
+//! assertions read the database itself (tables, types, the audit table).
+
+#[path = "../common/mod.rs"]
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use common::PgTestDb;
+
+const BIN: &str = env!("CARGO_BIN_EXE_etl");
+
+/// A temporary folder with an `etl.toml` and copies of fixture projects.
+struct Sandbox {
+    dir: tempfile::TempDir,
+    warehouse: String,
+}
+
+struct Run {
+    code: i32,
+    stderr: String,
+}
+
+impl Sandbox {
+    fn new(db: &PgTestDb, projects: &[&str]) -> Sandbox {
+        let dir = tempfile::Builder::new().prefix("etl-pg-").tempdir().expect("temp dir");
+        std::fs::write(
+            dir.path().join("etl.toml"),
+            "[env.dev.connections]\nlite = \"sqlite://metadata/lite.db\"\n",
+        )
+        .expect("etl.toml");
+        let s = Sandbox { dir, warehouse: db.url().to_string() };
+        let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/projects");
+        for p in projects {
+            copy_dir(&root.join(p), &s.path(&format!("projects/{p}")));
+        }
+        s
+    }
+
+    fn path(&self, rel: &str) -> PathBuf {
+        self.dir.path().join(rel)
+    }
+
+    fn write(&self, rel: &str, text: &str) {
+        std::fs::write(self.path(rel), text).unwrap_or_else(|e| panic!("writing {rel}: {e}"));
+    }
+
+    /// `etl exec projects/NAME/project.rhai ARGS...` with the warehouse URL given.
+    fn exec_with(&self, url: &str, project: &str, args: &[&str]) -> Run {
+        let out: Output = Command::new(BIN)
+            .current_dir(self.dir.path())
+            .env("ETL_CONN_WAREHOUSE", url)
+            .env_remove("ETL_ENV")
+            .env_remove("ETL_CONFIG")
+            .arg("exec")
+            .arg(format!("projects/{project}/project.rhai"))
+            .args(args)
+            .output()
+            .expect("running etl");
+        Run { code: out.status.code().unwrap_or(-1), stderr: String::from_utf8_lossy(&out.stderr).into_owned() }
+    }
+
+    fn exec(&self, project: &str, args: &[&str]) -> Run {
+        self.exec_with(&self.warehouse.clone(), project, args)
+    }
+
+    fn etl(&self, args: &[&str]) -> Run {
+        let out = Command::new(BIN)
+            .current_dir(self.dir.path())
+            .env("ETL_CONN_WAREHOUSE", &self.warehouse)
+            .args(args)
+            .output()
+            .expect("running etl");
+        let mut stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+        stderr.push_str(&String::from_utf8_lossy(&out.stdout));
+        Run { code: out.status.code().unwrap_or(-1), stderr }
+    }
+}
+
+impl Run {
+    fn ok(self) -> Run {
+        assert_eq!(self.code, 0, "etl failed:\n{}", self.stderr);
+        self
+    }
+
+    fn failed(self) -> Run {
+        assert_eq!(self.code, 1, "expected a failed run:\n{}", self.stderr);
+        self
+    }
+
+    fn contains(&self, text: &str) -> &Run {
+        assert!(self.stderr.contains(text), "expected {text:?} in:\n{}", self.stderr);
+        self
+    }
+}
+
+fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).expect("mkdir");
+    for entry in std::fs::read_dir(from).unwrap_or_else(|e| panic!("{}: {e}", from.display())) {
+        let entry = entry.expect("dir entry");
+        let target = to.join(entry.file_name());
+        if entry.file_type().expect("file type").is_dir() {
+            copy_dir(&entry.path(), &target);
+        } else {
+            std::fs::copy(entry.path(), &target).expect("copy");
+        }
+    }
+}
+
+fn text(db: &PgTestDb, sql: &str) -> Vec<String> {
+    db.query(sql).into_iter().map(|r| r.into_iter().map(|v| v.unwrap_or_else(|| "NULL".into())).collect::<Vec<_>>().join("|")).collect()
+}
+
+/// Each row of a table as PostgreSQL prints the whole record (every column's own text form,
+/// NULL and "" told apart).
+fn records(db: &PgTestDb, table: &str) -> Vec<String> {
+    text(db, &format!("SELECT x::text FROM {table} x ORDER BY id"))
+}
+
+fn column_types(db: &PgTestDb, table: &str) -> Vec<String> {
+    text(
+        db,
+        &format!(
+            "SELECT attname || ' ' || format_type(atttypid, atttypmod) FROM pg_attribute \
+             WHERE attrelid = '{table}'::regclass AND attnum > 0 AND NOT attisdropped ORDER BY attnum"
+        ),
+    )
+}
+
+/// The literals of tests/projects/pg_types/data/types.csv, typed by PostgreSQL itself.
+const EXPECTED_TYPES: &str = r#"
+CREATE TABLE expected (
+    id bigint PRIMARY KEY, b boolean, i2 smallint, i4 integer, i8 bigint, r real, d double precision,
+    n numeric(12,2), nbig numeric, t text, vc varchar(10), dt date, tm time, ts timestamp,
+    tstz timestamptz, iv interval, js json, u uuid, by bytea, ai integer[], at text[]);
+INSERT INTO expected VALUES
+ (1, true, 1, 2, 3, 1.5, 0.1, 12.50, 0.000000000000000000000000000001, E'hello, "world"\nsecond line', 'ab',
+  '2024-02-29', '13:14:15.123456', '2024-02-29 13:14:15.123456', '2024-02-29 13:14:15.123456+00',
+  '1 year 2 mons 3 days 04:05:06.5', '{"b": [1, 2.50], "a": null}', 'a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11',
+  '\x00ff10', '{1,2,NULL}', '{"a b",c}'),
+ (2, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL),
+ (3, false, -32768, 2147483647, -9223372036854775808, '-3.4028235e38', 1e308, -9999999999.99,
+  123456789012345678901234567890.123456789012345678901234567890, '', 'ünïcödé10c', '0001-01-01', '00:00:00',
+  '1970-01-01 00:00:00.000001', '2024-03-10 02:30:00.5+05:30', '-1 days +02:03:04.000005', '[]',
+  '00000000-0000-0000-0000-000000000000', '\x', '{}', '{"",NULL,"NULL","a,b"}');
+"#;
+
+#[test]
+fn every_type_round_trips_exactly_from_csv_postgres_and_sqlite() {
+    let db = PgTestDb::new("pg_types");
+    db.execute(EXPECTED_TYPES);
+    let s = Sandbox::new(&db, &["pg_types"]);
+    s.exec("pg_types", &[]).ok();
+    let expected = records(&db, "expected");
+    assert_eq!(expected.len(), 3);
+    let types = column_types(&db, "expected");
+    for table in ["from_csv.t", "from_pg.t", "from_pg.t_sql", "from_sqlite.t"] {
+        assert_eq!(records(&db, table), expected, "{table}");
+        assert_eq!(column_types(&db, table), types, "{table}");
+    }
+    // NULL and '' stay apart, in text and bytea alike.
+    assert_eq!(text(&db, "SELECT count(*) FROM from_csv.t WHERE t = ''"), ["1"]);
+    assert_eq!(text(&db, "SELECT count(*) FROM from_csv.t WHERE t IS NULL"), ["1"]);
+    assert_eq!(text(&db, "SELECT count(*) FROM from_sqlite.t WHERE by = ''::bytea"), ["1"]);
+    // The primary key comes from `key`.
+    assert_eq!(text(&db, "SELECT conname FROM pg_constraint WHERE conrelid = 'from_pg.t'::regclass AND contype = 'p'"), ["t_pkey"]);
+}
+
+#[test]
+fn postgres_specific_types_and_unsupported_ones_come_through_as_text() {
+    let db = PgTestDb::new("pg_rich");
+    db.execute(
+        "CREATE TYPE mood AS ENUM ('sad', 'happy');
+         CREATE DOMAIN posint AS integer CHECK (VALUE > 0);
+         CREATE TABLE rich (id int PRIMARY KEY, j jsonb, m mood, addr inet, c char(3), p posint, nums numeric(6,2)[],
+                            spans interval[], big numeric);
+         INSERT INTO rich VALUES
+           (1, '{\"z\": 1, \"a\": [true, null]}', 'happy', '192.168.0.1/24', 'ab', 7, '{1.50,NULL,-2}',
+            '{\"1 day\",\"-00:00:01\"}', 1e40),
+           (2, NULL, NULL, NULL, NULL, NULL, '{}', NULL, -0.000001);",
+    );
+    let s = Sandbox::new(&db, &["pg_types"]);
+    s.write(
+        "projects/pg_types/project.rhai",
+        r#"project("pg_rich");
+let dw = connect("warehouse");
+task("copy", |run| {
+    dw.load(#{ from: dw.table("public.rich"), into: "out.rich", key: ["id"] });
+    dw.load(#{ from: dw.sql("SELECT * FROM rich WHERE id > :n", #{ n: 0 }), into: "out.rich_sql", key: ["id"] });
+});
+"#,
+    );
+    s.exec("pg_types", &[]).ok();
+    let source = text(&db, "SELECT x::text FROM rich x ORDER BY id");
+    assert_eq!(text(&db, "SELECT x::text FROM out.rich x ORDER BY id"), source);
+    assert_eq!(text(&db, "SELECT x::text FROM out.rich_sql x ORDER BY id"), source);
+    assert_eq!(
+        column_types(&db, "out.rich"),
+        [
+            "id integer", "j json", "m text", "addr text", "c character varying(3)", "p integer",
+            "nums numeric(6,2)[]", "spans interval[]", "big numeric"
+        ]
+    );
+}
+
+#[test]
+fn numeric_nan_is_refused_with_the_column_named() {
+    let db = PgTestDb::new("pg_nan");
+    db.execute("CREATE TABLE src (id int, amount numeric); INSERT INTO src VALUES (1, 1), (2, 'NaN');");
+    let s = Sandbox::new(&db, &["pg_types"]);
+    s.write(
+        "projects/pg_types/project.rhai",
+        "project(\"pg_nan\");\nlet dw = connect(\"warehouse\");\n\
+         task(\"copy\", |run| dw.load(#{ from: dw.table(\"src\"), into: \"dst\" }));\n",
+    );
+    s.exec("pg_types", &[]).failed().contains("row 2, column 'amount': NaN has no exact decimal value");
+    assert_eq!(text(&db, "SELECT to_regclass('dst') IS NULL"), ["t"]);
+    assert_eq!(text(&db, "SELECT status FROM etl.etl_runs"), ["failed"]);
+}
+
+#[test]
+fn merge_append_and_window_pushdown_across_incremental_runs() {
+    let db = PgTestDb::new("pg_modes");
+    let s = Sandbox::new(&db, &["pg_modes"]);
+    let run = s.exec("pg_modes", &["--load-type", "I"]).ok();
+    run.contains("figures orders: rows=3 inserted=3 updated=0");
+    run.contains("figures mart: rows=3 inserted=3 updated=0");
+    run.contains("figures mart_sql: rows=3 inserted=3 updated=0");
+    run.contains("figures events: rows=2 inserted=2 updated=0");
+
+    // Row 2 changes, row 4 is new, row 3 sits on the watermark unchanged (read again, not
+    // rewritten), row 1 is older than the watermark.
+    s.write(
+        "projects/pg_modes/data/orders.csv",
+        "id,amount,updated_at\n1,10.00,2024-01-01 00:00:00\n2,25.00,2024-01-04 00:00:00\n\
+         3,30.00,2024-01-03 00:00:00\n4,40.00,2024-01-05 00:00:00\n",
+    );
+    s.write("projects/pg_modes/data/events.csv", "id,at\n1,2024-01-01 00:00:00\n2,2024-01-02 00:00:00\n3,2024-01-03 00:00:00\n");
+    let run = s.exec("pg_modes", &["--load-type", "I"]).ok();
+    run.contains("figures orders: rows=3 inserted=1 updated=1");
+    run.contains("figures mart: rows=3 inserted=1 updated=1");
+    run.contains("figures mart_sql: rows=3 inserted=1 updated=1");
+    run.contains("figures events: rows=1 inserted=1 updated=0");
+
+    // Nothing new: only the boundary row is read, and nothing changes.
+    let run = s.exec("pg_modes", &["--load-type", "I"]).ok();
+    run.contains("figures orders: rows=1 inserted=0 updated=0");
+    run.contains("figures mart: rows=1 inserted=0 updated=0");
+    run.contains("figures events: rows=0 inserted=0 updated=0");
+
+    let want = ["1|10.00", "2|25.00", "3|30.00", "4|40.00"];
+    for t in ["sales.orders", "mart.orders", "mart.orders_sql"] {
+        assert_eq!(text(&db, &format!("SELECT id, amount FROM {t} ORDER BY id")), want, "{t}");
+    }
+    assert_eq!(text(&db, "SELECT count(*), count(DISTINCT id) FROM sales.events"), ["3|3"]);
+    assert_eq!(
+        text(&db, "SELECT data_max_date FROM etl.etl_runs WHERE target_table = 'sales.orders' AND status = 'success' ORDER BY id"),
+        ["2024-01-03 00:00:00", "2024-01-05 00:00:00", "2024-01-05 00:00:00"]
+    );
+
+    // A full reload replaces the table with exactly the file's rows.
+    s.write("projects/pg_modes/data/orders.csv", "id,amount,updated_at\n7,70.00,2024-02-01 00:00:00\n");
+    s.exec("pg_modes", &["--load-type", "F", "--task", "orders"]).ok().contains("figures orders: rows=1 inserted=1 updated=0");
+    assert_eq!(text(&db, "SELECT id, amount FROM sales.orders"), ["7|70.00"]);
+    assert_eq!(text(&db, "SELECT count(*) FROM pg_tables WHERE tablename LIKE '%etl_new%'"), ["0"]);
+
+    // `etl runs` reads the audit table from PostgreSQL.
+    let runs = s.etl(&["runs", "--project", "pg_modes"]);
+    assert_eq!(runs.code, 0, "{}", runs.stderr);
+    runs.contains("sales.orders");
+    runs.contains("success");
+}
+
+#[test]
+fn a_value_the_server_refuses_mid_copy_leaves_the_target_unchanged() {
+    let db = PgTestDb::new("pg_fail");
+    db.execute(
+        "CREATE SCHEMA app;
+         CREATE TABLE app.items (id int, qty int CHECK (qty < 100));
+         INSERT INTO app.items VALUES (1, 1), (2, 2);
+         CREATE TABLE app.dupes (id int PRIMARY KEY, name text);
+         INSERT INTO app.dupes VALUES (1, 'old');",
+    );
+    let s = Sandbox::new(&db, &["pg_fail"]);
+    let run = s.exec("pg_fail", &["--task", "items"]).failed();
+    run.contains("load into app.items, row 4");
+    run.contains("violates check constraint");
+    run.contains("SQLSTATE 23514");
+    assert_eq!(text(&db, "SELECT id, qty FROM app.items ORDER BY id"), ["1|1", "2|2"]);
+    let audit = text(&db, "SELECT status, number_of_records, error_message FROM etl.etl_runs WHERE target_table = 'app.items'");
+    assert_eq!(audit.len(), 1);
+    assert!(audit[0].starts_with("failed|0|") && audit[0].contains("row 4"), "{audit:?}");
+
+    let run = s.exec("pg_fail", &["--task", "dupes"]).failed();
+    run.contains("building the primary key (id)");
+    assert_eq!(text(&db, "SELECT id, name FROM app.dupes"), ["1|old"]);
+    assert_eq!(text(&db, "SELECT count(*) FROM pg_tables WHERE tablename LIKE '%etl_new%'"), ["0"]);
+    assert_eq!(text(&db, "SELECT status FROM etl.etl_runs WHERE target_table = 'app.dupes'"), ["failed"]);
+}
+
+#[test]
+fn a_concurrent_run_is_refused_and_stale_running_records_are_closed() {
+    let db = PgTestDb::new("pg_lock");
+    let s = Sandbox::new(&db, &["pg_lock"]);
+    s.exec("pg_lock", &[]).ok();
+    // Another run holds the load lock of this project and table (an open transaction).
+    db.execute(
+        "BEGIN; SELECT pg_advisory_xact_lock(hashtextextended('etl load' || chr(31) || 'pg_lock' || chr(31) || 'app.locked', 0));",
+    );
+    s.exec("pg_lock", &[]).failed().contains("another run of project pg_lock is loading app.locked");
+    db.execute("COMMIT");
+
+    // A run killed mid-load left its record `running`; the next load closes it and succeeds.
+    db.execute(
+        "INSERT INTO etl.etl_runs (run_id, project, task, status, load_type, environment, script_version, \
+         target_database, target_table, start_script_execution_time) \
+         VALUES ('dead-run', 'pg_lock', 'load', 'running', 'F', 'dev', '', 'warehouse', 'app.locked', now() - interval '1 hour')",
+    );
+    s.exec("pg_lock", &[]).ok();
+    let dead = text(&db, "SELECT status, error_message FROM etl.etl_runs WHERE run_id = 'dead-run'");
+    assert!(dead[0].starts_with("failed|the run stopped without recording an outcome"), "{dead:?}");
+    assert_eq!(text(&db, "SELECT count(*) FROM etl.etl_runs WHERE status = 'running'"), ["0"]);
+    assert_eq!(text(&db, "SELECT count(*) FROM app.locked"), ["2"]);
+}
+
+#[test]
+fn sql_api_binds_named_parameters_and_runs_files_in_one_transaction() {
+    let db = PgTestDb::new("pg_sql");
+    let s = Sandbox::new(&db, &["pg_sql"]);
+    std::fs::write(s.path("etl.toml"), "[audit]\nschema = \"ops\"\n[env.dev.connections]\n").expect("etl.toml");
+    let run = s.exec("pg_sql", &[]).failed();
+    run.contains("setup changed=6");
+    run.contains("query=6 first=k1:2:");
+    run.contains("scalar=58");
+    run.contains("inet=10.0.0.1/8");
+    run.contains("limited=3 after=200000");
+    // The broken file names the failing line, and its first statements are rolled back.
+    run.contains("line 3");
+    run.contains("no_such_column");
+    assert_eq!(text(&db, "SELECT to_regclass('app.half_done') IS NULL"), ["t"]);
+    assert_eq!(text(&db, "SELECT v FROM app.kv WHERE k = 'x'"), ["42"]);
+    assert_eq!(text(&db, "SELECT DISTINCT note FROM app.kv WHERE k <> 'x'"), ["it's :not_a_param"]);
+    // The audit table lives in the configured schema.
+    assert_eq!(text(&db, "SELECT to_regclass('ops.etl_runs') IS NOT NULL, to_regclass('etl.etl_runs') IS NULL"), ["t|t"]);
+}
+
+#[test]
+fn tls_modes_encrypt_and_verify() {
+    let db = PgTestDb::new("pg_tls");
+    if text(&db, "SHOW ssl") != ["on"] {
+        eprintln!("skipped: the server has no TLS");
+        return;
+    }
+    let s = Sandbox::new(&db, &["pg_tls"]);
+    let url = |q: &str| format!("{}?{q}", db.url());
+    s.exec_with(&url("sslmode=require"), "pg_tls", &[]).ok().contains("ssl=true");
+    s.exec_with(&url("sslmode=disable"), "pg_tls", &[]).ok().contains("ssl=false");
+    // A self-signed server certificate is not trusted by verify-full.
+    s.exec_with(&url("sslmode=verify-full"), "pg_tls", &[]).failed().contains("certificate");
+    let cert = text(&db, "SHOW ssl_cert_file").remove(0);
+    if std::fs::File::open(&cert).is_ok() {
+        // Trusting that certificate as the root: verify-ca passes (the host name is not checked).
+        s.exec_with(&url(&format!("sslmode=verify-ca&sslrootcert={cert}")), "pg_tls", &[]).ok().contains("ssl=true");
+    }
+}
