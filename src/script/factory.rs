@@ -58,7 +58,10 @@ impl TaskDef {
         // call, so two tasks calling `dw.load(...)` on one top-level `dw` at once would fail
         // with "Data race detected".
         let mut func = self.func.clone();
-        let captured: Vec<rhai::Dynamic> = func.iter_curry().map(rhai::Dynamic::flatten_clone).collect();
+        let captured: Vec<rhai::Dynamic> = func
+            .iter_curry()
+            .map(rhai::Dynamic::flatten_clone)
+            .collect();
         func.set_curry(captured);
         func.call_within_context(&ctx, (run,))
     }

@@ -36,7 +36,9 @@ pub fn unknown_functions(engine: &Engine, ast: &AST) -> Vec<(String, Position)> 
     ast.walk(&mut |path: &[ASTNode]| {
         // A call used as a statement (`f(x);`) is a Stmt, not an Expr.
         let call = match path.last() {
-            Some(ASTNode::Expr(Expr::FnCall(call, pos) | Expr::MethodCall(call, pos))) => Some((call, pos)),
+            Some(ASTNode::Expr(Expr::FnCall(call, pos) | Expr::MethodCall(call, pos))) => {
+                Some((call, pos))
+            }
             Some(ASTNode::Stmt(Stmt::FnCall(call, pos))) => Some((call, pos)),
             _ => None,
         };

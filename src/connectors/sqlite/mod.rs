@@ -176,16 +176,7 @@ impl Database for SqliteDb {
         let conn = self.connect()?;
         let mut stmt = conn.prepare(sql).map_err(|e| self.err(e))?;
         bind(&mut stmt, params).map_err(|e| self.err(e))?;
-        let declared: Vec<(String, Option<crate::data::DataType>)> = stmt
-            .columns()
-            .iter()
-            .map(|c| {
-                (
-                    c.name().to_string(),
-                    c.decl_type().and_then(types::from_decl),
-                )
-            })
-            .collect();
+        let declared: Vec<(String, Option<crate::data::DataType>)> = types::declared_columns(&stmt);
         let mut raw = stmt.raw_query();
         let mut out: Vec<Vec<Value>> = Vec::new();
         let mut guessed: Vec<Option<crate::data::DataType>> =

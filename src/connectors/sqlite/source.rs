@@ -27,16 +27,7 @@ impl SqliteSource {
             .prepare(&sql)
             .map_err(|e| self.db.err(format!("{}: {e}", self.describe())))?;
         bind(&mut stmt, &params).map_err(|e| self.db.err(e))?;
-        let mut cols: Vec<(String, Option<DataType>)> = stmt
-            .columns()
-            .iter()
-            .map(|c| {
-                (
-                    c.name().to_string(),
-                    c.decl_type().and_then(types::from_decl),
-                )
-            })
-            .collect();
+        let mut cols: Vec<(String, Option<DataType>)> = types::declared_columns(&stmt);
         if cols.iter().any(|(_, t)| t.is_none()) {
             let mut rows = stmt.raw_query();
             let mut seen = 0;

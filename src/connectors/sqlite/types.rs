@@ -43,7 +43,9 @@ pub fn from_decl(decl: &str) -> Option<DataType> {
         return None;
     }
     if let Some(elem) = d.strip_suffix("[]") {
-        return Some(DataType::Array(Box::new(from_decl(elem).unwrap_or(DataType::TEXT))));
+        return Some(DataType::Array(Box::new(
+            from_decl(elem).unwrap_or(DataType::TEXT),
+        )));
     }
     let args = || -> Vec<u32> {
         d.find('(')
@@ -161,6 +163,14 @@ pub fn write(v: &Value) -> Sql {
         }
         other => Sql::Text(other.to_text().unwrap_or_default()),
     }
+}
+
+/// Each result column's name and declared type (None for an expression).
+pub fn declared_columns(stmt: &rusqlite::Statement<'_>) -> Vec<(String, Option<DataType>)> {
+    stmt.columns()
+        .iter()
+        .map(|c| (c.name().to_string(), c.decl_type().and_then(from_decl)))
+        .collect()
 }
 
 pub fn quote_ident(name: &str) -> String {

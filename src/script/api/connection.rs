@@ -126,11 +126,15 @@ fn run_file(c: &Conn, path: &str, p: Map) -> Res<i64> {
     Ok(n as i64)
 }
 
+fn rows(c: &Conn, sql: &str, p: Map) -> Res<crate::connectors::Rows> {
+    let params = params(p).map_err(fail)?;
+    c.db()?
+        .query(&c.host.io, sql, &params, MAX_QUERY_ROWS)
+        .map_err(fail)
+}
+
 fn query(c: &Conn, sql: &str, p: Map) -> Res<Array> {
-    let rows = c
-        .db()?
-        .query(&c.host.io, sql, &params(p).map_err(fail)?, MAX_QUERY_ROWS)
-        .map_err(fail)?;
+    let rows = rows(c, sql, p)?;
     Ok(rows
         .rows
         .iter()
@@ -139,17 +143,13 @@ fn query(c: &Conn, sql: &str, p: Map) -> Res<Array> {
 }
 
 fn scalar(c: &Conn, sql: &str, p: Map) -> Res<Dynamic> {
-    let rows = c
-        .db()?
-        .query(&c.host.io, sql, &params(p).map_err(fail)?, MAX_QUERY_ROWS)
-        .map_err(fail)?;
-    Ok(rows
+    let rows = rows(c, sql, p)?;
+    let first = rows
         .rows
         .into_iter()
         .next()
-        .and_then(|r| r.into_iter().next())
-        .map(to_dynamic)
-        .unwrap_or(Dynamic::UNIT))
+        .and_then(|r| r.into_iter().next());
+    Ok(first.map(to_dynamic).unwrap_or(Dynamic::UNIT))
 }
 
 fn load(ctx: &NativeCallContext, c: &Conn, spec: Map) -> Res<Map> {
