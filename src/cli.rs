@@ -303,18 +303,19 @@ async fn exec(config: Option<&Path>, args: ExecArgs) -> u8 {
         output_files: Default::default(),
     });
     let log_dir = host.config.metadata_dir.join("logs").join(&meta.name);
-    let removed = logging::apply_retention(
-        &log_dir,
-        &meta.name,
-        meta.log_keep_days,
-        meta.log_keep_runs.saturating_sub(1),
-    );
     let log_path = match logging::attach_file(&log_dir, &meta.name, &run.file_stamp()) {
         Ok(p) => Some(p),
         Err(e) => {
             tracing::warn!("Cannot write the log file in {}: {e}", log_dir.display());
             None
         }
+    };
+    // After attaching, so this run's own log counts among the runs kept; a dry run deletes
+    // nothing.
+    let removed = if args.dry_run {
+        0
+    } else {
+        logging::apply_retention(&log_dir, &meta.name, meta.log_keep_days, meta.log_keep_runs)
     };
     tracing::info!(
         run_id = %run.id, env = %run.env, load_type = load_type.code(), version = %meta.version,

@@ -46,75 +46,6 @@ pub fn run_load(
     spec: &LoadSpec,
 ) -> Result<LoadFigures> {
     let run = &task.run;
-    let source_schema = source.schema(io)?;
-    let cursor_type = match &spec.cursor {
-        Some(c) => Some(
-            source_schema
-                .index_of(c)
-                .map(|i| source_schema.columns[i].data_type.clone())
-                .ok_or_else(|| {
-                    EtlError::load(
-                        &spec.into,
-                        format!(
-                            "cursor column '{c}' is not in {} (columns: {})",
-                            source.describe(),
-                            source_schema.names().join(", ")
-                        ),
-                    )
-                })?,
-        ),
-        None => None,
-    };
-    let mode = spec
-        .mode
-        .unwrap_or(match (run.load_type, spec.key.is_empty()) {
-            (LoadType::Full, _) => LoadMode::Full,
-            (_, false) => LoadMode::Merge,
-            (_, true) => LoadMode::Append,
-        });
-    if mode == LoadMode::Merge && spec.key.is_empty() {
-        return Err(EtlError::load(
-            &spec.into,
-            "mode 'merge' needs a key: add `key: [\"id\"]`",
-        ));
-    }
-
-    // The window: I reads from the audit watermark, B from the run's window, F reads all.
-    let parse = |text: &str| -> Result<Value> {
-        let t = cursor_type
-            .as_ref()
-            .expect("cursor type known when a cursor is set");
-        Value::parse(text, t).map_err(|e| {
-            EtlError::load(
-                &spec.into,
-                format!(
-                    "cursor '{}': {e}",
-                    spec.cursor.as_deref().unwrap_or_default()
-                ),
-            )
-        })
-    };
-    let mut previous_max = None;
-    let window = match (&spec.cursor, run.load_type) {
-        (Some(col), LoadType::Incremental) => {
-            previous_max = db.audit_watermark(io, &run.project, &spec.into)?;
-            let since = previous_max.as_deref().map(parse).transpose()?;
-            Some(CursorWindow {
-                column: col.clone(),
-                since,
-                since_inclusive: !spec.key.is_empty(),
-                until: None,
-            })
-        }
-        (Some(col), LoadType::Backfill) => Some(CursorWindow {
-            column: col.clone(),
-            since: run.since.as_deref().map(parse).transpose()?,
-            since_inclusive: true,
-            until: run.until.as_deref().map(parse).transpose()?,
-        }),
-        _ => None,
-    };
-
     let mut audit = AuditRecord {
         run_id: run.id.clone(),
         project: run.project.clone(),
@@ -125,66 +56,45 @@ pub fn run_load(
         script_version: run.script_version.clone(),
         target_database: db.name().to_string(),
         target_table: Some(spec.into.clone()),
-        start_load_date: window
-            .as_ref()
-            .and_then(|w| w.since.as_ref())
-            .and_then(Value::to_text),
-        end_load_date: window
-            .as_ref()
-            .and_then(|w| w.until.as_ref())
-            .and_then(Value::to_text),
-        previous_max_date: previous_max.clone(),
         start_script_execution_time: Some(Utc::now()),
         ..AuditRecord::default()
     };
     if run.dry_run {
-        tracing::info!(task = %task.task, table = %spec.into, mode = mode.as_str(), "Dry run: would load {} into {}.", source.describe(), spec.into);
-        return Ok(LoadFigures {
-            table: spec.into.clone(),
-            mode: Some(mode),
-            ..LoadFigures::default()
-        });
+        tracing::info!(task = %task.task, table = %spec.into, "Dry run: would load {} into {}.", source.describe(), spec.into);
+        return Ok(LoadFigures { table: spec.into.clone(), ..LoadFigures::default() });
     }
+    // The record exists before anything can fail (even reading the source's header), so
+    // every failure of this load is audited against its table.
     let id = db.audit_insert(io, &audit)?;
     audit.id = Some(id);
     task.load_records.fetch_add(1, Ordering::Relaxed);
+    let mut figures = LoadFigures { table: spec.into.clone(), audit_id: Some(id), ..LoadFigures::default() };
 
-    let replace_window = match (mode, run.load_type) {
-        (LoadMode::Append, LoadType::Backfill) => window.clone(),
-        _ => None,
-    };
-    let mut figures = LoadFigures {
-        table: spec.into.clone(),
-        mode: Some(mode),
-        since: window.as_ref().and_then(|w| w.since.clone()),
-        audit_id: Some(id),
-        ..LoadFigures::default()
-    };
-    let result = stream_into(
-        db,
-        io,
-        source,
-        transform,
-        spec,
-        mode,
-        window,
-        replace_window,
-        &mut figures,
-        &mut audit,
-    );
+    let result = plan_window(db, io, run, source, spec, &mut audit).and_then(|(mode, window)| {
+        figures.mode = Some(mode);
+        figures.since = window.as_ref().and_then(|w| w.since.clone());
+        let replace_window = match (mode, run.load_type) {
+            (LoadMode::Append, LoadType::Backfill) => window.clone(),
+            _ => None,
+        };
+        stream_into(db, io, source, transform, spec, mode, window, replace_window, &mut figures, &mut audit)
+    });
     match result {
         Ok(()) => {
             task.add_rows(figures.rows);
-            task.targets
-                .lock()
-                .expect("targets lock")
-                .push(spec.into.clone());
+            task.targets.lock().expect("targets lock").push(spec.into.clone());
+            let mode = figures.mode.map(LoadMode::as_str).unwrap_or_default();
             tracing::info!(
                 task = %task.task, table = %spec.into, rows = figures.rows, inserted = figures.inserted, updated = figures.updated,
-                "Loaded {} rows into {} ({}).", figures.rows, spec.into, mode.as_str()
+                "Loaded {} rows into {} ({mode}).", figures.rows, spec.into
             );
             if figures.null_cursor_rows > 0 {
-                tracing::warn!(table = %spec.into, "{} rows had a NULL cursor ({}).", figures.null_cursor_rows, match spec.null_cursor { NullCursor::Load => "loaded", NullCursor::Skip => "skipped", NullCursor::Fail => "failed" });
+                let what = match spec.null_cursor {
+                    NullCursor::Load => "loaded",
+                    NullCursor::Skip => "skipped",
+                    NullCursor::Fail => "failed",
+                };
+                tracing::warn!(table = %spec.into, "{} rows had a NULL cursor ({what}).", figures.null_cursor_rows);
             }
             Ok(figures)
         }
@@ -209,6 +119,55 @@ pub fn run_load(
     }
 }
 
+/// The load's mode and cursor window (DESIGN.md §3): I reads from the audit watermark, B the
+/// run's window, F everything. A full replace never reads a window: it would shrink the table.
+fn plan_window(
+    db: &Arc<dyn Database>,
+    io: &Io,
+    run: &crate::context::RunInfo,
+    source: &Arc<dyn Source>,
+    spec: &LoadSpec,
+    audit: &mut AuditRecord,
+) -> Result<(LoadMode, Option<CursorWindow>)> {
+    let mode = spec.mode.unwrap_or(match (run.load_type, spec.key.is_empty()) {
+        (LoadType::Full, _) => LoadMode::Full,
+        (_, false) => LoadMode::Merge,
+        (_, true) => LoadMode::Append,
+    });
+    if mode == LoadMode::Merge && spec.key.is_empty() {
+        return Err(EtlError::load(&spec.into, "mode 'merge' needs a key: add `key: [\"id\"]`"));
+    }
+    let Some(col) = &spec.cursor else { return Ok((mode, None)) };
+    let schema = source.schema(io)?;
+    let cursor_type = schema.index_of(col).map(|i| schema.columns[i].data_type.clone()).ok_or_else(|| {
+        EtlError::load(&spec.into, format!("cursor column '{col}' is not in {} (columns: {})", source.describe(), schema.names().join(", ")))
+    })?;
+    let parse = |text: &str| -> Result<Value> {
+        Value::parse(text, &cursor_type).map_err(|e| EtlError::load(&spec.into, format!("cursor '{col}': {e}")))
+    };
+    // An unbounded window still names the cursor, so SQL sources bind :since/:until with
+    // the widest values of the cursor's type.
+    let mut window = CursorWindow { column: col.clone(), since: None, since_inclusive: true, until: None };
+    match run.load_type {
+        _ if mode == LoadMode::Full => {}
+        LoadType::Incremental => {
+            audit.previous_max_date = db.audit_watermark(io, &run.project, &spec.into)?;
+            window.since = audit.previous_max_date.as_deref().map(parse).transpose()?;
+            // With a key the boundary rows are merged again (idempotent); without one they
+            // were appended last time and must not be appended twice.
+            window.since_inclusive = !spec.key.is_empty();
+        }
+        LoadType::Backfill => {
+            window.since = run.since.as_deref().map(parse).transpose()?;
+            window.until = run.until.as_deref().map(parse).transpose()?;
+        }
+        LoadType::Full => {}
+    }
+    audit.start_load_date = window.since.as_ref().and_then(Value::to_text);
+    audit.end_load_date = window.until.as_ref().and_then(Value::to_text);
+    Ok((mode, Some(window)))
+}
+
 #[allow(clippy::too_many_arguments)]
 fn stream_into(
     db: &Arc<dyn Database>,
@@ -225,7 +184,7 @@ fn stream_into(
     let pushed_down = source.applies_window();
     let opts = ReadOptions {
         batch_rows: spec.batch_rows,
-        limit: None,
+        limit: spec.limit,
         window: if pushed_down { window.clone() } else { None },
     };
     let mut stream = source.open(io, &opts)?;
@@ -324,7 +283,9 @@ fn cursor_pass(
         let v = &row[ci];
         if v.is_null() {
             figures.null_cursor_rows += 1;
-            match spec.null_cursor {
+            // A NULL cursor lies in no backfill window: counted, never loaded there.
+            let bounded = window.is_some_and(|w| w.until.is_some());
+            match if bounded { NullCursor::Skip } else { spec.null_cursor } {
                 NullCursor::Load => keep.push(true),
                 NullCursor::Skip => {
                     keep.push(false);

@@ -57,4 +57,6 @@ pub struct LoadSpec {
     pub null_cursor: NullCursor,
     pub batch_rows: usize,
     pub allow_type_change: bool,
+    /// A leading `.limit(n)` on the relation: the source stops reading after n rows.
+    pub limit: Option<u64>,
 }

@@ -74,7 +74,13 @@ impl SqliteSource {
                         params.push(("until".into(), u.clone()));
                     }
                     if !conds.is_empty() {
-                        sql.push_str(&format!(" WHERE {}", conds.join(" AND ")));
+                        let mut cond = conds.join(" AND ");
+                        // An incremental read still brings NULL cursors, so the load counts
+                        // them and applies `null_cursor`; a bounded (backfill) window does not.
+                        if w.until.is_none() {
+                            cond = format!("({cond} OR {col} IS NULL)");
+                        }
+                        sql.push_str(&format!(" WHERE {cond}"));
                     }
                 }
                 (sql, params)

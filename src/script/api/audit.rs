@@ -16,6 +16,9 @@ use crate::script::host::Host;
 pub fn register(engine: &mut Engine, host: &Arc<Host>) {
     let h = host.clone();
     engine.register_fn("create_etl_runs_table", move |c: Conn| -> Res<()> {
+        if dry_run() {
+            return Ok(());
+        }
         c.db()?.audit_ensure(&h.io).map_err(fail)
     });
     let h = host.clone();
@@ -25,6 +28,10 @@ pub fn register(engine: &mut Engine, host: &Arc<Host>) {
             let db = c.db()?;
             let mut rec = defaults(db.name());
             apply(&mut rec, fields)?;
+            if dry_run() {
+                tracing::info!("Dry run: would insert an etl_runs record.");
+                return Ok(0);
+            }
             db.audit_insert(&h.io, &rec).map_err(fail)
         },
     );
@@ -32,6 +39,9 @@ pub fn register(engine: &mut Engine, host: &Arc<Host>) {
     engine.register_fn(
         "update_etl_runs_record",
         move |c: Conn, id: i64, fields: Map| -> Res<()> {
+            if dry_run() {
+                return Ok(());
+            }
             let db = c.db()?;
             let mut rec = db.audit_get(&h.io, id).map_err(fail)?.ok_or_else(|| {
                 fail(format!(
@@ -42,6 +52,11 @@ pub fn register(engine: &mut Engine, host: &Arc<Host>) {
             db.audit_update(&h.io, id, &rec).map_err(fail)
         },
     );
+}
+
+/// Dry runs write nothing, not even audit records a script writes itself.
+fn dry_run() -> bool {
+    current_task().is_some_and(|t| t.run.dry_run)
 }
 
 /// A record pre-filled from the current run and task, so scripts give only what differs.

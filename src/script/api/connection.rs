@@ -190,6 +190,7 @@ fn load(ctx: &NativeCallContext, c: &Conn, spec: Map) -> Res<Map> {
             None => DEFAULT_BATCH_ROWS,
         },
         allow_type_change: o.bool("allow_type_change")?.unwrap_or(false),
+        limit: from.read_limit(),
     };
     let db = c.db()?;
     let input = from.source.schema(&c.host.io).map_err(fail)?;

@@ -27,6 +27,11 @@ fn output_csv(host: &Host, ctx: &NativeCallContext, name: &str, r: &Relation) ->
         )));
     }
     let dir = task.run.output_dir.clone();
+    if task.run.dry_run {
+        let path = dir.join(format!("{name}_{}.csv", task.run.file_stamp()));
+        tracing::info!(task = %task.task, "Dry run: would write {}.", path.display());
+        return Ok(path.display().to_string());
+    }
     std::fs::create_dir_all(&dir).map_err(|e| fail(EtlError::io(&dir, e)))?;
     let path = dir.join(format!("{name}_{}.csv", task.run.file_stamp()));
     let tmp = path.with_extension("csv.partial");

@@ -42,7 +42,7 @@ impl Relation {
     }
 
     /// A leading `.limit(n)` is pushed into the read itself.
-    fn read_limit(&self) -> Option<u64> {
+    pub fn read_limit(&self) -> Option<u64> {
         match self.steps.first() {
             Some(Step::Limit(n)) => Some(*n),
             _ => None,
@@ -198,28 +198,55 @@ impl<'a> RhaiTransform<'a> {
 
     /// The output columns from the first mapped row: input columns first in their order,
     /// then new ones; types kept from the input where the value still fits them.
-    fn fix_schema(&mut self, first: &Map) {
+    fn fix_schema(&mut self, rows: &[(u64, Map)]) {
+        // The first non-NULL value of a column decides its type, over the whole first batch.
+        let first_value = |name: &str| rows.iter().filter_map(|(_, m)| m.get(name)).find(|v| !v.is_unit());
         let mut cols = Vec::new();
         for c in &self.input.columns {
-            if let Some(v) = first.get(c.name.as_str()) {
-                let keep = from_dynamic(v.clone(), Some(&c.data_type)).is_ok();
-                let t = if keep {
-                    c.data_type.clone()
-                } else {
-                    dynamic_type(v).unwrap_or(crate::data::DataType::TEXT)
+            if rows.iter().any(|(_, m)| m.contains_key(c.name.as_str())) {
+                let t = match first_value(&c.name) {
+                    Some(v) if from_dynamic(v.clone(), Some(&c.data_type)).is_err() => {
+                        dynamic_type(v).unwrap_or(crate::data::DataType::TEXT)
+                    }
+                    _ => c.data_type.clone(),
                 };
                 cols.push(Column::new(c.name.clone(), t));
             }
         }
-        for (k, v) in first {
-            if self.input.index_of(k).is_none() {
-                cols.push(Column::new(
-                    k.to_string(),
-                    dynamic_type(v).unwrap_or(crate::data::DataType::TEXT),
-                ));
-            }
+        let mut new_names: Vec<&str> = rows
+            .iter()
+            .flat_map(|(_, m)| m.keys().map(|k| k.as_str()))
+            .filter(|k| self.input.index_of(k).is_none())
+            .collect();
+        new_names.sort_unstable();
+        new_names.dedup();
+        for k in new_names {
+            let t = first_value(k).and_then(dynamic_type).unwrap_or(crate::data::DataType::TEXT);
+            cols.push(Column::new(k.to_string(), t));
         }
         self.output = Some(Schema::new(cols));
+    }
+
+    /// Lays mapped rows out in the output columns; a column the first batch never showed
+    /// is an error rather than silently dropped.
+    fn mapped_batch(&self, rows: Vec<(u64, Map)>, first_row: u64) -> Result<Batch> {
+        let schema = self.output.as_ref().expect("schema fixed");
+        let mut out = Batch::new(schema.len(), first_row, rows.len());
+        for (n, mut m) in rows {
+            for c in &schema.columns {
+                let v = m.remove(c.name.as_str()).unwrap_or(Dynamic::UNIT);
+                let value = from_dynamic(v, Some(&c.data_type))
+                    .map_err(|e| EtlError::Other(format!(".map: row {n}, column '{}': {e}", c.name)))?;
+                out.push(value);
+            }
+            if let Some(extra) = m.keys().next() {
+                return Err(EtlError::Other(format!(
+                    ".map: row {n} returns column '{extra}', which the first rows did not have; \
+                     return every column from the first row on (use () for NULL)"
+                )));
+            }
+        }
+        Ok(out)
     }
 }
 
@@ -228,7 +255,7 @@ impl Transform for RhaiTransform<'_> {
         if self.steps.is_empty() {
             return Ok(batch);
         }
-        let mut out: Option<Batch> = None;
+        let mut mapped: Vec<(u64, Map)> = Vec::new();
         let width_in = batch.width();
         let mut kept = Batch::new(width_in, batch.first_row, batch.len());
         for row in batch.rows() {
@@ -280,36 +307,18 @@ impl Transform for RhaiTransform<'_> {
                 kept.push_row(row.iter().cloned());
                 continue;
             }
-            let m = map.expect("a map step produced a row");
-            if self.output.is_none() {
-                self.fix_schema(&m);
-            }
-            let schema = self.output.as_ref().expect("schema fixed");
-            let b =
-                out.get_or_insert_with(|| Batch::new(schema.len(), batch.first_row, batch.len()));
-            let mut m = m;
-            for c in &schema.columns {
-                let v = m.remove(c.name.as_str()).unwrap_or(Dynamic::UNIT);
-                let value = from_dynamic(v, Some(&c.data_type)).map_err(|e| {
-                    EtlError::Other(format!(
-                        ".map: row {}, column '{}': {e}",
-                        self.rows_seen, c.name
-                    ))
-                })?;
-                b.push(value);
-            }
+            mapped.push((self.rows_seen, map.expect("a map step produced a row")));
         }
-        if self.has_map {
-            Ok(out.unwrap_or_else(|| {
-                Batch::new(
-                    self.output.as_ref().map(Schema::len).unwrap_or(0),
-                    batch.first_row,
-                    0,
-                )
-            }))
-        } else {
-            Ok(kept)
+        if !self.has_map {
+            return Ok(kept);
         }
+        if self.output.is_none() && !mapped.is_empty() {
+            self.fix_schema(&mapped);
+        }
+        if self.output.is_none() {
+            return Ok(Batch::new(0, batch.first_row, 0));
+        }
+        self.mapped_batch(mapped, batch.first_row)
     }
 
     fn output_schema(&self) -> Option<Schema> {
