@@ -59,6 +59,7 @@ KEEP=0
 usage() {
   sed -n '2,/^set -euo/p' "${BASH_SOURCE[0]}" | sed '$d; s/^# \{0,1\}//'
   cat <<'EOF'
+
 Options:
   --rows N       rows in the dataset (default 1000000)
   --steps LIST   comma-separated steps to run (default a,b,c,s,d,f,e); b always runs
@@ -96,6 +97,8 @@ PG_URL="postgres://$PG_USER@$PG_HOST:$PG_PORT/$DB"
 MY_URL="mysql://$MY_USER@$MY_HOST:$MY_PORT/$DB"
 PG_CREATED=0
 MY_CREATED=0
+TIMED_PID=""
+SETUP_DONE=0
 
 # ---------------------------------------------------------------------------------------------
 # Helpers
@@ -103,7 +106,7 @@ MY_CREATED=0
 say() { printf '==> %s\n' "$*" >&2; }
 indent() { sed 's/^/      /' >&2; }
 sql_lit() { printf "'%s'" "${1//\'/\'\'}"; }
-psql_on() { local db=$1; shift; psql -X -q -v ON_ERROR_STOP=1 -h "$PG_HOST" -p "$PG_PORT" -U "$PG_USER" -d "$db" "$@"; }
+psql_on() { local db=$1; shift; PGOPTIONS='-c client_min_messages=warning' psql -X -q -v ON_ERROR_STOP=1 -h "$PG_HOST" -p "$PG_PORT" -U "$PG_USER" -d "$db" "$@"; }
 pg() { psql_on "$DB" "$@"; }
 pg_admin() { psql_on postgres "$@"; }
 my() { mariadb -h "$MY_HOST" -P "$MY_PORT" -u "$MY_USER" --default-character-set=utf8mb4 "$@"; }
@@ -113,6 +116,14 @@ cleanup() {
   local rc=$?
   set +e
   trap - EXIT INT TERM
+  if [ "$rc" != 0 ] && [ "$rc" -lt 128 ] && [ "$SETUP_DONE" = 0 ]; then
+    say "setup failed (exit status $rc)"
+    rc=2
+  fi
+  if [ -n "$TIMED_PID" ]; then
+    kill -TERM "$TIMED_PID" 2>/dev/null
+    wait "$TIMED_PID" 2>/dev/null
+  fi
   if [ "$KEEP" = 1 ]; then
     say "kept: PostgreSQL database $DB, MariaDB database $DB, work folder $WORK"
   else
@@ -141,6 +152,23 @@ DESC=(
   [e]='etl incremental, 1% changed + 1% new'
 )
 
+# error_tail FILE: the lines that say what went wrong: all of a short output; of a long one,
+# the first error line (where the message is) and the last lines.
+error_tail() {
+  local lines first
+  lines=$(grep -v '^[[:space:]]*$' "$1" || true)
+  if [ "$(wc -l <<<"$lines")" -le 12 ]; then
+    printf '%s\n' "$lines"
+    return
+  fi
+  first=$(grep -n -i -m 1 -E 'error|panicked|fatal' <<<"$lines" | cut -d: -f1 || true)
+  if [ -n "$first" ] && [ "$first" -lt "$(($(wc -l <<<"$lines") - 6))" ]; then
+    sed -n "${first},$((first + 2))p" <<<"$lines"
+    echo "..."
+  fi
+  tail -n 6 <<<"$lines"
+}
+
 # fail STEP MESSAGE [LOGFILE...]: records a failed step and shows its error tail.
 fail() {
   local step=$1 msg=$2; shift 2
@@ -149,7 +177,7 @@ fail() {
   TAIL[$step]=""
   local f
   for f in "$@"; do
-    [ -s "$f" ] && TAIL[$step]+=$(grep -v '^[[:space:]]*$' "$f" | tail -n 8)$'\n'
+    [ -s "$f" ] && TAIL[$step]+=$(error_tail "$f")$'\n'
   done
   say "($step) FAILED: $msg"
   [ -z "${TAIL[$step]}" ] || printf '%s' "${TAIL[$step]}" | indent
@@ -162,7 +190,13 @@ run_timed() {
   local step=$1 out=$2; shift 2
   local tf=$WORK/$step.time err=$WORK/$step.err rc=0
   : >"$tf"
-  timeout "$STEP_TIMEOUT" /usr/bin/time -v -o "$tf" "$@" >"$out" 2>"$err" || rc=$?
+  # In the background and waited for, so a signal to this script interrupts the wait and the
+  # cleanup stops the step (timeout runs it in a process group of its own, out of reach of
+  # the terminal's Ctrl-C, and passes a TERM on to that group).
+  timeout "$STEP_TIMEOUT" /usr/bin/time -v -o "$tf" "$@" >"$out" 2>"$err" &
+  TIMED_PID=$!
+  wait "$TIMED_PID" || rc=$?
+  TIMED_PID=""
   SECS[$step]=$(awk -F': ' '/Elapsed \(wall clock\)/ { n = split($2, p, ":"); s = 0; for (i = 1; i <= n; i++) s = s * 60 + p[i]; printf "%.2f", s }' "$tf")
   RSS_KB[$step]=$(awk -F': ' '/Maximum resident set size/ { print $2 }' "$tf")
   if [ "$rc" = 0 ]; then
@@ -240,6 +274,10 @@ pg_admin -Atc 'SELECT 1' >/dev/null 2>&1 || {
   exit 2
 }
 mkdir -p "$DATA_DIR/bin" "$WORK"
+LOAD_START=$(cut -d' ' -f1 /proc/loadavg 2>/dev/null || echo "?")
+if awk -v l="$LOAD_START" -v n="$(nproc)" 'BEGIN { exit !(l + 0 > n / 4) }'; then
+  say "warning: the machine is busy (load average $LOAD_START on $(nproc) cores): timings will be noisy"
+fi
 
 BUILD_ERR=""
 if [ "$BUILD" = 1 ]; then
@@ -290,6 +328,7 @@ loaded=$(pg -Atc 'SELECT count(*) FROM orders')
 [ "$loaded" = "$ROWS" ] || { echo "orders has $loaded rows, expected $ROWS" >&2; exit 2; }
 say "source checksums"
 remember original
+SETUP_DONE=1
 
 # ---------------------------------------------------------------------------------------------
 # The steps
@@ -369,6 +408,7 @@ if want f; then
   ROWS_OF[f]=$ROWS
   if ! command -v mariadb >/dev/null || ! (exec 3<>"/dev/tcp/$MY_HOST/$MY_PORT") 2>/dev/null || ! my -e 'SELECT 1' >/dev/null 2>&1; then
     STATUS[f0]="skipped"
+    ERR[f0]="no MariaDB"
     STATUS[f]="skipped"
     ERR[f]="no MariaDB reachable at $MY_HOST:$MY_PORT as $MY_USER (or no mariadb client)"
     say "(f) skipped: ${ERR[f]}"
@@ -435,8 +475,9 @@ commit=$(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo unknown)
 
 echo
 echo "etl load benchmark: $ROWS rows of orders ($(du -m "$CSV" | cut -f1) MiB of CSV), $(date -u '+%Y-%m-%d %H:%M UTC')"
-echo "machine: $(nproc) cores${cpu:+ ($cpu)}, ${mem} RAM; PostgreSQL $pg_version; MariaDB $my_version"
-echo "etl: $commit, $ETL"
+echo "machine: $(nproc) cores${cpu:+ ($cpu)}, ${mem} RAM, load average $LOAD_START at the start, $(cut -d' ' -f1 /proc/loadavg 2>/dev/null || echo "?") at the end"
+echo "servers: PostgreSQL $pg_version; MariaDB $my_version"
+echo "etl: $commit; $ETL built $(date -u -r "$ETL" '+%Y-%m-%d %H:%M UTC' 2>/dev/null || echo "?")"
 echo
 base=${SECS[b]:-}
 [ "${STATUS[b]:-}" = ok ] || base=""
@@ -498,8 +539,8 @@ results=$DATA_DIR/results-$ROWS.tsv
     printf '%s\t%s\t%s\t%s\t%s\t%s\n' "$step" "${ROWS_OF[$step]:-}" "${SECS[$step]:-}" "${RSS_KB[$step]:-}" "${STATUS[$step]}" "${CHECK[$step]:-}"
   done
 } >"$results"
-others=$(find "$DATA_DIR" -maxdepth 1 -name 'results-*.tsv' ! -name "results-$ROWS.tsv" | sort)
-if [ -n "$others" ]; then
+all_results=$(find "$DATA_DIR" -maxdepth 1 -name 'results-*.tsv' | sort -V)
+if [ "$(wc -l <<<"$all_results")" -gt 1 ]; then
   echo
   echo "peak MiB by dataset size (from the last run at each size):"
   # shellcheck disable=SC2086 # the file list is ours, without spaces
@@ -510,7 +551,7 @@ if [ -n "$others" ]; then
       printf "%-6s", "step"; for (i = 1; i <= ns; i++) printf " %12s", sizes[i] " rows"; printf "\n"
       for (j = 1; j <= 9; j++) { st = order[j]; if (!(st in steps)) continue
         printf "%-6s", "(" st ")"; for (i = 1; i <= ns; i++) printf " %12s", ((st, sizes[i]) in rss) ? rss[st, sizes[i]] : "-"; printf "\n" }
-    }' $others "$results"
+    }' $all_results
 fi
 echo
 echo "results: $results"

@@ -1,7 +1,6 @@
 //! The command line: parses arguments, sets up logging and the runtime, and turns results
 //! into exit codes (0 success, 1 a task failed, 2 usage or script error).
 
-use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Arc;
@@ -11,9 +10,9 @@ use tokio_util::sync::CancellationToken;
 
 use crate::config::Config;
 use crate::connectors::Io;
-use crate::context::{LoadType, RunInfo};
+use crate::context::LoadType;
 use crate::script::{factory, Host, Mode};
-use crate::{logging, progress, runner, scaffold};
+use crate::{backfill, exec, launcher, logging, progress, runner, scaffold, schedule};
 
 #[derive(Parser)]
 #[command(
@@ -40,6 +39,38 @@ pub struct Cli {
 enum Command {
     /// Run a project's tasks
     Exec(ExecArgs),
+    /// Reload a date range window by window (load type B), resumable
+    Backfill(backfill::BackfillArgs),
+    /// Run the projects of a folder on their `schedule`, reloading edited scripts
+    Schedule(schedule::ScheduleArgs),
+    /// Write a launcher script with a project's defaults (environment, load type)
+    Launcher(launcher::LauncherArgs),
+    /// Print the crontab line or Windows Task Scheduler command for a project's schedule
+    #[command(subcommand)]
+    Export(launcher::ExportCommand),
+    /// Write an HTML page of the run history (charts, failures, watermarks) from the audit table
+    Report {
+        /// Only this project
+        #[arg(long)]
+        project: Option<String>,
+        /// Days of history shown
+        #[arg(long, default_value_t = 30)]
+        days: u32,
+        /// The file to write (default: METADATA/report.html; `-` for standard output)
+        #[arg(long, value_name = "PATH")]
+        out: Option<PathBuf>,
+        /// Connection that holds the audit table
+        #[arg(long, default_value = "warehouse")]
+        connection: String,
+        #[arg(long, env = "ETL_ENV")]
+        env: Option<String>,
+    },
+    /// Run a project, then re-run what each saved edit concerns (hot reload)
+    Watch(crate::watch::WatchArgs),
+    /// Print what a run would do per task, without moving data (SQL, DDL, type map, rows)
+    Plan(crate::plan::PlanArgs),
+    /// Write Rhai definition files of the script API for editors
+    Defs(crate::defs::DefsArgs),
     /// Compile a project script and validate its task graph without connecting to anything
     Check {
         /// The project script (projects/NAME/project.rhai)
@@ -96,6 +127,22 @@ struct ExecArgs {
     /// Tasks run at once (default: the number of cores)
     #[arg(long, short = 'j')]
     jobs: Option<usize>,
+    /// Send the run's notification even where the environment turns mail off (and in a dry run)
+    #[arg(long, conflicts_with = "no_notify")]
+    notify: bool,
+    /// Send no mail from this run: no notification, and send_email() sends nothing
+    #[arg(long)]
+    no_notify: bool,
+}
+
+impl ExecArgs {
+    fn notify_switch(&self) -> Option<bool> {
+        match (self.notify, self.no_notify) {
+            (true, _) => Some(true),
+            (_, true) => Some(false),
+            _ => None,
+        }
+    }
 }
 
 pub fn main() -> ExitCode {
@@ -131,6 +178,13 @@ pub fn main() -> ExitCode {
 async fn dispatch(cli: Cli) -> u8 {
     match cli.command {
         Command::Exec(args) => exec(cli.config.as_deref(), args).await,
+        Command::Backfill(args) => backfill::command(cli.config.as_deref(), args).await,
+        Command::Schedule(args) => schedule::command(cli.config.as_deref(), args).await,
+        Command::Launcher(args) => launcher::command(cli.config.as_deref(), args).await,
+        Command::Export(what) => launcher::export(cli.config.as_deref(), what).await,
+        Command::Watch(args) => crate::watch::command(cli.config.as_deref(), args).await,
+        Command::Plan(args) => crate::plan::command(cli.config.as_deref(), args).await,
+        Command::Defs(args) => crate::defs::command(cli.config.as_deref(), args),
         Command::Check { script, env } => {
             check(cli.config.as_deref(), &script, env.as_deref()).await
         }
@@ -148,6 +202,22 @@ async fn dispatch(cli: Cli) -> u8 {
                 2
             }
         },
+        Command::Report {
+            project,
+            days,
+            out,
+            connection,
+            env,
+        } => {
+            let args = crate::report::ReportArgs {
+                project,
+                days,
+                out,
+                connection,
+                env,
+            };
+            crate::report::command(cli.config.as_deref(), args).await
+        }
         Command::Runs {
             project,
             limit,
@@ -193,17 +263,10 @@ fn io(cancel: CancellationToken) -> Io {
 
 /// Evaluates the script on a blocking thread (scripts never run on async workers).
 async fn load_project(host: Arc<Host>) -> Result<factory::Project, u8> {
-    match tokio::task::spawn_blocking(move || factory::load(host)).await {
-        Ok(Ok(p)) => Ok(p),
-        Ok(Err(e)) => {
-            eprintln!("error: {e}");
-            Err(2)
-        }
-        Err(e) => {
-            eprintln!("error: evaluating the script panicked: {e}");
-            Err(2)
-        }
-    }
+    exec::compile(host).await.map_err(|e| {
+        eprintln!("error: {e}");
+        2
+    })
 }
 
 async fn check(config: Option<&Path>, script: &Path, env: Option<&str>) -> u8 {
@@ -214,6 +277,10 @@ async fn check(config: Option<&Path>, script: &Path, env: Option<&str>) -> u8 {
     let host = Host::new(Mode::Check, config, script, io(CancellationToken::new()));
     match load_project(host).await {
         Ok(p) => {
+            if let Err(e) = crate::notify::NotifySpec::from_meta(&p.meta.extra) {
+                eprintln!("error: {}: {e}", script.display());
+                return 2;
+            }
             println!(
                 "{}: project '{}' v{} is valid: {} tasks",
                 script.display(),
@@ -235,15 +302,6 @@ async fn check(config: Option<&Path>, script: &Path, env: Option<&str>) -> u8 {
     }
 }
 
-fn parse_params(raw: &[String]) -> Result<BTreeMap<String, String>, String> {
-    raw.iter()
-        .map(|p| match p.split_once('=') {
-            Some((k, v)) if !k.trim().is_empty() => Ok((k.trim().to_string(), v.to_string())),
-            _ => Err(format!("--param '{p}' must look like KEY=VALUE")),
-        })
-        .collect()
-}
-
 async fn exec(config: Option<&Path>, args: ExecArgs) -> u8 {
     let load_type = match LoadType::parse(&args.load_type) {
         Ok(LoadType::Backfill) => {
@@ -256,74 +314,41 @@ async fn exec(config: Option<&Path>, args: ExecArgs) -> u8 {
             return 2;
         }
     };
-    let params = match parse_params(&args.params) {
+    let params = match exec::parse_params(&args.params) {
         Ok(p) => p,
         Err(e) => {
             eprintln!("error: {e}");
             return 2;
         }
     };
-    let config = match load_config(config, Some(&args.script), args.env.as_deref()) {
-        Ok(c) => c,
-        Err(code) => return code,
-    };
     let cancel = CancellationToken::new();
-    let host = Host::new(Mode::Run, config, &args.script, io(cancel.clone()));
-    let project = match load_project(host.clone()).await {
-        Ok(p) => Arc::new(p),
+    let selection = runner::Selection {
+        tasks: args.tasks.clone(),
+        with_deps: args.with_deps,
+    };
+    let (project, selected) = match exec::prepare(
+        config,
+        &args.script,
+        args.env.as_deref(),
+        &selection,
+        cancel.clone(),
+    )
+    .await
+    {
+        Ok(p) => p,
         Err(code) => return code,
     };
-    let selected = match runner::select(
+    crate::notify::set_cli_switch(args.notify_switch());
+    let run = exec::new_run(
         &project,
-        &runner::Selection {
-            tasks: args.tasks.clone(),
-            with_deps: args.with_deps,
+        exec::RunRequest {
+            load_type,
+            window: None,
+            params,
+            dry_run: args.dry_run,
         },
-    ) {
-        Ok(s) => s,
-        Err(e) => {
-            eprintln!("error: {e}");
-            return 2;
-        }
-    };
-    let meta = &project.meta;
-    let started_at = chrono::Utc::now();
-    let run = Arc::new(RunInfo {
-        id: RunInfo::new_id(started_at),
-        project: meta.name.clone(),
-        env: host.config.env.clone(),
-        load_type,
-        since: None,
-        until: None,
-        params,
-        dry_run: args.dry_run,
-        script_version: meta.version.clone(),
-        started_at,
-        output_dir: host.config.metadata_dir.join("output").join(&meta.name),
-        output_files: Default::default(),
-    });
-    let log_dir = host.config.metadata_dir.join("logs").join(&meta.name);
-    let log_path = match logging::attach_file(&log_dir, &meta.name, &run.file_stamp()) {
-        Ok(p) => Some(p),
-        Err(e) => {
-            tracing::warn!("Cannot write the log file in {}: {e}", log_dir.display());
-            None
-        }
-    };
-    // After attaching, so this run's own log counts among the runs kept; a dry run deletes
-    // nothing.
-    let removed = if args.dry_run {
-        0
-    } else {
-        logging::apply_retention(&log_dir, &meta.name, meta.log_keep_days, meta.log_keep_runs)
-    };
-    tracing::info!(
-        run_id = %run.id, env = %run.env, load_type = load_type.code(), version = %meta.version,
-        "Run of project '{}' started ({} tasks{}).", meta.name, selected.len(), if args.dry_run { ", dry run" } else { "" }
     );
-    if removed > 0 {
-        tracing::debug!("Removed {removed} old log files.");
-    }
+    let log = exec::open_log(&project, &run.file_stamp(), run.dry_run, exec::LogTo::Process);
 
     // Ctrl-C: stop launching tasks, cancel running loads (they roll back), record failures.
     let on_signal = cancel.clone();
@@ -333,39 +358,20 @@ async fn exec(config: Option<&Path>, args: ExecArgs) -> u8 {
             on_signal.cancel();
         }
     });
-    let jobs = args.jobs.unwrap_or_else(|| {
-        std::thread::available_parallelism()
-            .map(|n| n.get())
-            .unwrap_or(2)
-    });
-    let report = runner::run(project.clone(), run.clone(), selected, jobs).await;
-
-    if !meta.keep_output {
-        for f in run.output_files.lock().expect("output lock").drain(..) {
-            let _ = std::fs::remove_file(&f);
-        }
-    }
-    let table = runner::summary(&report);
-    tracing::info!(
-        "Run finished in {:.2}s.\n{table}",
-        report.duration.as_secs_f64()
-    );
-    let ok = report.succeeded();
-    if ok {
-        tracing::info!(run_id = %run.id, "Run succeeded.");
-    } else {
-        let failed: Vec<&str> = report
-            .outcomes
-            .iter()
-            .filter(|o| o.status != runner::TaskStatus::Success)
-            .map(|o| o.name.as_str())
-            .collect();
-        tracing::error!(run_id = %run.id, "Run failed: {} did not succeed.", failed.join(", "));
-    }
-    if let Some(p) = log_path {
+    let jobs = args.jobs.unwrap_or_else(exec::default_jobs);
+    let report = exec::run_tasks(&project, &run, selected, jobs).await;
+    if let Some(p) = &log.path {
         tracing::info!("Log: {}", p.display());
     }
-    if ok {
+    exec::finish(
+        &project,
+        &run,
+        &report,
+        log.path.as_deref(),
+        args.notify_switch(),
+    )
+    .await;
+    if report.succeeded() {
         0
     } else {
         1

@@ -9,6 +9,7 @@ use std::path::{Path, PathBuf};
 use serde::Deserialize;
 
 use crate::error::{EtlError, Result};
+use crate::notify::config::{NotifyOverride, SmtpConfig, SmtpSection};
 
 pub const FILE_NAME: &str = "etl.toml";
 const DEFAULT_ENV: &str = "dev";
@@ -30,6 +31,21 @@ struct FileConfig {
     limits: Limits,
     #[serde(default)]
     audit: AuditSection,
+    /// `[smtp]`: the mail server for notifications (docs/operations.md#notifications).
+    smtp: Option<SmtpSection>,
+    /// `[schedule]`: defaults of `etl schedule`.
+    #[serde(default)]
+    schedule: ScheduleSettings,
+}
+
+/// `[schedule]`: defaults of `etl schedule` (docs/operations.md#the-scheduler).
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ScheduleSettings {
+    /// Time zone of schedules whose project sets none (IANA name; default: the system's).
+    pub timezone: Option<String>,
+    /// Seconds running loads may take to finish after SIGTERM before they are cancelled.
+    pub grace_seconds: Option<f64>,
 }
 
 /// `[audit]`: where the audit table lives.
@@ -45,6 +61,10 @@ struct AuditSection {
 struct EnvSection {
     #[serde(default)]
     connections: BTreeMap<String, String>,
+    /// `[env.NAME.smtp]`: fields that replace those of `[smtp]` in this environment.
+    smtp: Option<SmtpSection>,
+    /// `notify = false` or `[env.NAME.notify]`: overrides the projects' `notify` option.
+    notify: Option<toml::Value>,
 }
 
 /// Guards against runaway scripts. Loops in ETL scripts are legitimately long, so the
@@ -79,6 +99,12 @@ pub struct Config {
     pub limits: Limits,
     /// Schema of the audit table in PostgreSQL (`[audit] schema`, default `etl`).
     pub audit_schema: String,
+    /// The mail server (`[smtp]` merged with `[env.NAME.smtp]`); None without a host.
+    pub smtp: Option<SmtpConfig>,
+    /// The environment's override of the projects' `notify` option.
+    pub notify: Option<NotifyOverride>,
+    /// `[schedule]`: defaults of `etl schedule`.
+    pub schedule: ScheduleSettings,
     connections: BTreeMap<String, String>,
     env_names: Vec<String>,
 }
@@ -140,12 +166,16 @@ impl Config {
             .get(&env_name)
             .map(|e| e.connections.clone())
             .unwrap_or_default();
+        let (smtp, notify) = notify_settings(&file, &env_name, &base_dir)
+            .map_err(|e| EtlError::Config(format!("{}: {e}", display(&path))))?;
         let metadata_dir = base_dir.join(file.metadata_dir.as_deref().unwrap_or("metadata"));
         let audit_schema = match file.audit.schema {
             Some(s) if s.trim().is_empty() || s.len() > 63 => {
                 return Err(EtlError::Config(format!(
                     "{}: [audit] schema must be a name of 1 to 63 bytes, not '{s}'",
-                    path.as_ref().map(|p| p.display().to_string()).unwrap_or_default()
+                    path.as_ref()
+                        .map(|p| p.display().to_string())
+                        .unwrap_or_default()
                 )))
             }
             Some(s) => s,
@@ -158,20 +188,25 @@ impl Config {
             metadata_dir,
             limits: file.limits,
             audit_schema,
+            smtp,
+            notify,
+            schedule: file.schedule,
             connections,
             env_names,
         })
     }
 
     /// The URL of a named connection: `ETL_CONN_<NAME>` first, then the environment's entry,
-    /// then the embedded default for "warehouse". Relative sqlite paths are made absolute.
+    /// then the embedded default for "warehouse" when no etl.toml exists. Relative sqlite paths are made absolute.
     pub fn connection_url(&self, name: &str) -> Result<String> {
         let var = format!("ETL_CONN_{}", name.to_ascii_uppercase());
         let url = std::env::var(&var)
             .ok()
             .filter(|s| !s.is_empty())
             .or_else(|| self.connections.get(name).cloned())
-            .or_else(|| (name == "warehouse").then(|| DEFAULT_WAREHOUSE.to_string()))
+            // Only without any etl.toml: with one, a missing warehouse in `--env prod` must be
+            // an error, not a quiet load into a local file.
+            .or_else(|| (name == "warehouse" && self.path.is_none()).then(|| DEFAULT_WAREHOUSE.to_string()))
             .ok_or_else(|| {
                 let known: Vec<&str> = self.connections.keys().map(String::as_str).collect();
                 EtlError::Config(format!(
@@ -209,6 +244,31 @@ impl Config {
             _ => url.to_string(),
         }
     }
+}
+
+/// The mail server and the `notify` override of environment `env`.
+fn notify_settings(
+    file: &FileConfig,
+    env: &str,
+    base_dir: &Path,
+) -> std::result::Result<(Option<SmtpConfig>, Option<NotifyOverride>), String> {
+    let section = file.env.get(env);
+    let global = file.smtp.clone().unwrap_or_default();
+    let smtp = match section.and_then(|e| e.smtp.as_ref()) {
+        Some(over) => global.merged(over),
+        None => global,
+    };
+    let notify = section
+        .and_then(|e| e.notify.as_ref())
+        .map(|v| NotifyOverride::from_toml(v, &format!("[env.{env}] notify")))
+        .transpose()?;
+    Ok((smtp.resolve(base_dir)?, notify))
+}
+
+fn display(path: &Option<PathBuf>) -> String {
+    path.as_ref()
+        .map(|p| p.display().to_string())
+        .unwrap_or_else(|| FILE_NAME.to_string())
 }
 
 fn find_upwards(start: Option<&Path>) -> Option<PathBuf> {

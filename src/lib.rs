@@ -2,16 +2,25 @@
 //! Rhai is the control plane (what moves where), Rust is the data plane (rows in batches).
 
 pub mod audit;
+pub mod backfill;
 pub mod cli;
 pub mod config;
 pub mod connectors;
 pub mod context;
 pub mod data;
+pub mod defs;
 pub mod error;
+pub mod exec;
+pub mod launcher;
 pub mod load;
 pub mod logging;
+pub mod notify;
+pub mod plan;
 pub mod progress;
+pub mod report;
 pub mod runner;
 pub mod scaffold;
+pub mod schedule;
 pub mod script;
 pub mod table;
+pub mod watch;

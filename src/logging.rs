@@ -1,5 +1,10 @@
 //! One log format on the console and in `metadata/logs/PROJECT/PROJECT_YYYYmmdd_HHMMSS.log`,
 //! with retention by age and by count applied at the start of each run.
+//!
+//! A process that runs one project at a time (`etl exec`, `etl backfill`) attaches one file
+//! for the whole process. The scheduler runs several projects at once: each run gets a span
+//! routed to its own file ([`route_span`]), and every line logged inside that span (on any
+//! thread the runner carries the span to) goes to that file instead.
 
 use std::fs::File;
 use std::io::Write;
@@ -7,17 +12,30 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime};
 
-use tracing_subscriber::fmt::MakeWriter;
+use tracing_subscriber::fmt::format::Writer;
+use tracing_subscriber::fmt::{FmtContext, FormatEvent, FormatFields, MakeWriter};
+use tracing_subscriber::registry::LookupSpan;
 use tracing_subscriber::EnvFilter;
 
+type Sink = Arc<Mutex<File>>;
+
 /// The run's log file, attached once the project's name is known.
-static FILE: Mutex<Option<Arc<Mutex<File>>>> = Mutex::new(None);
+static FILE: Mutex<Option<Sink>> = Mutex::new(None);
+
+/// Spans whose lines go to a file of their own (scheduled runs), by span id.
+static ROUTES: Mutex<Vec<(tracing::span::Id, Sink)>> = Mutex::new(Vec::new());
+
+thread_local! {
+    /// The routed file of the event being written on this thread: set while the event is
+    /// formatted (when its spans are known), taken when the writer is made for it.
+    static EVENT_SINK: std::cell::RefCell<Option<Sink>> = const { std::cell::RefCell::new(None) };
+}
 
 #[derive(Clone, Copy)]
 struct Tee;
 
 struct TeeWriter {
-    file: Option<Arc<Mutex<File>>>,
+    file: Option<Sink>,
 }
 
 impl Write for TeeWriter {
@@ -41,8 +59,9 @@ impl Write for TeeWriter {
 impl<'a> MakeWriter<'a> for Tee {
     type Writer = TeeWriter;
     fn make_writer(&'a self) -> TeeWriter {
+        let routed = EVENT_SINK.with(|s| s.borrow_mut().take());
         TeeWriter {
-            file: FILE.lock().expect("log lock").clone(),
+            file: routed.or_else(|| FILE.lock().expect("log lock").clone()),
         }
     }
 }
@@ -58,15 +77,90 @@ pub fn init(verbosity: i8) {
     };
     let filter = EnvFilter::try_from_env("ETL_LOG")
         .unwrap_or_else(|_| EnvFilter::new(format!("warn,etl={level},script={level}")));
-    let _ = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(Tee)
+    let format = tracing_subscriber::fmt::format()
         .with_ansi(false)
         .with_target(false)
         .with_timer(tracing_subscriber::fmt::time::ChronoLocal::new(
             "%Y-%m-%d %H:%M:%S%.3f".into(),
-        ))
+        ));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(Tee)
+        .with_ansi(false)
+        .event_format(Routed(format))
         .try_init();
+}
+
+/// The default line format, plus: finds the routed file of the event's spans, if any.
+struct Routed<F>(F);
+
+impl<S, N, F> FormatEvent<S, N> for Routed<F>
+where
+    S: tracing::Subscriber + for<'a> LookupSpan<'a>,
+    N: for<'a> FormatFields<'a> + 'static,
+    F: FormatEvent<S, N>,
+{
+    fn format_event(
+        &self,
+        ctx: &FmtContext<'_, S, N>,
+        writer: Writer<'_>,
+        event: &tracing::Event<'_>,
+    ) -> std::fmt::Result {
+        let sink = {
+            let routes = ROUTES.lock().expect("log routes lock");
+            if routes.is_empty() {
+                None
+            } else {
+                ctx.event_scope().and_then(|scope| {
+                    scope.into_iter().find_map(|span| {
+                        routes
+                            .iter()
+                            .find(|(id, _)| *id == span.id())
+                            .map(|(_, sink)| sink.clone())
+                    })
+                })
+            }
+        };
+        EVENT_SINK.with(|s| *s.borrow_mut() = sink);
+        self.0.format_event(ctx, writer, event)
+    }
+}
+
+/// Sends the lines logged inside `span` to `dir/PROJECT_STAMP.log` until the returned guard
+/// is dropped; returns the path. The span must be enabled (create it with `error_span!`, so
+/// that it is whatever the verbosity).
+pub fn route_span(
+    span: &tracing::Span,
+    dir: &Path,
+    project: &str,
+    stamp: &str,
+) -> std::io::Result<(PathBuf, RouteGuard)> {
+    let id = span.id().ok_or_else(|| {
+        std::io::Error::other("the run's log span is disabled by the log filter (ETL_LOG)")
+    })?;
+    std::fs::create_dir_all(dir)?;
+    let path = dir.join(format!("{project}_{stamp}.log"));
+    let file = File::options().create(true).append(true).open(&path)?;
+    ROUTES
+        .lock()
+        .expect("log routes lock")
+        .push((id.clone(), Arc::new(Mutex::new(file))));
+    Ok((path, RouteGuard { id }))
+}
+
+/// Ends a span's routing (and closes its file) when dropped.
+pub struct RouteGuard {
+    id: tracing::span::Id,
+}
+
+impl Drop for RouteGuard {
+    fn drop(&mut self) {
+        let mut routes = ROUTES.lock().expect("log routes lock");
+        if let Some(i) = routes.iter().position(|(id, _)| *id == self.id) {
+            let (_, sink) = routes.remove(i);
+            let _ = sink.lock().expect("log file lock").flush();
+        }
+    }
 }
 
 /// Starts writing the log to `dir/PROJECT_STAMP.log`; returns the path.

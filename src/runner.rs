@@ -12,7 +12,7 @@ use rhai::{Dynamic, Map};
 use tokio::task::JoinSet;
 
 use crate::audit::{error_text, AuditRecord, Status};
-use crate::context::{with_task, RunInfo, TaskCtx};
+use crate::context::{with_task, LoadType, RunInfo, TaskCtx};
 use crate::script::{Project, TaskDef};
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -148,7 +148,10 @@ pub async fn run(
             if ready && running.len() < jobs {
                 launched.insert(name.clone());
                 let (p, r, d) = (project.clone(), run.clone(), def.clone());
-                running.spawn_blocking(move || execute(&p, &r, &d));
+                // The caller's span (a backfill window, a scheduled run) follows the task to
+                // its thread, so its lines are attributed (and routed) like the run's own.
+                let span = tracing::Span::current();
+                running.spawn_blocking(move || span.in_scope(|| execute(&p, &r, &d)));
             }
         }
         let Some(joined) = running.join_next().await else {
@@ -225,7 +228,12 @@ fn execute(project: &Project, run: &Arc<RunInfo>, def: &TaskDef) -> TaskOutcome 
                 let rows = ctx.rows.load(Ordering::Relaxed);
                 let duration = started.elapsed();
                 tracing::info!(task = %def.name, rows, "Task succeeded in {:.2}s.", duration.as_secs_f64());
-                if ctx.load_records.load(Ordering::Relaxed) == 0 {
+                // A backfill window's task always gets its task-level record: it is the
+                // marker `etl backfill --resume` looks for (its loads' records alone cannot
+                // tell a finished task from one that stopped between two loads).
+                if ctx.load_records.load(Ordering::Relaxed) == 0
+                    || run.load_type == LoadType::Backfill
+                {
                     record_task(project, run, def, &ctx, start_time, Status::Success, None);
                 }
                 return TaskOutcome {
@@ -321,6 +329,9 @@ fn record_task(
         environment: run.env.clone(),
         script_version: run.script_version.clone(),
         target_database: target.clone(),
+        // The window of a backfill run (None otherwise).
+        start_load_date: run.since.clone(),
+        end_load_date: run.until.clone(),
         number_of_records: Some(ctx.rows.load(Ordering::Relaxed) as i64),
         start_script_execution_time: Some(start),
         end_script_execution_time: Some(Utc::now()),

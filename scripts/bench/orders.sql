@@ -9,7 +9,7 @@ CREATE TABLE orders (
     quantity    integer,
     note        text,
     is_paid     boolean,
-    created_at  timestamp(6),
-    updated_at  timestamp(6),
+    created_at  timestamp,
+    updated_at  timestamp,
     order_date  date
 );

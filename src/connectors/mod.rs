@@ -94,4 +94,18 @@ pub trait Source: Send + Sync {
     fn applies_window(&self) -> bool {
         false
     }
+
+    /// How many rows `open` would read with this window, without reading them (`etl plan`):
+    /// exact or the database's estimate. None when the source cannot tell cheaply.
+    fn estimate_rows(&self, _io: &Io, _window: Option<&CursorWindow>) -> Result<Option<RowEstimate>> {
+        Ok(None)
+    }
+}
+
+/// A source's row count as `etl plan` shows it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct RowEstimate {
+    pub rows: u64,
+    /// A count, rather than a planner's estimate.
+    pub exact: bool,
 }

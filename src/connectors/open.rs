@@ -15,13 +15,17 @@ pub struct OpenOptions {
 
 impl Default for OpenOptions {
     fn default() -> Self {
-        OpenOptions { audit_schema: super::postgres::DEFAULT_AUDIT_SCHEMA.to_string() }
+        OpenOptions {
+            audit_schema: super::postgres::DEFAULT_AUDIT_SCHEMA.to_string(),
+        }
     }
 }
 
 impl OpenOptions {
     pub fn from_config(config: &Config) -> OpenOptions {
-        OpenOptions { audit_schema: config.audit_schema.clone() }
+        OpenOptions {
+            audit_schema: config.audit_schema.clone(),
+        }
     }
 }
 

@@ -30,14 +30,21 @@ fn scan(sql: &str, mut f: impl FnMut(Token)) -> Result<(), String> {
         match b[i] {
             b'\'' => {
                 // E'...' strings take backslash escapes; standard ones only double the quote.
-                let escapes = i > 0 && matches!(b[i - 1], b'e' | b'E') && (i < 2 || !is_ident(b[i - 2]));
-                i = skip_quoted(b, i, b'\'', escapes).ok_or_else(|| unterminated(sql, i, "string literal"))?;
+                let escapes =
+                    i > 0 && matches!(b[i - 1], b'e' | b'E') && (i < 2 || !is_ident(b[i - 2]));
+                i = skip_quoted(b, i, b'\'', escapes)
+                    .ok_or_else(|| unterminated(sql, i, "string literal"))?;
             }
-            b'"' => i = skip_quoted(b, i, b'"', false).ok_or_else(|| unterminated(sql, i, "quoted identifier"))?,
+            b'"' => {
+                i = skip_quoted(b, i, b'"', false)
+                    .ok_or_else(|| unterminated(sql, i, "quoted identifier"))?
+            }
             b'-' if b.get(i + 1) == Some(&b'-') => {
                 i = memchr::memchr(b'\n', &b[i..]).map_or(b.len(), |n| i + n + 1);
             }
-            b'/' if b.get(i + 1) == Some(&b'*') => i = skip_block_comment(b, i).ok_or_else(|| unterminated(sql, i, "comment"))?,
+            b'/' if b.get(i + 1) == Some(&b'*') => {
+                i = skip_block_comment(b, i).ok_or_else(|| unterminated(sql, i, "comment"))?
+            }
             b'$' => {
                 if i > 0 && is_ident(b[i - 1]) {
                     // `a$b` is part of an identifier.
@@ -48,7 +55,8 @@ fn scan(sql: &str, mut f: impl FnMut(Token)) -> Result<(), String> {
                 } else if let Some(tag_end) = dollar_tag(b, i) {
                     let tag = &b[i..=tag_end];
                     let body = tag_end + 1;
-                    let close = memchr::memmem::find(&b[body..], tag).ok_or_else(|| unterminated(sql, i, "dollar-quoted string"))?;
+                    let close = memchr::memmem::find(&b[body..], tag)
+                        .ok_or_else(|| unterminated(sql, i, "dollar-quoted string"))?;
                     i = body + close + tag.len();
                 } else {
                     i += 1;
@@ -58,7 +66,11 @@ fn scan(sql: &str, mut f: impl FnMut(Token)) -> Result<(), String> {
                 // `::` casts and `:=` named arguments.
                 if matches!(b.get(i + 1), Some(b':' | b'=')) {
                     i += 2;
-                } else if b.get(i + 1).is_some_and(|c| c.is_ascii_alphabetic() || *c == b'_') && !(i > 0 && is_ident(b[i - 1])) {
+                } else if b
+                    .get(i + 1)
+                    .is_some_and(|c| c.is_ascii_alphabetic() || *c == b'_')
+                    && !(i > 0 && is_ident(b[i - 1]))
+                {
                     let start = i;
                     i += 1;
                     while i < b.len() && (b[i].is_ascii_alphanumeric() || b[i] == b'_') {
@@ -232,28 +244,44 @@ mod tests {
     fn numbers_named_parameters_and_reuses_them() {
         assert_eq!(
             rw("SELECT * FROM t WHERE a >= :since AND a < :until OR b = :since"),
-            ("SELECT * FROM t WHERE a >= $1 AND a < $2 OR b = $1".into(), vec!["since".into(), "until".into()])
+            (
+                "SELECT * FROM t WHERE a >= $1 AND a < $2 OR b = $1".into(),
+                vec!["since".into(), "until".into()]
+            )
         );
-        assert_eq!(rw("SELECT :a,:b_2"), ("SELECT $1,$2".into(), vec!["a".into(), "b_2".into()]));
+        assert_eq!(
+            rw("SELECT :a,:b_2"),
+            ("SELECT $1,$2".into(), vec!["a".into(), "b_2".into()])
+        );
         assert_eq!(rw("VALUES (:x)").0, "VALUES ($1)");
     }
 
     #[test]
     fn leaves_literals_comments_and_casts_alone() {
-        let sql = "SELECT ':no', \"col:no\", E'it\\'s :no', 'it''s :no', $$ :no $$, $fn$ :no $x$ $fn$, \
+        let sql =
+            "SELECT ':no', \"col:no\", E'it\\'s :no', 'it''s :no', $$ :no $$, $fn$ :no $x$ $fn$, \
                    x::int, y::timestamp(0) -- :no\n/* :no /* nested :no */ :no */ :yes, a := 1";
         let (out, names) = rw(sql);
         assert_eq!(names, vec!["yes".to_string()]);
-        assert!(out.contains("x::int") && out.contains("$1") && out.contains("a := 1"), "{out}");
+        assert!(
+            out.contains("x::int") && out.contains("$1") && out.contains("a := 1"),
+            "{out}"
+        );
         assert_eq!(out.replace("$1", ":yes"), sql);
     }
 
     #[test]
     fn refuses_positional_and_unterminated() {
-        assert!(rewrite("SELECT $1").unwrap_err().contains("positional parameter on line 1"));
+        assert!(rewrite("SELECT $1")
+            .unwrap_err()
+            .contains("positional parameter on line 1"));
         assert!(rewrite("SELECT a$1 FROM t").is_ok());
-        assert!(rewrite("SELECT 'open").unwrap_err().contains("unterminated string literal"));
-        assert!(rewrite("SELECT $tag$ open").unwrap_err().contains("dollar-quoted"));
+        assert!(rewrite("SELECT 'open")
+            .unwrap_err()
+            .contains("unterminated string literal"));
+        assert!(rewrite("SELECT $tag$ open")
+            .unwrap_err()
+            .contains("dollar-quoted"));
         assert!(rewrite("SELECT 1 /* open").unwrap_err().contains("comment"));
     }
 

@@ -38,7 +38,9 @@ pub fn write_array(values: &[Value], out: &mut String) {
 fn needs_quotes(text: &str) -> bool {
     text.is_empty()
         || text.eq_ignore_ascii_case("NULL")
-        || text.chars().any(|c| matches!(c, '{' | '}' | ',' | '"' | '\\') || c.is_ascii_whitespace())
+        || text
+            .chars()
+            .any(|c| matches!(c, '{' | '}' | ',' | '"' | '\\') || c.is_ascii_whitespace())
 }
 
 /// Appends the value as JSON: numbers stay numbers except decimals, which become strings so no
@@ -78,10 +80,15 @@ pub fn write_json(v: &Value, out: &mut String) {
 pub fn parse_array(text: &str, elem: &DataType) -> Result<Value, String> {
     let t = text.trim();
     if t.starts_with('[') {
-        let json: serde_json::Value = serde_json::from_str(t).map_err(|e| format!("not a valid JSON array: {e}"))?;
+        let json: serde_json::Value =
+            serde_json::from_str(t).map_err(|e| format!("not a valid JSON array: {e}"))?;
         return from_json(json, elem);
     }
-    let mut p = Parser { chars: t.char_indices().peekable(), text: t, elem };
+    let mut p = Parser {
+        chars: t.char_indices().peekable(),
+        text: t,
+        elem,
+    };
     let v = p.array()?;
     p.skip_ws();
     match p.chars.next() {
@@ -93,7 +100,12 @@ pub fn parse_array(text: &str, elem: &DataType) -> Result<Value, String> {
 fn from_json(json: serde_json::Value, elem: &DataType) -> Result<Value, String> {
     use serde_json::Value as J;
     match json {
-        J::Array(items) => Ok(Value::Array(items.into_iter().map(|j| from_json_elem(j, elem)).collect::<Result<_, _>>()?)),
+        J::Array(items) => Ok(Value::Array(
+            items
+                .into_iter()
+                .map(|j| from_json_elem(j, elem))
+                .collect::<Result<_, _>>()?,
+        )),
         other => Err(format!("expected a JSON array, found {other}")),
     }
 }
@@ -157,7 +169,12 @@ impl Parser<'_> {
             match self.chars.next() {
                 Some((_, ',')) => continue,
                 Some((_, '}')) => return Ok(Value::Array(items)),
-                Some((i, c)) => return Err(format!("unexpected '{c}' at byte {i} of '{}'", super::value::shorten(self.text))),
+                Some((i, c)) => {
+                    return Err(format!(
+                        "unexpected '{c}' at byte {i} of '{}'",
+                        super::value::shorten(self.text)
+                    ))
+                }
                 None => return Err("unterminated array literal".into()),
             }
         }
@@ -181,7 +198,10 @@ impl Parser<'_> {
 
     fn unquoted(&mut self) -> Result<String, String> {
         let mut s = String::new();
-        while let Some((_, c)) = self.chars.next_if(|(_, c)| !matches!(c, ',' | '}' | '{' | '"')) {
+        while let Some((_, c)) = self
+            .chars
+            .next_if(|(_, c)| !matches!(c, ',' | '}' | '{' | '"'))
+        {
             if c == '\\' {
                 match self.chars.next() {
                     Some((_, e)) => s.push(e),
@@ -228,7 +248,10 @@ mod tests {
             ])
         );
         assert_eq!(text(&v), r#"{"a b","c\"d","",NULL,"NULL","x,y",plain}"#);
-        assert_eq!(text(&parse_array("{t,f}", &DataType::Bool).unwrap()), "{t,f}");
+        assert_eq!(
+            text(&parse_array("{t,f}", &DataType::Bool).unwrap()),
+            "{t,f}"
+        );
         assert!(parse_array("{1,2", &int).is_err());
         assert!(parse_array("{1,x}", &int).is_err());
     }
@@ -236,10 +259,17 @@ mod tests {
     #[test]
     fn reads_json_arrays_and_writes_json_exactly() {
         let dec = DataType::parse("numeric(40,20)").unwrap();
-        let v = parse_array(r#"["12345678901234567890.12345678901234567890", null, 1.5]"#, &dec).unwrap();
+        let v = parse_array(
+            r#"["12345678901234567890.12345678901234567890", null, 1.5]"#,
+            &dec,
+        )
+        .unwrap();
         let mut json = String::new();
         write_json(&v, &mut json);
-        assert_eq!(json, r#"["12345678901234567890.12345678901234567890",null,"1.50000000000000000000"]"#);
+        assert_eq!(
+            json,
+            r#"["12345678901234567890.12345678901234567890",null,"1.50000000000000000000"]"#
+        );
         assert_eq!(parse_array(&json, &dec).unwrap(), v);
     }
 }

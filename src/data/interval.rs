@@ -15,7 +15,11 @@ pub fn format_interval(months: i32, days: i32, micros: i64, out: &mut String) {
     let (year, mon) = (months / 12, months % 12);
     let mut is_zero = true;
     let mut is_before = false;
-    for (value, unit) in [(year as i64, "year"), (mon as i64, "mon"), (days as i64, "day")] {
+    for (value, unit) in [
+        (year as i64, "year"),
+        (mon as i64, "mon"),
+        (days as i64, "day"),
+    ] {
         if value == 0 {
             continue;
         }
@@ -34,10 +38,22 @@ pub fn format_interval(months: i32, days: i32, micros: i64, out: &mut String) {
     let fsec = rest - sec * USECS_PER_SEC;
     if is_zero || micros != 0 {
         let minus = micros < 0;
-        let sign = if minus { "-" } else if is_before { "+" } else { "" };
+        let sign = if minus {
+            "-"
+        } else if is_before {
+            "+"
+        } else {
+            ""
+        };
         let sep = if is_zero { "" } else { " " };
-        write!(out, "{sep}{sign}{:02}:{:02}:{:02}", hour.unsigned_abs(), min.unsigned_abs(), sec.unsigned_abs())
-            .expect("write to String");
+        write!(
+            out,
+            "{sep}{sign}{:02}:{:02}:{:02}",
+            hour.unsigned_abs(),
+            min.unsigned_abs(),
+            sec.unsigned_abs()
+        )
+        .expect("write to String");
         if fsec != 0 {
             let frac = format!("{:06}", fsec.unsigned_abs());
             out.push('.');
@@ -49,7 +65,12 @@ pub fn format_interval(months: i32, days: i32, micros: i64, out: &mut String) {
 /// Parses PostgreSQL's interval input: `1 year 2 mons 3 days 04:05:06.789`, `-1 days +02:00:00`,
 /// verbose units (`3 hours 20 minutes`, `@ 1 day ago`) and ISO 8601 (`P1Y2M3DT4H5M6.5S`).
 pub fn parse_interval(input: &str) -> Result<(i32, i32, i64), String> {
-    let bad = |why: &str| format!("'{}' is not a valid interval: {why}", super::value::shorten(input));
+    let bad = |why: &str| {
+        format!(
+            "'{}' is not a valid interval: {why}",
+            super::value::shorten(input)
+        )
+    };
     let t = input.trim();
     if t.is_empty() {
         return Err(bad("empty"));
@@ -81,14 +102,26 @@ impl Acc {
             _ => (false, number),
         };
         let (int, frac) = digits.split_once('.').unwrap_or((digits, ""));
-        if (int.is_empty() && frac.is_empty()) || !int.bytes().chain(frac.bytes()).all(|b| b.is_ascii_digit()) {
+        if (int.is_empty() && frac.is_empty())
+            || !int.bytes().chain(frac.bytes()).all(|b| b.is_ascii_digit())
+        {
             return Err(format!("'{number}' is not a number"));
         }
-        let int: i128 = if int.is_empty() { 0 } else { int.parse().map_err(|_| format!("'{number}' is too large"))? };
+        let int: i128 = if int.is_empty() {
+            0
+        } else {
+            int.parse()
+                .map_err(|_| format!("'{number}' is too large"))?
+        };
         // Fraction as an exact ratio of 10^len, cut at 12 digits (finer than a microsecond of a year).
         let frac = &frac[..frac.len().min(12)];
         let scale = 10i128.pow(frac.len() as u32);
-        let frac_num: i128 = if frac.is_empty() { 0 } else { frac.parse().map_err(|_| format!("'{number}' is not a number"))? };
+        let frac_num: i128 = if frac.is_empty() {
+            0
+        } else {
+            frac.parse()
+                .map_err(|_| format!("'{number}' is not a number"))?
+        };
         let sign = if neg { -1 } else { 1 };
         let (months, days, micros) = match unit {
             Unit::Months(m) => {
@@ -100,7 +133,11 @@ impl Acc {
             }
             Unit::Days(d) => {
                 let part = frac_num * d as i128;
-                (0, int * d as i128 + part / scale, part % scale * USECS_PER_DAY as i128 / scale)
+                (
+                    0,
+                    int * d as i128 + part / scale,
+                    part % scale * USECS_PER_DAY as i128 / scale,
+                )
             }
             Unit::Micros(u) => (0, 0, int * u as i128 + frac_num * u as i128 / scale),
         };
@@ -167,7 +204,9 @@ fn parse_verbose(t: &str, acc: &mut Acc) -> Result<(), String> {
             continue;
         }
         // "3days" as well as "3 days"; a lone number is seconds.
-        let split = tok.find(|c: char| c.is_ascii_alphabetic()).unwrap_or(tok.len());
+        let split = tok
+            .find(|c: char| c.is_ascii_alphabetic())
+            .unwrap_or(tok.len());
         let (number, attached) = tok.split_at(split);
         let (unit_name, step) = if !attached.is_empty() {
             (attached, 1)
@@ -194,7 +233,10 @@ fn parse_clock(tok: &str, acc: &mut Acc) -> Result<(), String> {
         _ => (false, tok),
     };
     let parts: Vec<&str> = body.split(':').collect();
-    if parts.len() > 3 || parts.iter().any(|p| p.is_empty()) || parts[..parts.len() - 1].iter().any(|p| p.contains('.')) {
+    if parts.len() > 3
+        || parts.iter().any(|p| p.is_empty())
+        || parts[..parts.len() - 1].iter().any(|p| p.contains('.'))
+    {
         return Err(format!("'{tok}' is not a time of day"));
     }
     let sign = if neg { "-" } else { "" };
@@ -245,7 +287,9 @@ fn parse_iso(body: &str, acc: &mut Acc) -> Result<(), String> {
 
 /// PostgreSQL's interval order: everything converted with 30-day months and 24-hour days.
 pub fn compare_interval(a: (i32, i32, i64), b: (i32, i32, i64)) -> Ordering {
-    let span = |(m, d, u): (i32, i32, i64)| (m as i128 * 30 + d as i128) * USECS_PER_DAY as i128 + u as i128;
+    let span = |(m, d, u): (i32, i32, i64)| {
+        (m as i128 * 30 + d as i128) * USECS_PER_DAY as i128 + u as i128
+    };
     span(a).cmp(&span(b))
 }
 
@@ -262,7 +306,10 @@ mod tests {
     #[test]
     fn prints_like_postgres() {
         assert_eq!(fmt(0, 0, 0), "00:00:00");
-        assert_eq!(fmt(14, 3, 4 * USECS_PER_HOUR + 5 * USECS_PER_MINUTE + 6_789_000), "1 year 2 mons 3 days 04:05:06.789");
+        assert_eq!(
+            fmt(14, 3, 4 * USECS_PER_HOUR + 5 * USECS_PER_MINUTE + 6_789_000),
+            "1 year 2 mons 3 days 04:05:06.789"
+        );
         assert_eq!(fmt(0, -1, 2 * USECS_PER_HOUR), "-1 days +02:00:00");
         assert_eq!(fmt(-13, 0, 0), "-1 years -1 mons");
         assert_eq!(fmt(1, 1, 0), "1 mon 1 day");
@@ -273,12 +320,31 @@ mod tests {
 
     #[test]
     fn parses_what_it_prints_and_more() {
-        for (m, d, u) in [(0, 0, 0), (14, 3, 14_706_789_000), (0, -1, 7_200_000_000), (-13, 0, 0), (0, 0, -1), (0, 2, -1_000_000), (i32::MAX, i32::MIN, i64::MAX)] {
-            assert_eq!(parse_interval(&fmt(m, d, u)), Ok((m, d, u)), "{}", fmt(m, d, u));
+        for (m, d, u) in [
+            (0, 0, 0),
+            (14, 3, 14_706_789_000),
+            (0, -1, 7_200_000_000),
+            (-13, 0, 0),
+            (0, 0, -1),
+            (0, 2, -1_000_000),
+            (i32::MAX, i32::MIN, i64::MAX),
+        ] {
+            assert_eq!(
+                parse_interval(&fmt(m, d, u)),
+                Ok((m, d, u)),
+                "{}",
+                fmt(m, d, u)
+            );
         }
-        assert_eq!(parse_interval("3 hours 20 minutes"), Ok((0, 0, 12_000_000_000)));
+        assert_eq!(
+            parse_interval("3 hours 20 minutes"),
+            Ok((0, 0, 12_000_000_000))
+        );
         assert_eq!(parse_interval("@ 1 day ago"), Ok((0, -1, 0)));
-        assert_eq!(parse_interval("P1Y2M3DT4H5M6.5S"), Ok((14, 3, 14_706_500_000)));
+        assert_eq!(
+            parse_interval("P1Y2M3DT4H5M6.5S"),
+            Ok((14, 3, 14_706_500_000))
+        );
         assert_eq!(parse_interval("1.5 days"), Ok((0, 1, 12 * USECS_PER_HOUR)));
         assert_eq!(parse_interval("1.5 months"), Ok((1, 15, 0)));
         assert_eq!(parse_interval("1 week"), Ok((0, 7, 0)));
@@ -289,6 +355,9 @@ mod tests {
     #[test]
     fn compares_with_30_day_months() {
         assert_eq!(compare_interval((1, 0, 0), (0, 30, 0)), Ordering::Equal);
-        assert_eq!(compare_interval((0, 1, 0), (0, 0, USECS_PER_DAY + 1)), Ordering::Less);
+        assert_eq!(
+            compare_interval((0, 1, 0), (0, 0, USECS_PER_DAY + 1)),
+            Ordering::Less
+        );
     }
 }

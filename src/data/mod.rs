@@ -9,8 +9,8 @@ mod schema;
 mod types;
 mod value;
 
-pub use batch::Batch;
 pub use array::write_json;
+pub use batch::Batch;
 pub use decimal::Decimal;
 pub use interval::{format_interval, parse_interval};
 pub use schema::{Column, Schema};

@@ -48,7 +48,9 @@ impl DataType {
             let elem = elem.trim_end();
             let elem = elem.trim_end_matches("[]").trim_end();
             return match DataType::parse(elem)? {
-                DataType::Array(_) => Err(format!("'{input}': arrays of arrays are one array type; write '{elem}[]'")),
+                DataType::Array(_) => Err(format!(
+                    "'{input}': arrays of arrays are one array type; write '{elem}[]'"
+                )),
                 t => Ok(DataType::Array(Box::new(t))),
             };
         }

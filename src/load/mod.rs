@@ -2,9 +2,11 @@
 //! that streams a source into a target with its audit record (DESIGN.md §3).
 
 mod driver;
+mod scratch;
 mod spec;
 
-pub use driver::{run_load, LoadFigures, Transform};
+pub use driver::{resolve_window, run_load, LoadFigures, Resolved, Transform};
+pub use scratch::{default_scratch, Naming, Sample};
 pub use spec::{LoadMode, LoadSpec, NullCursor};
 
 use crate::connectors::CursorWindow;

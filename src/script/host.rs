@@ -8,8 +8,27 @@ use std::sync::{Arc, Mutex, RwLock};
 use crate::config::{mask_url, Config};
 use crate::connectors::{open::open_with, open::OpenOptions, Database, Io};
 use crate::error::{EtlError, Result};
+use crate::load::Sample;
 
 use super::factory::Definitions;
+use super::record::Recorder;
+
+/// Open connections by name. `etl watch` hands one map from each compiled project to the
+/// next, so connections and pools stay open across reloads.
+pub type SharedConnections = Arc<Mutex<HashMap<String, Arc<dyn Database>>>>;
+
+/// What a host does beyond a plain run; the default is a plain run (`etl exec`).
+#[derive(Default)]
+pub struct HostOptions {
+    /// Connections opened by an earlier host of the same configuration.
+    pub connections: Option<SharedConnections>,
+    /// A sample run: row limit and scratch targets (`etl watch --limit`).
+    pub sample: Option<Arc<Sample>>,
+    /// Records the files each task reads and the loads it makes (`etl watch`).
+    pub recorder: Option<Arc<Recorder>>,
+    /// Loads are described instead of run (`etl plan`).
+    pub plan: Option<Arc<crate::plan::Collector>>,
+}
 
 /// `Check` evaluates the script without touching any database; `Run` executes it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -52,6 +71,19 @@ impl Sources {
             .get(import)
             .cloned()
     }
+
+    /// Every registered source name with its text.
+    pub fn all(&self) -> Vec<(String, Arc<str>)> {
+        let mut out: Vec<(String, Arc<str>)> = self
+            .texts
+            .read()
+            .expect("sources lock")
+            .iter()
+            .map(|(k, v)| (k.clone(), v.clone()))
+            .collect();
+        out.sort_by(|a, b| a.0.cmp(&b.0));
+        out
+    }
 }
 
 pub struct Host {
@@ -63,11 +95,24 @@ pub struct Host {
     pub io: Io,
     pub sources: Arc<Sources>,
     pub(crate) defs: Mutex<Definitions>,
-    connections: Mutex<HashMap<String, Arc<dyn Database>>>,
+    connections: SharedConnections,
+    pub sample: Option<Arc<Sample>>,
+    pub recorder: Option<Arc<Recorder>>,
+    pub plan: Option<Arc<crate::plan::Collector>>,
 }
 
 impl Host {
     pub fn new(mode: Mode, config: Config, script: &Path, io: Io) -> Arc<Host> {
+        Host::with_options(mode, config, script, io, HostOptions::default())
+    }
+
+    pub fn with_options(
+        mode: Mode,
+        config: Config,
+        script: &Path,
+        io: Io,
+        options: HostOptions,
+    ) -> Arc<Host> {
         let script = std::path::absolute(script).unwrap_or_else(|_| script.to_path_buf());
         let project_dir = script
             .parent()
@@ -81,8 +126,24 @@ impl Host {
             io,
             sources: Arc::new(Sources::default()),
             defs: Mutex::new(Definitions::default()),
-            connections: Mutex::new(HashMap::new()),
+            connections: options.connections.unwrap_or_default(),
+            sample: options.sample,
+            recorder: options.recorder,
+            plan: options.plan,
         })
+    }
+
+    /// The open connections, to hand to the next host of the same configuration.
+    pub fn shared_connections(&self) -> SharedConnections {
+        self.connections.clone()
+    }
+
+    /// Notes that the current task read `path` (a SQL file, a CSV file, a module), for
+    /// `etl watch` to re-run it when that file changes.
+    pub fn record_input(&self, path: &Path) {
+        if let Some(r) = &self.recorder {
+            r.input(path);
+        }
     }
 
     /// The source name of the main script (its path as given on the command line resolves to

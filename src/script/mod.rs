@@ -8,7 +8,8 @@ pub mod factory;
 pub mod host;
 pub mod lint;
 mod modules;
+pub mod record;
 
 pub use errors::ScriptError;
 pub use factory::{Project, ProjectMeta, TaskDef};
-pub use host::{Host, Mode};
+pub use host::{Host, HostOptions, Mode, SharedConnections};

@@ -11,6 +11,7 @@ use rhai::{Engine, EvalAltResult, Module, ModuleResolver, Position, Scope};
 type SharedModule = Arc<Module>;
 
 use super::host::Sources;
+use super::record::Recorder;
 
 /// The standard library compiled into the binary, so an installed `etl` works anywhere.
 const BUILT_IN: &[(&str, &str)] = &[("copy", include_str!("../../stdlib/copy.rhai"))];
@@ -19,6 +20,8 @@ pub struct ProjectResolver {
     pub project_dir: PathBuf,
     pub stdlib_dir: PathBuf,
     pub sources: Arc<Sources>,
+    /// Notes modules imported while a task runs (`etl watch`).
+    pub recorder: Option<Arc<Recorder>>,
 }
 
 impl ProjectResolver {
@@ -59,6 +62,11 @@ impl ModuleResolver for ProjectResolver {
         };
         self.sources.add(&name, &text);
         self.sources.register_module(path, &name);
+        if let Some(r) = &self.recorder {
+            if !name.starts_with("<built-in>") {
+                r.input(Path::new(&name));
+            }
+        }
         let in_module = |e: Box<EvalAltResult>| -> Box<EvalAltResult> {
             EvalAltResult::ErrorInModule(path.to_string(), e, pos).into()
         };

@@ -25,13 +25,19 @@ struct Run {
 
 impl Sandbox {
     fn new(db: &PgTestDb, projects: &[&str]) -> Sandbox {
-        let dir = tempfile::Builder::new().prefix("etl-pg-").tempdir().expect("temp dir");
+        let dir = tempfile::Builder::new()
+            .prefix("etl-pg-")
+            .tempdir()
+            .expect("temp dir");
         std::fs::write(
             dir.path().join("etl.toml"),
             "[env.dev.connections]\nlite = \"sqlite://metadata/lite.db\"\n",
         )
         .expect("etl.toml");
-        let s = Sandbox { dir, warehouse: db.url().to_string() };
+        let s = Sandbox {
+            dir,
+            warehouse: db.url().to_string(),
+        };
         let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/projects");
         for p in projects {
             copy_dir(&root.join(p), &s.path(&format!("projects/{p}")));
@@ -59,7 +65,10 @@ impl Sandbox {
             .args(args)
             .output()
             .expect("running etl");
-        Run { code: out.status.code().unwrap_or(-1), stderr: String::from_utf8_lossy(&out.stderr).into_owned() }
+        Run {
+            code: out.status.code().unwrap_or(-1),
+            stderr: String::from_utf8_lossy(&out.stderr).into_owned(),
+        }
     }
 
     fn exec(&self, project: &str, args: &[&str]) -> Run {
@@ -75,7 +84,10 @@ impl Sandbox {
             .expect("running etl");
         let mut stderr = String::from_utf8_lossy(&out.stderr).into_owned();
         stderr.push_str(&String::from_utf8_lossy(&out.stdout));
-        Run { code: out.status.code().unwrap_or(-1), stderr }
+        Run {
+            code: out.status.code().unwrap_or(-1),
+            stderr,
+        }
     }
 }
 
@@ -91,7 +103,11 @@ impl Run {
     }
 
     fn contains(&self, text: &str) -> &Run {
-        assert!(self.stderr.contains(text), "expected {text:?} in:\n{}", self.stderr);
+        assert!(
+            self.stderr.contains(text),
+            "expected {text:?} in:\n{}",
+            self.stderr
+        );
         self
     }
 }
@@ -110,7 +126,15 @@ fn copy_dir(from: &Path, to: &Path) {
 }
 
 fn text(db: &PgTestDb, sql: &str) -> Vec<String> {
-    db.query(sql).into_iter().map(|r| r.into_iter().map(|v| v.unwrap_or_else(|| "NULL".into())).collect::<Vec<_>>().join("|")).collect()
+    db.query(sql)
+        .into_iter()
+        .map(|r| {
+            r.into_iter()
+                .map(|v| v.unwrap_or_else(|| "NULL".into()))
+                .collect::<Vec<_>>()
+                .join("|")
+        })
+        .collect()
 }
 
 /// Each row of a table as PostgreSQL prints the whole record (every column's own text form,
@@ -161,9 +185,21 @@ fn every_type_round_trips_exactly_from_csv_postgres_and_sqlite() {
         assert_eq!(column_types(&db, table), types, "{table}");
     }
     // NULL and '' stay apart, in text and bytea alike.
-    assert_eq!(text(&db, "SELECT count(*) FROM from_csv.t WHERE t = ''"), ["1"]);
-    assert_eq!(text(&db, "SELECT count(*) FROM from_csv.t WHERE t IS NULL"), ["1"]);
-    assert_eq!(text(&db, "SELECT count(*) FROM from_sqlite.t WHERE by = ''::bytea"), ["1"]);
+    assert_eq!(
+        text(&db, "SELECT count(*) FROM from_csv.t WHERE t = ''"),
+        ["1"]
+    );
+    assert_eq!(
+        text(&db, "SELECT count(*) FROM from_csv.t WHERE t IS NULL"),
+        ["1"]
+    );
+    assert_eq!(
+        text(
+            &db,
+            "SELECT count(*) FROM from_sqlite.t WHERE by = ''::bytea"
+        ),
+        ["1"]
+    );
     // The primary key comes from `key`.
     assert_eq!(text(&db, "SELECT conname FROM pg_constraint WHERE conrelid = 'from_pg.t'::regclass AND contype = 'p'"), ["t_pkey"]);
 }
@@ -194,13 +230,26 @@ task("copy", |run| {
     );
     s.exec("pg_types", &[]).ok();
     let source = text(&db, "SELECT x::text FROM rich x ORDER BY id");
-    assert_eq!(text(&db, "SELECT x::text FROM out.rich x ORDER BY id"), source);
-    assert_eq!(text(&db, "SELECT x::text FROM out.rich_sql x ORDER BY id"), source);
+    assert_eq!(
+        text(&db, "SELECT x::text FROM out.rich x ORDER BY id"),
+        source
+    );
+    assert_eq!(
+        text(&db, "SELECT x::text FROM out.rich_sql x ORDER BY id"),
+        source
+    );
     assert_eq!(
         column_types(&db, "out.rich"),
         [
-            "id integer", "j json", "m text", "addr text", "c character varying(3)", "p integer",
-            "nums numeric(6,2)[]", "spans interval[]", "big numeric"
+            "id integer",
+            "j json",
+            "m text",
+            "addr text",
+            "c character varying(3)",
+            "p integer",
+            "nums numeric(6,2)[]",
+            "spans interval[]",
+            "big numeric"
         ]
     );
 }
@@ -208,14 +257,18 @@ task("copy", |run| {
 #[test]
 fn numeric_nan_is_refused_with_the_column_named() {
     let db = PgTestDb::new("pg_nan");
-    db.execute("CREATE TABLE src (id int, amount numeric); INSERT INTO src VALUES (1, 1), (2, 'NaN');");
+    db.execute(
+        "CREATE TABLE src (id int, amount numeric); INSERT INTO src VALUES (1, 1), (2, 'NaN');",
+    );
     let s = Sandbox::new(&db, &["pg_types"]);
     s.write(
         "projects/pg_types/project.rhai",
         "project(\"pg_nan\");\nlet dw = connect(\"warehouse\");\n\
          task(\"copy\", |run| dw.load(#{ from: dw.table(\"src\"), into: \"dst\" }));\n",
     );
-    s.exec("pg_types", &[]).failed().contains("row 2, column 'amount': NaN has no exact decimal value");
+    s.exec("pg_types", &[])
+        .failed()
+        .contains("row 2, column 'amount': NaN has no exact decimal value");
     assert_eq!(text(&db, "SELECT to_regclass('dst') IS NULL"), ["t"]);
     assert_eq!(text(&db, "SELECT status FROM etl.etl_runs"), ["failed"]);
 }
@@ -237,7 +290,10 @@ fn merge_append_and_window_pushdown_across_incremental_runs() {
         "id,amount,updated_at\n1,10.00,2024-01-01 00:00:00\n2,25.00,2024-01-04 00:00:00\n\
          3,30.00,2024-01-03 00:00:00\n4,40.00,2024-01-05 00:00:00\n",
     );
-    s.write("projects/pg_modes/data/events.csv", "id,at\n1,2024-01-01 00:00:00\n2,2024-01-02 00:00:00\n3,2024-01-03 00:00:00\n");
+    s.write(
+        "projects/pg_modes/data/events.csv",
+        "id,at\n1,2024-01-01 00:00:00\n2,2024-01-02 00:00:00\n3,2024-01-03 00:00:00\n",
+    );
     let run = s.exec("pg_modes", &["--load-type", "I"]).ok();
     run.contains("figures orders: rows=3 inserted=1 updated=1");
     run.contains("figures mart: rows=3 inserted=1 updated=1");
@@ -252,19 +308,40 @@ fn merge_append_and_window_pushdown_across_incremental_runs() {
 
     let want = ["1|10.00", "2|25.00", "3|30.00", "4|40.00"];
     for t in ["sales.orders", "mart.orders", "mart.orders_sql"] {
-        assert_eq!(text(&db, &format!("SELECT id, amount FROM {t} ORDER BY id")), want, "{t}");
+        assert_eq!(
+            text(&db, &format!("SELECT id, amount FROM {t} ORDER BY id")),
+            want,
+            "{t}"
+        );
     }
-    assert_eq!(text(&db, "SELECT count(*), count(DISTINCT id) FROM sales.events"), ["3|3"]);
+    assert_eq!(
+        text(&db, "SELECT count(*), count(DISTINCT id) FROM sales.events"),
+        ["3|3"]
+    );
     assert_eq!(
         text(&db, "SELECT data_max_date FROM etl.etl_runs WHERE target_table = 'sales.orders' AND status = 'success' ORDER BY id"),
         ["2024-01-03 00:00:00", "2024-01-05 00:00:00", "2024-01-05 00:00:00"]
     );
 
     // A full reload replaces the table with exactly the file's rows.
-    s.write("projects/pg_modes/data/orders.csv", "id,amount,updated_at\n7,70.00,2024-02-01 00:00:00\n");
-    s.exec("pg_modes", &["--load-type", "F", "--task", "orders"]).ok().contains("figures orders: rows=1 inserted=1 updated=0");
-    assert_eq!(text(&db, "SELECT id, amount FROM sales.orders"), ["7|70.00"]);
-    assert_eq!(text(&db, "SELECT count(*) FROM pg_tables WHERE tablename LIKE '%etl_new%'"), ["0"]);
+    s.write(
+        "projects/pg_modes/data/orders.csv",
+        "id,amount,updated_at\n7,70.00,2024-02-01 00:00:00\n",
+    );
+    s.exec("pg_modes", &["--load-type", "F", "--task", "orders"])
+        .ok()
+        .contains("figures orders: rows=1 inserted=1 updated=0");
+    assert_eq!(
+        text(&db, "SELECT id, amount FROM sales.orders"),
+        ["7|70.00"]
+    );
+    assert_eq!(
+        text(
+            &db,
+            "SELECT count(*) FROM pg_tables WHERE tablename LIKE '%etl_new%'"
+        ),
+        ["0"]
+    );
 
     // `etl runs` reads the audit table from PostgreSQL.
     let runs = s.etl(&["runs", "--project", "pg_modes"]);
@@ -288,16 +365,34 @@ fn a_value_the_server_refuses_mid_copy_leaves_the_target_unchanged() {
     run.contains("load into app.items, row 4");
     run.contains("violates check constraint");
     run.contains("SQLSTATE 23514");
-    assert_eq!(text(&db, "SELECT id, qty FROM app.items ORDER BY id"), ["1|1", "2|2"]);
+    assert_eq!(
+        text(&db, "SELECT id, qty FROM app.items ORDER BY id"),
+        ["1|1", "2|2"]
+    );
     let audit = text(&db, "SELECT status, number_of_records, error_message FROM etl.etl_runs WHERE target_table = 'app.items'");
     assert_eq!(audit.len(), 1);
-    assert!(audit[0].starts_with("failed|0|") && audit[0].contains("row 4"), "{audit:?}");
+    assert!(
+        audit[0].starts_with("failed|0|") && audit[0].contains("row 4"),
+        "{audit:?}"
+    );
 
     let run = s.exec("pg_fail", &["--task", "dupes"]).failed();
     run.contains("building the primary key (id)");
     assert_eq!(text(&db, "SELECT id, name FROM app.dupes"), ["1|old"]);
-    assert_eq!(text(&db, "SELECT count(*) FROM pg_tables WHERE tablename LIKE '%etl_new%'"), ["0"]);
-    assert_eq!(text(&db, "SELECT status FROM etl.etl_runs WHERE target_table = 'app.dupes'"), ["failed"]);
+    assert_eq!(
+        text(
+            &db,
+            "SELECT count(*) FROM pg_tables WHERE tablename LIKE '%etl_new%'"
+        ),
+        ["0"]
+    );
+    assert_eq!(
+        text(
+            &db,
+            "SELECT status FROM etl.etl_runs WHERE target_table = 'app.dupes'"
+        ),
+        ["failed"]
+    );
 }
 
 #[test]
@@ -309,7 +404,9 @@ fn a_concurrent_run_is_refused_and_stale_running_records_are_closed() {
     db.execute(
         "BEGIN; SELECT pg_advisory_xact_lock(hashtextextended('etl load' || chr(31) || 'pg_lock' || chr(31) || 'app.locked', 0));",
     );
-    s.exec("pg_lock", &[]).failed().contains("another run of project pg_lock is loading app.locked");
+    s.exec("pg_lock", &[])
+        .failed()
+        .contains("another run of project pg_lock is loading app.locked");
     db.execute("COMMIT");
 
     // A run killed mid-load left its record `running`; the next load closes it and succeeds.
@@ -319,9 +416,21 @@ fn a_concurrent_run_is_refused_and_stale_running_records_are_closed() {
          VALUES ('dead-run', 'pg_lock', 'load', 'running', 'F', 'dev', '', 'warehouse', 'app.locked', now() - interval '1 hour')",
     );
     s.exec("pg_lock", &[]).ok();
-    let dead = text(&db, "SELECT status, error_message FROM etl.etl_runs WHERE run_id = 'dead-run'");
-    assert!(dead[0].starts_with("failed|the run stopped without recording an outcome"), "{dead:?}");
-    assert_eq!(text(&db, "SELECT count(*) FROM etl.etl_runs WHERE status = 'running'"), ["0"]);
+    let dead = text(
+        &db,
+        "SELECT status, error_message FROM etl.etl_runs WHERE run_id = 'dead-run'",
+    );
+    assert!(
+        dead[0].starts_with("failed|the run stopped without recording an outcome"),
+        "{dead:?}"
+    );
+    assert_eq!(
+        text(
+            &db,
+            "SELECT count(*) FROM etl.etl_runs WHERE status = 'running'"
+        ),
+        ["0"]
+    );
     assert_eq!(text(&db, "SELECT count(*) FROM app.locked"), ["2"]);
 }
 
@@ -329,7 +438,11 @@ fn a_concurrent_run_is_refused_and_stale_running_records_are_closed() {
 fn sql_api_binds_named_parameters_and_runs_files_in_one_transaction() {
     let db = PgTestDb::new("pg_sql");
     let s = Sandbox::new(&db, &["pg_sql"]);
-    std::fs::write(s.path("etl.toml"), "[audit]\nschema = \"ops\"\n[env.dev.connections]\n").expect("etl.toml");
+    std::fs::write(
+        s.path("etl.toml"),
+        "[audit]\nschema = \"ops\"\n[env.dev.connections]\n",
+    )
+    .expect("etl.toml");
     let run = s.exec("pg_sql", &[]).failed();
     run.contains("setup changed=6");
     run.contains("query=6 first=k1:2:");
@@ -339,11 +452,23 @@ fn sql_api_binds_named_parameters_and_runs_files_in_one_transaction() {
     // The broken file names the failing line, and its first statements are rolled back.
     run.contains("line 3");
     run.contains("no_such_column");
-    assert_eq!(text(&db, "SELECT to_regclass('app.half_done') IS NULL"), ["t"]);
+    assert_eq!(
+        text(&db, "SELECT to_regclass('app.half_done') IS NULL"),
+        ["t"]
+    );
     assert_eq!(text(&db, "SELECT v FROM app.kv WHERE k = 'x'"), ["42"]);
-    assert_eq!(text(&db, "SELECT DISTINCT note FROM app.kv WHERE k <> 'x'"), ["it's :not_a_param"]);
+    assert_eq!(
+        text(&db, "SELECT DISTINCT note FROM app.kv WHERE k <> 'x'"),
+        ["it's :not_a_param"]
+    );
     // The audit table lives in the configured schema.
-    assert_eq!(text(&db, "SELECT to_regclass('ops.etl_runs') IS NOT NULL, to_regclass('etl.etl_runs') IS NULL"), ["t|t"]);
+    assert_eq!(
+        text(
+            &db,
+            "SELECT to_regclass('ops.etl_runs') IS NOT NULL, to_regclass('etl.etl_runs') IS NULL"
+        ),
+        ["t|t"]
+    );
 }
 
 #[test]
@@ -355,13 +480,25 @@ fn tls_modes_encrypt_and_verify() {
     }
     let s = Sandbox::new(&db, &["pg_tls"]);
     let url = |q: &str| format!("{}?{q}", db.url());
-    s.exec_with(&url("sslmode=require"), "pg_tls", &[]).ok().contains("ssl=true");
-    s.exec_with(&url("sslmode=disable"), "pg_tls", &[]).ok().contains("ssl=false");
+    s.exec_with(&url("sslmode=require"), "pg_tls", &[])
+        .ok()
+        .contains("ssl=true");
+    s.exec_with(&url("sslmode=disable"), "pg_tls", &[])
+        .ok()
+        .contains("ssl=false");
     // A self-signed server certificate is not trusted by verify-full.
-    s.exec_with(&url("sslmode=verify-full"), "pg_tls", &[]).failed().contains("certificate");
+    s.exec_with(&url("sslmode=verify-full"), "pg_tls", &[])
+        .failed()
+        .contains("certificate");
     let cert = text(&db, "SHOW ssl_cert_file").remove(0);
     if std::fs::File::open(&cert).is_ok() {
         // Trusting that certificate as the root: verify-ca passes (the host name is not checked).
-        s.exec_with(&url(&format!("sslmode=verify-ca&sslrootcert={cert}")), "pg_tls", &[]).ok().contains("ssl=true");
+        s.exec_with(
+            &url(&format!("sslmode=verify-ca&sslrootcert={cert}")),
+            "pg_tls",
+            &[],
+        )
+        .ok()
+        .contains("ssl=true");
     }
 }

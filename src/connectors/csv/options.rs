@@ -3,7 +3,8 @@ use rhai::{Dynamic, Map};
 use super::encoding::Encoding;
 use crate::data::DataType;
 
-const VALID_KEYS: &str = "header, delimiter, quote, null (or null_marker), types, columns, infer_rows, encoding";
+const VALID_KEYS: &str =
+    "header, delimiter, quote, null (or null_marker), types, columns, infer_rows, encoding";
 
 /// How a CSV file is read: the options map of `csv_file(path, #{ ... })`.
 #[derive(Clone, Debug, PartialEq)]

@@ -57,7 +57,12 @@ pub async fn ensure(client: &Client, schema: &str) -> Result<(), tokio_postgres:
     }
     client.batch_execute("BEGIN").await?;
     let created = async {
-        client.execute("SELECT pg_advisory_xact_lock(hashtextextended('etl: audit table setup', 0))", &[]).await?;
+        client
+            .execute(
+                "SELECT pg_advisory_xact_lock(hashtextextended('etl: audit table setup', 0))",
+                &[],
+            )
+            .await?;
         client.batch_execute(&create_sql(schema)).await?;
         client.batch_execute("COMMIT").await
     }
@@ -80,35 +85,71 @@ fn binds(record: &AuditRecord) -> Vec<Bind> {
                 Field::Time(Some(t)) => Value::TimestampTz(t),
                 _ => Value::Null,
             };
-            Bind { name: name.to_string(), value: BindValue::Value(v) }
+            Bind {
+                name: name.to_string(),
+                value: BindValue::Value(v),
+            }
         })
         .collect()
 }
 
-pub async fn insert(client: &Client, schema: &str, record: &AuditRecord) -> Result<i64, tokio_postgres::Error> {
+pub async fn insert(
+    client: &Client,
+    schema: &str,
+    record: &AuditRecord,
+) -> Result<i64, tokio_postgres::Error> {
     let marks: Vec<String> = (1..=COLUMNS.len()).map(|i| format!("${i}")).collect();
-    let sql = format!("INSERT INTO {} ({}) VALUES ({}) RETURNING id", table(schema), COLUMNS.join(", "), marks.join(", "));
+    let sql = format!(
+        "INSERT INTO {} ({}) VALUES ({}) RETURNING id",
+        table(schema),
+        COLUMNS.join(", "),
+        marks.join(", ")
+    );
     let b = binds(record);
     Ok(client.query_one(&sql, &refs(&b)).await?.get(0))
 }
 
-pub async fn update(client: &Client, schema: &str, id: i64, record: &AuditRecord) -> Result<(), tokio_postgres::Error> {
-    let sets: Vec<String> = COLUMNS.iter().enumerate().map(|(i, c)| format!("{c} = ${}", i + 1)).collect();
-    let sql = format!("UPDATE {} SET {} WHERE id = ${}", table(schema), sets.join(", "), COLUMNS.len() + 1);
+pub async fn update(
+    client: &Client,
+    schema: &str,
+    id: i64,
+    record: &AuditRecord,
+) -> Result<(), tokio_postgres::Error> {
+    let sets: Vec<String> = COLUMNS
+        .iter()
+        .enumerate()
+        .map(|(i, c)| format!("{c} = ${}", i + 1))
+        .collect();
+    let sql = format!(
+        "UPDATE {} SET {} WHERE id = ${}",
+        table(schema),
+        sets.join(", "),
+        COLUMNS.len() + 1
+    );
     let mut b = binds(record);
-    b.push(Bind { name: "id".into(), value: BindValue::Value(Value::Int64(id)) });
+    b.push(Bind {
+        name: "id".into(),
+        value: BindValue::Value(Value::Int64(id)),
+    });
     client.execute(&sql, &refs(&b)).await?;
     Ok(())
 }
 
-pub async fn watermark(client: &Client, schema: &str, project: &str, target: &str) -> Result<Option<String>, tokio_postgres::Error> {
+pub async fn watermark(
+    client: &Client,
+    schema: &str,
+    project: &str,
+    target: &str,
+) -> Result<Option<String>, tokio_postgres::Error> {
     let sql = format!(
         "SELECT data_max_date FROM {} WHERE project = $1 AND target_table = $2 AND status = 'success' \
          AND data_max_date IS NOT NULL",
         table(schema)
     );
     let rows = client.query(&sql, &[&project, &target]).await?;
-    Ok(max_watermark(rows.iter().map(|r| r.get::<_, String>(0)).collect()))
+    Ok(max_watermark(
+        rows.iter().map(|r| r.get::<_, String>(0)).collect(),
+    ))
 }
 
 /// Marks `running` records of this project and table that started before `before` as failed:
@@ -130,10 +171,22 @@ pub async fn fail_stale(
         table(schema)
     );
     let b = [
-        Bind { name: "project".into(), value: BindValue::Value(Value::Text(project.into())) },
-        Bind { name: "table".into(), value: BindValue::Value(Value::Text(target.into())) },
-        Bind { name: "run".into(), value: BindValue::Value(Value::Text(run_id.into())) },
-        Bind { name: "before".into(), value: BindValue::Value(Value::TimestampTz(before)) },
+        Bind {
+            name: "project".into(),
+            value: BindValue::Value(Value::Text(project.into())),
+        },
+        Bind {
+            name: "table".into(),
+            value: BindValue::Value(Value::Text(target.into())),
+        },
+        Bind {
+            name: "run".into(),
+            value: BindValue::Value(Value::Text(run_id.into())),
+        },
+        Bind {
+            name: "before".into(),
+            value: BindValue::Value(Value::TimestampTz(before)),
+        },
     ];
     client.execute(&sql, &refs(&b)).await
 }
@@ -153,14 +206,26 @@ pub async fn history(
         table(schema)
     );
     let stmt = client.prepare(&sql).await?;
-    let types: Vec<PgType> = stmt.columns().iter().map(|c| PgType::from_type(c.type_(), c.type_modifier())).collect();
-    let rows = client.query(&stmt, &[&project, &id, &(limit as i64)]).await?;
+    let types: Vec<PgType> = stmt
+        .columns()
+        .iter()
+        .map(|c| PgType::from_type(c.type_(), c.type_modifier()))
+        .collect();
+    let rows = client
+        .query(&stmt, &[&project, &id, &(limit as i64)])
+        .await?;
     let mut out = Vec::with_capacity(rows.len());
     for row in rows {
-        let mut rec = AuditRecord { id: Some(row.get(0)), ..AuditRecord::default() };
+        let mut rec = AuditRecord {
+            id: Some(row.get(0)),
+            ..AuditRecord::default()
+        };
         for (i, col) in COLUMNS.iter().enumerate() {
             let raw: super::source::Raw<'_> = row.get(i + 1);
-            let text = raw.0.and_then(|b| wire::decode(b, &types[i + 1]).ok()).and_then(|v| v.to_text());
+            let text = raw
+                .0
+                .and_then(|b| wire::decode(b, &types[i + 1]).ok())
+                .and_then(|v| v.to_text());
             // Written by us, so every value parses; a hand-edited row shows what it can.
             let _ = rec.set(col, text);
         }

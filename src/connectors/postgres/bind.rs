@@ -35,21 +35,36 @@ pub fn prepare(sql: &str, params: &Params) -> Result<(String, Vec<Bind>), String
     let binds = names
         .into_iter()
         .map(|name| {
-            let value = params.iter().find(|(k, _)| *k == name).map(|(_, v)| v.clone()).ok_or_else(|| {
-                let given: Vec<&str> = params.iter().map(|(k, _)| k.as_str()).collect();
-                format!(
-                    "parameter :{name} has no value (given: {})",
-                    if given.is_empty() { "none".to_string() } else { given.join(", ") }
-                )
-            })?;
-            Ok(Bind { name, value: BindValue::Value(value) })
+            let value = params
+                .iter()
+                .find(|(k, _)| *k == name)
+                .map(|(_, v)| v.clone())
+                .ok_or_else(|| {
+                    let given: Vec<&str> = params.iter().map(|(k, _)| k.as_str()).collect();
+                    format!(
+                        "parameter :{name} has no value (given: {})",
+                        if given.is_empty() {
+                            "none".to_string()
+                        } else {
+                            given.join(", ")
+                        }
+                    )
+                })?;
+            Ok(Bind {
+                name,
+                value: BindValue::Value(value),
+            })
         })
         .collect::<Result<Vec<_>, String>>()?;
     Ok((sql, binds))
 }
 
 impl ToSql for Bind {
-    fn to_sql(&self, ty: &Type, out: &mut BytesMut) -> Result<IsNull, Box<dyn Error + Sync + Send>> {
+    fn to_sql(
+        &self,
+        ty: &Type,
+        out: &mut BytesMut,
+    ) -> Result<IsNull, Box<dyn Error + Sync + Send>> {
         let t = PgType::from_type(ty, -1);
         let result = match &self.value {
             BindValue::Value(Value::Null) => return Ok(IsNull::Yes),
@@ -73,8 +88,16 @@ fn extreme(wire: &Wire, high: bool, out: &mut BytesMut) -> Result<(), String> {
         Wire::Int2 => out.put_i16(if high { i16::MAX } else { i16::MIN }),
         Wire::Int4 => out.put_i32(if high { i32::MAX } else { i32::MIN }),
         Wire::Int8 => out.put_i64(if high { i64::MAX } else { i64::MIN }),
-        Wire::Float4 => out.put_f32(if high { f32::INFINITY } else { f32::NEG_INFINITY }),
-        Wire::Float8 => out.put_f64(if high { f64::INFINITY } else { f64::NEG_INFINITY }),
+        Wire::Float4 => out.put_f32(if high {
+            f32::INFINITY
+        } else {
+            f32::NEG_INFINITY
+        }),
+        Wire::Float8 => out.put_f64(if high {
+            f64::INFINITY
+        } else {
+            f64::NEG_INFINITY
+        }),
         Wire::Numeric => {
             // numeric ±Infinity (PostgreSQL 14+).
             out.put_i16(0);
@@ -84,7 +107,9 @@ fn extreme(wire: &Wire, high: bool, out: &mut BytesMut) -> Result<(), String> {
         }
         // ±infinity.
         Wire::Date => out.put_i32(if high { i32::MAX } else { i32::MIN }),
-        Wire::Timestamp(_) | Wire::TimestampTz(_) => out.put_i64(if high { i64::MAX } else { i64::MIN }),
+        Wire::Timestamp(_) | Wire::TimestampTz(_) => {
+            out.put_i64(if high { i64::MAX } else { i64::MIN })
+        }
         Wire::Time(_) => out.put_i64(if high { 86_400_000_000 } else { 0 }),
         Wire::Interval => {
             out.put_i64(if high { i64::MAX } else { i64::MIN });
@@ -99,7 +124,11 @@ fn extreme(wire: &Wire, high: bool, out: &mut BytesMut) -> Result<(), String> {
                 out.put_slice("\u{10FFFF}\u{10FFFF}\u{10FFFF}\u{10FFFF}".as_bytes())
             }
         }
-        other => return Err(format!("an open window bound has no value of {other:?}; pass :since/:until explicitly")),
+        other => {
+            return Err(format!(
+                "an open window bound has no value of {other:?}; pass :since/:until explicitly"
+            ))
+        }
     }
     Ok(())
 }
@@ -115,24 +144,46 @@ mod tests {
 
     #[test]
     fn pairs_names_with_values_and_reports_missing_ones() {
-        let params = vec![("a".to_string(), Value::Int64(1)), ("b".to_string(), Value::Null)];
+        let params = vec![
+            ("a".to_string(), Value::Int64(1)),
+            ("b".to_string(), Value::Null),
+        ];
         let (sql, binds) = prepare("SELECT :b, :a, :b", &params).unwrap();
         assert_eq!(sql, "SELECT $1, $2, $1");
-        assert_eq!(binds.iter().map(|b| b.name.as_str()).collect::<Vec<_>>(), ["b", "a"]);
+        assert_eq!(
+            binds.iter().map(|b| b.name.as_str()).collect::<Vec<_>>(),
+            ["b", "a"]
+        );
         let e = prepare("SELECT :c", &params).unwrap_err();
         assert!(e.contains(":c has no value (given: a, b)"), "{e}");
     }
 
     #[test]
     fn encodes_for_the_inferred_type() {
-        let b = Bind { name: "since".into(), value: BindValue::Value(Value::Text("2024-01-01".into())) };
+        let b = Bind {
+            name: "since".into(),
+            value: BindValue::Value(Value::Text("2024-01-01".into())),
+        };
         let mut buf = BytesMut::new();
-        assert!(matches!(b.to_sql(&Type::TIMESTAMP, &mut buf), Ok(IsNull::No)));
+        assert!(matches!(
+            b.to_sql(&Type::TIMESTAMP, &mut buf),
+            Ok(IsNull::No)
+        ));
         assert_eq!(buf.len(), 8);
-        let bad = Bind { name: "n".into(), value: BindValue::Value(Value::Text("x".into())) };
-        let e = bad.to_sql(&Type::INT4, &mut BytesMut::new()).err().expect("an error").to_string();
+        let bad = Bind {
+            name: "n".into(),
+            value: BindValue::Value(Value::Text("x".into())),
+        };
+        let e = bad
+            .to_sql(&Type::INT4, &mut BytesMut::new())
+            .err()
+            .expect("an error")
+            .to_string();
         assert!(e.contains("parameter :n (int4)"), "{e}");
-        let low = Bind { name: "since".into(), value: BindValue::Lowest };
+        let low = Bind {
+            name: "since".into(),
+            value: BindValue::Lowest,
+        };
         let mut buf = BytesMut::new();
         assert!(low.to_sql(&Type::TIMESTAMPTZ, &mut buf).is_ok());
         assert_eq!(&buf[..], &i64::MIN.to_be_bytes());

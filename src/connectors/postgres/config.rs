@@ -8,7 +8,9 @@ use std::time::Duration;
 use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
 use rustls::client::WebPkiServerVerifier;
 use rustls::pki_types::{CertificateDer, ServerName, UnixTime};
-use rustls::{CertificateError, ClientConfig, DigitallySignedStruct, RootCertStore, SignatureScheme};
+use rustls::{
+    CertificateError, ClientConfig, DigitallySignedStruct, RootCertStore, SignatureScheme,
+};
 use tokio_postgres::config::SslMode;
 use tokio_postgres_rustls::MakeRustlsConnect;
 
@@ -78,7 +80,11 @@ pub fn parse(url: &str) -> Result<Settings, String> {
             ))
         }
     };
-    let rebuilt = if passed.is_empty() { base.to_string() } else { format!("{base}?{}", passed.join("&")) };
+    let rebuilt = if passed.is_empty() {
+        base.to_string()
+    } else {
+        format!("{base}?{}", passed.join("&"))
+    };
     let mut pg: tokio_postgres::Config = rebuilt.parse().map_err(|e| format!("{masked}: {e}"))?;
     pg.ssl_mode(match (check, sslmode.as_str()) {
         (TlsCheck::Off, _) => SslMode::Disable,
@@ -92,7 +98,13 @@ pub fn parse(url: &str) -> Result<Settings, String> {
         pg.connect_timeout(DEFAULT_CONNECT_TIMEOUT);
     }
     let tls = connector(check, rootcert.as_deref()).map_err(|e| format!("{masked}: {e}"))?;
-    Ok(Settings { display: display(&pg), pg, tls, check, pool_size })
+    Ok(Settings {
+        display: display(&pg),
+        pg,
+        tls,
+        check,
+        pool_size,
+    })
 }
 
 fn display(pg: &tokio_postgres::Config) -> String {
@@ -102,7 +114,11 @@ fn display(pg: &tokio_postgres::Config) -> String {
         None => "localhost".into(),
     };
     let port = pg.get_ports().first().copied().unwrap_or(5432);
-    format!("{}@{host}:{port}/{}", pg.get_user().unwrap_or(""), pg.get_dbname().unwrap_or(""))
+    format!(
+        "{}@{host}:{port}/{}",
+        pg.get_user().unwrap_or(""),
+        pg.get_dbname().unwrap_or("")
+    )
 }
 
 fn percent_decode(s: &str) -> String {
@@ -111,7 +127,10 @@ fn percent_decode(s: &str) -> String {
     let mut i = 0;
     while i < b.len() {
         if b[i] == b'%' {
-            if let Some(v) = s.get(i + 1..i + 3).and_then(|h| u8::from_str_radix(h, 16).ok()) {
+            if let Some(v) = s
+                .get(i + 1..i + 3)
+                .and_then(|h| u8::from_str_radix(h, 16).ok())
+            {
                 out.push(v);
                 i += 3;
                 continue;
@@ -142,7 +161,10 @@ fn connector(check: TlsCheck, rootcert: Option<&str>) -> Result<MakeRustlsConnec
                 .build()
                 .map_err(|e| format!("TLS setup: {e}"))?;
             if check == TlsCheck::VerifyCa {
-                builder.dangerous().with_custom_certificate_verifier(Arc::new(ChainOnly(webpki))).with_no_client_auth()
+                builder
+                    .dangerous()
+                    .with_custom_certificate_verifier(Arc::new(ChainOnly(webpki)))
+                    .with_no_client_auth()
             } else {
                 builder.with_webpki_verifier(webpki).with_no_client_auth()
             }
@@ -163,10 +185,14 @@ fn roots(rootcert: Option<&str>) -> Result<RootCertStore, String> {
                 .collect::<Result<_, _>>()
                 .map_err(|e| format!("sslrootcert {path}: {e}"))?;
             if certs.is_empty() {
-                return Err(format!("sslrootcert {path}: no PEM certificate in the file"));
+                return Err(format!(
+                    "sslrootcert {path}: no PEM certificate in the file"
+                ));
             }
             for c in certs {
-                store.add(c).map_err(|e| format!("sslrootcert {path}: {e}"))?;
+                store
+                    .add(c)
+                    .map_err(|e| format!("sslrootcert {path}: {e}"))?;
             }
         }
     }
@@ -196,7 +222,12 @@ impl ServerCertVerifier for NoCertificateCheck {
         cert: &CertificateDer<'_>,
         dss: &DigitallySignedStruct,
     ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        rustls::crypto::verify_tls12_signature(message, cert, dss, &self.0.signature_verification_algorithms)
+        rustls::crypto::verify_tls12_signature(
+            message,
+            cert,
+            dss,
+            &self.0.signature_verification_algorithms,
+        )
     }
 
     fn verify_tls13_signature(
@@ -205,7 +236,12 @@ impl ServerCertVerifier for NoCertificateCheck {
         cert: &CertificateDer<'_>,
         dss: &DigitallySignedStruct,
     ) -> Result<HandshakeSignatureValid, rustls::Error> {
-        rustls::crypto::verify_tls13_signature(message, cert, dss, &self.0.signature_verification_algorithms)
+        rustls::crypto::verify_tls13_signature(
+            message,
+            cert,
+            dss,
+            &self.0.signature_verification_algorithms,
+        )
     }
 
     fn supported_verify_schemes(&self) -> Vec<SignatureScheme> {
@@ -226,7 +262,10 @@ impl ServerCertVerifier for ChainOnly {
         ocsp: &[u8],
         now: UnixTime,
     ) -> Result<ServerCertVerified, rustls::Error> {
-        match self.0.verify_server_cert(end_entity, intermediates, server_name, ocsp, now) {
+        match self
+            .0
+            .verify_server_cert(end_entity, intermediates, server_name, ocsp, now)
+        {
             Err(rustls::Error::InvalidCertificate(
                 CertificateError::NotValidForName | CertificateError::NotValidForNameContext { .. },
             )) => Ok(ServerCertVerified::assertion()),
@@ -270,18 +309,40 @@ mod tests {
         assert_eq!(s.display, "etl@db.example:6432/dw");
         assert_eq!(s.pg.get_application_name(), Some("x"));
         let s = parse("postgresql://postgres@127.0.0.1/x").unwrap();
-        assert_eq!((s.check, s.pg.get_ssl_mode()), (TlsCheck::Encrypt, SslMode::Prefer));
+        assert_eq!(
+            (s.check, s.pg.get_ssl_mode()),
+            (TlsCheck::Encrypt, SslMode::Prefer)
+        );
         assert_eq!(s.pg.get_application_name(), Some("etl"));
-        assert_eq!(parse("postgres://h/x?sslmode=require").unwrap().check, TlsCheck::Encrypt);
-        assert_eq!(parse("postgres://h/x?sslmode=disable").unwrap().pg.get_ssl_mode(), SslMode::Disable);
+        assert_eq!(
+            parse("postgres://h/x?sslmode=require").unwrap().check,
+            TlsCheck::Encrypt
+        );
+        assert_eq!(
+            parse("postgres://h/x?sslmode=disable")
+                .unwrap()
+                .pg
+                .get_ssl_mode(),
+            SslMode::Disable
+        );
     }
 
     #[test]
     fn errors_never_show_the_password() {
-        let e = parse("postgres://etl:secret@h/x?sslmode=bogus").err().unwrap();
-        assert!(e.contains("sslmode 'bogus'") && !e.contains("secret"), "{e}");
-        let e = parse("postgres://etl:secret@h/x?sslrootcert=/nonexistent.pem&sslmode=verify-ca").err().unwrap();
-        assert!(e.contains("/nonexistent.pem") && !e.contains("secret"), "{e}");
+        let e = parse("postgres://etl:secret@h/x?sslmode=bogus")
+            .err()
+            .unwrap();
+        assert!(
+            e.contains("sslmode 'bogus'") && !e.contains("secret"),
+            "{e}"
+        );
+        let e = parse("postgres://etl:secret@h/x?sslrootcert=/nonexistent.pem&sslmode=verify-ca")
+            .err()
+            .unwrap();
+        assert!(
+            e.contains("/nonexistent.pem") && !e.contains("secret"),
+            "{e}"
+        );
         let e = parse("postgres://etl:secret@h:notaport/x").err().unwrap();
         assert!(!e.contains("secret"), "{e}");
     }

@@ -16,7 +16,7 @@ use crate::data::Batch;
 use crate::error::{EtlError, Result};
 
 /// Chunk size: flat speed from 64 KiB to 4 MiB, memory grows with it (DESIGN.md §6).
-pub const CHUNK: usize = 512 * 1024;
+pub const CHUNK: usize = 256 * 1024;
 /// Chunks queued between the encoder and the socket.
 const CHUNKS_IN_FLIGHT: usize = 2;
 
@@ -45,9 +45,17 @@ impl CopyIn {
         let (tx, rx) = mpsc::channel(CHUNKS_IN_FLIGHT);
         let cancel = io.cancel.clone();
         let task = io.handle.spawn(feed(sink, rx, cancel));
-        let mut buf = BytesMut::with_capacity(CHUNK + 64 * 1024);
+        let mut buf = BytesMut::with_capacity(CHUNK + 16 * 1024);
         buf.put_slice(HEADER);
-        CopyIn { buf, tx: Some(tx), task: Some(task), io: io.clone(), table: table.to_string(), rows: 0, starts: Vec::new() }
+        CopyIn {
+            buf,
+            tx: Some(tx),
+            task: Some(task),
+            io: io.clone(),
+            table: table.to_string(),
+            rows: 0,
+            starts: Vec::new(),
+        }
     }
 
     /// Encodes a batch; `wires[i]` is the target column of field i. An encoding error names the
@@ -83,7 +91,12 @@ impl CopyIn {
 
     /// The source row of the n-th COPY row (1-based), for server errors.
     pub fn source_row(&self, copy_row: u64) -> u64 {
-        match self.starts.iter().rev().find(|(start, _)| *start <= copy_row) {
+        match self
+            .starts
+            .iter()
+            .rev()
+            .find(|(start, _)| *start <= copy_row)
+        {
             Some((start, first)) => first + (copy_row - start),
             None => copy_row,
         }
@@ -91,8 +104,10 @@ impl CopyIn {
 
     fn flush(&mut self) -> Result<()> {
         let chunk = self.buf.split().freeze();
-        self.buf.reserve(CHUNK + 64 * 1024);
-        let Some(tx) = &self.tx else { return Err(EtlError::Other("COPY already finished".into())) };
+        self.buf.reserve(CHUNK + 16 * 1024);
+        let Some(tx) = &self.tx else {
+            return Err(EtlError::Other("COPY already finished".into()));
+        };
         if tx.blocking_send(chunk).is_err() {
             // The feeding task stopped: its result says why.
             return Err(match self.join() {
@@ -125,14 +140,21 @@ impl CopyIn {
                 if let Some(code) = super::error::sqlstate(&e) {
                     message.push_str(&format!(" (SQLSTATE {code})"));
                 }
-                EtlError::Load { table: self.table.clone(), row: line.map(|l| self.source_row(l)), column, message }
+                EtlError::Load {
+                    table: self.table.clone(),
+                    row: line.map(|l| self.source_row(l)),
+                    column,
+                    message,
+                }
             }
         }
     }
 
     fn join(&mut self) -> std::result::Result<u64, CopyEnd> {
         self.tx = None;
-        let Some(task) = self.task.take() else { return Err(CopyEnd::Cancelled) };
+        let Some(task) = self.task.take() else {
+            return Err(CopyEnd::Cancelled);
+        };
         match self.io.handle.block_on(task) {
             Ok(r) => r,
             Err(_) => Err(CopyEnd::Cancelled),

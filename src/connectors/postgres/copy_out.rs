@@ -23,12 +23,24 @@ pub struct CopyDecoder {
 
 impl CopyDecoder {
     pub fn new(types: Vec<PgType>, names: Vec<String>) -> CopyDecoder {
-        CopyDecoder { types, names, header_done: false, finished: false, pending: BytesMut::new(), rows: 0 }
+        CopyDecoder {
+            types,
+            names,
+            header_done: false,
+            finished: false,
+            pending: BytesMut::new(),
+            rows: 0,
+        }
     }
 
     /// Decodes the whole rows in `chunk` (with what was pending) into `batch`; stops at `limit`
     /// rows when given.
-    pub fn feed(&mut self, chunk: &[u8], batch: &mut Batch, limit: Option<u64>) -> Result<(), String> {
+    pub fn feed(
+        &mut self,
+        chunk: &[u8],
+        batch: &mut Batch,
+        limit: Option<u64>,
+    ) -> Result<(), String> {
         if self.pending.is_empty() {
             let used = self.parse(chunk, batch, limit)?;
             if used < chunk.len() && !self.finished {
@@ -55,11 +67,19 @@ impl CopyDecoder {
         if self.finished || (self.pending.is_empty() && self.header_done) {
             Ok(())
         } else {
-            Err(format!("the COPY stream ended inside row {}", self.rows + 1))
+            Err(format!(
+                "the COPY stream ended inside row {}",
+                self.rows + 1
+            ))
         }
     }
 
-    fn parse(&mut self, data: &[u8], batch: &mut Batch, limit: Option<u64>) -> Result<usize, String> {
+    fn parse(
+        &mut self,
+        data: &[u8],
+        batch: &mut Batch,
+        limit: Option<u64>,
+    ) -> Result<usize, String> {
         let mut at = 0;
         if !self.header_done {
             if data.len() < 19 {
@@ -81,7 +101,9 @@ impl CopyDecoder {
                 self.finished = true;
                 break;
             }
-            let Some(count) = data.get(at..at + 2) else { break };
+            let Some(count) = data.get(at..at + 2) else {
+                break;
+            };
             let count = i16::from_be_bytes([count[0], count[1]]);
             if count == -1 {
                 self.finished = true;
@@ -89,7 +111,10 @@ impl CopyDecoder {
                 break;
             }
             if count as usize != width {
-                return Err(format!("row {} has {count} fields, expected {width}", self.rows + 1));
+                return Err(format!(
+                    "row {} has {count} fields, expected {width}",
+                    self.rows + 1
+                ));
             }
             // First make sure the whole row is here, then decode it.
             let mut p = at + 2;
@@ -118,8 +143,9 @@ impl CopyDecoder {
                 } else {
                     let raw = &data[q..q + len as usize];
                     q += len as usize;
-                    let v = wire::decode(raw, ty)
-                        .map_err(|e| format!("row {}, column '{}': {e}", self.rows + 1, self.names[i]))?;
+                    let v = wire::decode(raw, ty).map_err(|e| {
+                        format!("row {}, column '{}': {e}", self.rows + 1, self.names[i])
+                    })?;
                     batch.push(v);
                 }
             }
@@ -160,8 +186,14 @@ mod tests {
 
     fn decoder() -> CopyDecoder {
         let types = vec![
-            PgType { wire: Wire::Int4, data_type: DataType::Int32 },
-            PgType { wire: Wire::Text, data_type: DataType::TEXT },
+            PgType {
+                wire: Wire::Int4,
+                data_type: DataType::Int32,
+            },
+            PgType {
+                wire: Wire::Text,
+                data_type: DataType::TEXT,
+            },
         ];
         CopyDecoder::new(types, vec!["id".into(), "name".into()])
     }

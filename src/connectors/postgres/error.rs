@@ -33,31 +33,46 @@ pub fn sqlstate(e: &tokio_postgres::Error) -> Option<String> {
 }
 
 pub fn pg_error(connection: &str, e: &tokio_postgres::Error) -> EtlError {
-    EtlError::Database { connection: connection.to_string(), message: message(e), sqlstate: sqlstate(e) }
+    EtlError::Database {
+        connection: connection.to_string(),
+        message: message(e),
+        sqlstate: sqlstate(e),
+    }
 }
 
 /// `pg_error` with what was being done in front ("table staging.orders: ...").
 pub fn pg_error_in(connection: &str, what: &str, e: &tokio_postgres::Error) -> EtlError {
-    EtlError::Database { connection: connection.to_string(), message: format!("{what}: {}", message(e)), sqlstate: sqlstate(e) }
+    EtlError::Database {
+        connection: connection.to_string(),
+        message: format!("{what}: {}", message(e)),
+        sqlstate: sqlstate(e),
+    }
 }
 
 /// The line and column of a COPY error from the server's CONTEXT
 /// (`COPY orders, line 500000, column amount: "x"`). In binary COPY a line is a row.
 pub fn copy_position(e: &tokio_postgres::Error) -> (Option<u64>, Option<String>) {
-    let Some(context) = e.as_db_error().and_then(|d| d.where_()) else { return (None, None) };
+    let Some(context) = e.as_db_error().and_then(|d| d.where_()) else {
+        return (None, None);
+    };
     parse_copy_context(context)
 }
 
 pub fn parse_copy_context(context: &str) -> (Option<u64>, Option<String>) {
-    let Some(copy) = context.lines().find(|l| l.starts_with("COPY ")) else { return (None, None) };
+    let Some(copy) = context.lines().find(|l| l.starts_with("COPY ")) else {
+        return (None, None);
+    };
     let line = copy.split(", line ").nth(1).and_then(|rest| {
         let digits: String = rest.chars().take_while(char::is_ascii_digit).collect();
         digits.parse().ok()
     });
-    let column = copy.split(", column ").nth(1).map(|rest| match rest.find(": ") {
-        Some(i) => rest[..i].to_string(),
-        None => rest.to_string(),
-    });
+    let column = copy
+        .split(", column ")
+        .nth(1)
+        .map(|rest| match rest.find(": ") {
+            Some(i) => rest[..i].to_string(),
+            None => rest.to_string(),
+        });
     (line, column)
 }
 

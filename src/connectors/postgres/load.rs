@@ -59,10 +59,14 @@ const STAGE: &str = "\"etl_stage\"";
 
 impl PgLoad {
     pub fn begin(shared: &Arc<Shared>, io: &Io, plan: &LoadPlan) -> Result<PgLoad> {
-        let mut target = TableName::parse(&plan.table).map_err(|e| EtlError::load(&plan.table, e))?;
+        let mut target =
+            TableName::parse(&plan.table).map_err(|e| EtlError::load(&plan.table, e))?;
         let conn = block_on(io, shared.pool.get(&io.handle))?;
         let task = crate::context::current_task();
-        let project = task.as_ref().map(|t| t.run.project.clone()).unwrap_or_default();
+        let project = task
+            .as_ref()
+            .map(|t| t.run.project.clone())
+            .unwrap_or_default();
         let mut load = PgLoad {
             io: io.clone(),
             shared: shared.clone(),
@@ -81,7 +85,9 @@ impl PgLoad {
         };
         let prepared = block_on(io, async {
             let c: &Client = &conn;
-            c.batch_execute("BEGIN").await.map_err(|e| load.pg(&e, "starting the transaction"))?;
+            c.batch_execute("BEGIN")
+                .await
+                .map_err(|e| load.pg(&e, "starting the transaction"))?;
             let schema = match &target.schema {
                 Some(s) => s.clone(),
                 None => c
@@ -94,25 +100,68 @@ impl PgLoad {
             target.schema = Some(schema.clone());
             load.lock(c, &project).await?;
             if let Some(task) = &task {
-                load.fail_stale(&project, &task.run.id, task.run.started_at).await;
+                load.fail_stale(&project, &task.run.id, task.run.started_at)
+                    .await;
             }
             load.ensure_schema(&schema).await?;
-            let existing = describe(c, &target).await.map_err(|e| load.pg(&e, "reading the table's columns"))?;
+            let existing = match describe(c, &target)
+                .await
+                .map_err(|e| load.pg(&e, "reading the table's columns"))?
+            {
+                Some((kind, _)) if kind != "r" && kind != "p" => {
+                    let what = match kind.as_str() {
+                        "v" => "a view",
+                        "m" => "a materialized view",
+                        "f" => "a foreign table",
+                        _ => "not a table",
+                    };
+                    return Err(EtlError::load(
+                        &plan.table,
+                        format!("{} is {what}; a load writes into a table", plan.table),
+                    ));
+                }
+                found => found.map(|(_, cols)| cols),
+            };
             load.target = target.clone();
             let prepared = match plan.mode {
                 LoadMode::Full => load.prepare_full(c, plan, existing).await?,
-                LoadMode::Append | LoadMode::Merge => load.prepare_existing(c, plan, existing).await?,
+                LoadMode::Append | LoadMode::Merge => {
+                    load.prepare_existing(c, plan, existing).await?
+                }
             };
-            let cols = prepared.iter().map(|t| quote_ident(&t.name)).collect::<Vec<_>>().join(", ");
-            let sql = format!("COPY {} ({cols}) FROM STDIN (FORMAT binary)", load.write_into);
-            let sink = c.copy_in(&sql).await.map_err(|e| load.pg(&e, "starting COPY"))?;
+            let cols = prepared
+                .iter()
+                .map(|t| quote_ident(&t.name))
+                .collect::<Vec<_>>()
+                .join(", ");
+            // The new table of a full load was created in this transaction, so its rows can
+            // be written frozen: no hint-bit rewrite by the first readers, and a REPEATABLE
+            // READ reader whose snapshot predates the swap sees the new rows rather than an
+            // empty table.
+            let freeze = if plan.mode == LoadMode::Full {
+                ", FREEZE"
+            } else {
+                ""
+            };
+            let sql = format!(
+                "COPY {} ({cols}) FROM STDIN (FORMAT binary{freeze})",
+                load.write_into
+            );
+            let sink = c
+                .copy_in(&sql)
+                .await
+                .map_err(|e| load.pg(&e, "starting COPY"))?;
             Ok((prepared, sink))
         });
         let (cols, sink) = prepared?;
         load.copy = Some(CopyIn::start(io, sink, &plan.table));
         load.wires = cols.iter().map(|c| c.pg.wire.clone()).collect();
         load.names = cols.iter().map(|c| c.name.clone()).collect();
-        load.columns = Schema::new(cols.iter().map(|c| Column::new(c.name.clone(), c.pg.data_type.clone())).collect());
+        load.columns = Schema::new(
+            cols.iter()
+                .map(|c| Column::new(c.name.clone(), c.pg.data_type.clone()))
+                .collect(),
+        );
         load.cols = cols;
         load.conn = Some(conn);
         Ok(load)
@@ -132,28 +181,47 @@ impl PgLoad {
     async fn lock(&self, c: &Client, project: &str) -> Result<()> {
         let key = format!("etl load\u{1f}{project}\u{1f}{}", self.target_key());
         let got: bool = c
-            .query_one("SELECT pg_try_advisory_xact_lock(hashtextextended($1, 0))", &[&key])
+            .query_one(
+                "SELECT pg_try_advisory_xact_lock(hashtextextended($1, 0))",
+                &[&key],
+            )
             .await
             .map_err(|e| self.pg(&e, "taking the load lock"))?
             .get(0);
         if !got {
-            let who = if project.is_empty() { "another load".to_string() } else { format!("another run of project {project}") };
+            let who = if project.is_empty() {
+                "another load".to_string()
+            } else {
+                format!("another run of project {project}")
+            };
             return Err(EtlError::load(
                 &self.table,
-                format!("{who} is loading {} right now; wait for it to finish (nothing was changed)", self.table),
+                format!(
+                    "{who} is loading {} right now; wait for it to finish (nothing was changed)",
+                    self.table
+                ),
             ));
         }
         Ok(())
     }
 
     fn target_key(&self) -> String {
-        format!("{}.{}", self.target.schema.as_deref().unwrap_or(""), self.target.table)
+        format!(
+            "{}.{}",
+            self.target.schema.as_deref().unwrap_or(""),
+            self.target.table
+        )
     }
 
     /// Records of runs that died mid-load stay `running` forever; holding the lock proves they
     /// are not loading, so they are closed as failed (on another connection, so this survives a
     /// failure of this load). Best effort: the load does not depend on it.
-    async fn fail_stale(&self, project: &str, run_id: &str, started: chrono::DateTime<chrono::Utc>) {
+    async fn fail_stale(
+        &self,
+        project: &str,
+        run_id: &str,
+        started: chrono::DateTime<chrono::Utc>,
+    ) {
         let result = async {
             let c = self.shared.pool.get(&self.io.handle).await?;
             let exists: bool = c
@@ -174,7 +242,10 @@ impl PgLoad {
         }
         .await;
         if let Err(e) = result {
-            tracing::warn!("Could not close stale audit records for {}: {e}", self.table);
+            tracing::warn!(
+                "Could not close stale audit records for {}: {e}",
+                self.table
+            );
         }
     }
 
@@ -183,7 +254,10 @@ impl PgLoad {
     async fn ensure_schema(&self, schema: &str) -> Result<()> {
         let c = self.shared.pool.get(&self.io.handle).await?;
         let exists: bool = c
-            .query_one("SELECT EXISTS (SELECT 1 FROM pg_namespace WHERE nspname = $1)", &[&schema])
+            .query_one(
+                "SELECT EXISTS (SELECT 1 FROM pg_namespace WHERE nspname = $1)",
+                &[&schema],
+            )
             .await
             .map_err(|e| self.pg(&e, "checking the schema"))?
             .get(0);
@@ -191,8 +265,16 @@ impl PgLoad {
             let lock = format!("etl schema\u{1f}{schema}");
             let create = async {
                 c.batch_execute("BEGIN").await?;
-                c.execute("SELECT pg_advisory_xact_lock(hashtextextended($1, 0))", &[&lock]).await?;
-                c.batch_execute(&format!("CREATE SCHEMA IF NOT EXISTS {}", quote_ident(schema))).await?;
+                c.execute(
+                    "SELECT pg_advisory_xact_lock(hashtextextended($1, 0))",
+                    &[&lock],
+                )
+                .await?;
+                c.batch_execute(&format!(
+                    "CREATE SCHEMA IF NOT EXISTS {}",
+                    quote_ident(schema)
+                ))
+                .await?;
                 c.batch_execute("COMMIT").await
             }
             .await;
@@ -205,8 +287,15 @@ impl PgLoad {
 
     /// Full: a new table with the source's columns. Columns the old table already has keep
     /// their declared type when the source fits it (jsonb stays jsonb, numeric(14,4) stays).
-    async fn prepare_full(&mut self, c: &Client, plan: &LoadPlan, existing: Option<Vec<TargetCol>>) -> Result<Vec<TargetCol>> {
-        let staging = self.target.sibling(short_name(&self.target.table, "__etl_new"));
+    async fn prepare_full(
+        &mut self,
+        c: &Client,
+        plan: &LoadPlan,
+        existing: Option<Vec<TargetCol>>,
+    ) -> Result<Vec<TargetCol>> {
+        let staging = self
+            .target
+            .sibling(short_name(&self.target.table, "__etl_new"));
         let old = existing.unwrap_or_default();
         let defs: Vec<String> = plan
             .schema
@@ -225,8 +314,14 @@ impl PgLoad {
             defs.join(", "),
             s = staging.quoted()
         );
-        c.batch_execute(&ddl).await.map_err(|e| self.pg(&e, "creating the new table"))?;
-        let cols = describe(c, &staging).await.map_err(|e| self.pg(&e, "reading the new table"))?.unwrap_or_default();
+        c.batch_execute(&ddl)
+            .await
+            .map_err(|e| self.pg(&e, "creating the new table"))?;
+        let cols = describe(c, &staging)
+            .await
+            .map_err(|e| self.pg(&e, "reading the new table"))?
+            .map(|(_, cols)| cols)
+            .unwrap_or_default();
         self.key = self.key_names(plan, &cols)?;
         self.write_into = staging.quoted();
         self.staging = Some(staging);
@@ -234,7 +329,12 @@ impl PgLoad {
     }
 
     /// Append and merge: the target is created when missing, otherwise evolved.
-    async fn prepare_existing(&mut self, c: &Client, plan: &LoadPlan, existing: Option<Vec<TargetCol>>) -> Result<Vec<TargetCol>> {
+    async fn prepare_existing(
+        &mut self,
+        c: &Client,
+        plan: &LoadPlan,
+        existing: Option<Vec<TargetCol>>,
+    ) -> Result<Vec<TargetCol>> {
         let target = self.target.quoted();
         let created = existing.is_none();
         match existing {
@@ -246,7 +346,14 @@ impl PgLoad {
                     .map(|col| format!("{} {}", quote_ident(&col.name), type_name(&col.data_type)))
                     .collect();
                 if !plan.key.is_empty() {
-                    defs.push(format!("PRIMARY KEY ({})", plan.key.iter().map(|k| quote_ident(k)).collect::<Vec<_>>().join(", ")));
+                    defs.push(format!(
+                        "PRIMARY KEY ({})",
+                        plan.key
+                            .iter()
+                            .map(|k| quote_ident(k))
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    ));
                 }
                 c.batch_execute(&format!("CREATE TABLE {target} ({})", defs.join(", ")))
                     .await
@@ -255,10 +362,16 @@ impl PgLoad {
             }
             Some(have) => self.evolve(c, plan, &have).await?,
         }
-        let all = describe(c, &self.target).await.map_err(|e| self.pg(&e, "reading the table's columns"))?.unwrap_or_default();
+        let all = describe(c, &self.target)
+            .await
+            .map_err(|e| self.pg(&e, "reading the table's columns"))?
+            .map(|(_, cols)| cols)
+            .unwrap_or_default();
         let mut cols = Vec::with_capacity(plan.schema.len());
         for col in &plan.schema.columns {
-            let t = find(&all, &col.name).cloned().ok_or_else(|| EtlError::load(&self.table, format!("column '{}' vanished", col.name)))?;
+            let t = find(&all, &col.name).cloned().ok_or_else(|| {
+                EtlError::load(&self.table, format!("column '{}' vanished", col.name))
+            })?;
             if !t.pg.supported() {
                 return Err(EtlError::Load {
                     table: self.table.clone(),
@@ -274,7 +387,11 @@ impl PgLoad {
             if !created {
                 self.ensure_unique_key(c).await?;
             }
-            let list = cols.iter().map(|t| quote_ident(&t.name)).collect::<Vec<_>>().join(", ");
+            let list = cols
+                .iter()
+                .map(|t| quote_ident(&t.name))
+                .collect::<Vec<_>>()
+                .join(", ");
             c.batch_execute(&format!(
                 "DROP TABLE IF EXISTS pg_temp.{STAGE}; \
                  CREATE TEMP TABLE {STAGE} ON COMMIT DROP AS SELECT {list} FROM {target} WITH NO DATA"
@@ -334,7 +451,10 @@ impl PgLoad {
                 find(cols, k).map(|t| t.name.clone()).ok_or_else(|| {
                     EtlError::load(
                         &self.table,
-                        format!("key column '{k}' is not among the loaded columns ({})", plan.schema.names().join(", ")),
+                        format!(
+                            "key column '{k}' is not among the loaded columns ({})",
+                            plan.schema.names().join(", ")
+                        ),
                     )
                 })
             })
@@ -364,7 +484,12 @@ impl PgLoad {
             return Ok(());
         }
         let index = quote_ident(&short_name(&self.target.table, "__etl_key"));
-        let keys = self.key.iter().map(|k| quote_ident(k)).collect::<Vec<_>>().join(", ");
+        let keys = self
+            .key
+            .iter()
+            .map(|k| quote_ident(k))
+            .collect::<Vec<_>>()
+            .join(", ");
         c.batch_execute(&format!("CREATE UNIQUE INDEX {index} ON {} ({keys})", self.target.quoted()))
             .await
             .map_err(|e| {
@@ -385,36 +510,70 @@ impl PgLoad {
     async fn delete_window(&self, c: &Client, w: &CursorWindow, cols: &[TargetCol]) -> Result<()> {
         let col = find(cols, &w.column)
             .map(|t| quote_ident(&t.name))
-            .ok_or_else(|| EtlError::load(&self.table, format!("cursor column '{}' is not in the table", w.column)))?;
+            .ok_or_else(|| {
+                EtlError::load(
+                    &self.table,
+                    format!("cursor column '{}' is not in the table", w.column),
+                )
+            })?;
         let mut conds = Vec::new();
         let mut binds = Vec::new();
         for (name, value, op) in [("since", &w.since, ">="), ("until", &w.until, "<")] {
             if let Some(v) = value {
-                binds.push(Bind { name: name.into(), value: BindValue::Value(v.clone()) });
+                binds.push(Bind {
+                    name: name.into(),
+                    value: BindValue::Value(v.clone()),
+                });
                 conds.push(format!("{col} {op} ${}", binds.len()));
             }
         }
         if conds.is_empty() {
             return Ok(());
         }
-        let sql = format!("DELETE FROM {} WHERE {}", self.target.quoted(), conds.join(" AND "));
-        let n = c.execute(&sql, &refs(&binds)).await.map_err(|e| self.pg(&e, "deleting the window's rows"))?;
+        let sql = format!(
+            "DELETE FROM {} WHERE {}",
+            self.target.quoted(),
+            conds.join(" AND ")
+        );
+        let n = c
+            .execute(&sql, &refs(&binds))
+            .await
+            .map_err(|e| self.pg(&e, "deleting the window's rows"))?;
         tracing::info!(table = %self.table, rows = n, "Deleted {n} rows of the window before reloading it.");
         Ok(())
     }
 
     /// Full: key, then swap.
     async fn swap(&self, c: &Client) -> Result<()> {
-        let staging = self.staging.as_ref().expect("full load has a staging table");
+        let staging = self
+            .staging
+            .as_ref()
+            .expect("full load has a staging table");
         let schema = quote_ident(self.target.schema.as_deref().expect("schema resolved"));
         let temp_pk = short_name(&staging.table, "_pkey");
         if !self.key.is_empty() {
-            let keys = self.key.iter().map(|k| quote_ident(k)).collect::<Vec<_>>().join(", ");
-            c.batch_execute(&format!("ALTER TABLE {} ADD CONSTRAINT {} PRIMARY KEY ({keys})", staging.quoted(), quote_ident(&temp_pk)))
-                .await
-                .map_err(|e| {
-                    EtlError::load(&self.table, format!("building the primary key ({}): {}", self.key.join(", "), message(&e)))
-                })?;
+            let keys = self
+                .key
+                .iter()
+                .map(|k| quote_ident(k))
+                .collect::<Vec<_>>()
+                .join(", ");
+            c.batch_execute(&format!(
+                "ALTER TABLE {} ADD CONSTRAINT {} PRIMARY KEY ({keys})",
+                staging.quoted(),
+                quote_ident(&temp_pk)
+            ))
+            .await
+            .map_err(|e| {
+                EtlError::load(
+                    &self.table,
+                    format!(
+                        "building the primary key ({}): {}",
+                        self.key.join(", "),
+                        message(&e)
+                    ),
+                )
+            })?;
         }
         let sql = format!(
             "DROP TABLE IF EXISTS {target}; ALTER TABLE {staging} RENAME TO {name}",
@@ -438,14 +597,21 @@ impl PgLoad {
         if !self.key.is_empty() {
             let final_pk = short_name(&self.target.table, "_pkey");
             let free: bool = c
-                .query_one("SELECT to_regclass($1) IS NULL", &[&format!("{schema}.{}", quote_ident(&final_pk))])
+                .query_one(
+                    "SELECT to_regclass($1) IS NULL",
+                    &[&format!("{schema}.{}", quote_ident(&final_pk))],
+                )
                 .await
                 .map_err(|e| self.pg(&e, "naming the primary key"))?
                 .get(0);
             if free {
-                c.batch_execute(&format!("ALTER INDEX {schema}.{} RENAME TO {}", quote_ident(&temp_pk), quote_ident(&final_pk)))
-                    .await
-                    .map_err(|e| self.pg(&e, "naming the primary key"))?;
+                c.batch_execute(&format!(
+                    "ALTER INDEX {schema}.{} RENAME TO {}",
+                    quote_ident(&temp_pk),
+                    quote_ident(&final_pk)
+                ))
+                .await
+                .map_err(|e| self.pg(&e, "naming the primary key"))?;
             }
         }
         Ok(())
@@ -456,20 +622,34 @@ impl PgLoad {
         let q = |n: &str| quote_ident(n);
         let keys: Vec<String> = self.key.iter().map(|k| q(k)).collect();
         let cols: Vec<String> = self.cols.iter().map(|t| q(&t.name)).collect();
-        let others: Vec<&TargetCol> = self.cols.iter().filter(|t| !self.key.contains(&t.name)).collect();
+        let others: Vec<&TargetCol> = self
+            .cols
+            .iter()
+            .filter(|t| !self.key.contains(&t.name))
+            .collect();
         let action = if others.is_empty() {
             "DO NOTHING".to_string()
         } else {
-            let sets: Vec<String> = others.iter().map(|t| format!("{0} = EXCLUDED.{0}", q(&t.name))).collect();
+            let sets: Vec<String> = others
+                .iter()
+                .map(|t| format!("{0} = EXCLUDED.{0}", q(&t.name)))
+                .collect();
             let changed: Vec<String> = others
                 .iter()
                 .map(|t| {
                     // json and json[] have no equality operator: compare their text.
                     let cast = if has_json(&t.pg.wire) { "::text" } else { "" };
-                    format!("t.{0}{cast} IS DISTINCT FROM EXCLUDED.{0}{cast}", q(&t.name))
+                    format!(
+                        "t.{0}{cast} IS DISTINCT FROM EXCLUDED.{0}{cast}",
+                        q(&t.name)
+                    )
                 })
                 .collect();
-            format!("DO UPDATE SET {} WHERE {}", sets.join(", "), changed.join(" OR "))
+            format!(
+                "DO UPDATE SET {} WHERE {}",
+                sets.join(", "),
+                changed.join(" OR ")
+            )
         };
         let sql = format!(
             "WITH m AS (INSERT INTO {target} AS t ({cols}) \
@@ -480,8 +660,15 @@ impl PgLoad {
             cols = cols.join(", "),
             keys = keys.join(", "),
         );
-        let row = c.query_one(&sql, &[]).await.map_err(|e| self.pg(&e, "merging the staged rows"))?;
-        Ok(MergeCounts { inserted: row.get::<_, i64>(0) as u64, updated: row.get::<_, i64>(1) as u64, deleted: 0 })
+        let row = c
+            .query_one(&sql, &[])
+            .await
+            .map_err(|e| self.pg(&e, "merging the staged rows"))?;
+        Ok(MergeCounts {
+            inserted: row.get::<_, i64>(0) as u64,
+            updated: row.get::<_, i64>(1) as u64,
+            deleted: 0,
+        })
     }
 
     /// The hook inside the load's transaction, after the data and before the audit record and
@@ -501,7 +688,10 @@ fn has_json(w: &Wire) -> bool {
 }
 
 /// Columns of a table (None when it does not exist); refuses views and other relations.
-async fn describe(c: &Client, table: &TableName) -> std::result::Result<Option<Vec<TargetCol>>, tokio_postgres::Error> {
+async fn describe(
+    c: &Client,
+    table: &TableName,
+) -> std::result::Result<Option<(String, Vec<TargetCol>)>, tokio_postgres::Error> {
     let row = c
         .query_opt(
             "SELECT c.oid, c.relkind::text FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace \
@@ -511,6 +701,7 @@ async fn describe(c: &Client, table: &TableName) -> std::result::Result<Option<V
         .await?;
     let Some(row) = row else { return Ok(None) };
     let oid: u32 = row.get(0);
+    let kind: String = row.get(1);
     let declared = c
         .query(
             "SELECT attname::text, format_type(atttypid, atttypmod) FROM pg_attribute \
@@ -518,24 +709,28 @@ async fn describe(c: &Client, table: &TableName) -> std::result::Result<Option<V
             &[&oid],
         )
         .await?;
-    let stmt = c.prepare(&format!("SELECT * FROM {}", table.quoted())).await?;
-    Ok(Some(
-        stmt.columns()
-            .iter()
-            .zip(declared)
-            .map(|(col, d)| TargetCol {
-                name: d.get(0),
-                pg: PgType::from_type(col.type_(), col.type_modifier()),
-                sql_type: d.get(1),
-            })
-            .collect(),
-    ))
+    let stmt = c
+        .prepare(&format!("SELECT * FROM {}", table.quoted()))
+        .await?;
+    let cols = stmt
+        .columns()
+        .iter()
+        .zip(declared)
+        .map(|(col, d)| TargetCol {
+            name: d.get(0),
+            pg: PgType::from_type(col.type_(), col.type_modifier()),
+            sql_type: d.get(1),
+        })
+        .collect();
+    Ok(Some((kind, cols)))
 }
 
 /// A column by name: exact first, then ignoring case (SQL folds unquoted names, CSV headers
 /// do not).
 fn find<'a>(cols: &'a [TargetCol], name: &str) -> Option<&'a TargetCol> {
-    cols.iter().find(|c| c.name == name).or_else(|| cols.iter().find(|c| c.name.eq_ignore_ascii_case(name)))
+    cols.iter()
+        .find(|c| c.name == name)
+        .or_else(|| cols.iter().find(|c| c.name.eq_ignore_ascii_case(name)))
 }
 
 /// `base + suffix` within PostgreSQL's 63-byte names; longer ones become a stable hash, so a
@@ -572,9 +767,15 @@ impl LoadSession for PgLoad {
             let counts = match this.mode {
                 LoadMode::Full => {
                     this.swap(c).await?;
-                    MergeCounts { inserted: copied, ..MergeCounts::default() }
+                    MergeCounts {
+                        inserted: copied,
+                        ..MergeCounts::default()
+                    }
                 }
-                LoadMode::Append => MergeCounts { inserted: copied, ..MergeCounts::default() },
+                LoadMode::Append => MergeCounts {
+                    inserted: copied,
+                    ..MergeCounts::default()
+                },
                 LoadMode::Merge => this.merge(c).await?,
             };
             this.before_commit(c).await?;
@@ -583,7 +784,9 @@ impl LoadSession for PgLoad {
                     .await
                     .map_err(|e| this.pg(&e, "writing the audit record"))?;
             }
-            c.batch_execute("COMMIT").await.map_err(|e| this.pg(&e, "committing"))?;
+            c.batch_execute("COMMIT")
+                .await
+                .map_err(|e| this.pg(&e, "committing"))?;
             Ok(counts)
         })?;
         conn.release();
@@ -600,7 +803,10 @@ mod tests {
         assert_eq!(short_name("orders", "__etl_new"), "orders__etl_new");
         let long = "x".repeat(60);
         let a = short_name(&long, "__etl_new");
-        assert!(a.len() <= 63 && a.starts_with("etl_") && a.ends_with("__etl_new"), "{a}");
+        assert!(
+            a.len() <= 63 && a.starts_with("etl_") && a.ends_with("__etl_new"),
+            "{a}"
+        );
         assert_eq!(a, short_name(&long, "__etl_new"));
         assert_ne!(a, short_name(&"y".repeat(60), "__etl_new"));
     }

@@ -50,7 +50,8 @@ pub struct PgDb {
 impl PgDb {
     /// Parses the URL and sets up the pool; nothing connects until first use.
     pub fn new(name: &str, url: &str, audit_schema: &str) -> Result<PgDb> {
-        let settings = config::parse(url).map_err(|e| EtlError::Config(format!("connection '{name}': {e}")))?;
+        let settings = config::parse(url)
+            .map_err(|e| EtlError::Config(format!("connection '{name}': {e}")))?;
         let pool = PgPool::new(name, settings)?;
         Ok(PgDb {
             shared: Arc::new(Shared {
@@ -68,16 +69,28 @@ impl PgDb {
 
     /// A statement error with the statement's position: `statement 3 (line 12)`.
     fn err_at(&self, what: &str, e: &tokio_postgres::Error) -> EtlError {
-        EtlError::Database { connection: self.shared.name.clone(), message: format!("{what}: {}", message(e)), sqlstate: sqlstate(e) }
+        EtlError::Database {
+            connection: self.shared.name.clone(),
+            message: format!("{what}: {}", message(e)),
+            sqlstate: sqlstate(e),
+        }
     }
 
     async fn ensure_audit(&self, c: &tokio_postgres::Client) -> Result<()> {
         if self.shared.audit_ready.load(Ordering::Relaxed) {
             return Ok(());
         }
-        audit::ensure(c, &self.shared.audit_schema).await.map_err(|e| {
-            self.err_at(&format!("creating the audit table {}", audit::table(&self.shared.audit_schema)), &e)
-        })?;
+        audit::ensure(c, &self.shared.audit_schema)
+            .await
+            .map_err(|e| {
+                self.err_at(
+                    &format!(
+                        "creating the audit table {}",
+                        audit::table(&self.shared.audit_schema)
+                    ),
+                    &e,
+                )
+            })?;
         self.shared.audit_ready.store(true, Ordering::Relaxed);
         Ok(())
     }
@@ -85,7 +98,11 @@ impl PgDb {
 
 /// 1-based line of a character position in `sql`.
 fn line_of(sql: &str, position: u32) -> usize {
-    sql.chars().take(position.saturating_sub(1) as usize).filter(|c| *c == '\n').count() + 1
+    sql.chars()
+        .take(position.saturating_sub(1) as usize)
+        .filter(|c| *c == '\n')
+        .count()
+        + 1
 }
 
 fn error_line(sql: &str, e: &tokio_postgres::Error) -> Option<usize> {
@@ -105,18 +122,28 @@ impl Database for PgDb {
     }
 
     fn table(&self, table: &str) -> Arc<dyn Source> {
-        Arc::new(PgSource::new(self.shared.clone(), Query::Table(table.to_string())))
+        Arc::new(PgSource::new(
+            self.shared.clone(),
+            Query::Table(table.to_string()),
+        ))
     }
 
     fn sql(&self, sql: &str, params: Params) -> Arc<dyn Source> {
-        Arc::new(PgSource::new(self.shared.clone(), Query::Sql(sql.to_string(), params)))
+        Arc::new(PgSource::new(
+            self.shared.clone(),
+            Query::Sql(sql.to_string(), params),
+        ))
     }
 
     fn execute(&self, io: &Io, sql: &str, params: &Params) -> Result<u64> {
-        let (text, binds) = bind::prepare(sql, params).map_err(|e| EtlError::db(&self.shared.name, e))?;
+        let (text, binds) =
+            bind::prepare(sql, params).map_err(|e| EtlError::db(&self.shared.name, e))?;
         block_on(io, async {
             let c = self.shared.pool.get(&io.handle).await?;
-            let n = c.execute_raw(text.as_str(), bind::refs(&binds)).await.map_err(|e| self.err(&e))?;
+            let n = c
+                .execute_raw(text.as_str(), bind::refs(&binds))
+                .await
+                .map_err(|e| self.err(&e))?;
             c.release();
             Ok(n)
         })
@@ -130,22 +157,33 @@ impl Database for PgDb {
             let mut changed = 0u64;
             if names.is_empty() {
                 // The server parses the file itself: no splitting to get wrong.
-                let messages = c.simple_query(sql).await.map_err(|e| match error_line(sql, &e) {
-                    Some(line) => self.err_at(&format!("line {line}"), &e),
-                    None => self.err(&e),
-                })?;
+                let messages =
+                    c.simple_query(sql)
+                        .await
+                        .map_err(|e| match error_line(sql, &e) {
+                            Some(line) => self.err_at(&format!("line {line}"), &e),
+                            None => self.err(&e),
+                        })?;
                 for m in messages {
                     if let SimpleQueryMessage::CommandComplete(n) = m {
                         changed += n;
                     }
                 }
             } else {
-                let statements = sql_params::split_statements(sql).map_err(|e| EtlError::db(&self.shared.name, e))?;
+                let statements = sql_params::split_statements(sql)
+                    .map_err(|e| EtlError::db(&self.shared.name, e))?;
                 for (i, stmt) in statements.iter().enumerate() {
-                    let line = sql[..stmt.as_ptr() as usize - sql.as_ptr() as usize].matches('\n').count() + 1;
+                    let line = sql[..stmt.as_ptr() as usize - sql.as_ptr() as usize]
+                        .matches('\n')
+                        .count()
+                        + 1;
                     let what = format!("statement {} (line {line})", i + 1);
-                    let (text, binds) = bind::prepare(stmt, params).map_err(|e| EtlError::db(&self.shared.name, format!("{what}: {e}")))?;
-                    changed += c.execute_raw(text.as_str(), bind::refs(&binds)).await.map_err(|e| self.err_at(&what, &e))?;
+                    let (text, binds) = bind::prepare(stmt, params)
+                        .map_err(|e| EtlError::db(&self.shared.name, format!("{what}: {e}")))?;
+                    changed += c
+                        .execute_raw(text.as_str(), bind::refs(&binds))
+                        .await
+                        .map_err(|e| self.err_at(&what, &e))?;
                 }
             }
             c.batch_execute("COMMIT").await.map_err(|e| self.err(&e))?;
@@ -155,12 +193,16 @@ impl Database for PgDb {
     }
 
     fn query(&self, io: &Io, sql: &str, params: &Params, max_rows: usize) -> Result<Rows> {
-        let (text, binds) = bind::prepare(sql, params).map_err(|e| EtlError::db(&self.shared.name, e))?;
+        let (text, binds) =
+            bind::prepare(sql, params).map_err(|e| EtlError::db(&self.shared.name, e))?;
         block_on(io, async {
             let c = self.shared.pool.get(&io.handle).await?;
             let mut stmt = c.prepare(&text).await.map_err(|e| self.err(&e))?;
-            let mut types: Vec<PgType> =
-                stmt.columns().iter().map(|col| PgType::from_type(col.type_(), col.type_modifier())).collect();
+            let mut types: Vec<PgType> = stmt
+                .columns()
+                .iter()
+                .map(|col| PgType::from_type(col.type_(), col.type_modifier()))
+                .collect();
             if types.iter().any(|t| !t.supported()) {
                 // Types without a binary codec here are read as their text.
                 let aliases: Vec<String> = (1..=types.len()).map(|i| format!("c{i}")).collect();
@@ -174,14 +216,29 @@ impl Database for PgDb {
                         format!("etl_q.{a}{cast} AS {}", types::quote_ident(col.name()))
                     })
                     .collect();
-                let wrapped = format!("SELECT {} FROM (\n{text}\n) AS etl_q({})", list.join(", "), aliases.join(", "));
+                let wrapped = format!(
+                    "SELECT {} FROM (\n{text}\n) AS etl_q({})",
+                    list.join(", "),
+                    aliases.join(", ")
+                );
                 stmt = c.prepare(&wrapped).await.map_err(|e| self.err(&e))?;
-                types = stmt.columns().iter().map(|col| PgType::from_type(col.type_(), col.type_modifier())).collect();
+                types = stmt
+                    .columns()
+                    .iter()
+                    .map(|col| PgType::from_type(col.type_(), col.type_modifier()))
+                    .collect();
             }
             let schema = Schema::new(
-                stmt.columns().iter().zip(&types).map(|(col, t)| Column::new(col.name(), t.data_type.clone())).collect(),
+                stmt.columns()
+                    .iter()
+                    .zip(&types)
+                    .map(|(col, t)| Column::new(col.name(), t.data_type.clone()))
+                    .collect(),
             );
-            let stream = c.query_raw(&stmt, bind::refs(&binds)).await.map_err(|e| self.err(&e))?;
+            let stream = c
+                .query_raw(&stmt, bind::refs(&binds))
+                .await
+                .map_err(|e| self.err(&e))?;
             pin_mut!(stream);
             let mut rows = Vec::new();
             while let Some(row) = stream.next().await {
@@ -199,7 +256,10 @@ impl Database for PgDb {
                     values.push(match raw.0 {
                         None => Value::Null,
                         Some(b) => wire::decode(b, t).map_err(|e| {
-                            EtlError::db(&self.shared.name, format!("column '{}': {e}", schema.columns[i].name))
+                            EtlError::db(
+                                &self.shared.name,
+                                format!("column '{}': {e}", schema.columns[i].name),
+                            )
                         })?,
                     });
                 }
@@ -228,7 +288,9 @@ impl Database for PgDb {
         block_on(io, async {
             let c = self.shared.pool.get(&io.handle).await?;
             self.ensure_audit(&c).await?;
-            let id = audit::insert(&c, &self.shared.audit_schema, record).await.map_err(|e| self.err_at("audit record", &e))?;
+            let id = audit::insert(&c, &self.shared.audit_schema, record)
+                .await
+                .map_err(|e| self.err_at("audit record", &e))?;
             c.release();
             Ok(id)
         })
@@ -238,7 +300,9 @@ impl Database for PgDb {
         block_on(io, async {
             let c = self.shared.pool.get(&io.handle).await?;
             self.ensure_audit(&c).await?;
-            audit::update(&c, &self.shared.audit_schema, id, record).await.map_err(|e| self.err_at("audit record", &e))?;
+            audit::update(&c, &self.shared.audit_schema, id, record)
+                .await
+                .map_err(|e| self.err_at("audit record", &e))?;
             c.release();
             Ok(())
         })
@@ -248,13 +312,20 @@ impl Database for PgDb {
         block_on(io, async {
             let c = self.shared.pool.get(&io.handle).await?;
             self.ensure_audit(&c).await?;
-            let w = audit::watermark(&c, &self.shared.audit_schema, project, table).await.map_err(|e| self.err_at("audit watermark", &e))?;
+            let w = audit::watermark(&c, &self.shared.audit_schema, project, table)
+                .await
+                .map_err(|e| self.err_at("audit watermark", &e))?;
             c.release();
             Ok(w)
         })
     }
 
-    fn audit_history(&self, io: &Io, project: Option<&str>, limit: usize) -> Result<Vec<AuditRecord>> {
+    fn audit_history(
+        &self,
+        io: &Io,
+        project: Option<&str>,
+        limit: usize,
+    ) -> Result<Vec<AuditRecord>> {
         block_on(io, async {
             let c = self.shared.pool.get(&io.handle).await?;
             self.ensure_audit(&c).await?;

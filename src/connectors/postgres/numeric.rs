@@ -19,7 +19,10 @@ pub fn encode(d: &Decimal, out: &mut BytesMut) {
         Some(rest) => (true, rest),
         None => (false, text),
     };
-    let (int, frac) = body.split_once('.').unwrap_or((body, ""));
+    let (int, frac) = match memchr::memchr(b'.', body.as_bytes()) {
+        Some(i) => (&body[..i], &body[i + 1..]),
+        None => (body, ""),
+    };
     let int = int.trim_start_matches('0').as_bytes();
     let frac = frac.as_bytes();
     // Groups of 4 digits aligned on the decimal point: the integer part padded on the left,
@@ -56,14 +59,21 @@ pub fn encode(d: &Decimal, out: &mut BytesMut) {
     let (weight, used): (i16, &[u16]) = match first {
         None => (0, &[]),
         Some(f) => {
-            let last = digits.iter().rposition(|&g| g != 0).expect("a non-zero group exists");
+            let last = digits
+                .iter()
+                .rposition(|&g| g != 0)
+                .expect("a non-zero group exists");
             (int_groups as i16 - 1 - f as i16, &digits[f..=last])
         }
     };
     out.reserve(8 + used.len() * 2);
     out.put_i16(used.len() as i16);
     out.put_i16(weight);
-    out.put_u16(if negative && !used.is_empty() { NEGATIVE } else { POSITIVE });
+    out.put_u16(if negative && !used.is_empty() {
+        NEGATIVE
+    } else {
+        POSITIVE
+    });
     out.put_u16(frac.len() as u16);
     for g in used {
         out.put_u16(*g);
@@ -72,7 +82,8 @@ pub fn encode(d: &Decimal, out: &mut BytesMut) {
 
 /// Whether NUMERIC's binary form can carry the value (weight and scale are 16-bit).
 pub fn representable(d: &Decimal) -> bool {
-    d.integer_digits() <= 131_072 && d.scale() <= 16_383
+    // Any text shorter than the smaller limit fits; only huge values need counting.
+    d.as_str().len() <= 16_383 || (d.integer_digits() <= 131_072 && d.scale() <= 16_383)
 }
 
 /// Reads a binary NUMERIC payload. NaN and infinities have no decimal value: they are errors.
@@ -87,9 +98,16 @@ pub fn decode(raw: &[u8]) -> Result<Decimal, String> {
     let dscale = be16(6) as usize;
     match sign {
         POSITIVE | NEGATIVE => {}
-        NAN => return Err("NaN has no exact decimal value (filter it out or cast it in the query)".into()),
+        NAN => {
+            return Err(
+                "NaN has no exact decimal value (filter it out or cast it in the query)".into(),
+            )
+        }
         PLUS_INFINITY | MINUS_INFINITY => {
-            return Err("Infinity has no exact decimal value (filter it out or cast it in the query)".into())
+            return Err(
+                "Infinity has no exact decimal value (filter it out or cast it in the query)"
+                    .into(),
+            )
         }
         other => return Err(format!("unknown numeric sign {other:#x}")),
     }
@@ -125,8 +143,15 @@ pub fn decode(raw: &[u8]) -> Result<Decimal, String> {
         // A first group of 0 (possible when unnormalised) printed as "0"; strip extra zeros.
         if text.trim_start_matches('-').len() > 1 && text.trim_start_matches('-').starts_with('0') {
             let neg = text.starts_with('-');
-            let digits = text.trim_start_matches('-').trim_start_matches('0').to_string();
-            text = format!("{}{}", if neg { "-" } else { "" }, if digits.is_empty() { "0" } else { &digits });
+            let digits = text
+                .trim_start_matches('-')
+                .trim_start_matches('0')
+                .to_string();
+            text = format!(
+                "{}{}",
+                if neg { "-" } else { "" },
+                if digits.is_empty() { "0" } else { &digits }
+            );
         }
     }
     if dscale > 0 {
@@ -173,7 +198,13 @@ mod tests {
         encode(&Decimal::parse(s).unwrap(), &mut buf);
         let be = |i: usize| u16::from_be_bytes([buf[i], buf[i + 1]]);
         let n = be(0) as usize;
-        (be(0) as i16, be(2) as i16, be(4), be(6), (0..n).map(|k| be(8 + 2 * k)).collect())
+        (
+            be(0) as i16,
+            be(2) as i16,
+            be(4),
+            be(6),
+            (0..n).map(|k| be(8 + 2 * k)).collect(),
+        )
     }
 
     #[test]
@@ -186,16 +217,29 @@ mod tests {
         assert_eq!(header("-0.0001"), (1, -1, 0x4000, 4, vec![1]));
         assert_eq!(header("10000"), (1, 1, 0, 0, vec![1]));
         assert_eq!(header("0.00000001"), (1, -2, 0, 8, vec![1]));
-        assert_eq!(header("9999999999.99"), (4, 2, 0, 2, vec![99, 9999, 9999, 9900]));
+        assert_eq!(
+            header("9999999999.99"),
+            (4, 2, 0, 2, vec![99, 9999, 9999, 9900])
+        );
     }
 
     #[test]
     fn round_trips_exactly() {
         for s in [
-            "0", "0.00", "1", "-1", "12.50", "-0.5", "0.0001", "100000000", "9999999999.99", "-9999999999.99",
+            "0",
+            "0.00",
+            "1",
+            "-1",
+            "12.50",
+            "-0.5",
+            "0.0001",
+            "100000000",
+            "9999999999.99",
+            "-9999999999.99",
             "123456789012345678901234567890.123456789012345678901234567890",
             "0.000000000000000000000000000000000001",
-            "1e40", "-123.4500",
+            "1e40",
+            "-123.4500",
         ] {
             let expect = Decimal::parse(s).unwrap().as_str().to_string();
             assert_eq!(round_trip(s), expect, "{s}");

@@ -34,7 +34,9 @@ impl PgPool {
         let manager = Manager::from_config(
             settings.pg,
             settings.tls.clone(),
-            ManagerConfig { recycling_method: RecyclingMethod::Fast },
+            ManagerConfig {
+                recycling_method: RecyclingMethod::Fast,
+            },
         );
         let pool = Pool::builder(manager)
             .max_size(settings.pool_size)
@@ -42,7 +44,13 @@ impl PgPool {
             .wait_timeout(Some(WAIT_FOR_CONNECTION))
             .build()
             .map_err(|e| EtlError::Config(format!("connection '{name}': {e}")))?;
-        Ok(PgPool { pool, tls: settings.tls, name: name.to_string(), display: settings.display, size: settings.pool_size })
+        Ok(PgPool {
+            pool,
+            tls: settings.tls,
+            name: name.to_string(),
+            display: settings.display,
+            size: settings.pool_size,
+        })
     }
 
     pub fn display(&self) -> &str {
@@ -70,7 +78,12 @@ impl PgPool {
             ),
             other => EtlError::db(&self.name, format!("cannot connect to {}: {other}", self.display)),
         })?;
-        Ok(PgConn { obj: Some(obj), idle: false, handle: handle.clone(), tls: self.tls.clone() })
+        Ok(PgConn {
+            obj: Some(obj),
+            idle: false,
+            handle: handle.clone(),
+            tls: self.tls.clone(),
+        })
     }
 }
 

@@ -32,17 +32,24 @@ pub struct PgSource {
     pub query: Query,
     /// Column names and types, described once per relation.
     columns: OnceLock<Vec<(String, PgType)>>,
+    /// Whether a `table(..)` source is an ordinary table (not a view or partitioned table).
+    plain_table: OnceLock<bool>,
 }
 
 /// Any value's raw bytes (NULL as None), to decode with our own codecs.
 pub struct Raw<'a>(pub Option<&'a [u8]>);
 
 impl<'a> FromSql<'a> for Raw<'a> {
-    fn from_sql(_: &Type, raw: &'a [u8]) -> std::result::Result<Self, Box<dyn std::error::Error + Sync + Send>> {
+    fn from_sql(
+        _: &Type,
+        raw: &'a [u8],
+    ) -> std::result::Result<Self, Box<dyn std::error::Error + Sync + Send>> {
         Ok(Raw(Some(raw)))
     }
 
-    fn from_sql_null(_: &Type) -> std::result::Result<Self, Box<dyn std::error::Error + Sync + Send>> {
+    fn from_sql_null(
+        _: &Type,
+    ) -> std::result::Result<Self, Box<dyn std::error::Error + Sync + Send>> {
         Ok(Raw(None))
     }
 
@@ -55,16 +62,27 @@ impl<'a> FromSql<'a> for Raw<'a> {
 struct Statement {
     sql: String,
     binds: Vec<Bind>,
+    /// `COPY table TO STDOUT`, cheaper for the server than `COPY (SELECT ...)`, when the
+    /// relation is a plain table read whole.
+    copy_table: Option<String>,
 }
 
 impl PgSource {
     pub fn new(shared: Arc<Shared>, query: Query) -> PgSource {
-        PgSource { shared, query, columns: OnceLock::new() }
+        PgSource {
+            shared,
+            query,
+            columns: OnceLock::new(),
+            plain_table: OnceLock::new(),
+        }
     }
 
     fn base_sql(&self) -> Result<String> {
         match &self.query {
-            Query::Table(t) => Ok(format!("SELECT * FROM {}", TableName::parse(t).map_err(|e| self.err(e))?.quoted())),
+            Query::Table(t) => Ok(format!(
+                "SELECT * FROM {}",
+                TableName::parse(t).map_err(|e| self.err(e))?.quoted()
+            )),
             Query::Sql(sql, _) => single_statement(sql).map_err(|e| self.err(e)),
         }
     }
@@ -83,18 +101,39 @@ impl PgSource {
         let shared = self.shared.clone();
         let what = self.describe();
         let handle = io.handle.clone();
-        let cols = block_on(io, async move {
+        let table = match &self.query {
+            Query::Table(t) => Some(TableName::parse(t).map_err(|e| self.err(e))?.quoted()),
+            Query::Sql(..) => None,
+        };
+        let (cols, plain) = block_on(io, async move {
             let conn = shared.pool.get(&handle).await?;
-            let stmt = conn.prepare(&sql).await.map_err(|e| pg_error_in(&shared.name, &what, &e))?;
+            let plain = match &table {
+                Some(t) => conn
+                    .query_one("SELECT coalesce((SELECT relkind = 'r' FROM pg_class WHERE oid = to_regclass($1)), false)", &[t])
+                    .await
+                    .map_err(|e| pg_error_in(&shared.name, &what, &e))?
+                    .get(0),
+                None => false,
+            };
+            let stmt = conn
+                .prepare(&sql)
+                .await
+                .map_err(|e| pg_error_in(&shared.name, &what, &e))?;
             let cols: Vec<(String, PgType)> = stmt
                 .columns()
                 .iter()
-                .map(|c| (c.name().to_string(), PgType::from_type(c.type_(), c.type_modifier())))
+                .map(|c| {
+                    (
+                        c.name().to_string(),
+                        PgType::from_type(c.type_(), c.type_modifier()),
+                    )
+                })
                 .collect();
             drop(stmt);
             conn.release();
-            Ok(cols)
+            Ok((cols, plain))
         })?;
+        let _ = self.plain_table.set(plain);
         Ok(self.columns.get_or_init(|| cols))
     }
 
@@ -106,7 +145,10 @@ impl PgSource {
             Query::Table(t) => {
                 let table = TableName::parse(t).map_err(|e| self.err(e))?;
                 let list = if cast_needed {
-                    cols.iter().map(|(n, t)| select_item(&quote_ident(n), n, t)).collect::<Vec<_>>().join(", ")
+                    cols.iter()
+                        .map(|(n, t)| select_item(&quote_ident(n), n, t))
+                        .collect::<Vec<_>>()
+                        .join(", ")
                 } else {
                     "*".to_string()
                 };
@@ -116,18 +158,41 @@ impl PgSource {
                     let col = quote_ident(&w.column);
                     let mut conds = Vec::new();
                     if let Some(s) = &w.since {
-                        binds.push(Bind { name: "since".into(), value: BindValue::Value(s.clone()) });
-                        conds.push(format!("{col} {} ${}", if w.since_inclusive { ">=" } else { ">" }, binds.len()));
+                        binds.push(Bind {
+                            name: "since".into(),
+                            value: BindValue::Value(s.clone()),
+                        });
+                        conds.push(format!(
+                            "{col} {} ${}",
+                            if w.since_inclusive { ">=" } else { ">" },
+                            binds.len()
+                        ));
                     }
                     if let Some(u) = &w.until {
-                        binds.push(Bind { name: "until".into(), value: BindValue::Value(u.clone()) });
+                        binds.push(Bind {
+                            name: "until".into(),
+                            value: BindValue::Value(u.clone()),
+                        });
                         conds.push(format!("{col} < ${}", binds.len()));
                     }
                     if !conds.is_empty() {
-                        sql.push_str(&format!(" WHERE {}", conds.join(" AND ")));
+                        let mut cond = conds.join(" AND ");
+                        // An incremental read still brings NULL cursors, so the load counts
+                        // them and applies `null_cursor`; a bounded (backfill) window does not.
+                        if w.until.is_none() {
+                            cond = format!("({cond} OR {col} IS NULL)");
+                        }
+                        sql.push_str(&format!(" WHERE {cond}"));
                     }
                 }
-                Ok(Statement { sql, binds })
+                let plain = self.plain_table.get().copied().unwrap_or(false);
+                let copy_table = (plain && !cast_needed && binds.is_empty())
+                    .then(|| format!("COPY {} TO STDOUT (FORMAT binary)", table.quoted()));
+                Ok(Statement {
+                    sql,
+                    binds,
+                    copy_table,
+                })
             }
             Query::Sql(text, given) => {
                 let text = single_statement(text).map_err(|e| self.err(e))?;
@@ -147,19 +212,34 @@ impl PgSource {
                         continue;
                     }
                     b.value = match (b.name.as_str(), window) {
-                        ("since", Some(w)) if w.since.is_some() => BindValue::Value(w.since.clone().expect("checked")),
-                        ("until", Some(w)) if w.until.is_some() => BindValue::Value(w.until.clone().expect("checked")),
+                        ("since", Some(w)) if w.since.is_some() => {
+                            BindValue::Value(w.since.clone().expect("checked"))
+                        }
+                        ("until", Some(w)) if w.until.is_some() => {
+                            BindValue::Value(w.until.clone().expect("checked"))
+                        }
                         ("since", _) => BindValue::Lowest,
                         _ => BindValue::Highest,
                     };
                 }
                 if cast_needed {
                     let aliases: Vec<String> = (1..=cols.len()).map(|i| format!("c{i}")).collect();
-                    let list: Vec<String> =
-                        cols.iter().zip(&aliases).map(|((n, t), a)| select_item(&format!("etl_q.{a}"), n, t)).collect();
-                    sql = format!("SELECT {} FROM (\n{sql}\n) AS etl_q({})", list.join(", "), aliases.join(", "));
+                    let list: Vec<String> = cols
+                        .iter()
+                        .zip(&aliases)
+                        .map(|((n, t), a)| select_item(&format!("etl_q.{a}"), n, t))
+                        .collect();
+                    sql = format!(
+                        "SELECT {} FROM (\n{sql}\n) AS etl_q({})",
+                        list.join(", "),
+                        aliases.join(", ")
+                    );
                 }
-                Ok(Statement { sql, binds })
+                Ok(Statement {
+                    sql,
+                    binds,
+                    copy_table: None,
+                })
             }
         }
     }
@@ -180,13 +260,20 @@ fn single_statement(sql: &str) -> std::result::Result<String, String> {
     match parts.as_slice() {
         [one] => Ok(one.to_string()),
         [] => Err("the query is empty".into()),
-        _ => Err(format!("a query source is one statement; this text has {}", parts.len())),
+        _ => Err(format!(
+            "a query source is one statement; this text has {}",
+            parts.len()
+        )),
     }
 }
 
 /// The portable schema of described columns (unsupported ones arrive as text).
 fn schema_of(cols: &[(String, PgType)]) -> Schema {
-    Schema::new(cols.iter().map(|(n, t)| Column::new(n.clone(), t.data_type.clone())).collect())
+    Schema::new(
+        cols.iter()
+            .map(|(n, t)| Column::new(n.clone(), t.data_type.clone()))
+            .collect(),
+    )
 }
 
 impl Source for PgSource {
@@ -206,33 +293,54 @@ impl Source for PgSource {
         let stmt = self.statement(&cols, opts)?;
         let types: Vec<PgType> = cols
             .iter()
-            .map(|(_, t)| if t.supported() { t.clone() } else { PgType::from_type(&Type::TEXT, -1) })
+            .map(|(_, t)| {
+                if t.supported() {
+                    t.clone()
+                } else {
+                    PgType::from_type(&Type::TEXT, -1)
+                }
+            })
             .collect();
         let names: Vec<String> = cols.iter().map(|(n, _)| n.clone()).collect();
         let shared = self.shared.clone();
         let what = self.describe();
         let opts = opts.clone();
         let handle = io.handle.clone();
-        Ok(BatchStream::spawn(io, schema_of(&cols), move |tx| async move {
-            let conn = shared.pool.get(&handle).await?;
-            let done = if stmt.binds.is_empty() {
-                stream_copy(&conn, &stmt.sql, types, names, &opts, &tx, &shared.name, &what).await?
-            } else {
-                stream_rows(&conn, &stmt, types, names, &opts, &tx, &shared.name, &what).await?
-            };
-            // A stream stopped early (limit) still has rows in flight: drop the connection
-            // (its query is cancelled) instead of draining it.
-            if done {
-                conn.release();
-            }
-            Ok(())
-        }))
+        // Decoding is CPU work: it runs on a blocking thread of its own, so the runtime's
+        // workers stay free for socket I/O and one thread's allocator arena holds the batches.
+        Ok(BatchStream::spawn_blocking(
+            io,
+            schema_of(&cols),
+            move |tx| {
+                let rt = handle.clone();
+                rt.block_on(async move {
+                    let conn = shared.pool.get(&handle).await?;
+                    let done = if stmt.binds.is_empty() {
+                        let copy = stmt.copy_table.clone().unwrap_or_else(|| {
+                            format!("COPY (\n{}\n) TO STDOUT (FORMAT binary)", stmt.sql)
+                        });
+                        stream_copy(&conn, &copy, types, names, &opts, tx, &shared.name, &what)
+                            .await?
+                    } else {
+                        stream_rows(&conn, &stmt, types, names, &opts, tx, &shared.name, &what)
+                            .await?
+                    };
+                    // A stream stopped early (limit) still has rows in flight: drop the connection
+                    // (its query is cancelled) instead of draining it.
+                    if done {
+                        conn.release();
+                    }
+                    Ok(())
+                })
+            },
+        ))
     }
 
     fn applies_window(&self) -> bool {
         match &self.query {
             Query::Table(_) => true,
-            Query::Sql(sql, _) => sql_params::param_names(sql).is_ok_and(|n| n.iter().any(|n| n == "since" || n == "until")),
+            Query::Sql(sql, _) => sql_params::param_names(sql)
+                .is_ok_and(|n| n.iter().any(|n| n == "since" || n == "until")),
         }
     }
 }
@@ -241,7 +349,7 @@ impl Source for PgSource {
 #[allow(clippy::too_many_arguments)]
 async fn stream_copy(
     conn: &tokio_postgres::Client,
-    sql: &str,
+    copy: &str,
     types: Vec<PgType>,
     names: Vec<String>,
     opts: &ReadOptions,
@@ -250,15 +358,19 @@ async fn stream_copy(
     what: &str,
 ) -> Result<bool> {
     let width = types.len();
-    let copy = format!("COPY (\n{sql}\n) TO STDOUT (FORMAT binary)");
-    let stream = conn.copy_out(&copy).await.map_err(|e| pg_error_in(connection, what, &e))?;
+    let stream = conn
+        .copy_out(copy)
+        .await
+        .map_err(|e| pg_error_in(connection, what, &e))?;
     pin_mut!(stream);
     let mut decoder = CopyDecoder::new(types, names);
     let mut batch = Batch::new(width, 1, opts.batch_rows);
     let mut sent = 0u64;
     while let Some(chunk) = stream.next().await {
         let chunk = chunk.map_err(|e| pg_error_in(connection, what, &e))?;
-        decoder.feed(&chunk, &mut batch, opts.limit).map_err(|e| EtlError::db(connection, format!("{what}: {e}")))?;
+        decoder
+            .feed(&chunk, &mut batch, opts.limit)
+            .map_err(|e| EtlError::db(connection, format!("{what}: {e}")))?;
         if batch.len() >= opts.batch_rows {
             sent += batch.len() as u64;
             let full = std::mem::replace(&mut batch, Batch::new(width, sent + 1, opts.batch_rows));
@@ -271,7 +383,9 @@ async fn stream_copy(
             return Ok(false);
         }
     }
-    decoder.end().map_err(|e| EtlError::db(connection, format!("{what}: {e}")))?;
+    decoder
+        .end()
+        .map_err(|e| EtlError::db(connection, format!("{what}: {e}")))?;
     if !batch.is_empty() {
         tx.send(batch).await?;
     }
@@ -291,7 +405,10 @@ async fn stream_rows(
     what: &str,
 ) -> Result<bool> {
     let width = types.len();
-    let prepared = conn.prepare(&stmt.sql).await.map_err(|e| pg_error_in(connection, what, &e))?;
+    let prepared = conn
+        .prepare(&stmt.sql)
+        .await
+        .map_err(|e| pg_error_in(connection, what, &e))?;
     let rows = conn
         .query_raw(&prepared, bind::refs(&stmt.binds))
         .await
@@ -309,12 +426,17 @@ async fn stream_rows(
         }
         n += 1;
         for (i, t) in types.iter().enumerate() {
-            let raw: Raw<'_> = row.try_get(i).map_err(|e| EtlError::db(connection, format!("{what}: row {n}: {e}")))?;
+            let raw: Raw<'_> = row
+                .try_get(i)
+                .map_err(|e| EtlError::db(connection, format!("{what}: row {n}: {e}")))?;
             match raw.0 {
                 None => batch.push(crate::data::Value::Null),
-                Some(b) => batch.push(
-                    wire::decode(b, t).map_err(|e| EtlError::db(connection, format!("{what}: row {n}, column '{}': {e}", names[i])))?,
-                ),
+                Some(b) => batch.push(wire::decode(b, t).map_err(|e| {
+                    EtlError::db(
+                        connection,
+                        format!("{what}: row {n}, column '{}': {e}", names[i]),
+                    )
+                })?),
             }
         }
         if batch.len() >= opts.batch_rows {

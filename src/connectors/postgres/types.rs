@@ -28,7 +28,10 @@ pub enum Wire {
     Interval,
     Uuid,
     Bytea,
-    Array { elem: Box<Wire>, elem_oid: u32 },
+    Array {
+        elem: Box<Wire>,
+        elem_oid: u32,
+    },
     /// A type this connector cannot read or write in binary (named for messages).
     Unsupported(String),
 }
@@ -52,15 +55,21 @@ impl PgType {
             Type::FLOAT8 => (Wire::Float8, DataType::Float64),
             Type::NUMERIC => (Wire::Numeric, numeric_type(typmod)),
             Type::TEXT | Type::NAME | Type::UNKNOWN => (Wire::Text, DataType::TEXT),
-            Type::VARCHAR | Type::BPCHAR => {
-                (Wire::Text, DataType::Text { max_len: (typmod >= 4).then(|| (typmod - 4) as u32) })
-            }
+            Type::VARCHAR | Type::BPCHAR => (
+                Wire::Text,
+                DataType::Text {
+                    max_len: (typmod >= 4).then(|| (typmod - 4) as u32),
+                },
+            ),
             Type::JSON => (Wire::Json, DataType::Json),
             Type::JSONB => (Wire::Jsonb, DataType::Json),
             Type::DATE => (Wire::Date, DataType::Date),
             Type::TIME => (Wire::Time(frac_digits(typmod)), DataType::Time),
             Type::TIMESTAMP => (Wire::Timestamp(frac_digits(typmod)), DataType::Timestamp),
-            Type::TIMESTAMPTZ => (Wire::TimestampTz(frac_digits(typmod)), DataType::TimestampTz),
+            Type::TIMESTAMPTZ => (
+                Wire::TimestampTz(frac_digits(typmod)),
+                DataType::TimestampTz,
+            ),
             Type::INTERVAL => (Wire::Interval, DataType::Interval),
             Type::UUID => (Wire::Uuid, DataType::Uuid),
             Type::BYTEA => (Wire::Bytea, DataType::Bytes),
@@ -74,7 +83,10 @@ impl PgType {
                         (Wire::Unsupported(ty.name().to_string()), DataType::TEXT)
                     } else {
                         (
-                            Wire::Array { elem: Box::new(inner.wire), elem_oid: elem.oid() },
+                            Wire::Array {
+                                elem: Box::new(inner.wire),
+                                elem_oid: elem.oid(),
+                            },
                             DataType::Array(Box::new(inner.data_type)),
                         )
                     }
@@ -103,7 +115,10 @@ fn numeric_type(typmod: i32) -> DataType {
     if scale < 0 || scale as u32 > precision {
         return DataType::NUMERIC;
     }
-    DataType::Decimal { precision: Some(precision), scale: Some(scale as u32) }
+    DataType::Decimal {
+        precision: Some(precision),
+        scale: Some(scale as u32),
+    }
 }
 
 fn frac_digits(typmod: i32) -> u8 {
@@ -124,7 +139,10 @@ pub fn type_name(t: &DataType) -> String {
         DataType::Int64 => "bigint".into(),
         DataType::Float32 => "real".into(),
         DataType::Float64 => "double precision".into(),
-        DataType::Decimal { precision: Some(p), scale } if *p <= 1000 => format!("numeric({p},{})", scale.unwrap_or(0)),
+        DataType::Decimal {
+            precision: Some(p),
+            scale,
+        } if *p <= 1000 => format!("numeric({p},{})", scale.unwrap_or(0)),
         DataType::Decimal { .. } => "numeric".into(),
         DataType::Text { max_len: Some(n) } if *n <= 10_485_760 => format!("varchar({n})"),
         DataType::Text { .. } => "text".into(),
@@ -179,11 +197,19 @@ impl TableName {
             return Err(bad("empty part"));
         }
         if let Some(long) = parts.iter().find(|p| p.len() > 63) {
-            return Err(bad(&format!("'{long}' is longer than PostgreSQL's 63-byte limit for names")));
+            return Err(bad(&format!(
+                "'{long}' is longer than PostgreSQL's 63-byte limit for names"
+            )));
         }
         match parts.len() {
-            1 => Ok(TableName { schema: None, table: parts.remove(0) }),
-            2 => Ok(TableName { table: parts.remove(1), schema: Some(parts.remove(0)) }),
+            1 => Ok(TableName {
+                schema: None,
+                table: parts.remove(0),
+            }),
+            2 => Ok(TableName {
+                table: parts.remove(1),
+                schema: Some(parts.remove(0)),
+            }),
             _ => Err(bad("expected table or schema.table")),
         }
     }
@@ -198,7 +224,10 @@ impl TableName {
 
     /// A sibling table in the same schema.
     pub fn sibling(&self, table: String) -> TableName {
-        TableName { schema: self.schema.clone(), table }
+        TableName {
+            schema: self.schema.clone(),
+            table,
+        }
     }
 }
 
@@ -212,14 +241,23 @@ mod tests {
         assert_eq!(t(&Type::NUMERIC, (12 << 16 | 2) + 4), "numeric(12,2)");
         assert_eq!(t(&Type::NUMERIC, -1), "numeric");
         // numeric(5,-2), PostgreSQL 15: no DataType for a negative scale.
-        assert_eq!(t(&Type::NUMERIC, (5 << 16 | (0x7ff & -2i32)) + 4), "numeric");
+        assert_eq!(
+            t(&Type::NUMERIC, (5 << 16 | (0x7ff & -2i32)) + 4),
+            "numeric"
+        );
         assert_eq!(t(&Type::VARCHAR, 14), "varchar(10)");
         assert_eq!(t(&Type::BPCHAR, 5), "varchar(1)");
         assert_eq!(t(&Type::INT4_ARRAY, -1), "integer[]");
-        assert_eq!(t(&Type::NUMERIC_ARRAY, (12 << 16 | 2) + 4), "numeric(12,2)[]");
+        assert_eq!(
+            t(&Type::NUMERIC_ARRAY, (12 << 16 | 2) + 4),
+            "numeric(12,2)[]"
+        );
         assert_eq!(t(&Type::JSONB, -1), "json");
         assert_eq!(t(&Type::INTERVAL, -1), "interval");
-        assert_eq!(PgType::from_type(&Type::TIMESTAMP, 0).wire, Wire::Timestamp(0));
+        assert_eq!(
+            PgType::from_type(&Type::TIMESTAMP, 0).wire,
+            Wire::Timestamp(0)
+        );
         assert!(!PgType::from_type(&Type::INET, -1).supported());
         assert!(!PgType::from_type(&Type::INET_ARRAY, -1).supported());
     }
@@ -227,9 +265,26 @@ mod tests {
     #[test]
     fn every_portable_type_maps_back_to_itself() {
         for name in [
-            "boolean", "smallint", "integer", "bigint", "real", "double precision", "numeric(12,2)", "numeric",
-            "text", "varchar(20)", "date", "time", "timestamp", "timestamptz", "json", "uuid", "bytea", "interval",
-            "integer[]", "text[]",
+            "boolean",
+            "smallint",
+            "integer",
+            "bigint",
+            "real",
+            "double precision",
+            "numeric(12,2)",
+            "numeric",
+            "text",
+            "varchar(20)",
+            "date",
+            "time",
+            "timestamp",
+            "timestamptz",
+            "json",
+            "uuid",
+            "bytea",
+            "interval",
+            "integer[]",
+            "text[]",
         ] {
             let t = DataType::parse(name).unwrap();
             assert_eq!(DataType::parse(&type_name(&t)).unwrap(), t, "{name}");
@@ -238,9 +293,18 @@ mod tests {
 
     #[test]
     fn splits_and_quotes_table_names() {
-        assert_eq!(TableName::parse("staging.orders").unwrap().quoted(), "\"staging\".\"orders\"");
+        assert_eq!(
+            TableName::parse("staging.orders").unwrap().quoted(),
+            "\"staging\".\"orders\""
+        );
         assert_eq!(TableName::parse("Orders").unwrap().quoted(), "\"Orders\"");
-        assert_eq!(TableName::parse("\"a.b\".\"c\"\"d\"").unwrap(), TableName { schema: Some("a.b".into()), table: "c\"d".into() });
+        assert_eq!(
+            TableName::parse("\"a.b\".\"c\"\"d\"").unwrap(),
+            TableName {
+                schema: Some("a.b".into()),
+                table: "c\"d".into()
+            }
+        );
         assert!(TableName::parse("a.b.c").is_err());
         assert!(TableName::parse("a.").is_err());
         assert!(TableName::parse(&"x".repeat(64)).is_err());

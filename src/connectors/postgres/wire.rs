@@ -143,7 +143,12 @@ fn put_text(s: &str, out: &mut BytesMut) -> Result<(), String> {
     Ok(())
 }
 
-fn encode_array(items: &[Value], elem: &Wire, elem_oid: u32, out: &mut BytesMut) -> Result<(), String> {
+fn encode_array(
+    items: &[Value],
+    elem: &Wire,
+    elem_oid: u32,
+    out: &mut BytesMut,
+) -> Result<(), String> {
     let mut dims = Vec::new();
     let mut level = items;
     loop {
@@ -190,8 +195,12 @@ fn flatten<'a>(items: &'a [Value], dims: &[usize], out: &mut Vec<&'a Value>) -> 
     for v in items {
         match (v, dims.len()) {
             (Value::Array(inner), n) if n > 1 => flatten(inner, &dims[1..], out)?,
-            (Value::Array(_), _) => return Err("multidimensional arrays must have sub-arrays of matching sizes".into()),
-            (_, n) if n > 1 => return Err("multidimensional arrays must have sub-arrays of matching sizes".into()),
+            (Value::Array(_), _) => {
+                return Err("multidimensional arrays must have sub-arrays of matching sizes".into())
+            }
+            (_, n) if n > 1 => {
+                return Err("multidimensional arrays must have sub-arrays of matching sizes".into())
+            }
             (v, _) => out.push(v),
         }
     }
@@ -204,7 +213,8 @@ pub fn decode(raw: &[u8], ty: &PgType) -> Result<Value, String> {
 }
 
 fn fixed<const N: usize>(raw: &[u8]) -> Result<[u8; N], String> {
-    raw.try_into().map_err(|_| format!("expected {N} bytes, got {}", raw.len()))
+    raw.try_into()
+        .map_err(|_| format!("expected {N} bytes, got {}", raw.len()))
 }
 
 pub fn decode_wire(raw: &[u8], wire: &Wire) -> Result<Value, String> {
@@ -225,7 +235,10 @@ pub fn decode_wire(raw: &[u8], wire: &Wire) -> Result<Value, String> {
         Wire::Date => {
             let days = i32::from_be_bytes(fixed(raw)?);
             if days == i32::MAX || days == i32::MIN {
-                return Err(format!("{}infinity is not a date etl can carry", if days < 0 { "-" } else { "" }));
+                return Err(format!(
+                    "{}infinity is not a date etl can carry",
+                    if days < 0 { "-" } else { "" }
+                ));
             }
             Value::Date(
                 days.checked_add(PG_EPOCH_DAYS_FROM_CE)
@@ -240,7 +253,10 @@ pub fn decode_wire(raw: &[u8], wire: &Wire) -> Result<Value, String> {
             }
             let secs = micros.div_euclid(1_000_000) as u32;
             let nanos = (micros.rem_euclid(1_000_000) * 1000) as u32;
-            Value::Time(NaiveTime::from_num_seconds_from_midnight_opt(secs, nanos).ok_or("time out of range")?)
+            Value::Time(
+                NaiveTime::from_num_seconds_from_midnight_opt(secs, nanos)
+                    .ok_or("time out of range")?,
+            )
         }
         Wire::Timestamp(_) => Value::Timestamp(timestamp(raw)?),
         Wire::TimestampTz(_) => Value::TimestampTz(timestamp(raw)?.and_utc()),
@@ -260,13 +276,18 @@ pub fn decode_wire(raw: &[u8], wire: &Wire) -> Result<Value, String> {
 }
 
 fn text(raw: &[u8]) -> Result<String, String> {
-    std::str::from_utf8(raw).map(str::to_string).map_err(|e| format!("text is not UTF-8: {e}"))
+    std::str::from_utf8(raw)
+        .map(str::to_string)
+        .map_err(|e| format!("text is not UTF-8: {e}"))
 }
 
 fn timestamp(raw: &[u8]) -> Result<NaiveDateTime, String> {
     let micros = i64::from_be_bytes(fixed(raw)?);
     if micros == i64::MAX || micros == i64::MIN {
-        return Err(format!("{}infinity is not a timestamp etl can carry", if micros < 0 { "-" } else { "" }));
+        return Err(format!(
+            "{}infinity is not a timestamp etl can carry",
+            if micros < 0 { "-" } else { "" }
+        ));
     }
     micros
         .checked_add(PG_EPOCH_MICROS)
@@ -321,14 +342,20 @@ struct Reader<'a> {
 
 impl<'a> Reader<'a> {
     fn take(&mut self, n: usize) -> Result<&'a [u8], String> {
-        let end = self.at.checked_add(n).filter(|e| *e <= self.raw.len()).ok_or("truncated array value")?;
+        let end = self
+            .at
+            .checked_add(n)
+            .filter(|e| *e <= self.raw.len())
+            .ok_or("truncated array value")?;
         let s = &self.raw[self.at..end];
         self.at = end;
         Ok(s)
     }
 
     fn i32(&mut self) -> Result<i32, String> {
-        Ok(i32::from_be_bytes(self.take(4)?.try_into().expect("4 bytes")))
+        Ok(i32::from_be_bytes(
+            self.take(4)?.try_into().expect("4 bytes"),
+        ))
     }
 }
 
@@ -360,13 +387,37 @@ mod tests {
             (p("1999-12-31", "date"), Wire::Date),
             (p("0001-01-01", "date"), Wire::Date),
             (p("23:59:59.999999", "time"), Wire::Time(6)),
-            (p("1970-01-01 00:00:00.000001", "timestamp"), Wire::Timestamp(6)),
-            (p("2024-03-10 02:30:00.5+00", "timestamptz"), Wire::TimestampTz(6)),
-            (p("1 year 2 mons -3 days 04:05:06.7", "interval"), Wire::Interval),
-            (p("a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11", "uuid"), Wire::Uuid),
+            (
+                p("1970-01-01 00:00:00.000001", "timestamp"),
+                Wire::Timestamp(6),
+            ),
+            (
+                p("2024-03-10 02:30:00.5+00", "timestamptz"),
+                Wire::TimestampTz(6),
+            ),
+            (
+                p("1 year 2 mons -3 days 04:05:06.7", "interval"),
+                Wire::Interval,
+            ),
+            (
+                p("a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11", "uuid"),
+                Wire::Uuid,
+            ),
             (Value::Bytes(vec![0, 1, 255]), Wire::Bytea),
-            (p("{{1,NULL},{3,4}}", "integer[]"), Wire::Array { elem: Box::new(Wire::Int4), elem_oid: 23 }),
-            (p("{}", "text[]"), Wire::Array { elem: Box::new(Wire::Text), elem_oid: 25 }),
+            (
+                p("{{1,NULL},{3,4}}", "integer[]"),
+                Wire::Array {
+                    elem: Box::new(Wire::Int4),
+                    elem_oid: 23,
+                },
+            ),
+            (
+                p("{}", "text[]"),
+                Wire::Array {
+                    elem: Box::new(Wire::Text),
+                    elem_oid: 25,
+                },
+            ),
         ];
         for (v, wire) in cases {
             assert_eq!(round_trip(v.clone(), wire.clone()), v, "{wire:?}");
@@ -376,22 +427,44 @@ mod tests {
     #[test]
     fn converts_other_types_losslessly_only() {
         assert_eq!(round_trip(Value::Int32(5), Wire::Int8), Value::Int64(5));
-        let ts = round_trip(Value::Text("2024-01-02 03:04:05".into()), Wire::Timestamp(6));
+        let ts = round_trip(
+            Value::Text("2024-01-02 03:04:05".into()),
+            Wire::Timestamp(6),
+        );
         assert_eq!(ts.to_text().unwrap(), "2024-01-02 03:04:05");
         let mut buf = BytesMut::new();
         assert!(encode(&Value::Int64(1 << 40), &Wire::Int4, &mut buf).is_err());
         assert!(encode(&Value::Text("x".into()), &Wire::Int4, &mut buf).is_err());
         let half = Value::parse("2024-01-01 00:00:00.5", &DataType::Timestamp).unwrap();
-        assert!(encode(&half, &Wire::Timestamp(0), &mut buf).unwrap_err().contains("would be rounded"));
-        assert!(encode(&Value::Text("a\0b".into()), &Wire::Text, &mut buf).unwrap_err().contains("NUL"));
+        assert!(encode(&half, &Wire::Timestamp(0), &mut buf)
+            .unwrap_err()
+            .contains("would be rounded"));
+        assert!(encode(&Value::Text("a\0b".into()), &Wire::Text, &mut buf)
+            .unwrap_err()
+            .contains("NUL"));
     }
 
     #[test]
     fn refuses_infinities_and_ragged_arrays() {
-        assert!(decode_wire(&i64::MAX.to_be_bytes(), &Wire::Timestamp(6)).unwrap_err().contains("infinity"));
-        assert!(decode_wire(&i32::MIN.to_be_bytes(), &Wire::Date).unwrap_err().contains("-infinity"));
-        let ragged = Value::Array(vec![Value::Array(vec![Value::Int32(1)]), Value::Array(vec![])]);
+        assert!(decode_wire(&i64::MAX.to_be_bytes(), &Wire::Timestamp(6))
+            .unwrap_err()
+            .contains("infinity"));
+        assert!(decode_wire(&i32::MIN.to_be_bytes(), &Wire::Date)
+            .unwrap_err()
+            .contains("-infinity"));
+        let ragged = Value::Array(vec![
+            Value::Array(vec![Value::Int32(1)]),
+            Value::Array(vec![]),
+        ]);
         let mut buf = BytesMut::new();
-        assert!(encode(&ragged, &Wire::Array { elem: Box::new(Wire::Int4), elem_oid: 23 }, &mut buf).is_err());
+        assert!(encode(
+            &ragged,
+            &Wire::Array {
+                elem: Box::new(Wire::Int4),
+                elem_oid: 23
+            },
+            &mut buf
+        )
+        .is_err());
     }
 }

@@ -1,4 +1,6 @@
-use crate::connectors::{BatchStream, CursorWindow, Io, Params, ReadOptions, Source};
+use crate::connectors::{
+    BatchStream, CursorWindow, Io, Params, ReadOptions, RowEstimate, Source,
+};
 use crate::data::{Batch, Column, DataType, Schema, Value};
 use crate::error::{EtlError, Result};
 
@@ -192,6 +194,25 @@ impl Source for SqliteSource {
             }
             Ok(())
         }))
+    }
+
+    /// `SELECT count(*)` over the very statement `open` runs: SQLite is local, counting is cheap.
+    fn estimate_rows(&self, io: &Io, window: Option<&CursorWindow>) -> Result<Option<RowEstimate>> {
+        let schema = self.schema(io)?;
+        let window = window.filter(|_| self.applies_window());
+        let (sql, params) = self.statement(window, Some(&schema));
+        let conn = self.db.connect()?;
+        let count_sql = format!("SELECT count(*) FROM ({}) AS etl_plan", sql.trim().trim_end_matches(';'));
+        let mut stmt = conn
+            .prepare(&count_sql)
+            .map_err(|e| self.db.err(format!("{}: {e}", self.describe())))?;
+        bind(&mut stmt, &params).map_err(|e| self.db.err(e))?;
+        let mut rows = stmt.raw_query();
+        let n: i64 = match rows.next().map_err(|e| self.db.err(e))? {
+            Some(r) => r.get(0).map_err(|e| self.db.err(e))?,
+            None => 0,
+        };
+        Ok(Some(RowEstimate { rows: n.max(0) as u64, exact: true }))
     }
 
     fn applies_window(&self) -> bool {

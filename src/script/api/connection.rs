@@ -5,12 +5,13 @@ use std::sync::Arc;
 use rhai::{Array, Dynamic, Engine, Map, NativeCallContext};
 
 use super::options::Options;
-use super::relation::{Relation, RhaiTransform};
+use super::relation::{Origin, Relation, RhaiTransform};
 use super::values::{params, row_to_map, to_dynamic};
 use super::{fail, Res};
 use crate::connectors::{Database, Params, DEFAULT_BATCH_ROWS};
 use crate::context::current_task;
-use crate::load::{run_load, LoadMode, LoadSpec, NullCursor};
+use crate::load::{run_load, LoadMode, LoadSpec, Naming, NullCursor};
+use crate::script::record::LoadEvent;
 use crate::script::host::Host;
 
 /// A named connection as scripts hold it. Opening is deferred to first use, so declaring
@@ -24,6 +25,50 @@ pub struct Conn {
 impl Conn {
     pub fn db(&self) -> Res<Arc<dyn Database>> {
         self.host.connection(&self.name).map_err(fail)
+    }
+
+    /// How this connection's scratch tables are named in a sample run.
+    fn naming(&self) -> Naming {
+        self.host
+            .config
+            .connection_url(&self.name)
+            .map(|u| Naming::of_url(&u))
+            .unwrap_or(Naming::Prefix)
+    }
+
+    /// A table the script names, read from its scratch copy when this sample session
+    /// loaded one.
+    fn read_name(&self, table: &str) -> String {
+        match &self.host.sample {
+            Some(s) if s.was_loaded(&self.name, table) => s.target(table, self.naming()),
+            _ => table.to_string(),
+        }
+    }
+
+    /// In a sample run, raw SQL is not run: it names production tables, which a sample run
+    /// never writes. Returns true (after saying so) when `what` is skipped.
+    fn skipped_in_sample(&self, what: &str) -> bool {
+        let Some(sample) = &self.host.sample else {
+            return false;
+        };
+        tracing::warn!(
+            connection = %self.name,
+            "Sample run: not running {what}: raw SQL names production tables, and a sample run \
+             writes only to scratch ({}). Run `etl watch` without --limit to develop SQL steps.",
+            sample.scratch
+        );
+        true
+    }
+
+    /// `etl plan`: notes a statement the task would run.
+    fn planned(&self, what: String) -> bool {
+        let Some(plan) = &self.host.plan else {
+            return false;
+        };
+        if let Some(task) = current_task() {
+            plan.sql(&task.task, &self.name, what);
+        }
+        true
     }
 }
 
@@ -56,13 +101,18 @@ pub fn register(engine: &mut Engine, host: &Arc<Host>) {
     });
 
     engine.register_fn("table", |c: &mut Conn, table: &str| -> Res<Relation> {
-        Ok(Relation::new(c.db()?.table(table)))
+        let table = c.read_name(table);
+        let origin = Origin::Table {
+            connection: c.name.clone(),
+            table: table.clone(),
+        };
+        Ok(Relation::with_origin(c.db()?.table(&table), origin))
     });
     engine.register_fn("sql", |c: &mut Conn, sql: &str| -> Res<Relation> {
-        Ok(Relation::new(c.db()?.sql(sql, Params::new())))
+        relation_sql(c, sql, Params::new())
     });
     engine.register_fn("sql", |c: &mut Conn, sql: &str, p: Map| -> Res<Relation> {
-        Ok(Relation::new(c.db()?.sql(sql, params(p).map_err(fail)?)))
+        relation_sql(c, sql, params(p).map_err(fail)?)
     });
 
     engine.register_fn("execute", |c: &mut Conn, sql: &str| {
@@ -90,11 +140,25 @@ pub fn register(engine: &mut Engine, host: &Arc<Host>) {
     });
 }
 
+fn relation_sql(c: &Conn, sql: &str, params: Params) -> Res<Relation> {
+    let origin = Origin::Sql {
+        connection: c.name.clone(),
+        sql: sql.to_string(),
+        params: params.clone(),
+    };
+    Ok(Relation::with_origin(c.db()?.sql(sql, params), origin))
+}
+
 fn dry_run() -> bool {
     current_task().is_some_and(|t| t.run.dry_run)
 }
 
 fn execute(c: &Conn, sql: &str, p: Map) -> Res<i64> {
+    if c.planned(format!("execute: {}", first_line(sql)))
+        || c.skipped_in_sample(&format!("execute({})", first_line(sql)))
+    {
+        return Ok(0);
+    }
     if dry_run() {
         tracing::info!(connection = %c.name, "Dry run: would execute {}", first_line(sql));
         return Ok(0);
@@ -108,12 +172,19 @@ fn execute(c: &Conn, sql: &str, p: Map) -> Res<i64> {
 
 fn run_file(c: &Conn, path: &str, p: Map) -> Res<i64> {
     let file = c.host.resolve_path(path);
+    c.host.record_input(&file);
     let sql = std::fs::read_to_string(&file).map_err(|e| {
         fail(format!(
             "run_file(\"{path}\"): cannot read {}: {e}",
             file.display()
         ))
     })?;
+    let statements = sql.split(';').filter(|s| !s.trim().is_empty()).count();
+    if c.planned(format!("run_file: {path} ({statements} statements, not parsed further)"))
+        || c.skipped_in_sample(&format!("run_file(\"{path}\")"))
+    {
+        return Ok(0);
+    }
     if dry_run() {
         tracing::info!(connection = %c.name, "Dry run: would run {path}");
         return Ok(0);
@@ -162,9 +233,19 @@ fn load(ctx: &NativeCallContext, c: &Conn, spec: Map) -> Res<Map> {
         return Err(fail(format!("load(): option 'from' must be a relation (conn.table(..), conn.sql(..), csv_file(..)), not {}", from.type_name())));
     }
     let from: Relation = from.cast();
+    from.record_read(&c.host);
     let into = o
         .string("into")?
         .ok_or_else(|| fail("load(): option 'into' (the target table) is required"))?;
+    let production = into.clone();
+    // A sample run loads into scratch, reading at most its row limit.
+    let (into, limit) = match &c.host.sample {
+        Some(sample) => (
+            sample.target(&into, c.naming()),
+            sample.read_limit(from.read_limit()),
+        ),
+        None => (into, from.read_limit()),
+    };
     let spec = LoadSpec {
         into,
         key: o.strings("key")?.unwrap_or_default(),
@@ -190,12 +271,35 @@ fn load(ctx: &NativeCallContext, c: &Conn, spec: Map) -> Res<Map> {
             None => DEFAULT_BATCH_ROWS,
         },
         allow_type_change: o.bool("allow_type_change")?.unwrap_or(false),
-        limit: from.read_limit(),
+        limit,
     };
     let db = c.db()?;
+    if let Some(plan) = &c.host.plan {
+        plan.load(ctx, &c.host, &c.name, &db, &task, &from, &spec);
+        let mut out = Map::new();
+        out.insert("table".into(), spec.into.clone().into());
+        out.insert("rows".into(), 0_i64.into());
+        return Ok(out);
+    }
     let input = from.source.schema(&c.host.io).map_err(fail)?;
     let mut transform = RhaiTransform::new(ctx, &from.steps, input);
     let f = run_load(&db, &c.host.io, &task, &from.source, &mut transform, &spec).map_err(fail)?;
+    if let Some(sample) = &c.host.sample {
+        if !task.run.dry_run {
+            sample.mark_loaded(&c.name, &production);
+        }
+    }
+    if let Some(recorder) = &c.host.recorder {
+        if !task.run.dry_run {
+            recorder.load(LoadEvent {
+                task: task.task.clone(),
+                connection: c.name.clone(),
+                table: spec.into.clone(),
+                key: spec.key.clone(),
+                rows: f.rows,
+            });
+        }
+    }
     let mut out = Map::new();
     out.insert("table".into(), f.table.into());
     out.insert(

@@ -4,6 +4,7 @@ mod audit;
 mod connection;
 mod files;
 mod log;
+mod mail;
 mod options;
 mod project;
 mod relation;
@@ -16,7 +17,7 @@ use rhai::{Engine, EvalAltResult, Position};
 use super::host::Host;
 
 pub use connection::Conn;
-pub use relation::Relation;
+pub use relation::{Origin, Relation, RhaiTransform, Step};
 
 pub fn register(engine: &mut Engine, host: &Arc<Host>) {
     values::register(engine);
@@ -26,6 +27,7 @@ pub fn register(engine: &mut Engine, host: &Arc<Host>) {
     files::register(engine, host);
     audit::register(engine, host);
     log::register(engine);
+    mail::register(engine, host);
 }
 
 /// An error raised by an API function. Its position is left empty so Rhai fills in the

@@ -20,6 +20,7 @@ const PROJECT_OPTIONS: &[&str] = &[
     "output",
     "logs",
     "missed",
+    "load_type",
 ];
 const TASK_OPTIONS: &[&str] = &["after", "retries", "retry_delay", "description"];
 
@@ -80,11 +81,13 @@ fn project(host: &Host, ctx: &NativeCallContext, name: &str, opts: Map) -> Res<(
         meta.log_keep_days = non_negative("logs.keep_days", logs.int("keep_days")?.unwrap_or(7))?;
         meta.log_keep_runs = non_negative("logs.keep_runs", logs.int("keep_runs")?.unwrap_or(30))?;
     }
-    for key in ["timezone", "notify", "missed"] {
+    for key in ["timezone", "notify", "missed", "load_type"] {
         if let Some(v) = o.take(key) {
             meta.extra.insert(key.into(), v);
         }
     }
+    // schedule, timezone, missed, load_type: what the scheduler and launchers read.
+    crate::schedule::ProjectOptions::from_meta(&meta).map_err(fail)?;
     host.check_connection(&meta.target).map_err(fail)?;
     let mut defs = host.defs.lock().expect("defs lock");
     if defs.project.is_some() {

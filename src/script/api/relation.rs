@@ -21,17 +21,52 @@ pub enum Step {
     Limit(u64),
 }
 
+/// Where a relation's rows come from, as the script wrote it: what `etl plan` shows and
+/// what `etl watch` compares between two versions of a script.
+#[derive(Clone, Debug, Default)]
+pub enum Origin {
+    Table {
+        connection: String,
+        table: String,
+    },
+    Sql {
+        connection: String,
+        sql: String,
+        params: crate::connectors::Params,
+    },
+    Csv {
+        path: std::path::PathBuf,
+        /// The options as given (types, delimiter, ...).
+        options: String,
+    },
+    #[default]
+    Other,
+}
+
 #[derive(Clone)]
 pub struct Relation {
     pub source: Arc<dyn Source>,
     pub steps: Vec<Step>,
+    pub origin: Origin,
 }
 
 impl Relation {
     pub fn new(source: Arc<dyn Source>) -> Relation {
+        Relation::with_origin(source, Origin::Other)
+    }
+
+    pub fn with_origin(source: Arc<dyn Source>, origin: Origin) -> Relation {
         Relation {
             source,
             steps: Vec::new(),
+            origin,
+        }
+    }
+
+    /// Notes, for `etl watch`, the file this relation reads (CSV) as an input of the task.
+    pub fn record_read(&self, host: &Host) {
+        if let Origin::Csv { path, .. } = &self.origin {
+            host.record_input(path);
         }
     }
 
@@ -56,8 +91,13 @@ impl Relation {
         ctx: &NativeCallContext,
         mut each: impl FnMut(&Schema, Batch) -> Result<()>,
     ) -> Result<Schema> {
+        self.record_read(host);
+        let limit = match &host.sample {
+            Some(sample) => sample.read_limit(self.read_limit()),
+            None => self.read_limit(),
+        };
         let opts = ReadOptions {
-            limit: self.read_limit(),
+            limit,
             ..ReadOptions::default()
         };
         let mut stream = self.source.open(&host.io, &opts)?;
@@ -130,11 +170,14 @@ pub fn register(engine: &mut Engine, host: &Arc<Host>) {
 fn csv_file(host: &Host, path: &str, opts: Map) -> Res<Relation> {
     let opts =
         CsvOptions::from_map(&opts).map_err(|e| fail(format!("csv_file(\"{path}\"): {e}")))?;
-    Ok(Relation::new(Arc::new(CsvSource::new(
-        host.resolve_path(path),
-        path.to_string(),
-        opts,
-    ))))
+    let origin = Origin::Csv {
+        path: host.resolve_path(path),
+        options: format!("{opts:?}"),
+    };
+    Ok(Relation::with_origin(
+        Arc::new(CsvSource::new(host.resolve_path(path), path.to_string(), opts)),
+        origin,
+    ))
 }
 
 fn rows(host: &Host, ctx: &NativeCallContext, r: &Relation) -> Res<Array> {

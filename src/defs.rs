@@ -1,0 +1,66 @@
+//! `etl defs`: Rhai definition files (`*.d.rhai`, Rhai's `metadata` feature) for every
+//! function the engine registers, so editors with Rhai support complete and check scripts.
+//! The engine is the one `etl exec` builds (the same builder), without connecting anything.
+
+use std::path::{Path, PathBuf};
+
+use clap::Args;
+use tokio_util::sync::CancellationToken;
+
+use crate::config::Config;
+use crate::connectors::Io;
+use crate::script::{engine, Host, Mode};
+
+#[derive(Args, Debug)]
+pub struct DefsArgs {
+    /// The folder to write the definition files into (created; files in it are replaced)
+    #[arg(long, value_name = "DIR", default_value = "rhai-defs")]
+    pub out: PathBuf,
+    /// Print one combined file to standard output instead
+    #[arg(long, conflicts_with = "out")]
+    pub stdout: bool,
+    /// Leave out Rhai's own standard library (only etl's functions)
+    #[arg(long)]
+    pub no_std: bool,
+}
+
+pub fn command(config: Option<&Path>, args: DefsArgs) -> u8 {
+    let config = match Config::load(config, None, None) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return 2;
+        }
+    };
+    let io = Io {
+        handle: tokio::runtime::Handle::current(),
+        cancel: CancellationToken::new(),
+    };
+    // The script path only anchors relative paths; nothing is read or run.
+    let host = Host::new(Mode::Check, config, Path::new("defs.rhai"), io);
+    let engine = engine::build(&host);
+    let defs = engine
+        .definitions()
+        .include_standard_packages(!args.no_std);
+    if args.stdout {
+        print!("{}", defs.single_file());
+        return 0;
+    }
+    match defs.write_to_dir(&args.out) {
+        Ok(()) => {
+            let mut files: Vec<String> = defs.iter_files().map(|(name, _)| name).collect();
+            files.sort();
+            println!(
+                "Wrote {} definition files to {}: {}",
+                files.len(),
+                args.out.display(),
+                files.join(", ")
+            );
+            0
+        }
+        Err(e) => {
+            eprintln!("error: cannot write {}: {e}", args.out.display());
+            2
+        }
+    }
+}

@@ -1,0 +1,176 @@
+//! Sample runs (`etl watch --limit N`): sources read at most N rows, and loads go to a scratch
+//! schema (PostgreSQL) or a table-name prefix (SQLite), so development never writes a
+//! production table. This is the one place target names are rewritten.
+
+use std::collections::HashSet;
+use std::sync::Mutex;
+
+/// How a connection's scratch tables are named.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Naming {
+    /// A schema of its own: `orders` -> `etl_dev_ann.orders` (PostgreSQL).
+    Schema,
+    /// A prefix in the table's name: `orders` -> `etl_dev_ann__orders` (SQLite, one namespace).
+    Prefix,
+}
+
+impl Naming {
+    /// The naming a connection URL's database supports.
+    pub fn of_url(url: &str) -> Naming {
+        match url.split("://").next().unwrap_or_default() {
+            "postgres" | "postgresql" => Naming::Schema,
+            _ => Naming::Prefix,
+        }
+    }
+}
+
+/// The settings of a sample run, shared by every run of one `etl watch` session.
+#[derive(Debug)]
+pub struct Sample {
+    /// Rows read from each source at most (None: no limit, only the scratch redirection).
+    pub limit: Option<u64>,
+    /// The scratch schema or prefix, `etl_dev_<user>` unless configured.
+    pub scratch: String,
+    /// `connection\u{1f}table` of the production names loaded into scratch this session, so
+    /// later reads of them (`conn.table(name)`) read the scratch copy.
+    loaded: Mutex<HashSet<String>>,
+}
+
+impl Sample {
+    /// A sample run; `scratch` None takes `etl_dev_<user>`. The name must be a plain
+    /// identifier (it is used unquoted in messages and as a schema name).
+    pub fn new(limit: Option<u64>, scratch: Option<&str>) -> Result<Sample, String> {
+        let scratch = match scratch {
+            Some(s) => s.to_string(),
+            None => default_scratch(),
+        };
+        let valid = !scratch.is_empty()
+            && scratch.len() <= 40
+            && scratch
+                .chars()
+                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
+            && !scratch.starts_with(|c: char| c.is_ascii_digit());
+        if !valid {
+            return Err(format!(
+                "scratch name '{scratch}' must be 1 to 40 characters of a-z, 0-9 and _, not starting with a digit"
+            ));
+        }
+        Ok(Sample {
+            limit,
+            scratch,
+            loaded: Mutex::new(HashSet::new()),
+        })
+    }
+
+    /// The scratch name of a load target. PostgreSQL: `t` and `public.t` become
+    /// `SCRATCH.t`, `s.t` becomes `SCRATCH.s__t` (tables of two schemas never collide).
+    /// SQLite: `t` becomes `SCRATCH__t`, `main.t` becomes `main.SCRATCH__t`.
+    pub fn target(&self, table: &str, naming: Naming) -> String {
+        let table = table.trim();
+        match naming {
+            Naming::Schema => match split_schema(table) {
+                (None | Some("public"), t) => format!("{}.{t}", self.scratch),
+                (Some(s), t) if s == self.scratch => format!("{s}.{t}"),
+                (Some(s), t) => format!("{}.{s}__{t}", self.scratch),
+            },
+            Naming::Prefix => {
+                let prefix = format!("{}__", self.scratch);
+                match table.split_once('.') {
+                    Some((db @ ("main" | "temp"), t)) if !t.starts_with(&prefix) => {
+                        format!("{db}.{prefix}{t}")
+                    }
+                    _ if table.starts_with(&prefix) => table.to_string(),
+                    _ => format!("{prefix}{table}"),
+                }
+            }
+        }
+    }
+
+    /// The row limit of a read: the smaller of the sample's and the relation's own.
+    pub fn read_limit(&self, own: Option<u64>) -> Option<u64> {
+        match (self.limit, own) {
+            (Some(a), Some(b)) => Some(a.min(b)),
+            (a, b) => a.or(b),
+        }
+    }
+
+    /// Remembers that `table` of `connection` now has a scratch copy.
+    pub fn mark_loaded(&self, connection: &str, table: &str) {
+        self.loaded
+            .lock()
+            .expect("sample lock")
+            .insert(format!("{connection}\u{1f}{}", table.trim()));
+    }
+
+    /// Whether `table` of `connection` was loaded into scratch in this session.
+    pub fn was_loaded(&self, connection: &str, table: &str) -> bool {
+        self.loaded
+            .lock()
+            .expect("sample lock")
+            .contains(&format!("{connection}\u{1f}{}", table.trim()))
+    }
+}
+
+/// `etl_dev_<user>`: the login name lowercased, other characters than a-z, 0-9 as `_`.
+pub fn default_scratch() -> String {
+    let user = ["USER", "USERNAME", "LOGNAME"]
+        .iter()
+        .find_map(|v| std::env::var(v).ok().filter(|s| !s.trim().is_empty()))
+        .unwrap_or_else(|| "dev".into());
+    let clean: String = user
+        .trim()
+        .to_ascii_lowercase()
+        .chars()
+        .map(|c| if c.is_ascii_alphanumeric() { c } else { '_' })
+        .take(24)
+        .collect();
+    format!("etl_dev_{clean}")
+}
+
+fn split_schema(table: &str) -> (Option<&str>, &str) {
+    match table.split_once('.') {
+        Some((s, t)) => (Some(s.trim_matches('"')), t.trim_matches('"')),
+        None => (None, table.trim_matches('"')),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn scratch_names_per_dialect() {
+        let s = Sample::new(Some(10), Some("etl_dev_ann")).unwrap();
+        assert_eq!(s.target("orders", Naming::Schema), "etl_dev_ann.orders");
+        assert_eq!(s.target("public.orders", Naming::Schema), "etl_dev_ann.orders");
+        assert_eq!(
+            s.target("staging.orders", Naming::Schema),
+            "etl_dev_ann.staging__orders"
+        );
+        assert_eq!(s.target("orders", Naming::Prefix), "etl_dev_ann__orders");
+        assert_eq!(s.target("main.orders", Naming::Prefix), "main.etl_dev_ann__orders");
+        assert_eq!(
+            s.target("staging.orders", Naming::Prefix),
+            "etl_dev_ann__staging.orders"
+        );
+        // Idempotent: a name already in scratch stays there.
+        assert_eq!(s.target("etl_dev_ann__orders", Naming::Prefix), "etl_dev_ann__orders");
+        assert_eq!(s.target("etl_dev_ann.orders", Naming::Schema), "etl_dev_ann.orders");
+        assert_eq!(Naming::of_url("postgresql://x/y"), Naming::Schema);
+        assert_eq!(Naming::of_url("sqlite://a.db"), Naming::Prefix);
+    }
+
+    #[test]
+    fn limits_take_the_smaller_and_names_are_checked() {
+        let s = Sample::new(Some(10), Some("dev")).unwrap();
+        assert_eq!(s.read_limit(None), Some(10));
+        assert_eq!(s.read_limit(Some(3)), Some(3));
+        assert_eq!(s.read_limit(Some(30)), Some(10));
+        assert!(Sample::new(None, Some("Bad-Name")).is_err());
+        assert!(Sample::new(None, Some("1x")).is_err());
+        assert!(default_scratch().starts_with("etl_dev_"));
+        s.mark_loaded("warehouse", "orders");
+        assert!(s.was_loaded("warehouse", "orders"));
+        assert!(!s.was_loaded("warehouse", "customers"));
+    }
+}
