@@ -221,7 +221,7 @@ mod tests {
         let err = opts("#{ delim: \";\" }").unwrap_err();
         assert_eq!(
             err,
-            "unknown CSV option 'delim' (valid options: header, delimiter, quote, null, types, columns, infer_rows, encoding)"
+            "unknown CSV option 'delim' (valid options: header, delimiter, quote, null (or null_marker), types, columns, infer_rows, encoding)"
         );
         assert!(opts("#{ delimiter: \";;\" }")
             .unwrap_err()
