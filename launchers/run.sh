@@ -5,5 +5,6 @@
 # Checks the arguments, finds etl (ETL_BIN, PATH, target/release), writes a start and an end
 # line to metadata/logs/PROJECT/launcher.log and exits with etl's exit code. Details:
 # launchers/lib/launch.sh and docs/operations.md#launchers.
+# shellcheck source=lib/launch.sh source-path=SCRIPTDIR
 . "$(dirname "$0")/lib/launch.sh"
 launch run native "$@"

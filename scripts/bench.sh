@@ -54,6 +54,7 @@ STEP_TIMEOUT=${BENCH_STEP_TIMEOUT:-900}
 ROWS=1000000
 STEPS=a,b,c,s,d,f,e
 BUILD=1
+REPEAT=1
 KEEP=0
 
 usage() {
@@ -63,6 +64,8 @@ usage() {
 Options:
   --rows N       rows in the dataset (default 1000000)
   --steps LIST   comma-separated steps to run (default a,b,c,s,d,f,e); b always runs
+  --repeat N     run each step but e0/e N times and keep the best time (and the largest
+                 peak RSS): steadier ratios on a busy machine (default 1)
   --no-build     use the existing release binary instead of running cargo build --release
   --keep         keep the databases and the work folder (their names are printed)
   -h, --help     this text
@@ -75,6 +78,8 @@ while [ $# -gt 0 ]; do
     --rows=*) ROWS=${1#*=}; shift ;;
     --steps) STEPS=${2:-}; shift 2 || { usage >&2; exit 2; } ;;
     --steps=*) STEPS=${1#*=}; shift ;;
+    --repeat) REPEAT=${2:-}; shift 2 || { usage >&2; exit 2; } ;;
+    --repeat=*) REPEAT=${1#*=}; shift ;;
     --no-build) BUILD=0; shift ;;
     --keep) KEEP=1; shift ;;
     -h | --help) usage; exit 0 ;;
@@ -84,6 +89,10 @@ done
 ROWS=${ROWS//_/}
 if ! [[ $ROWS =~ ^[1-9][0-9]*$ ]] || [ "$ROWS" -lt 200 ]; then
   echo "--rows must be a whole number of at least 200, not '$ROWS'" >&2
+  exit 2
+fi
+if ! [[ $REPEAT =~ ^[1-9][0-9]*$ ]]; then
+  echo "--repeat must be a positive whole number, not '$REPEAT'" >&2
   exit 2
 fi
 for s in ${STEPS//,/ }; do
@@ -185,10 +194,14 @@ fail() {
 }
 
 # run_timed STEP OUT CMD...: runs CMD as a whole process under /usr/bin/time -v (and a
-# timeout), stdout to OUT, stderr to $WORK/STEP.err; records seconds and peak RSS.
+# timeout), stdout to OUT, stderr to $WORK/STEP.err; records seconds and peak RSS (of run
+# RUN_NO > 1 of a repeated step: the best seconds and the largest RSS so far).
+RUN_NO=1
+RUN_OF=1
 run_timed() {
   local step=$1 out=$2; shift 2
-  local tf=$WORK/$step.time err=$WORK/$step.err rc=0
+  local tf=$WORK/$step.time err=$WORK/$step.err rc=0 secs rss label=""
+  [ "$RUN_OF" = 1 ] || label="run $RUN_NO/$RUN_OF: "
   : >"$tf"
   # In the background and waited for, so a signal to this script interrupts the wait and the
   # cleanup stops the step (timeout runs it in a process group of its own, out of reach of
@@ -197,11 +210,17 @@ run_timed() {
   TIMED_PID=$!
   wait "$TIMED_PID" || rc=$?
   TIMED_PID=""
-  SECS[$step]=$(awk -F': ' '/Elapsed \(wall clock\)/ { n = split($2, p, ":"); s = 0; for (i = 1; i <= n; i++) s = s * 60 + p[i]; printf "%.2f", s }' "$tf")
-  RSS_KB[$step]=$(awk -F': ' '/Maximum resident set size/ { print $2 }' "$tf")
+  secs=$(awk -F': ' '/Elapsed \(wall clock\)/ { n = split($2, p, ":"); s = 0; for (i = 1; i <= n; i++) s = s * 60 + p[i]; printf "%.2f", s }' "$tf")
+  rss=$(awk -F': ' '/Maximum resident set size/ { print $2 }' "$tf")
+  [ "$rc" != 0 ] || say "($step) $label$secs s, peak $(mib "$rss") MiB"
+  if [ "$RUN_NO" -gt 1 ] && [ "${STATUS[$step]:-}" = ok ]; then
+    secs=$(awk -v a="${SECS[$step]}" -v b="$secs" 'BEGIN { printf "%.2f", (b + 0 < a + 0 ? b : a) }')
+    [ "${rss:-0}" -gt "${RSS_KB[$step]:-0}" ] || rss=${RSS_KB[$step]}
+  fi
+  SECS[$step]=$secs
+  RSS_KB[$step]=$rss
   if [ "$rc" = 0 ]; then
     STATUS[$step]=ok
-    say "($step) ${SECS[$step]} s, peak $(mib "${RSS_KB[$step]}") MiB"
   elif [ "$rc" = 124 ]; then
     fail "$step" "timed out after $STEP_TIMEOUT s (BENCH_STEP_TIMEOUT)" "$err" "$out"
   else
@@ -250,17 +269,34 @@ SQL
 drop_table() { pg -c "DROP TABLE IF EXISTS $1" >/dev/null; }
 done_with() { [ "$KEEP" = 1 ] || drop_table "$1"; }
 
-# etl_step STEP TARGET_TABLE PROJECT [ARGS...]: one timed etl run into TARGET_TABLE.
+# repeat_timed STEP TIMES PREPARE OUT CMD...: TIMES runs of run_timed, each after the shell
+# code PREPARE (which puts the target back in its starting state) and settle.
+repeat_timed() {
+  local step=$1 times=$2 prepare=$3 out=$4; shift 4
+  local rc=0
+  for ((RUN_NO = 1; RUN_NO <= times; RUN_NO++)); do
+    RUN_OF=$times
+    if ! eval "$prepare" || ! settle; then
+      fail "$step" "preparing the run failed"
+      rc=1
+      break
+    fi
+    run_timed "$step" "$out" "$@" || { rc=1; break; }
+  done
+  RUN_NO=1
+  RUN_OF=1
+  return "$rc"
+}
+
+# etl_step STEP TIMES PREPARE PROJECT [ARGS...]: timed etl runs of a bench project.
 etl_step() {
-  local step=$1 table=$2 project=$3; shift 3
+  local step=$1 times=$2 prepare=$3 project=$4; shift 4
   if [ -n "${BUILD_ERR:-}" ]; then
     fail "$step" "no etl binary: $BUILD_ERR"
     return 1
   fi
-  settle
-  run_timed "$step" "$WORK/$step.out" "$ETL" --config "$ROOT/benches/etl.toml" -q \
-    exec "$ROOT/benches/projects/$project/project.rhai" "$@" || return 1
-  return 0
+  repeat_timed "$step" "$times" "$prepare" "$WORK/$step.out" "$ETL" --config "$ROOT/benches/etl.toml" -q \
+    exec "$ROOT/benches/projects/$project/project.rhai" "$@"
 }
 
 # ---------------------------------------------------------------------------------------------
@@ -337,8 +373,6 @@ SETUP_DONE=1
 for step in a b; do
   want "$step" || continue
   table=public.psql_$step
-  pg -c "DROP TABLE IF EXISTS $table" -c "CREATE TABLE $table (LIKE orders)" >/dev/null
-  settle
   if [ "$step" = a ]; then
     copy="\\copy $table from $(sql_lit "$CSV") (format csv, header)"
   else
@@ -346,7 +380,8 @@ for step in a b; do
   fi
   say "($step) ${DESC[$step]}"
   ROWS_OF[$step]=$ROWS
-  if run_timed "$step" "$WORK/$step.out" psql -X -q -v ON_ERROR_STOP=1 -h "$PG_HOST" -p "$PG_PORT" -U "$PG_USER" -d "$DB" -c "$copy"; then
+  if repeat_timed "$step" "$REPEAT" "pg -c 'DROP TABLE IF EXISTS $table' -c 'CREATE TABLE $table (LIKE orders)' >/dev/null" \
+    "$WORK/$step.out" psql -X -q -v ON_ERROR_STOP=1 -h "$PG_HOST" -p "$PG_PORT" -U "$PG_USER" -d "$DB" -c "$copy"; then
     verify "$step" "$table" original
   fi
   done_with "$table"
@@ -357,8 +392,7 @@ export ETL_CONN_WAREHOUSE=$PG_URL ETL_CONN_SOURCE=$PG_URL ETL_CONN_MYSQL=$MY_URL
 if want c; then
   say "(c) ${DESC[c]}"
   ROWS_OF[c]=$ROWS
-  drop_table bench.orders_csv
-  if etl_step c bench.orders_csv csv_load --param "csv=$CSV" --param into=bench.orders_csv; then
+  if etl_step c "$REPEAT" "drop_table bench.orders_csv" csv_load --param "csv=$CSV" --param into=bench.orders_csv; then
     verify c bench.orders_csv original
   fi
   done_with bench.orders_csv
@@ -369,7 +403,7 @@ if want s; then
   ROWS_OF[s]=$ROWS
   sqlite_db=$WORK/warehouse.db
   rm -f "$sqlite_db"
-  if ETL_CONN_WAREHOUSE=sqlite://$sqlite_db etl_step s orders_csv csv_load --param "csv=$CSV" --param into=orders_csv; then
+  if ETL_CONN_WAREHOUSE=sqlite://$sqlite_db etl_step s "$REPEAT" "rm -f '$sqlite_db'" csv_load --param "csv=$CSV" --param into=orders_csv; then
     # SQLite has no md5: its rows come back into PostgreSQL through sqlite3's CSV (which keeps
     # NULL and '' apart) into a table of the source's types, and are checked there.
     if command -v sqlite3 >/dev/null; then
@@ -395,8 +429,7 @@ fi
 if want d; then
   say "(d) ${DESC[d]}"
   ROWS_OF[d]=$ROWS
-  drop_table bench.orders_pg
-  if etl_step d bench.orders_pg pg_load; then
+  if etl_step d "$REPEAT" "drop_table bench.orders_pg" pg_load; then
     verify d bench.orders_pg original
   fi
   done_with bench.orders_pg
@@ -432,10 +465,9 @@ if want f; then
       fail f "loading MariaDB failed"
     else
       say "(f0) ${DESC[f0]}"
-      run_timed f0 /dev/null mariadb -h "$MY_HOST" -P "$MY_PORT" -u "$MY_USER" --quick -D "$DB" -e 'SELECT * FROM orders' || true
+      repeat_timed f0 "$REPEAT" : /dev/null mariadb -h "$MY_HOST" -P "$MY_PORT" -u "$MY_USER" --quick -D "$DB" -e 'SELECT * FROM orders' || true
       say "(f) ${DESC[f]}"
-      drop_table bench.orders_mysql
-      if etl_step f bench.orders_mysql mysql_load; then
+      if etl_step f "$REPEAT" "drop_table bench.orders_mysql" mysql_load; then
         verify f bench.orders_mysql original
       fi
       done_with bench.orders_mysql
@@ -446,15 +478,14 @@ fi
 if want e; then
   say "(e0) ${DESC[e0]}"
   ROWS_OF[e0]=$ROWS
-  drop_table bench.orders_inc
-  if etl_step e0 bench.orders_inc pg_incremental --load-type I; then
+  if etl_step e0 1 "drop_table bench.orders_inc" pg_incremental --load-type I; then
     verify e0 bench.orders_inc original
     say "(e) changing 1% and inserting 1% of the source rows"
     changed=$(pg -At -f "$HELPERS/change.sql")
     ROWS_OF[e]=$changed
     remember changed
     say "(e) ${DESC[e]}: $changed rows"
-    if etl_step e bench.orders_inc pg_incremental --load-type I; then
+    if etl_step e 1 : pg_incremental --load-type I; then
       verify e bench.orders_inc changed
     fi
   else
@@ -477,6 +508,7 @@ echo
 echo "etl load benchmark: $ROWS rows of orders ($(du -m "$CSV" | cut -f1) MiB of CSV), $(date -u '+%Y-%m-%d %H:%M UTC')"
 echo "machine: $(nproc) cores${cpu:+ ($cpu)}, ${mem} RAM, load average $LOAD_START at the start, $(cut -d' ' -f1 /proc/loadavg 2>/dev/null || echo "?") at the end"
 echo "servers: PostgreSQL $pg_version; MariaDB $my_version"
+[ "$REPEAT" = 1 ] || echo "timings: the best of $REPEAT runs of each step but e0 and e (which run once); peak MiB: the largest"
 echo "etl: $commit; $ETL built $(date -u -r "$ETL" '+%Y-%m-%d %H:%M UTC' 2>/dev/null || echo "?")"
 echo
 base=${SECS[b]:-}
@@ -530,15 +562,19 @@ for step in "${ORDER[@]}"; do
   fi
 done
 
-# Kept per N, so runs at 1M and 5M rows can be compared (peak RSS must not grow with N).
+# Kept per N, so runs at 1M and 5M rows can be compared (peak RSS must not grow with N): this
+# run's figures, and the previous ones of steps this run left out.
 results=$DATA_DIR/results-$ROWS.tsv
 {
-  printf 'step\trows\tseconds\tpeak_kib\tstatus\tcheck\n'
+  printf 'step\trows\tseconds\tpeak_kib\tstatus\tcheck\twhen\n'
   for step in "${ORDER[@]}"; do
     [ -n "${STATUS[$step]:-}" ] || continue
-    printf '%s\t%s\t%s\t%s\t%s\t%s\n' "$step" "${ROWS_OF[$step]:-}" "${SECS[$step]:-}" "${RSS_KB[$step]:-}" "${STATUS[$step]}" "${CHECK[$step]:-}"
+    printf '%s\t%s\t%s\t%s\t%s\t%s\t%s\n' "$step" "${ROWS_OF[$step]:-}" "${SECS[$step]:-}" "${RSS_KB[$step]:-}" \
+      "${STATUS[$step]}" "${CHECK[$step]:-}" "$(date -u '+%Y-%m-%dT%H:%MZ')"
   done
-} >"$results"
+  [ ! -f "$results" ] || awk -F'\t' -v ran=" ${!STATUS[*]} " 'NR > 1 && index(ran, " " $1 " ") == 0' "$results"
+} >"$results.new"
+mv "$results.new" "$results"
 all_results=$(find "$DATA_DIR" -maxdepth 1 -name 'results-*.tsv' | sort -V)
 if [ "$(wc -l <<<"$all_results")" -gt 1 ]; then
   echo

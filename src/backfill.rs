@@ -206,6 +206,44 @@ pub fn bound_value(text: &str, ty: &DataType) -> Result<Value, String> {
     }
 }
 
+/// One load at a time into a table, among the windows of this process.
+pub struct TableTurn {
+    key: String,
+}
+
+static TURNS: std::sync::Mutex<Vec<String>> = std::sync::Mutex::new(Vec::new());
+
+/// Waits (on the calling script thread) until no other window of this process is loading
+/// into `table` of `connection`; the turn ends when the returned guard is dropped. Windows
+/// loading different tables still run at once.
+pub fn table_turn(connection: &str, table: &str, io: &Io) -> crate::error::Result<TableTurn> {
+    let key = format!("{connection}\u{1f}{table}");
+    let mut waited = false;
+    loop {
+        {
+            let mut turns = TURNS.lock().expect("turns lock");
+            if !turns.contains(&key) {
+                turns.push(key.clone());
+                return Ok(TableTurn { key });
+            }
+        }
+        if io.cancel.is_cancelled() {
+            return Err(crate::error::EtlError::Cancelled);
+        }
+        if !waited {
+            tracing::debug!(table, "Waiting for another window's load into {table}.");
+            waited = true;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+impl Drop for TableTurn {
+    fn drop(&mut self) {
+        TURNS.lock().expect("turns lock").retain(|k| *k != self.key);
+    }
+}
+
 /// The runs that already did `window` for every task in `tasks`: per task, a successful
 /// task-level B record of this window. None when some task has none.
 pub fn completed_by(
@@ -276,6 +314,8 @@ struct Plan {
     cancel: CancellationToken,
     range: Range,
     total: usize,
+    /// The backfill's log, quoted by failure notifications.
+    log_path: Option<PathBuf>,
 }
 
 pub async fn command(config: Option<&Path>, args: BackfillArgs) -> u8 {
@@ -355,12 +395,12 @@ pub async fn command(config: Option<&Path>, args: BackfillArgs) -> u8 {
         .filter(|s| !matches!(s.state, State::Done(_)))
         .count();
     tracing::info!(
-        "Backfill of project '{}' started: {} .. {} in windows of {} days: {} windows, {} to run ({} done earlier), {} at once.",
+        "Backfill of project '{}' started: {} .. {} in windows of {} days: {}, {} to run ({} done earlier), {} at once.",
         project.meta.name,
         range.text(range.from),
         range.text(range.to),
         range.days,
-        slots.len(),
+        plural(slots.len(), "window"),
         to_run,
         slots.len() - to_run,
         args.parallel
@@ -382,6 +422,7 @@ pub async fn command(config: Option<&Path>, args: BackfillArgs) -> u8 {
         cancel: cancel.clone(),
         total: slots.len(),
         range: range.clone(),
+        log_path: log.path.clone(),
     });
     let started = Instant::now();
     let mut queue = slots
@@ -547,7 +588,7 @@ async fn run_window(plan: Arc<Plan>, window: Window) -> WindowResult {
     } else {
         // A failed window notifies like a failed run (a successful one sends nothing: a
         // backfill of 300 windows must not send 300 mails).
-        exec::finish(&project, &run, &report, None, None)
+        exec::finish(&project, &run, &report, plan.log_path.as_deref(), None)
             .instrument(span.clone())
             .await;
         if report
@@ -620,9 +661,10 @@ fn dry_run_listing(project: &Project, tasks: &[String], range: &Range, slots: &[
 }
 
 fn summary(range: &Range, slots: &[Slot]) -> String {
-    let mut rows = vec![
-        ["window", "since", "until", "status", "rows", "duration", "run_id"].map(String::from),
-    ];
+    let mut rows = vec![[
+        "window", "since", "until", "status", "rows", "duration", "run_id",
+    ]
+    .map(String::from)];
     for s in slots {
         let ran = matches!(
             s.state,
@@ -633,7 +675,11 @@ fn summary(range: &Range, slots: &[Slot]) -> String {
             range.text(s.window.since),
             range.text(s.window.until),
             s.state.label().to_string(),
-            if ran { s.rows.to_string() } else { String::new() },
+            if ran {
+                s.rows.to_string()
+            } else {
+                String::new()
+            },
             if ran {
                 format!("{:.2}s", s.duration.as_secs_f64())
             } else {

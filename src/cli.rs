@@ -348,7 +348,12 @@ async fn exec(config: Option<&Path>, args: ExecArgs) -> u8 {
             dry_run: args.dry_run,
         },
     );
-    let log = exec::open_log(&project, &run.file_stamp(), run.dry_run, exec::LogTo::Process);
+    let log = exec::open_log(
+        &project,
+        &run.file_stamp(),
+        run.dry_run,
+        exec::LogTo::Process,
+    );
 
     // Ctrl-C: stop launching tasks, cancel running loads (they roll back), record failures.
     let on_signal = cancel.clone();

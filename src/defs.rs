@@ -39,16 +39,21 @@ pub fn command(config: Option<&Path>, args: DefsArgs) -> u8 {
     // The script path only anchors relative paths; nothing is read or run.
     let host = Host::new(Mode::Check, config, Path::new("defs.rhai"), io);
     let engine = engine::build(&host);
-    let defs = engine
-        .definitions()
-        .include_standard_packages(!args.no_std);
+    let defs = engine.definitions().include_standard_packages(!args.no_std);
     if args.stdout {
-        print!("{}", defs.single_file());
+        print!("{}", tidy(&defs.single_file()));
         return 0;
     }
-    match defs.write_to_dir(&args.out) {
-        Ok(()) => {
-            let mut files: Vec<String> = defs.iter_files().map(|(name, _)| name).collect();
+    let written = std::fs::create_dir_all(&args.out).and_then(|()| {
+        let mut files = Vec::new();
+        for (name, text) in defs.iter_files() {
+            std::fs::write(args.out.join(&name), tidy(&text))?;
+            files.push(name);
+        }
+        Ok(files)
+    });
+    match written {
+        Ok(mut files) => {
             files.sort();
             println!(
                 "Wrote {} definition files to {}: {}",
@@ -63,4 +68,10 @@ pub fn command(config: Option<&Path>, args: DefsArgs) -> u8 {
             2
         }
     }
+}
+
+/// Rhai writes the return type of a fallible native function (`Result<T, Box<EvalAltResult>>`)
+/// as `EvalAltResult>>`; `?` (any value) is what the definition syntax means there.
+fn tidy(text: &str) -> String {
+    text.replace("-> EvalAltResult>>;", "-> ?;")
 }

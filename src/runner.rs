@@ -200,6 +200,10 @@ fn run_map(run: &RunInfo, task: &str) -> Map {
         ("load_type".into(), run.load_type.code().into()),
         ("since".into(), opt(&run.since)),
         ("until".into(), opt(&run.until)),
+        // `until` is a Rhai keyword (`do {} until x`), so `run.until` does not parse: scripts
+        // write `run["until"]` or these aliases.
+        ("start".into(), opt(&run.since)),
+        ("end".into(), opt(&run.until)),
         ("params".into(), params.into()),
         ("dry_run".into(), run.dry_run.into()),
         ("task".into(), task.into()),

@@ -42,6 +42,7 @@ set "FROM="
 set "TO="
 set "DAYS="
 set "QUIET="
+set "LOAD_TYPE="
 
 :parse
 if "%~1"=="" goto parsed
@@ -98,7 +99,7 @@ for %%T in (F I full incremental) do if /i "%VAL%"=="%%T" goto load_type_ok
 set "ERR=--load-type '%VAL%' must be F (full) or I (incremental)"
 goto usage_error
 :load_type_ok
-set "EXTRA=%EXTRA% --load-type %VAL%"
+set "LOAD_TYPE=%VAL%"
 shift & shift & goto parse
 
 :opt_param
@@ -188,6 +189,8 @@ if not defined DAYS (
 )
 set "EXTRA= --from "%FROM%" --to "%TO%" --days %DAYS%%EXTRA%"
 :mode_done
+rem Given twice (a generated launcher's default, then the caller's): the last one wins.
+if defined LOAD_TYPE set "EXTRA= --load-type %LOAD_TYPE%%EXTRA%"
 if defined ENV_NAME set "EXTRA= --env %ENV_NAME%%EXTRA%"
 
 if defined ETL_HOME (set "ROOT=%ETL_HOME%") else (set "ROOT=%HERE%\..")

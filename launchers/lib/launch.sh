@@ -108,6 +108,7 @@ launch() {
     TO=""
     DAYS=""
     QUIET=""
+    LOAD_TYPE=""
     while [ $# -gt 0 ]; do
         opt=$1
         case "$opt" in
@@ -144,7 +145,7 @@ launch() {
             F | f | I | i | full | FULL | incremental | INCREMENTAL) ;;
             *) fail_usage "--load-type '$value' must be F (full) or I (incremental)" ;;
             esac
-            EXTRA="$EXTRA --load-type $(quote "$value")"
+            LOAD_TYPE=$value
             ;;
         *:--param)
             case "$value" in
@@ -217,7 +218,10 @@ launch() {
         known=$(cd "$ROOT/projects" 2>/dev/null && for d in */; do [ -f "$d/project.rhai" ] && printf '%s ' "${d%/}"; done | sed 's/ $//')
         fail_usage "no project '$PROJECT': $ROOT/$SCRIPT does not exist (projects: ${known:-none})"
     fi
-    [ -n "$ENV_NAME" ] && EXTRA="--env $(quote "$ENV_NAME")$EXTRA"
+    # Given twice (a generated launcher's default, then the caller's): the last one wins.
+    [ -n "$LOAD_TYPE" ] && EXTRA=" --load-type $(quote "$LOAD_TYPE")$EXTRA"
+    [ -n "$ENV_NAME" ] && EXTRA=" --env $(quote "$ENV_NAME")$EXTRA"
+    EXTRA=${EXTRA# }
     case "$MODE" in
     run) COMMAND="exec" ;;
     backfill) COMMAND="backfill" ;;

@@ -25,6 +25,17 @@ pub trait Database: Send + Sync {
     fn describe(&self) -> String;
 
     fn table(&self, table: &str) -> Arc<dyn Source>;
+    /// `conn.table(name, #{ parallel: N })`: a table read on N connections over key ranges,
+    /// for connectors that can; others refuse N above 1.
+    fn table_with_parallel(&self, table: &str, parallel: usize) -> Result<Arc<dyn Source>> {
+        if parallel > 1 {
+            return Err(crate::error::EtlError::db(
+                self.name(),
+                format!("table {table}: parallel reads (parallel: {parallel}) are supported on MySQL/MariaDB sources only"),
+            ));
+        }
+        Ok(self.table(table))
+    }
     fn sql(&self, sql: &str, params: Params) -> Arc<dyn Source>;
 
     /// Runs one statement; returns the rows it changed.

@@ -3,6 +3,7 @@
 
 pub mod csv;
 mod database;
+pub mod mysql;
 pub mod open;
 pub mod postgres;
 pub mod sql_params;
@@ -97,7 +98,11 @@ pub trait Source: Send + Sync {
 
     /// How many rows `open` would read with this window, without reading them (`etl plan`):
     /// exact or the database's estimate. None when the source cannot tell cheaply.
-    fn estimate_rows(&self, _io: &Io, _window: Option<&CursorWindow>) -> Result<Option<RowEstimate>> {
+    fn estimate_rows(
+        &self,
+        _io: &Io,
+        _window: Option<&CursorWindow>,
+    ) -> Result<Option<RowEstimate>> {
         Ok(None)
     }
 }

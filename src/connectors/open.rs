@@ -2,7 +2,7 @@
 
 use std::sync::Arc;
 
-use super::{postgres::PgDb, sqlite::SqliteDb, Database};
+use super::{mysql::MyDb, postgres::PgDb, sqlite::SqliteDb, Database};
 use crate::config::{mask_url, Config};
 use crate::error::{EtlError, Result};
 
@@ -39,11 +39,7 @@ pub fn open_with(name: &str, url: &str, opts: &OpenOptions) -> Result<Arc<dyn Da
     match scheme {
         "sqlite" => Ok(Arc::new(SqliteDb::new(name, url)?)),
         "postgres" | "postgresql" => Ok(Arc::new(PgDb::new(name, url, &opts.audit_schema)?)),
-        "mysql" | "mariadb" => Err(EtlError::Config(format!(
-            "connection '{name}' ({}): the {scheme} connector is not part of this build yet; \
-             PostgreSQL (postgres://...) and the embedded SQLite warehouse (sqlite://PATH) are",
-            mask_url(url)
-        ))),
+        "mysql" | "mariadb" => Ok(Arc::new(MyDb::new(name, url)?)),
         _ => Err(EtlError::Config(format!(
             "connection '{name}': unsupported URL '{}' (expected sqlite://PATH, postgres://..., mysql://...)",
             mask_url(url)

@@ -21,13 +21,40 @@ enum Token {
     Positional(usize),
 }
 
+/// Lexical rules that differ between SQL dialects.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Dialect {
+    /// PostgreSQL (and SQLite): `E'..'` escapes, `"ident"`, `$tag$` bodies.
+    Postgres,
+    /// MySQL/MariaDB: backslash escapes in '..' and ".." strings, `ident` in backticks,
+    /// `#` line comments, no dollar quoting.
+    MySql,
+}
+
 /// Walks the SQL, calling `f` for each token outside literals and comments.
-fn scan(sql: &str, mut f: impl FnMut(Token)) -> Result<(), String> {
+fn scan(sql: &str, f: impl FnMut(Token)) -> Result<(), String> {
+    scan_dialect(sql, Dialect::Postgres, f)
+}
+
+fn scan_dialect(sql: &str, dialect: Dialect, mut f: impl FnMut(Token)) -> Result<(), String> {
     let b = sql.as_bytes();
     let mut i = 0;
     let is_ident = |c: u8| c.is_ascii_alphanumeric() || c == b'_' || c >= 0x80;
+    let mysql = dialect == Dialect::MySql;
     while i < b.len() {
         match b[i] {
+            q @ (b'\'' | b'"') if mysql => {
+                i = skip_quoted(b, i, q, true)
+                    .ok_or_else(|| unterminated(sql, i, "string literal"))?;
+            }
+            b'`' if mysql => {
+                i = skip_quoted(b, i, b'`', false)
+                    .ok_or_else(|| unterminated(sql, i, "quoted identifier"))?
+            }
+            b'#' if mysql => {
+                i = memchr::memchr(b'\n', &b[i..]).map_or(b.len(), |n| i + n + 1);
+            }
+            b'$' if mysql => i += 1,
             b'\'' => {
                 // E'...' strings take backslash escapes; standard ones only double the quote.
                 let escapes =
@@ -182,6 +209,45 @@ pub fn rewrite(sql: &str) -> Result<Rewritten, String> {
     }
     out.push_str(&sql[last..]);
     Ok(Rewritten { sql: out, names })
+}
+
+/// MySQL/MariaDB: `:name` parameters replaced by `?`, one name per placeholder in order (a
+/// name used twice is bound twice). Hand-written `?` placeholders are left alone but refused
+/// by the caller when it finds more placeholders than names.
+pub fn rewrite_mysql(sql: &str) -> Result<(String, Vec<String>), String> {
+    let mut out = String::with_capacity(sql.len());
+    let mut names = Vec::new();
+    let mut last = 0;
+    scan_dialect(sql, Dialect::MySql, |t| {
+        if let Token::Param { start, end } = t {
+            names.push(sql[start + 1..end].to_string());
+            out.push_str(&sql[last..start]);
+            out.push('?');
+            last = end;
+        }
+    })?;
+    out.push_str(&sql[last..]);
+    Ok((out, names))
+}
+
+/// `split_statements` with MySQL's lexical rules (backslash escapes, backticks, `#` comments).
+pub fn split_statements_mysql(sql: &str) -> Result<Vec<&str>, String> {
+    let mut cuts = Vec::new();
+    scan_dialect(sql, Dialect::MySql, |t| {
+        if let Token::Semicolon(i) = t {
+            cuts.push(i);
+        }
+    })?;
+    let mut out = Vec::new();
+    let mut start = 0;
+    for end in cuts.into_iter().chain(std::iter::once(sql.len())) {
+        let stmt = sql[start..end].trim();
+        if has_code(stmt) {
+            out.push(stmt);
+        }
+        start = end + 1;
+    }
+    Ok(out)
 }
 
 /// The distinct parameter names of the SQL, in order of first use.

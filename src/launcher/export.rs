@@ -9,8 +9,7 @@ use crate::schedule::{Schedule, Zone};
 /// A word for a POSIX shell: unchanged when safe, else single-quoted.
 pub fn sh_quote(s: &str) -> String {
     if !s.is_empty()
-        && s
-            .chars()
+        && s.chars()
             .all(|c| c.is_ascii_alphanumeric() || "-_./=:,+@%".contains(c))
     {
         s.to_string()
@@ -114,7 +113,10 @@ fn field(s: &str, min: u32, max: u32, names: &[&str], base: u32) -> Result<Field
             return Err(format!("'{part}'"));
         }
         let (a, b) = match range.split_once('-') {
-            Some((a, b)) => (value(a, min, max, names, base)?, value(b, min, max, names, base)?),
+            Some((a, b)) => (
+                value(a, min, max, names, base)?,
+                value(b, min, max, names, base)?,
+            ),
             None if range == "*" => (min, max),
             None => {
                 let v = value(range, min, max, names, base)?;
@@ -154,7 +156,9 @@ pub fn schtasks_commands(
         )
     };
     if schedule.has_seconds() {
-        return Err(refuse("it has a seconds field (Task Scheduler starts tasks at most once a minute)"));
+        return Err(refuse(
+            "it has a seconds field (Task Scheduler starts tasks at most once a minute)",
+        ));
     }
     check_portable(&schedule.text, "Task Scheduler")?;
     let text = match schedule.text.as_str() {
@@ -196,7 +200,12 @@ pub fn schtasks_commands(
                     "every {n} minutes restarts each hour in cron but not in Task Scheduler"
                 )));
             }
-            triggers.push(vec!["/SC".into(), "MINUTE".into(), "/MO".into(), n.to_string()]);
+            triggers.push(vec![
+                "/SC".into(),
+                "MINUTE".into(),
+                "/MO".into(),
+                n.to_string(),
+            ]);
         }
         (Field::Values(m), Field::Any | Field::Every(_)) if all_days && m.len() == 1 => {
             let every = match hour {
@@ -223,7 +232,11 @@ pub fn schtasks_commands(
             }
             let times: Vec<String> = expand(&hour, 0, 23)
                 .iter()
-                .flat_map(|h| expand(&minute, 0, 59).into_iter().map(move |m| format!("{h:02}:{m:02}")))
+                .flat_map(|h| {
+                    expand(&minute, 0, 59)
+                        .into_iter()
+                        .map(move |m| format!("{h:02}:{m:02}"))
+                })
                 .collect();
             let months = match &month {
                 Field::Any => None,
@@ -240,14 +253,19 @@ pub fn schtasks_commands(
                 (Field::Any, Field::Any) => match &months {
                     None => days.push(vec!["/SC".into(), "DAILY".into()]),
                     // Every day of some months: each day of the month, in those months.
-                    Some(_) => return Err(refuse("every day of some months has no single Task Scheduler form")),
+                    Some(_) => {
+                        return Err(refuse(
+                            "every day of some months has no single Task Scheduler form",
+                        ))
+                    }
                 },
                 _ => {
                     // Cron runs when the day of the month OR the day of the week matches (when
                     // both are restricted): one trigger for each.
                     if dom != Field::Any {
                         for d in expand(&dom, 1, 31) {
-                            let mut t: Vec<String> = vec!["/SC".into(), "MONTHLY".into(), "/D".into(), d.to_string()];
+                            let mut t: Vec<String> =
+                                vec!["/SC".into(), "MONTHLY".into(), "/D".into(), d.to_string()];
                             if let Some(m) = &months {
                                 t.extend(["/M".into(), m.clone()]);
                             }
@@ -256,10 +274,20 @@ pub fn schtasks_commands(
                     }
                     if dow != Field::Any {
                         if months.is_some() {
-                            return Err(refuse("days of the week in some months have no Task Scheduler form"));
+                            return Err(refuse(
+                                "days of the week in some months have no Task Scheduler form",
+                            ));
                         }
-                        let list: Vec<&str> = expand(&dow, 0, 6).iter().map(|d| DAYS[*d as usize]).collect();
-                        days.push(vec!["/SC".into(), "WEEKLY".into(), "/D".into(), list.join(",")]);
+                        let list: Vec<&str> = expand(&dow, 0, 6)
+                            .iter()
+                            .map(|d| DAYS[*d as usize])
+                            .collect();
+                        days.push(vec![
+                            "/SC".into(),
+                            "WEEKLY".into(),
+                            "/D".into(),
+                            list.join(","),
+                        ]);
                     }
                 }
             }
@@ -285,7 +313,10 @@ pub fn schtasks_commands(
         "rem etl: project '{name}', schedule \"{}\"{} ({} task{})\n",
         schedule.text,
         match &schedule.zone {
-            Zone::Named(tz) => format!(", read in {}: Task Scheduler uses the machine's local time", tz.name()),
+            Zone::Named(tz) => format!(
+                ", read in {}: Task Scheduler uses the machine's local time",
+                tz.name()
+            ),
             Zone::Local => String::new(),
         },
         triggers.len(),
@@ -314,30 +345,55 @@ mod tests {
     }
 
     fn args() -> Vec<String> {
-        ["shop", "--env", "prod", "--load-type", "I"].map(String::from).to_vec()
+        ["shop", "--env", "prod", "--load-type", "I"]
+            .map(String::from)
+            .to_vec()
     }
 
     fn sch(s: &str) -> Result<Vec<String>, String> {
         schtasks_commands("shop", &sched(s), "C:\\etl", &args()).map(|t| {
             t.lines()
                 .filter(|l| l.starts_with("schtasks"))
-                .map(|l| l.split("run.bat\\\" shop --env prod --load-type I\" ").nth(1).unwrap().to_string())
+                .map(|l| {
+                    l.split("run.bat\\\" shop --env prod --load-type I\" ")
+                        .nth(1)
+                        .unwrap()
+                        .to_string()
+                })
                 .collect()
         })
     }
 
     #[test]
     fn crontab_line_runs_the_launcher_with_the_defaults() {
-        let line = cron_line("shop", Path::new("/srv/etl/projects/shop/project.rhai"), &sched("0 2 * * *"), "/srv/etl", &args()).unwrap();
+        let line = cron_line(
+            "shop",
+            Path::new("/srv/etl/projects/shop/project.rhai"),
+            &sched("0 2 * * *"),
+            "/srv/etl",
+            &args(),
+        )
+        .unwrap();
         assert_eq!(
             line,
             "# etl: project 'shop' (/srv/etl/projects/shop/project.rhai), schedule \"0 2 * * *\"\n\
              0 2 * * * /srv/etl/launchers/run.sh shop --env prod --load-type I --quiet\n"
         );
-        let berlin = Schedule::parse("30 1 * * 1-5", Zone::parse("Europe/Berlin").unwrap()).unwrap();
+        let berlin =
+            Schedule::parse("30 1 * * 1-5", Zone::parse("Europe/Berlin").unwrap()).unwrap();
         let line = cron_line("shop", Path::new("/x"), &berlin, "/my etl", &args()).unwrap();
-        assert!(line.contains("\nCRON_TZ=Europe/Berlin\n30 1 * * 1-5 '/my etl/launchers/run.sh' shop"), "{line}");
-        let e = cron_line("shop", Path::new("/x"), &sched("*/5 * * * * *"), "/r", &args()).unwrap_err();
+        assert!(
+            line.contains("\nCRON_TZ=Europe/Berlin\n30 1 * * 1-5 '/my etl/launchers/run.sh' shop"),
+            "{line}"
+        );
+        let e = cron_line(
+            "shop",
+            Path::new("/x"),
+            &sched("*/5 * * * * *"),
+            "/r",
+            &args(),
+        )
+        .unwrap_err();
         assert!(e.contains("seconds field"), "{e}");
         let e = cron_line("shop", Path::new("/x"), &sched("0 2 L * *"), "/r", &args()).unwrap_err();
         assert!(e.contains("L, W, # or ?"), "{e}");
@@ -347,15 +403,27 @@ mod tests {
     fn common_schedules_become_task_scheduler_triggers() {
         assert_eq!(sch("0 2 * * *").unwrap(), ["/SC DAILY /ST 02:00"]);
         assert_eq!(sch("@daily").unwrap(), ["/SC DAILY /ST 00:00"]);
-        assert_eq!(sch("30 6 * * 1-5").unwrap(), ["/SC WEEKLY /D MON,TUE,WED,THU,FRI /ST 06:30"]);
-        assert_eq!(sch("0 6,18 * * *").unwrap(), ["/SC DAILY /ST 06:00", "/SC DAILY /ST 18:00"]);
+        assert_eq!(
+            sch("30 6 * * 1-5").unwrap(),
+            ["/SC WEEKLY /D MON,TUE,WED,THU,FRI /ST 06:30"]
+        );
+        assert_eq!(
+            sch("0 6,18 * * *").unwrap(),
+            ["/SC DAILY /ST 06:00", "/SC DAILY /ST 18:00"]
+        );
         assert_eq!(sch("*/15 * * * *").unwrap(), ["/SC MINUTE /MO 15"]);
         assert_eq!(sch("5 * * * *").unwrap(), ["/SC HOURLY /MO 1 /ST 00:05"]);
         assert_eq!(sch("0 */6 * * *").unwrap(), ["/SC HOURLY /MO 6 /ST 00:00"]);
         assert_eq!(sch("0 3 1 * *").unwrap(), ["/SC MONTHLY /D 1 /ST 03:00"]);
-        assert_eq!(sch("0 3 15 jan,jul *").unwrap(), ["/SC MONTHLY /D 15 /M JAN,JUL /ST 03:00"]);
+        assert_eq!(
+            sch("0 3 15 jan,jul *").unwrap(),
+            ["/SC MONTHLY /D 15 /M JAN,JUL /ST 03:00"]
+        );
         // Day of month OR day of week, as cron means it.
-        assert_eq!(sch("0 3 1 * sun").unwrap(), ["/SC MONTHLY /D 1 /ST 03:00", "/SC WEEKLY /D SUN /ST 03:00"]);
+        assert_eq!(
+            sch("0 3 1 * sun").unwrap(),
+            ["/SC MONTHLY /D 1 /ST 03:00", "/SC WEEKLY /D SUN /ST 03:00"]
+        );
         let full = schtasks_commands("shop", &sched("0 2 * * *"), "C:\\etl\\", &args()).unwrap();
         assert!(
             full.ends_with("schtasks /Create /F /TN \"etl\\shop\" /TR \"\\\"C:\\etl\\launchers\\run.bat\\\" shop --env prod --load-type I\" /SC DAILY /ST 02:00\n"),

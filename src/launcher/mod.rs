@@ -84,7 +84,12 @@ pub fn resolve_script(project: &str) -> Result<PathBuf, String> {
         p.to_path_buf()
     } else if p.join("project.rhai").is_file() {
         p.join("project.rhai")
-    } else if !project.contains(['/', '\\']) && Path::new("projects").join(project).join("project.rhai").is_file() {
+    } else if !project.contains(['/', '\\'])
+        && Path::new("projects")
+            .join(project)
+            .join("project.rhai")
+            .is_file()
+    {
         Path::new("projects").join(project).join("project.rhai")
     } else {
         let known: Vec<String> = crate::schedule::project_names(Path::new("projects"));
@@ -150,9 +155,16 @@ fn launcher_args(t: &Target, env: Option<&str>) -> Vec<String> {
 
 fn check_env_name(env: Option<&str>) -> Result<(), String> {
     match env {
-        Some(e) if e.is_empty() || !e.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-') => Err(format!(
-            "--env '{e}': an environment name is letters, digits, '_' and '-'"
-        )),
+        Some(e)
+            if e.is_empty()
+                || !e
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-') =>
+        {
+            Err(format!(
+                "--env '{e}': an environment name is letters, digits, '_' and '-'"
+            ))
+        }
         _ => Ok(()),
     }
 }
@@ -173,7 +185,9 @@ pub async fn command(config: Option<&Path>, args: LauncherArgs) -> u8 {
 async fn write_launcher(config: Option<&Path>, args: &LauncherArgs) -> Result<PathBuf, String> {
     check_env_name(args.env.as_deref())?;
     let t = load(config, &args.project, args.env.as_deref()).await?;
-    let os = args.os.unwrap_or(if cfg!(windows) { Os::Windows } else { Os::Unix });
+    let os = args
+        .os
+        .unwrap_or(if cfg!(windows) { Os::Windows } else { Os::Unix });
     let launchers = t.root.join("launchers");
     let ext = match os {
         Os::Unix => "sh",

@@ -61,44 +61,77 @@ pub fn run_load(
     };
     if run.dry_run {
         tracing::info!(task = %task.task, table = %spec.into, "Dry run: would load {} into {}.", source.describe(), spec.into);
-        return Ok(LoadFigures { table: spec.into.clone(), ..LoadFigures::default() });
+        return Ok(LoadFigures {
+            table: spec.into.clone(),
+            ..LoadFigures::default()
+        });
     }
+    // Backfill windows running at once take turns per target table (a warehouse may refuse
+    // two loads of one project into one table at the same time).
+    let _turn = match run.load_type {
+        LoadType::Backfill => Some(crate::backfill::table_turn(db.name(), &spec.into, io)?),
+        _ => None,
+    };
     // The record exists before anything can fail (even reading the source's header), so
     // every failure of this load is audited against its table.
     let id = db.audit_insert(io, &audit)?;
     audit.id = Some(id);
     task.load_records.fetch_add(1, Ordering::Relaxed);
-    let mut figures = LoadFigures { table: spec.into.clone(), audit_id: Some(id), ..LoadFigures::default() };
+    let mut figures = LoadFigures {
+        table: spec.into.clone(),
+        audit_id: Some(id),
+        ..LoadFigures::default()
+    };
 
     let resolved = resolve_window(run, io, source, spec, &mut || {
         db.audit_watermark(io, &run.project, &spec.into)
     });
-    let result = resolved.and_then(|Resolved { mode, window, previous_max }| {
-        audit.previous_max_date = previous_max;
-        match &window {
-            Some(w) => {
-                audit.start_load_date = w.since.as_ref().and_then(Value::to_text);
-                audit.end_load_date = w.until.as_ref().and_then(Value::to_text);
+    let result = resolved.and_then(
+        |Resolved {
+             mode,
+             window,
+             previous_max,
+         }| {
+            audit.previous_max_date = previous_max;
+            match &window {
+                Some(w) => {
+                    audit.start_load_date = w.since.as_ref().and_then(Value::to_text);
+                    audit.end_load_date = w.until.as_ref().and_then(Value::to_text);
+                }
+                // The record still names the run's window, which `etl backfill --resume` reads.
+                None if run.load_type == LoadType::Backfill => {
+                    audit.start_load_date = run.since.clone();
+                    audit.end_load_date = run.until.clone();
+                }
+                None => {}
             }
-            // The record still names the run's window, which `etl backfill --resume` reads.
-            None if run.load_type == LoadType::Backfill => {
-                audit.start_load_date = run.since.clone();
-                audit.end_load_date = run.until.clone();
-            }
-            None => {}
-        }
-        figures.mode = Some(mode);
-        figures.since = window.as_ref().and_then(|w| w.since.clone());
-        let replace_window = match (mode, run.load_type) {
-            (LoadMode::Append, LoadType::Backfill) => window.clone(),
-            _ => None,
-        };
-        stream_into(db, io, source, transform, spec, mode, window, replace_window, &mut figures, &mut audit)
-    });
+            figures.mode = Some(mode);
+            figures.since = window.as_ref().and_then(|w| w.since.clone());
+            let replace_window = match (mode, run.load_type) {
+                (LoadMode::Append, LoadType::Backfill) => window.clone(),
+                _ => None,
+            };
+            stream_into(
+                db,
+                io,
+                source,
+                transform,
+                spec,
+                mode,
+                window,
+                replace_window,
+                &mut figures,
+                &mut audit,
+            )
+        },
+    );
     match result {
         Ok(()) => {
             task.add_rows(figures.rows);
-            task.targets.lock().expect("targets lock").push(spec.into.clone());
+            task.targets
+                .lock()
+                .expect("targets lock")
+                .push(spec.into.clone());
             let mode = figures.mode.map(LoadMode::as_str).unwrap_or_default();
             tracing::info!(
                 task = %task.task, table = %spec.into, rows = figures.rows, inserted = figures.inserted, updated = figures.updated,
@@ -156,13 +189,18 @@ pub fn resolve_window(
     spec: &LoadSpec,
     watermark: &mut dyn FnMut() -> Result<Option<String>>,
 ) -> Result<Resolved> {
-    let mode = spec.mode.unwrap_or(match (run.load_type, spec.key.is_empty()) {
-        (LoadType::Full, _) => LoadMode::Full,
-        (_, false) => LoadMode::Merge,
-        (_, true) => LoadMode::Append,
-    });
+    let mode = spec
+        .mode
+        .unwrap_or(match (run.load_type, spec.key.is_empty()) {
+            (LoadType::Full, _) => LoadMode::Full,
+            (_, false) => LoadMode::Merge,
+            (_, true) => LoadMode::Append,
+        });
     if mode == LoadMode::Merge && spec.key.is_empty() {
-        return Err(EtlError::load(&spec.into, "mode 'merge' needs a key: add `key: [\"id\"]`"));
+        return Err(EtlError::load(
+            &spec.into,
+            "mode 'merge' needs a key: add `key: [\"id\"]`",
+        ));
     }
     let Some(col) = &spec.cursor else {
         if run.load_type == LoadType::Backfill {
@@ -176,18 +214,38 @@ pub fn resolve_window(
             }
             tracing::warn!(table = %spec.into, "This load has no cursor: every backfill window reads the whole source ({}).", mode.as_str());
         }
-        return Ok(Resolved { mode, window: None, previous_max: None });
+        return Ok(Resolved {
+            mode,
+            window: None,
+            previous_max: None,
+        });
     };
     let schema = source.schema(io)?;
-    let cursor_type = schema.index_of(col).map(|i| schema.columns[i].data_type.clone()).ok_or_else(|| {
-        EtlError::load(&spec.into, format!("cursor column '{col}' is not in {} (columns: {})", source.describe(), schema.names().join(", ")))
-    })?;
+    let cursor_type = schema
+        .index_of(col)
+        .map(|i| schema.columns[i].data_type.clone())
+        .ok_or_else(|| {
+            EtlError::load(
+                &spec.into,
+                format!(
+                    "cursor column '{col}' is not in {} (columns: {})",
+                    source.describe(),
+                    schema.names().join(", ")
+                ),
+            )
+        })?;
     let parse = |text: &str| -> Result<Value> {
-        Value::parse(text, &cursor_type).map_err(|e| EtlError::load(&spec.into, format!("cursor '{col}': {e}")))
+        Value::parse(text, &cursor_type)
+            .map_err(|e| EtlError::load(&spec.into, format!("cursor '{col}': {e}")))
     };
     // An unbounded window still names the cursor, so SQL sources bind :since/:until with
     // the widest values of the cursor's type.
-    let mut window = CursorWindow { column: col.clone(), since: None, since_inclusive: true, until: None };
+    let mut window = CursorWindow {
+        column: col.clone(),
+        since: None,
+        since_inclusive: true,
+        until: None,
+    };
     let mut previous_max = None;
     match run.load_type {
         _ if mode == LoadMode::Full => {}
@@ -202,7 +260,10 @@ pub fn resolve_window(
             // `etl backfill` gives dates (or date-times) whatever the cursor's type.
             let bound = |text: &str| -> Result<Value> {
                 crate::backfill::bound_value(text, &cursor_type).map_err(|e| {
-                    EtlError::load(&spec.into, format!("backfill window on cursor '{col}': {e}"))
+                    EtlError::load(
+                        &spec.into,
+                        format!("backfill window on cursor '{col}': {e}"),
+                    )
                 })
             };
             window.since = run.since.as_deref().map(bound).transpose()?;
@@ -210,7 +271,11 @@ pub fn resolve_window(
         }
         LoadType::Full => {}
     }
-    Ok(Resolved { mode, window: Some(window), previous_max })
+    Ok(Resolved {
+        mode,
+        window: Some(window),
+        previous_max,
+    })
 }
 
 #[allow(clippy::too_many_arguments)]

@@ -142,20 +142,32 @@ mod tests {
     fn scratch_names_per_dialect() {
         let s = Sample::new(Some(10), Some("etl_dev_ann")).unwrap();
         assert_eq!(s.target("orders", Naming::Schema), "etl_dev_ann.orders");
-        assert_eq!(s.target("public.orders", Naming::Schema), "etl_dev_ann.orders");
+        assert_eq!(
+            s.target("public.orders", Naming::Schema),
+            "etl_dev_ann.orders"
+        );
         assert_eq!(
             s.target("staging.orders", Naming::Schema),
             "etl_dev_ann.staging__orders"
         );
         assert_eq!(s.target("orders", Naming::Prefix), "etl_dev_ann__orders");
-        assert_eq!(s.target("main.orders", Naming::Prefix), "main.etl_dev_ann__orders");
+        assert_eq!(
+            s.target("main.orders", Naming::Prefix),
+            "main.etl_dev_ann__orders"
+        );
         assert_eq!(
             s.target("staging.orders", Naming::Prefix),
             "etl_dev_ann__staging.orders"
         );
         // Idempotent: a name already in scratch stays there.
-        assert_eq!(s.target("etl_dev_ann__orders", Naming::Prefix), "etl_dev_ann__orders");
-        assert_eq!(s.target("etl_dev_ann.orders", Naming::Schema), "etl_dev_ann.orders");
+        assert_eq!(
+            s.target("etl_dev_ann__orders", Naming::Prefix),
+            "etl_dev_ann__orders"
+        );
+        assert_eq!(
+            s.target("etl_dev_ann.orders", Naming::Schema),
+            "etl_dev_ann.orders"
+        );
         assert_eq!(Naming::of_url("postgresql://x/y"), Naming::Schema);
         assert_eq!(Naming::of_url("sqlite://a.db"), Naming::Prefix);
     }

@@ -25,7 +25,10 @@ pub struct Collector {
 pub enum Item {
     Load(Box<LoadView>),
     /// A statement or SQL file the task runs on a connection.
-    Sql { connection: String, what: String },
+    Sql {
+        connection: String,
+        what: String,
+    },
     /// A load that could not be described.
     Error(String),
 }
@@ -252,15 +255,18 @@ fn source_sql_and_rows(
 ) -> Result<(Option<String>, String)> {
     let io = &host.io;
     let estimate = from.source.estimate_rows(io, window)?;
-    let fmt = |rows: u64, exact: bool, how: &str| {
-        format!("{}{rows}{how}", if exact { "" } else { "~" })
-    };
+    let fmt =
+        |rows: u64, exact: bool, how: &str| format!("{}{rows}{how}", if exact { "" } else { "~" });
     match &from.origin {
         Origin::Table { connection, table } => {
             let d = dialect_of(host, connection);
             let (sql, params) = table_sql(d, table, window);
             let rows = match estimate {
-                Some(e) => fmt(e.rows, e.exact, if e.exact { " (count)" } else { " (estimate)" }),
+                Some(e) => fmt(
+                    e.rows,
+                    e.exact,
+                    if e.exact { " (count)" } else { " (estimate)" },
+                ),
                 None => explain(host, connection, &sql, &params)?,
             };
             Ok((Some(inline(&sql, &params)), rows))
@@ -288,11 +294,19 @@ fn source_sql_and_rows(
             for name in &unbound {
                 text.push_str(&format!(
                     "\n-- :{name} unbounded: bound to the {} value of the cursor's type",
-                    if *name == "since" { "lowest" } else { "highest" }
+                    if *name == "since" {
+                        "lowest"
+                    } else {
+                        "highest"
+                    }
                 ));
             }
             let rows = match estimate {
-                Some(e) => fmt(e.rows, e.exact, if e.exact { " (count)" } else { " (estimate)" }),
+                Some(e) => fmt(
+                    e.rows,
+                    e.exact,
+                    if e.exact { " (count)" } else { " (estimate)" },
+                ),
                 None if unbound.is_empty() => explain(host, connection, sql, &params)?,
                 None => "unknown (unbounded :since/:until)".into(),
             };
@@ -441,7 +455,10 @@ fn target_changes(
                     .then(|| format!("type change: the table's {} is replaced", t.data_type));
                 (c.data_type.to_string(), flag)
             }
-            Some(t) => (t.data_type.to_string(), cast_flag(&c.data_type, &t.data_type, spec)),
+            Some(t) => (
+                t.data_type.to_string(),
+                cast_flag(&c.data_type, &t.data_type, spec),
+            ),
         };
         map.push(ColumnMap {
             name: c.name.clone(),
@@ -510,7 +527,10 @@ mod tests {
             ("n".to_string(), Value::Int64(5)),
         ];
         assert_eq!(
-            inline("SELECT x::text FROM t WHERE a >= :since AND b = :n AND c = :nn", &params),
+            inline(
+                "SELECT x::text FROM t WHERE a >= :since AND b = :n AND c = :nn",
+                &params
+            ),
             "SELECT x::text FROM t WHERE a >= '2024-01-02' AND b = 5 AND c = :nn"
         );
         assert!(mentions("WHERE a < :until", "until"));

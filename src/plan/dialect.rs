@@ -58,7 +58,10 @@ impl Dialect {
         }
         let schema_stmt = match (self, table.split_once('.')) {
             (Dialect::Postgres, Some((s, _))) => {
-                format!("CREATE SCHEMA IF NOT EXISTS {};\n", self.ident(s.trim_matches('"')))
+                format!(
+                    "CREATE SCHEMA IF NOT EXISTS {};\n",
+                    self.ident(s.trim_matches('"'))
+                )
             }
             _ => String::new(),
         };
@@ -92,7 +95,8 @@ impl Dialect {
                 )
             }
             Dialect::Postgres => {
-                let t = postgres::types::TableName::parse(table).map_err(crate::error::EtlError::Other)?;
+                let t = postgres::types::TableName::parse(table)
+                    .map_err(crate::error::EtlError::Other)?;
                 match t.schema {
                     Some(s) => (
                         "SELECT count(*) FROM information_schema.tables WHERE table_schema = :schema AND table_name = :name",

@@ -82,14 +82,14 @@ pub async fn command(config: Option<&Path>, args: PlanArgs) -> u8 {
     let project_dir = std::path::absolute(&args.script)
         .ok()
         .and_then(|p| p.parent().map(Path::to_path_buf));
-    let config = match crate::config::Config::load(config, project_dir.as_deref(), args.env.as_deref())
-    {
-        Ok(c) => c,
-        Err(e) => {
-            eprintln!("error: {e}");
-            return 2;
-        }
-    };
+    let config =
+        match crate::config::Config::load(config, project_dir.as_deref(), args.env.as_deref()) {
+            Ok(c) => c,
+            Err(e) => {
+                eprintln!("error: {e}");
+                return 2;
+            }
+        };
     let collector = Arc::new(Collector::default());
     let io = crate::connectors::Io {
         handle: tokio::runtime::Handle::current(),
@@ -118,9 +118,7 @@ pub async fn command(config: Option<&Path>, args: PlanArgs) -> u8 {
             return 2;
         }
     };
-    let window = range
-        .as_ref()
-        .map(|r| (r.text(r.from), r.text(r.to)));
+    let window = range.as_ref().map(|r| (r.text(r.from), r.text(r.to)));
     let run = exec::new_run(
         &project,
         RunRequest {
@@ -133,8 +131,15 @@ pub async fn command(config: Option<&Path>, args: PlanArgs) -> u8 {
     // One task at a time, so the plan reads in the order of the graph.
     let report = runner::run(project.clone(), run.clone(), selected.clone(), 1).await;
     let items = collector.take();
-    print!("{}", render(&project, &run, range.as_ref(), &selected, &report, items));
-    if report.outcomes.iter().all(|o| o.status == TaskStatus::Success) {
+    print!(
+        "{}",
+        render(&project, &run, range.as_ref(), &selected, &report, items)
+    );
+    if report
+        .outcomes
+        .iter()
+        .all(|o| o.status == TaskStatus::Success)
+    {
         0
     } else {
         1
@@ -173,7 +178,9 @@ pub fn render(
         if windows.len() > SHOWN {
             out.push_str(&format!("  ... {} more\n", windows.len() - SHOWN));
         }
-        out.push_str("Each task below is shown for the whole range; every window binds its own bounds.\n");
+        out.push_str(
+            "Each task below is shown for the whole range; every window binds its own bounds.\n",
+        );
     }
     for name in selected {
         let def = project.task(name).expect("selected tasks exist");
@@ -235,7 +242,11 @@ fn render_load(out: &mut String, v: &LoadView) {
     out.push_str(&format!("    rows: {}\n", v.rows));
     out.push_str(&format!(
         "    target: {}\n",
-        if v.exists { "exists" } else { "does not exist yet" }
+        if v.exists {
+            "exists"
+        } else {
+            "does not exist yet"
+        }
     ));
     if v.ddl.is_empty() {
         out.push_str("    ddl: none\n");

@@ -175,10 +175,18 @@ mod tests {
     #[test]
     fn missed_occurrences_are_counted() {
         let s = Schedule::parse("0 2 * * *", Zone::parse("UTC").unwrap()).unwrap();
-        let (n, last) = s.between(utc("2025-01-01T02:00:00Z"), utc("2025-01-04T03:00:00Z"), 1000);
+        let (n, last) = s.between(
+            utc("2025-01-01T02:00:00Z"),
+            utc("2025-01-04T03:00:00Z"),
+            1000,
+        );
         assert_eq!(n, 3);
         assert_eq!(last, Some(utc("2025-01-04T02:00:00Z")));
-        let (n, last) = s.between(utc("2025-01-04T02:00:00Z"), utc("2025-01-04T03:00:00Z"), 1000);
+        let (n, last) = s.between(
+            utc("2025-01-04T02:00:00Z"),
+            utc("2025-01-04T03:00:00Z"),
+            1000,
+        );
         assert_eq!((n, last), (0, None));
         let (n, last) = s.between(utc("2020-01-01T00:00:00Z"), utc("2025-01-04T03:00:00Z"), 10);
         assert_eq!(n, 10);
@@ -188,7 +196,10 @@ mod tests {
     #[test]
     fn bad_expressions_and_zones_say_what_to_write() {
         let e = Schedule::parse("every night", Zone::Local).unwrap_err();
-        assert!(e.contains("is not a cron expression") && e.contains("\"0 2 * * *\""), "{e}");
+        assert!(
+            e.contains("is not a cron expression") && e.contains("\"0 2 * * *\""),
+            "{e}"
+        );
         let e = Zone::parse("Mars/Olympus").unwrap_err();
         assert!(e.contains("is not a time zone"), "{e}");
         assert_eq!(Zone::parse("local").unwrap(), Zone::Local);

@@ -146,7 +146,8 @@ async fn start(config_path: Option<&Path>, args: ScheduleArgs) -> Result<u8, Str
         ));
     }
     let dir = std::path::absolute(&args.dir).unwrap_or_else(|_| args.dir.clone());
-    let config = Config::load(config_path, Some(&dir), args.env.as_deref()).map_err(|e| e.to_string())?;
+    let config =
+        Config::load(config_path, Some(&dir), args.env.as_deref()).map_err(|e| e.to_string())?;
     let zone_text = args.timezone.clone().or(config.schedule.timezone.clone());
     let default_zone = match &zone_text {
         Some(z) => Zone::parse(z).map_err(|e| match &args.timezone {
@@ -242,7 +243,10 @@ impl Scheduler {
             }
             Err(e) => {
                 if !self.dir_error {
-                    tracing::error!("Cannot read {}: {e}; the projects loaded keep their schedules.", self.dir.display());
+                    tracing::error!(
+                        "Cannot read {}: {e}; the projects loaded keep their schedules.",
+                        self.dir.display()
+                    );
                     self.dir_error = true;
                 }
                 return;
@@ -357,7 +361,9 @@ impl Scheduler {
         match &loaded.schedule {
             None => {
                 if schedule_changed {
-                    tracing::info!("Project '{name}' has no schedule: the scheduler does not run it.");
+                    tracing::info!(
+                        "Project '{name}' has no schedule: the scheduler does not run it."
+                    );
                 }
                 entry.next_due = None;
             }

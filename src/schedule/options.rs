@@ -82,14 +82,18 @@ impl ProjectOptions {
             load_type,
         };
         if let Some(s) = &options.schedule {
-            Schedule::parse(s, Zone::Local).map_err(|e| format!("project() option 'schedule': {e}"))?;
+            Schedule::parse(s, Zone::Local)
+                .map_err(|e| format!("project() option 'schedule': {e}"))?;
         }
         Ok(options)
     }
 
     /// The schedule in the project's zone, else `default_zone`.
     pub fn schedule(&self, default_zone: &Zone) -> Option<Result<Schedule, String>> {
-        let zone = self.timezone.clone().unwrap_or_else(|| default_zone.clone());
+        let zone = self
+            .timezone
+            .clone()
+            .unwrap_or_else(|| default_zone.clone());
         self.schedule.as_deref().map(|s| Schedule::parse(s, zone))
     }
 }

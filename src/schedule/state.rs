@@ -97,7 +97,9 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let mut s = State::load(dir.path());
         assert_eq!(s.get("shop"), ProjectState::default());
-        let due = DateTime::parse_from_rfc3339("2025-01-02T02:00:00Z").unwrap().with_timezone(&Utc);
+        let due = DateTime::parse_from_rfc3339("2025-01-02T02:00:00Z")
+            .unwrap()
+            .with_timezone(&Utc);
         s.update("shop", |p| {
             p.last_due = Some(stamp(due));
             p.last_status = Some("success".into());

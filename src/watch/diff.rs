@@ -62,7 +62,8 @@ impl Snapshot {
                     .iter()
                     .map(|v| hash_of(&(v.is_null(), v.to_text())))
                     .collect();
-                let k = keyed.then(|| hash_of(&key_idx.iter().map(|i| cells[*i]).collect::<Vec<_>>()));
+                let k =
+                    keyed.then(|| hash_of(&key_idx.iter().map(|i| cells[*i]).collect::<Vec<_>>()));
                 rows.push((k, cells));
             }
         }
@@ -101,12 +102,18 @@ impl Snapshot {
             .enumerate()
             .filter_map(|(i, c)| old.columns.iter().position(|o| o == c).map(|j| (i, j)))
             .collect();
-        let new_row = |cells: &[u64]| hash_of(&common.iter().map(|(i, _)| cells[*i]).collect::<Vec<_>>());
-        let old_row = |cells: &[u64]| hash_of(&common.iter().map(|(_, j)| cells[*j]).collect::<Vec<_>>());
+        let new_row =
+            |cells: &[u64]| hash_of(&common.iter().map(|(i, _)| cells[*i]).collect::<Vec<_>>());
+        let old_row =
+            |cells: &[u64]| hash_of(&common.iter().map(|(_, j)| cells[*j]).collect::<Vec<_>>());
         let keyed = self.rows.first().is_some_and(|r| r.0.is_some())
             && old.rows.first().is_some_and(|r| r.0.is_some());
         if keyed {
-            let before: HashMap<u64, u64> = old.rows.iter().map(|(k, c)| (k.unwrap_or(0), old_row(c))).collect();
+            let before: HashMap<u64, u64> = old
+                .rows
+                .iter()
+                .map(|(k, c)| (k.unwrap_or(0), old_row(c)))
+                .collect();
             let mut seen = 0u64;
             for (k, c) in &self.rows {
                 match before.get(&k.unwrap_or(0)) {
@@ -181,7 +188,7 @@ mod tests {
             rows: rows
                 .iter()
                 .map(|r| {
-                    let cells: Vec<u64> = r.iter().map(|v| hash_of(v)).collect();
+                    let cells: Vec<u64> = r.iter().map(hash_of).collect();
                     (keyed.then(|| hash_of(&vec![cells[0]])), cells)
                 })
                 .collect(),
@@ -193,7 +200,11 @@ mod tests {
     #[test]
     fn keyed_rows_are_added_removed_and_changed() {
         let old = snap(&["id", "v"], true, &[&["1", "a"], &["2", "b"], &["3", "c"]]);
-        let new = snap(&["id", "v", "w"], true, &[&["1", "a", "x"], &["2", "B", "x"], &["4", "d", "x"]]);
+        let new = snap(
+            &["id", "v", "w"],
+            true,
+            &[&["1", "a", "x"], &["2", "B", "x"], &["4", "d", "x"]],
+        );
         let c = new.since(&old).unwrap();
         assert_eq!((c.added, c.removed, c.changed), (1, 1, 1));
         assert_eq!(c.columns_added, ["w"]);
@@ -206,6 +217,12 @@ mod tests {
         let new = snap(&["v"], false, &[&["a"], &["b"], &["c"]]);
         let c = new.since(&old).unwrap();
         assert_eq!((c.added, c.removed, c.changed), (1, 1, 0));
-        assert_eq!(snap(&["v"], false, &[&["a"]]).since(&snap(&["v"], false, &[&["a"]])).unwrap().describe(), "no change");
+        assert_eq!(
+            snap(&["v"], false, &[&["a"]])
+                .since(&snap(&["v"], false, &[&["a"]]))
+                .unwrap()
+                .describe(),
+            "no change"
+        );
     }
 }

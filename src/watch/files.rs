@@ -68,9 +68,10 @@ impl FileWatcher {
         if !dir.is_dir() {
             return;
         }
-        let covered = self.watched.iter().any(|(d, m)| {
-            d == dir || (*m == RecursiveMode::Recursive && dir.starts_with(d))
-        });
+        let covered = self
+            .watched
+            .iter()
+            .any(|(d, m)| d == dir || (*m == RecursiveMode::Recursive && dir.starts_with(d)));
         if covered {
             return;
         }

@@ -14,8 +14,9 @@
 //! Files a task reads while it runs (`run_file`, CSV sources, modules imported inside the
 //! task) are not part of this: the runner records them, and an edit to one re-runs the
 //! tasks that read it (see `session.rs`). When a closure cannot be found in the token
-//! stream, its fingerprint falls back to Rhai's own name for it, which hashes the body with
-//! positions: an edit anywhere above it then re-runs it (never too few re-runs).
+//! stream (one inside a literal the optimizer folded into a constant, `[|x| x, 1]`), its
+//! fingerprint falls back to Rhai's own name for it, which hashes the body with positions:
+//! an edit anywhere above it then re-runs it (never too few re-runs).
 
 use std::collections::hash_map::DefaultHasher;
 use std::collections::{BTreeMap, HashMap, HashSet};
@@ -119,7 +120,11 @@ impl Analysis {
     /// A function by name: its tokens and what it reaches; unknown names hash as names.
     fn fn_print(&self, file: &str, name: &str, seen: &mut HashSet<(String, String)>) -> u64 {
         let mut h = DefaultHasher::new();
-        name.hash(&mut h);
+        // A closure's name hashes its body *with positions*: only its tokens count, unless
+        // it cannot be found (then the name is all there is).
+        if !name.starts_with("anon$") {
+            name.hash(&mut h);
+        }
         if !seen.insert((file.to_string(), name.to_string())) {
             return h.finish();
         }
@@ -136,6 +141,7 @@ impl Analysis {
                     .map(|(n, f)| (n.clone(), f))
             });
         let Some((file, index)) = found else {
+            name.hash(&mut h);
             return h.finish();
         };
         for range in &index.fns[name] {
@@ -197,7 +203,8 @@ impl Analysis {
             return;
         }
         if let Some(f) = v.clone().try_cast::<FnPtr>() {
-            self.fn_print(file, f.fn_name(), &mut HashSet::new()).hash(h);
+            self.fn_print(file, f.fn_name(), &mut HashSet::new())
+                .hash(h);
             for c in f.iter_curry() {
                 self.value_print(&c.flatten_clone(), file, h, depth + 1);
             }
@@ -208,7 +215,8 @@ impl Analysis {
                 match s {
                     Step::Map(f) | Step::Filter(f) => {
                         matches!(s, Step::Map(_)).hash(h);
-                        self.fn_print(file, f.fn_name(), &mut HashSet::new()).hash(h);
+                        self.fn_print(file, f.fn_name(), &mut HashSet::new())
+                            .hash(h);
                         for c in f.iter_curry() {
                             self.value_print(&c.flatten_clone(), file, h, depth + 1);
                         }
@@ -324,12 +332,12 @@ fn closure_range(toks: &[Tok], at: Position) -> Option<Range<usize>> {
 /// `${...}` interpolations the way the parser does.
 fn lex(engine: &Engine, text: &str) -> Vec<Tok> {
     let inputs = [text];
-    let (mut iter, control) = engine.lex(&inputs);
+    let (iter, control) = engine.lex(&inputs);
     let mut out = Vec::new();
     // Per open brace: true when it opens an interpolation.
     let mut braces: Vec<bool> = Vec::new();
     let mut interpolation_next = false;
-    while let Some((tok, pos)) = iter.next() {
+    for (tok, pos) in iter {
         let kind = match &tok {
             Token::EOF => break,
             Token::Comment(_) => continue,
@@ -403,13 +411,26 @@ mod tests {
     #[test]
     fn closures_end_where_their_expression_or_block_ends() {
         let f = index(
-            "let a = 1;\nlet f = |x| x + a;\nlet g = || { let s = `v ${a} w`; s };\nlet h = [|y| y.len(), 2];\n",
+            "let a = 1;\nlet f = |x| x + a;\nlet g = || { let s = `v ${a} w`; s };\nlet h = [|y| y.len() + a, a];\n",
         );
         let texts = closure_texts(&f);
         assert_eq!(texts.len(), 3, "{texts:?}");
-        assert!(texts.iter().any(|t| t.ends_with("Identifier(\"a\")")), "{texts:?}");
-        assert!(texts.iter().any(|t| t.starts_with("Or LeftBrace") && t.ends_with("RightBrace")), "{texts:?}");
-        assert!(texts.iter().any(|t| t.contains("\"len\"") && !t.contains("IntegerConstant(2)")), "{texts:?}");
+        assert!(
+            texts.iter().any(|t| t.ends_with("Identifier(\"a\")")),
+            "{texts:?}"
+        );
+        assert!(
+            texts
+                .iter()
+                .any(|t| t.starts_with("Or LeftBrace") && t.ends_with("RightBrace")),
+            "{texts:?}"
+        );
+        assert!(
+            texts
+                .iter()
+                .any(|t| t.contains("\"len\"") && !t.contains("IntegerConstant(2)")),
+            "{texts:?}"
+        );
     }
 
     #[test]

@@ -64,7 +64,7 @@ pub struct WatchArgs {
 pub async fn command(config: Option<&Path>, args: WatchArgs) -> u8 {
     let cancel = CancellationToken::new();
     let quiet = Duration::from_millis(args.debounce.clamp(1, 5_000));
-    let session = match session::Session::new(config.map(Path::to_path_buf), args, cancel.clone())
+    let session = match session::Session::setup(config.map(Path::to_path_buf), args, cancel.clone())
     {
         session::Setup::Ready(s) => s,
         session::Setup::Exit(code) => return code,

@@ -81,7 +81,7 @@ pub enum Setup {
 }
 
 impl Session {
-    pub fn new(config_arg: Option<PathBuf>, args: WatchArgs, cancel: CancellationToken) -> Setup {
+    pub fn setup(config_arg: Option<PathBuf>, args: WatchArgs, cancel: CancellationToken) -> Setup {
         let fail = |e: String| {
             eprintln!("error: {e}");
             Setup::Exit(2)
@@ -229,7 +229,9 @@ impl Session {
         }
         if let Some(c) = &self.config.path {
             let c = absolute(c);
-            self.known.entry(c.clone()).or_insert_with(|| content_hash(&c));
+            self.known
+                .entry(c.clone())
+                .or_insert_with(|| content_hash(&c));
         }
     }
 
@@ -237,7 +239,12 @@ impl Session {
         let project_dir = self.project_dir();
         watcher.watch(&project_dir, RecursiveMode::Recursive);
         watcher.watch(&self.stdlib_dir(), RecursiveMode::Recursive);
-        if let Some(dir) = self.config.path.as_ref().and_then(|p| absolute(p).parent().map(Path::to_path_buf)) {
+        if let Some(dir) = self
+            .config
+            .path
+            .as_ref()
+            .and_then(|p| absolute(p).parent().map(Path::to_path_buf))
+        {
             watcher.watch(&dir, RecursiveMode::NonRecursive);
         }
         for path in self.known.keys() {
@@ -271,7 +278,11 @@ impl Session {
     }
 
     /// Runs the session until Ctrl-C or `q`. The exit code is 0.
-    pub async fn run(mut self: Box<Self>, mut triggers: UnboundedReceiver<Trigger>, mut watcher: FileWatcher) -> u8 {
+    pub async fn run(
+        mut self: Box<Self>,
+        mut triggers: UnboundedReceiver<Trigger>,
+        mut watcher: FileWatcher,
+    ) -> u8 {
         let cancel = self.io.cancel.clone();
         if self.compile().await {
             let all = self.selected.clone();
@@ -425,7 +436,9 @@ impl Session {
         // Dependencies that never succeeded in this session.
         let mut stack: Vec<String> = run.iter().cloned().collect();
         while let Some(n) = stack.pop() {
-            let Some(def) = project.task(&n) else { continue };
+            let Some(def) = project.task(&n) else {
+                continue;
+            };
             for d in &def.after {
                 let ok = self.ran.get(d).is_some_and(|r| r.ok);
                 if selected.contains(d.as_str()) && !ok && run.insert(d.clone()) {
@@ -441,7 +454,9 @@ impl Session {
     }
 
     async fn run_tasks(&mut self, tasks: Vec<String>, reason: Reason) {
-        let Some(project) = self.project.clone() else { return };
+        let Some(project) = self.project.clone() else {
+            return;
+        };
         self.runs += 1;
         let run = exec::new_run(
             &project,
@@ -470,11 +485,15 @@ impl Session {
         let recorded = self.recorder.take();
         if let Some(analysis) = &self.analysis {
             for name in &tasks {
-                let Some(def) = project.task(name) else { continue };
+                let Some(def) = project.task(name) else {
+                    continue;
+                };
                 let outcome = report.outcomes.iter().find(|o| &o.name == name);
                 let inputs = recorded.inputs.get(name).cloned().unwrap_or_default();
                 for i in &inputs {
-                    self.known.entry(i.clone()).or_insert_with(|| content_hash(i));
+                    self.known
+                        .entry(i.clone())
+                        .or_insert_with(|| content_hash(i));
                 }
                 self.ran.insert(
                     name.clone(),
@@ -491,7 +510,11 @@ impl Session {
         print!("{table}");
         for o in &report.outcomes {
             if o.status == TaskStatus::Failed {
-                println!("watch: task '{}' failed:\n{}", o.name, o.error.clone().unwrap_or_default());
+                println!(
+                    "watch: task '{}' failed:\n{}",
+                    o.name,
+                    o.error.clone().unwrap_or_default()
+                );
             }
         }
         let outcomes: Vec<serde_json::Value> = report
@@ -528,7 +551,11 @@ impl Session {
         for load in loads {
             let host = project.host.clone();
             let io = self.io.clone();
-            let (conn, table, key) = (load.connection.clone(), load.table.clone(), load.key.clone());
+            let (conn, table, key) = (
+                load.connection.clone(),
+                load.table.clone(),
+                load.key.clone(),
+            );
             let snap = tokio::task::spawn_blocking(move || {
                 let db = host.connection(&conn)?;
                 Snapshot::take(&db, &io, &table, &key)

@@ -28,7 +28,11 @@ fn table(w: &Warehouse, name: &str) -> Vec<Vec<String>> {
         "SELECT id, updated_at, amount FROM \"{name}\" ORDER BY id, updated_at"
     ))
     .into_iter()
-    .map(|r| r.into_iter().map(|v| v.unwrap_or_else(|| "NULL".into())).collect())
+    .map(|r| {
+        r.into_iter()
+            .map(|v| v.unwrap_or_else(|| "NULL".into()))
+            .collect()
+    })
     .collect()
 }
 
@@ -47,7 +51,10 @@ fn b_records(w: &Warehouse) -> Vec<[String; 6]> {
 }
 
 fn csv_rows(s: &Sandbox) -> usize {
-    s.read("projects/ops_backfill/data/orders.csv").lines().count() - 1
+    s.read("projects/ops_backfill/data/orders.csv")
+        .lines()
+        .count()
+        - 1
 }
 
 #[test]
@@ -90,14 +97,20 @@ fn ten_windows_fill_a_table_with_a_key_and_one_without() {
     let per_window = w.rows(
         "SELECT number_of_records FROM etl_runs WHERE target_table = 'orders_log' ORDER BY id",
     );
-    assert!(per_window.iter().all(|r| r[0].as_deref() == Some("9")), "{per_window:?}");
+    assert!(
+        per_window.iter().all(|r| r[0].as_deref() == Some("9")),
+        "{per_window:?}"
+    );
     // The boundary row at midnight belongs to the window it starts, not the one before.
     let first = w.rows(
         "SELECT data_min_date, data_max_date FROM etl_runs WHERE target_table = 'orders' ORDER BY id LIMIT 1",
     );
     assert_eq!(
         first[0],
-        [Some("2025-01-01 00:00:00".into()), Some("2025-01-03 23:00:00".into())]
+        [
+            Some("2025-01-01 00:00:00".into()),
+            Some("2025-01-03 23:00:00".into())
+        ]
     );
 }
 
@@ -110,24 +123,41 @@ fn rerunning_a_window_replaces_it_without_duplicates() {
     // In window 2 ([01-04, 01-07)): row 10 changes, row 11 disappears from the source.
     let csv = "projects/ops_backfill/data/orders.csv";
     let text = s.read(csv);
-    let text = text.replace("10,2025-01-04 00:00:00,370.10", "10,2025-01-04 00:00:00,999.99");
+    let text = text.replace(
+        "10,2025-01-04 00:00:00,370.10",
+        "10,2025-01-04 00:00:00,999.99",
+    );
     let text = text.replace("11,2025-01-04 08:00:00,507.11\n", "");
     s.write(csv, text);
-    backfill(&s, &["--from", "2025-01-04", "--to", "2025-01-07", "--days", "3"])
-        .stderr_contains("Backfill succeeded: 1 window run")
-        .run();
+    backfill(
+        &s,
+        &["--from", "2025-01-04", "--to", "2025-01-07", "--days", "3"],
+    )
+    .stderr_contains("Backfill succeeded: 1 window run")
+    .run();
     let w = s.warehouse();
     // Without a key the window is replaced exactly: the change is in, the removed row out.
     let log = table(&w, "orders_log");
     assert_eq!(log.len(), 89);
-    assert!(log.contains(&vec!["10".into(), "2025-01-04 00:00:00".into(), "999.99".into()]));
+    assert!(log.contains(&vec![
+        "10".into(),
+        "2025-01-04 00:00:00".into(),
+        "999.99".into()
+    ]));
     assert!(!log.iter().any(|r| r[0] == "11"));
-    assert_eq!(w.scalar_i64("SELECT count(DISTINCT id) FROM orders_log"), 89);
+    assert_eq!(
+        w.scalar_i64("SELECT count(DISTINCT id) FROM orders_log"),
+        89
+    );
     // With a key the window is merged: the change is in, nothing is duplicated, and a row
     // the source no longer has stays (a merge never deletes).
     let keyed = table(&w, "orders");
     assert_eq!(keyed.len(), 90);
-    assert!(keyed.contains(&vec!["10".into(), "2025-01-04 00:00:00".into(), "999.99".into()]));
+    assert!(keyed.contains(&vec![
+        "10".into(),
+        "2025-01-04 00:00:00".into(),
+        "999.99".into()
+    ]));
     let unchanged: Vec<_> = before.iter().filter(|r| r[0] != "10").collect();
     assert!(unchanged.iter().all(|r| keyed.contains(r)));
 
@@ -149,20 +179,41 @@ fn a_failed_window_stops_the_backfill_and_resume_finishes_it() {
         .stderr_contains("Backfill failed: 1 window failed (4/10 (2025-01-10 .. 2025-01-13)), 6 not run, 3 succeeded")
         .stderr_contains("--resume")
         .run();
-    assert!(ran.stderr.contains("window 2025-01-10 fails on purpose"), "{}", ran.stderr);
+    assert!(
+        ran.stderr.contains("window 2025-01-10 fails on purpose"),
+        "{}",
+        ran.stderr
+    );
     let w = s.warehouse();
     assert_eq!(w.count("orders"), 27, "windows 1-3");
     // The other task of window 4 succeeded; window 4 is still not done as a whole.
     assert_eq!(w.count("orders_log"), 36, "windows 1-4");
 
-    let listing = backfill(&s, &JAN).args(&["--resume", "--dry-run"]).run().stdout;
+    let listing = backfill(&s, &JAN)
+        .args(&["--resume", "--dry-run"])
+        .run()
+        .stdout;
     let actions: Vec<&str> = listing
         .lines()
         .filter(|l| l.contains("/10 "))
-        .map(|l| if l.contains("skip: done by run") { "skip" } else { "run" })
+        .map(|l| {
+            if l.contains("skip: done by run") {
+                "skip"
+            } else {
+                "run"
+            }
+        })
         .collect();
-    assert_eq!(actions, ["skip", "skip", "skip", "run", "run", "run", "run", "run", "run", "run"], "{listing}");
-    assert_eq!(s.warehouse().count("orders"), 27, "a dry run writes nothing");
+    assert_eq!(
+        actions,
+        ["skip", "skip", "skip", "run", "run", "run", "run", "run", "run", "run"],
+        "{listing}"
+    );
+    assert_eq!(
+        s.warehouse().count("orders"),
+        27,
+        "a dry run writes nothing"
+    );
 
     backfill(&s, &JAN)
         .args(&["--resume"])
@@ -171,14 +222,21 @@ fn a_failed_window_stops_the_backfill_and_resume_finishes_it() {
         .run();
     let w = s.warehouse();
     assert_eq!(w.count("orders"), 90);
-    assert_eq!(w.count("orders_log"), 90, "window 4 of orders_log replaced, not doubled");
+    assert_eq!(
+        w.count("orders_log"),
+        90,
+        "window 4 of orders_log replaced, not doubled"
+    );
     assert_eq!(table(&w, "orders"), table(&w, "orders_log"));
     // Windows 1-3 were not loaded again: one load each into orders.
     let loads = w.rows(
         "SELECT start_load_date, count(*) FROM etl_runs WHERE target_table = 'orders' AND status = 'success' GROUP BY 1 ORDER BY 1",
     );
     assert_eq!(loads.len(), 10);
-    assert!(loads.iter().all(|r| r[1].as_deref() == Some("1")), "{loads:?}");
+    assert!(
+        loads.iter().all(|r| r[1].as_deref() == Some("1")),
+        "{loads:?}"
+    );
 
     // Everything done: a further --resume runs nothing.
     backfill(&s, &JAN)
@@ -215,14 +273,24 @@ fn an_incremental_run_after_a_backfill_continues_from_the_greatest_watermark() {
          WHERE load_type = 'I' AND target_table IS NOT NULL ORDER BY target_table",
     );
     let row = |t: &str, prev: &str, max: &str, n: &str| {
-        vec![Some(t.to_string()), Some(prev.to_string()), Some(max.to_string()), Some(n.to_string())]
+        vec![
+            Some(t.to_string()),
+            Some(prev.to_string()),
+            Some(max.to_string()),
+            Some(n.to_string()),
+        ]
     };
     assert_eq!(
         inc,
         [
             // With a key the boundary row is read again (and merged idempotently).
             row("orders", "2025-01-30 23:00:00", "2025-02-02 10:00:00", "3"),
-            row("orders_log", "2025-01-30 23:00:00", "2025-02-02 10:00:00", "2"),
+            row(
+                "orders_log",
+                "2025-01-30 23:00:00",
+                "2025-02-02 10:00:00",
+                "2"
+            ),
         ]
     );
     assert_eq!(w.count("orders"), 92);
@@ -230,7 +298,11 @@ fn an_incremental_run_after_a_backfill_continues_from_the_greatest_watermark() {
 
     // A backfill of an old window afterwards does not move the watermark back: the next
     // incremental run reads only from the greatest data_max_date.
-    backfill(&s, &["--from", "2025-01-01", "--to", "2025-01-04", "--days", "3"]).run();
+    backfill(
+        &s,
+        &["--from", "2025-01-01", "--to", "2025-01-04", "--days", "3"],
+    )
+    .run();
     s.exec("ops_backfill").args(&["--load-type", "I"]).run();
     let w = s.warehouse();
     let last = w.rows(
@@ -259,18 +331,34 @@ fn three_windows_at_once_give_the_same_tables_as_one_at_a_time() {
         assert_eq!(table(&a, t), table(&b, t), "{t}");
     }
     assert_eq!(b_records(&b).len(), 40);
-    assert_eq!(b.scalar_i64("SELECT count(*) FROM etl_runs WHERE status <> 'success'"), 0);
+    assert_eq!(
+        b.scalar_i64("SELECT count(*) FROM etl_runs WHERE status <> 'success'"),
+        0
+    );
     // Lines of each window carry the window.
-    assert!(parallel.logs("ops_backfill").contains("window{w=7/10 2025-01-19..2025-01-22}: Task started."));
+    assert!(parallel
+        .logs("ops_backfill")
+        .contains("window{w=7/10 2025-01-19..2025-01-22}: Task started."));
 }
 
 #[test]
 fn dry_run_lists_the_windows_and_writes_nothing() {
     let s = Sandbox::with_project("ops_backfill");
-    let out = backfill(&s, &["--from", "2025-01-01", "--to", "2025-01-08", "--days", "3", "--dry-run"])
-        .stdout_contains("Backfill of project 'ops_backfill' (tasks: keyed, log): 3 windows, 3 to run.")
-        .run()
-        .stdout;
+    let out = backfill(
+        &s,
+        &[
+            "--from",
+            "2025-01-01",
+            "--to",
+            "2025-01-08",
+            "--days",
+            "3",
+            "--dry-run",
+        ],
+    )
+    .stdout_contains("Backfill of project 'ops_backfill' (tasks: keyed, log): 3 windows, 3 to run.")
+    .run()
+    .stdout;
     let windows: Vec<Vec<&str>> = out
         .lines()
         .filter(|l| l.contains("/3 "))
@@ -286,21 +374,78 @@ fn dry_run_lists_the_windows_and_writes_nothing() {
     );
     assert!(!s.exists("metadata/warehouse.db") || !s.warehouse().table_exists("orders"));
     // --task narrows what a window runs.
-    s.etl(&["backfill", SCRIPT, "--from", "2025-01-01", "--to", "2025-01-02", "--days", "1", "--task", "log", "--dry-run"])
-        .stdout_contains("(tasks: log): 1 window, 1 to run.")
-        .run();
+    s.etl(&[
+        "backfill",
+        SCRIPT,
+        "--from",
+        "2025-01-01",
+        "--to",
+        "2025-01-02",
+        "--days",
+        "1",
+        "--task",
+        "log",
+        "--dry-run",
+    ])
+    .stdout_contains("(tasks: log): 1 window, 1 to run.")
+    .run();
 }
 
 #[test]
 fn bad_arguments_are_usage_errors() {
     let s = Sandbox::with_project("ops_backfill");
     for (args, message) in [
-        (vec!["--from", "2025-01-32", "--to", "2025-02-01", "--days", "1"], "--from '2025-01-32' is not a date: write YYYY-MM-DD"),
-        (vec!["--from", "2025-02-01", "--to", "2025-01-01", "--days", "1"], "--to 2025-01-01 must be after --from 2025-02-01"),
-        (vec!["--from", "2025-01-01", "--to", "2025-02-01", "--days", "0"], "--days must be 1 or more"),
-        (vec!["--from", "2025-01-01", "--to", "2025-02-01", "--days", "1", "--parallel", "0"], "--parallel must be 1 or more"),
-        (vec!["--from", "2025-01-01", "--to", "2025-02-01", "--days", "1", "--task", "nope"], "--task nope: no such task (tasks: keyed, log)"),
-        (vec!["--from", "2025-01-01", "--to", "2025-02-01", "--days", "1", "--param", "novalue"], "--param 'novalue' must look like KEY=VALUE"),
+        (
+            vec!["--from", "2025-01-32", "--to", "2025-02-01", "--days", "1"],
+            "--from '2025-01-32' is not a date: write YYYY-MM-DD",
+        ),
+        (
+            vec!["--from", "2025-02-01", "--to", "2025-01-01", "--days", "1"],
+            "--to 2025-01-01 must be after --from 2025-02-01",
+        ),
+        (
+            vec!["--from", "2025-01-01", "--to", "2025-02-01", "--days", "0"],
+            "--days must be 1 or more",
+        ),
+        (
+            vec![
+                "--from",
+                "2025-01-01",
+                "--to",
+                "2025-02-01",
+                "--days",
+                "1",
+                "--parallel",
+                "0",
+            ],
+            "--parallel must be 1 or more",
+        ),
+        (
+            vec![
+                "--from",
+                "2025-01-01",
+                "--to",
+                "2025-02-01",
+                "--days",
+                "1",
+                "--task",
+                "nope",
+            ],
+            "--task nope: no such task (tasks: keyed, log)",
+        ),
+        (
+            vec![
+                "--from",
+                "2025-01-01",
+                "--to",
+                "2025-02-01",
+                "--days",
+                "1",
+                "--param",
+                "novalue",
+            ],
+            "--param 'novalue' must look like KEY=VALUE",
+        ),
     ] {
         backfill(&s, &args).status(2).stderr_contains(message).run();
     }
@@ -321,16 +466,20 @@ task("by_id", |run| dw.load(#{ from: csv_file("data/orders.csv"), into: "by_id",
 task("no_cursor", |run| dw.load(#{ from: csv_file("data/orders.csv"), into: "no_cursor" }));
 "#,
     );
-    let ran = backfill(&s, &["--from", "2025-01-01", "--to", "2025-01-02", "--days", "1"])
-        .status(1)
-        .run();
+    let ran = backfill(
+        &s,
+        &["--from", "2025-01-01", "--to", "2025-01-02", "--days", "1"],
+    )
+    .status(1)
+    .run();
     assert!(
         ran.stderr.contains("backfill window on cursor 'id': the cursor's type is integer; a backfill cuts a range of dates, so the cursor must be a date or timestamp column"),
         "{}",
         ran.stderr
     );
     assert!(
-        ran.stderr.contains("a backfill window needs a `cursor` to know which rows are in it"),
+        ran.stderr
+            .contains("a backfill window needs a `cursor` to know which rows are in it"),
         "{}",
         ran.stderr
     );

@@ -12,9 +12,17 @@ fn the_build_script_check_passes_on_this_tree() {
         .args(["--check", "--bin", BIN])
         .output()
         .expect("run docker/build.sh");
-    let text = format!("{}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr));
+    let text = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
     assert!(out.status.success(), "{text}");
-    for line in ["Dockerfile checked", "Cargo.lock matches Cargo.toml", "smoke test passed: etl "] {
+    for line in [
+        "Dockerfile checked",
+        "Cargo.lock matches Cargo.toml",
+        "smoke test passed: etl ",
+    ] {
         assert!(text.contains(line), "{line:?} missing:\n{text}");
     }
 }
@@ -24,11 +32,19 @@ fn the_check_refuses_a_dockerfile_that_runs_as_root() {
     let dir = tempfile::tempdir().unwrap();
     std::fs::create_dir_all(dir.path().join("docker")).unwrap();
     for f in ["build.sh", "Dockerfile.dockerignore"] {
-        std::fs::copy(repo().join("docker").join(f), dir.path().join("docker").join(f)).unwrap();
+        std::fs::copy(
+            repo().join("docker").join(f),
+            dir.path().join("docker").join(f),
+        )
+        .unwrap();
     }
     let dockerfile = std::fs::read_to_string(repo().join("docker/Dockerfile")).unwrap();
     assert!(dockerfile.contains("\nUSER etl\n"));
-    std::fs::write(dir.path().join("docker/Dockerfile"), dockerfile.replace("\nUSER etl\n", "\n")).unwrap();
+    std::fs::write(
+        dir.path().join("docker/Dockerfile"),
+        dockerfile.replace("\nUSER etl\n", "\n"),
+    )
+    .unwrap();
     let out = Command::new("sh")
         .arg(dir.path().join("docker/build.sh"))
         .args(["--check", "--bin", BIN])
@@ -36,5 +52,8 @@ fn the_check_refuses_a_dockerfile_that_runs_as_root() {
         .unwrap();
     assert_eq!(out.status.code(), Some(1));
     let err = String::from_utf8_lossy(&out.stderr);
-    assert!(err.contains("Dockerfile: the image must run as the non-root user etl"), "{err}");
+    assert!(
+        err.contains("Dockerfile: the image must run as the non-root user etl"),
+        "{err}"
+    );
 }

@@ -5,9 +5,19 @@ use crate::support::{repo, Sandbox, BIN};
 
 fn sandbox() -> Sandbox {
     let s = Sandbox::with_project("ops_backfill");
+    s.write(
+        "etl.toml",
+        format!(
+            "{}[env.prod.connections]\nwarehouse = \"sqlite://metadata/prod.db\"\n",
+            crate::support::ETL_TOML
+        ),
+    );
     let launchers = repo().join("launchers");
     for f in ["run.sh", "run.bat", "lib/launch.sh", "lib/launch.bat"] {
-        s.write(&format!("launchers/{f}"), std::fs::read(launchers.join(f)).unwrap());
+        s.write(
+            &format!("launchers/{f}"),
+            std::fs::read(launchers.join(f)).unwrap(),
+        );
     }
     std::process::Command::new("chmod")
         .args(["+x", "launchers/run.sh"])
@@ -27,7 +37,9 @@ fn a_generated_launcher_runs_the_project_with_its_defaults() {
     assert!(text.starts_with("#!/bin/sh\n"), "{text}");
     assert!(text.contains("schedule \"0 2 * * *\" (local)"), "{text}");
     assert!(
-        text.contains("exec \"$(dirname \"$0\")/run.sh\" ops_backfill --env dev --load-type I \"$@\""),
+        text.contains(
+            "exec \"$(dirname \"$0\")/run.sh\" ops_backfill --env dev --load-type I \"$@\""
+        ),
         "{text}"
     );
     // It runs: the project's load_type ("I") is the default, a later argument overrides it.
@@ -42,20 +54,41 @@ fn a_generated_launcher_runs_the_project_with_its_defaults() {
             .unwrap()
     };
     let out = run(&["--task", "log"]);
-    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let out = run(&["--task", "log", "--load-type", "F"]);
-    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
-    let types: Vec<String> = s.warehouse().audit_of("orders_log").into_iter().map(|r| r.load_type).collect();
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let types: Vec<String> = s
+        .warehouse()
+        .audit_of("orders_log")
+        .into_iter()
+        .map(|r| r.load_type)
+        .collect();
     assert_eq!(types, ["I", "F"]);
 
     s.etl(&["launcher", "ops_backfill", "--os", "unix"])
         .status(2)
         .stderr_contains("run_ops_backfill.sh exists: pass --force to replace it")
         .run();
-    s.etl(&["launcher", "projects/ops_backfill", "--os", "windows"]).run();
+    s.etl(&["launcher", "projects/ops_backfill", "--os", "windows"])
+        .run();
     let bat = s.read("launchers/run_ops_backfill.bat");
     assert!(bat.starts_with("@echo off\r\n"), "{bat}");
-    assert!(bat.contains("\r\ncall \"%~dp0run.bat\" ops_backfill --load-type I %*\r\nexit /b %ERRORLEVEL%\r\n"), "{bat}");
+    assert!(
+        bat.contains(
+            "\r\ncall \"%~dp0run.bat\" ops_backfill --load-type I %*\r\nexit /b %ERRORLEVEL%\r\n"
+        ),
+        "{bat}"
+    );
     assert!(!bat.replace("\r\n", "").contains('\n'));
     s.etl(&["launcher", "nope"])
         .status(2)
@@ -67,7 +100,10 @@ fn a_generated_launcher_runs_the_project_with_its_defaults() {
 fn cron_and_task_scheduler_entries_follow_the_schedule() {
     let s = sandbox();
     let root = s.root().display().to_string();
-    let out = s.etl(&["export", "cron", "ops_backfill", "--env", "prod"]).run().stdout;
+    let out = s
+        .etl(&["export", "cron", "ops_backfill", "--env", "prod"])
+        .run()
+        .stdout;
     assert_eq!(
         out,
         format!(
@@ -76,7 +112,13 @@ fn cron_and_task_scheduler_entries_follow_the_schedule() {
         )
     );
     let out = s
-        .etl(&["export", "schtasks", "projects/ops_backfill/project.rhai", "--root", "C:\\etl"])
+        .etl(&[
+            "export",
+            "schtasks",
+            "projects/ops_backfill/project.rhai",
+            "--root",
+            "C:\\etl",
+        ])
         .run()
         .stdout;
     assert_eq!(
@@ -95,18 +137,33 @@ fn cron_and_task_scheduler_entries_follow_the_schedule() {
         ),
     );
     let out = s.etl(&["export", "cron", "ops_backfill"]).run().stdout;
-    assert!(out.contains("\" in Europe/Berlin\nCRON_TZ=Europe/Berlin\n30 6 * * mon-fri "), "{out}");
+    assert!(
+        out.contains("\" in Europe/Berlin\nCRON_TZ=Europe/Berlin\n30 6 * * mon-fri "),
+        "{out}"
+    );
     let out = s.etl(&["export", "schtasks", "ops_backfill"]).run().stdout;
-    assert!(out.contains("read in Europe/Berlin: Task Scheduler uses the machine's local time"), "{out}");
-    assert!(out.contains("/SC WEEKLY /D MON,TUE,WED,THU,FRI /ST 06:30"), "{out}");
+    assert!(
+        out.contains("read in Europe/Berlin: Task Scheduler uses the machine's local time"),
+        "{out}"
+    );
+    assert!(
+        out.contains("/SC WEEKLY /D MON,TUE,WED,THU,FRI /ST 06:30"),
+        "{out}"
+    );
 
     // What cannot be expressed is refused with what to do instead.
-    s.write(script, s.read(script).replace("30 6 * * mon-fri", "*/20 * * * * *"));
+    s.write(
+        script,
+        s.read(script).replace("30 6 * * mon-fri", "*/20 * * * * *"),
+    );
     s.etl(&["export", "cron", "ops_backfill"])
         .status(2)
         .stderr_contains("has a seconds field, which cron cannot run")
         .run();
-    s.write(script, s.read(script).replace("schedule: \"*/20 * * * * *\", ", ""));
+    s.write(
+        script,
+        s.read(script).replace("schedule: \"*/20 * * * * *\", ", ""),
+    );
     s.etl(&["export", "schtasks", "ops_backfill"])
         .status(2)
         .stderr_contains("project 'ops_backfill' has no schedule: add `schedule: \"0 2 * * *\"`")
@@ -119,10 +176,26 @@ fn scheduling_options_are_checked_with_the_line_of_the_project_call() {
     let script = "projects/ops_backfill/project.rhai";
     let original = s.read(script);
     for (from, to, message) in [
-        ("schedule: \"0 2 * * *\"", "schedule: \"every night\"", "project() option 'schedule': schedule 'every night' is not a cron expression"),
-        ("schedule: \"0 2 * * *\"", "schedule: \"0 2 * * *\", timezone: \"Mars/Base\"", "project() option 'timezone': 'Mars/Base' is not a time zone"),
-        ("schedule: \"0 2 * * *\"", "schedule: \"0 2 * * *\", missed: \"always\"", "project() option 'missed' is \"skip\" or \"run_once\", not \"always\""),
-        ("load_type: \"I\"", "load_type: \"B\"", "project() option 'load_type' is \"F\" (full) or \"I\" (incremental), not \"B\""),
+        (
+            "schedule: \"0 2 * * *\"",
+            "schedule: \"every night\"",
+            "project() option 'schedule': schedule 'every night' is not a cron expression",
+        ),
+        (
+            "schedule: \"0 2 * * *\"",
+            "schedule: \"0 2 * * *\", timezone: \"Mars/Base\"",
+            "project() option 'timezone': 'Mars/Base' is not a time zone",
+        ),
+        (
+            "schedule: \"0 2 * * *\"",
+            "schedule: \"0 2 * * *\", missed: \"always\"",
+            "project() option 'missed' is \"skip\" or \"run_once\", not \"always\"",
+        ),
+        (
+            "load_type: \"I\"",
+            "load_type: \"B\"",
+            "project() option 'load_type' is \"F\" (full) or \"I\" (incremental), not \"B\"",
+        ),
     ] {
         s.write(script, original.replace(from, to));
         s.check("ops_backfill")

@@ -1,6 +1,4 @@
-use crate::connectors::{
-    BatchStream, CursorWindow, Io, Params, ReadOptions, RowEstimate, Source,
-};
+use crate::connectors::{BatchStream, CursorWindow, Io, Params, ReadOptions, RowEstimate, Source};
 use crate::data::{Batch, Column, DataType, Schema, Value};
 use crate::error::{EtlError, Result};
 
@@ -202,7 +200,10 @@ impl Source for SqliteSource {
         let window = window.filter(|_| self.applies_window());
         let (sql, params) = self.statement(window, Some(&schema));
         let conn = self.db.connect()?;
-        let count_sql = format!("SELECT count(*) FROM ({}) AS etl_plan", sql.trim().trim_end_matches(';'));
+        let count_sql = format!(
+            "SELECT count(*) FROM ({}) AS etl_plan",
+            sql.trim().trim_end_matches(';')
+        );
         let mut stmt = conn
             .prepare(&count_sql)
             .map_err(|e| self.db.err(format!("{}: {e}", self.describe())))?;
@@ -212,7 +213,10 @@ impl Source for SqliteSource {
             Some(r) => r.get(0).map_err(|e| self.db.err(e))?,
             None => 0,
         };
-        Ok(Some(RowEstimate { rows: n.max(0) as u64, exact: true }))
+        Ok(Some(RowEstimate {
+            rows: n.max(0) as u64,
+            exact: true,
+        }))
     }
 
     fn applies_window(&self) -> bool {

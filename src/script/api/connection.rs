@@ -11,8 +11,8 @@ use super::{fail, Res};
 use crate::connectors::{Database, Params, DEFAULT_BATCH_ROWS};
 use crate::context::current_task;
 use crate::load::{run_load, LoadMode, LoadSpec, Naming, NullCursor};
-use crate::script::record::LoadEvent;
 use crate::script::host::Host;
+use crate::script::record::LoadEvent;
 
 /// A named connection as scripts hold it. Opening is deferred to first use, so declaring
 /// `let dw = connect("warehouse")` at the top level never touches the database.
@@ -108,6 +108,23 @@ pub fn register(engine: &mut Engine, host: &Arc<Host>) {
         };
         Ok(Relation::with_origin(c.db()?.table(&table), origin))
     });
+    // `conn.table("orders", #{ parallel: 4 })`: read over N primary-key ranges at once
+    // (MySQL/MariaDB sources).
+    engine.register_fn("table", |c: &mut Conn, table: &str, opts: Map| -> Res<Relation> {
+        let mut o = Options::new("table()", opts, &["parallel"])?;
+        let parallel = match o.int("parallel")? {
+            None => 1,
+            Some(n) if (1..=64).contains(&n) => n as usize,
+            Some(n) => return Err(fail(format!("table(): parallel must be from 1 to 64, not {n}"))),
+        };
+        let table = c.read_name(table);
+        let origin = Origin::Table {
+            connection: c.name.clone(),
+            table: table.clone(),
+        };
+        let source = c.db()?.table_with_parallel(&table, parallel).map_err(fail)?;
+        Ok(Relation::with_origin(source, origin))
+    });
     engine.register_fn("sql", |c: &mut Conn, sql: &str| -> Res<Relation> {
         relation_sql(c, sql, Params::new())
     });
@@ -180,8 +197,9 @@ fn run_file(c: &Conn, path: &str, p: Map) -> Res<i64> {
         ))
     })?;
     let statements = sql.split(';').filter(|s| !s.trim().is_empty()).count();
-    if c.planned(format!("run_file: {path} ({statements} statements, not parsed further)"))
-        || c.skipped_in_sample(&format!("run_file(\"{path}\")"))
+    if c.planned(format!(
+        "run_file: {path} ({statements} statements, not parsed further)"
+    )) || c.skipped_in_sample(&format!("run_file(\"{path}\")"))
     {
         return Ok(0);
     }

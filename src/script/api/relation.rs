@@ -175,7 +175,11 @@ fn csv_file(host: &Host, path: &str, opts: Map) -> Res<Relation> {
         options: format!("{opts:?}"),
     };
     Ok(Relation::with_origin(
-        Arc::new(CsvSource::new(host.resolve_path(path), path.to_string(), opts)),
+        Arc::new(CsvSource::new(
+            host.resolve_path(path),
+            path.to_string(),
+            opts,
+        )),
         origin,
     ))
 }
@@ -243,7 +247,11 @@ impl<'a> RhaiTransform<'a> {
     /// then new ones; types kept from the input where the value still fits them.
     fn fix_schema(&mut self, rows: &[(u64, Map)]) {
         // The first non-NULL value of a column decides its type, over the whole first batch.
-        let first_value = |name: &str| rows.iter().filter_map(|(_, m)| m.get(name)).find(|v| !v.is_unit());
+        let first_value = |name: &str| {
+            rows.iter()
+                .filter_map(|(_, m)| m.get(name))
+                .find(|v| !v.is_unit())
+        };
         let mut cols = Vec::new();
         for c in &self.input.columns {
             if rows.iter().any(|(_, m)| m.contains_key(c.name.as_str())) {
@@ -264,7 +272,9 @@ impl<'a> RhaiTransform<'a> {
         new_names.sort_unstable();
         new_names.dedup();
         for k in new_names {
-            let t = first_value(k).and_then(dynamic_type).unwrap_or(crate::data::DataType::TEXT);
+            let t = first_value(k)
+                .and_then(dynamic_type)
+                .unwrap_or(crate::data::DataType::TEXT);
             cols.push(Column::new(k.to_string(), t));
         }
         self.output = Some(Schema::new(cols));
@@ -278,8 +288,9 @@ impl<'a> RhaiTransform<'a> {
         for (n, mut m) in rows {
             for c in &schema.columns {
                 let v = m.remove(c.name.as_str()).unwrap_or(Dynamic::UNIT);
-                let value = from_dynamic(v, Some(&c.data_type))
-                    .map_err(|e| EtlError::Other(format!(".map: row {n}, column '{}': {e}", c.name)))?;
+                let value = from_dynamic(v, Some(&c.data_type)).map_err(|e| {
+                    EtlError::Other(format!(".map: row {n}, column '{}': {e}", c.name))
+                })?;
                 out.push(value);
             }
             if let Some(extra) = m.keys().next() {

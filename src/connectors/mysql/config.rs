@@ -1,0 +1,231 @@
+//! A `mysql://` (or `mariadb://`) URL turned into mysql_async options and our own settings.
+//!
+//! `mysql://user:pass@host:port/db?ssl-mode=required&pool_size=8&tinyint1_as_bool=false&zero_dates=fail`
+//!
+//! Every connection is set up the same way: utf8mb4 (the server converts latin1 and other
+//! column charsets), `time_zone = '+00:00'` (TIMESTAMP values arrive in UTC) and generous
+//! network timeouts (a result the load reads slowly is not cut off by the server).
+
+use std::time::Duration;
+
+use mysql_async::{OptsBuilder, PoolConstraints, PoolOpts, SslOpts};
+
+use crate::config::mask_url;
+
+/// What to do with `0000-00-00` and other dates that are not calendar dates.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ZeroDates {
+    /// NULL, counted, and a warning per column at the end of the read.
+    Null,
+    /// The read fails naming the column and row.
+    Fail,
+}
+
+pub struct Settings {
+    pub opts: mysql_async::Opts,
+    pub tinyint1_as_bool: bool,
+    pub zero_dates: ZeroDates,
+    /// `user@host:port/db`, for messages (never the password).
+    pub display: String,
+}
+
+const DEFAULT_POOL_SIZE: usize = 8;
+const DEFAULT_PORT: u16 = 3306;
+
+/// Session setup run on every new (and every reset) connection.
+pub const SESSION_SETUP: [&str; 2] = [
+    "SET NAMES utf8mb4",
+    "SET time_zone = '+00:00', net_write_timeout = 3600, net_read_timeout = 3600",
+];
+
+pub fn parse(url: &str) -> Result<Settings, String> {
+    let masked = mask_url(url);
+    let (scheme, rest) = url
+        .split_once("://")
+        .ok_or_else(|| format!("{masked}: expected mysql://user:password@host:port/database"))?;
+    if scheme != "mysql" && scheme != "mariadb" {
+        return Err(format!("{masked}: not a mysql:// or mariadb:// URL"));
+    }
+    let (rest, query) = rest.split_once('?').unwrap_or((rest, ""));
+    let (authority, path) = rest.split_once('/').unwrap_or((rest, ""));
+    let (userinfo, hostport) = match authority.rfind('@') {
+        Some(i) => (Some(&authority[..i]), &authority[i + 1..]),
+        None => (None, authority),
+    };
+    let (user, pass) = match userinfo {
+        Some(u) => match u.split_once(':') {
+            Some((u, p)) => (Some(percent_decode(u)), Some(percent_decode(p))),
+            None => (Some(percent_decode(u)), None),
+        },
+        None => (None, None),
+    };
+    let (host, port) = split_host_port(hostport).map_err(|e| format!("{masked}: {e}"))?;
+    let database = Some(percent_decode(path)).filter(|d| !d.is_empty());
+
+    let mut ssl_mode = "disabled".to_string();
+    let mut ssl_ca: Option<String> = None;
+    let mut pool_size = DEFAULT_POOL_SIZE;
+    let mut tinyint1_as_bool = true;
+    let mut zero_dates = ZeroDates::Null;
+    for pair in query.split('&').filter(|p| !p.is_empty()) {
+        let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
+        let v = percent_decode(v);
+        match k.to_ascii_lowercase().replace('_', "-").as_str() {
+            "ssl-mode" | "sslmode" => ssl_mode = v.to_ascii_lowercase().replace('-', "_"),
+            "ssl-ca" | "sslrootcert" => ssl_ca = Some(v),
+            "pool-size" => {
+                pool_size = v
+                    .parse()
+                    .ok()
+                    .filter(|n| (1..=1000).contains(n))
+                    .ok_or_else(|| format!("{masked}: pool_size must be a number from 1 to 1000, not '{v}'"))?
+            }
+            "tinyint1-as-bool" => {
+                tinyint1_as_bool = parse_bool(&v)
+                    .ok_or_else(|| format!("{masked}: tinyint1_as_bool must be true or false, not '{v}'"))?
+            }
+            "zero-dates" => {
+                zero_dates = match v.to_ascii_lowercase().as_str() {
+                    "null" => ZeroDates::Null,
+                    "fail" | "error" => ZeroDates::Fail,
+                    _ => return Err(format!("{masked}: zero_dates must be null or fail, not '{v}'")),
+                }
+            }
+            other => {
+                return Err(format!(
+                    "{masked}: unknown parameter '{other}' (known: ssl-mode, ssl-ca, pool_size, tinyint1_as_bool, zero_dates)"
+                ))
+            }
+        }
+    }
+    let ssl = match ssl_mode.as_str() {
+        "disabled" | "disable" => None,
+        "required" | "require" | "preferred" | "prefer" => Some(
+            SslOpts::default()
+                .with_danger_accept_invalid_certs(true)
+                .with_danger_skip_domain_validation(true),
+        ),
+        "verify_ca" => Some(SslOpts::default().with_danger_skip_domain_validation(true)),
+        "verify_identity" | "verify_full" => Some(SslOpts::default()),
+        other => {
+            return Err(format!(
+                "{masked}: ssl-mode '{other}' is not one of disabled, required, verify_ca, verify_identity"
+            ))
+        }
+    };
+    let ssl = match (ssl, ssl_ca) {
+        (Some(s), Some(ca)) => Some(s.with_root_certs(vec![std::path::PathBuf::from(ca).into()])),
+        (s, _) => s,
+    };
+    let constraints = PoolConstraints::new(0, pool_size).expect("0 <= pool_size");
+    let builder = OptsBuilder::default()
+        .ip_or_hostname(host.clone())
+        .tcp_port(port)
+        .user(user.clone())
+        .pass(pass)
+        .db_name(database.clone())
+        .ssl_opts(ssl)
+        .prefer_socket(false)
+        .tcp_nodelay(true)
+        .setup(SESSION_SETUP.to_vec())
+        .pool_opts(
+            PoolOpts::default()
+                .with_constraints(constraints)
+                .with_inactive_connection_ttl(Duration::from_secs(60)),
+        );
+    Ok(Settings {
+        opts: builder.into(),
+        tinyint1_as_bool,
+        zero_dates,
+        display: format!(
+            "{}@{host}:{port}/{}",
+            user.as_deref().unwrap_or(""),
+            database.as_deref().unwrap_or("")
+        ),
+    })
+}
+
+fn parse_bool(v: &str) -> Option<bool> {
+    match v.to_ascii_lowercase().as_str() {
+        "true" | "1" | "yes" | "on" => Some(true),
+        "false" | "0" | "no" | "off" => Some(false),
+        _ => None,
+    }
+}
+
+fn split_host_port(hostport: &str) -> Result<(String, u16), String> {
+    if hostport.is_empty() {
+        return Ok(("localhost".into(), DEFAULT_PORT));
+    }
+    // [::1]:3306
+    if let Some(rest) = hostport.strip_prefix('[') {
+        let (h, after) = rest.split_once(']').ok_or("unclosed '[' in the host")?;
+        let port = match after.strip_prefix(':') {
+            Some(p) => p.parse().map_err(|_| format!("bad port '{p}'"))?,
+            None => DEFAULT_PORT,
+        };
+        return Ok((h.to_string(), port));
+    }
+    match hostport.rsplit_once(':') {
+        Some((h, p)) => Ok((
+            h.to_string(),
+            p.parse().map_err(|_| format!("bad port '{p}'"))?,
+        )),
+        None => Ok((hostport.to_string(), DEFAULT_PORT)),
+    }
+}
+
+fn percent_decode(s: &str) -> String {
+    let b = s.as_bytes();
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        if b[i] == b'%' {
+            if let Some(v) = s
+                .get(i + 1..i + 3)
+                .and_then(|h| u8::from_str_radix(h, 16).ok())
+            {
+                out.push(v);
+                i += 3;
+                continue;
+            }
+        }
+        out.push(b[i]);
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_urls_and_options() {
+        let s = parse("mysql://etl:p%40ss@db.example:3307/shop?pool_size=3&tinyint1_as_bool=false&zero_dates=fail").unwrap();
+        assert_eq!(s.display, "etl@db.example:3307/shop");
+        assert_eq!(s.opts.pass(), Some("p@ss"));
+        assert_eq!(s.opts.tcp_port(), 3307);
+        assert_eq!(s.opts.pool_opts().constraints().max(), 3);
+        assert!(!s.tinyint1_as_bool);
+        assert_eq!(s.zero_dates, ZeroDates::Fail);
+        assert!(s.opts.ssl_opts().is_none());
+        let s = parse("mariadb://root@127.0.0.1/x?ssl-mode=REQUIRED").unwrap();
+        assert!(s.opts.ssl_opts().is_some());
+        assert!(s.tinyint1_as_bool);
+        assert_eq!(s.zero_dates, ZeroDates::Null);
+    }
+
+    #[test]
+    fn errors_never_show_the_password() {
+        for url in [
+            "mysql://u:secret@h/db?ssl-mode=bogus",
+            "mysql://u:secret@h/db?nope=1",
+            "mysql://u:secret@h:port/db",
+        ] {
+            let e = parse(url).err().expect("an error");
+            assert!(!e.contains("secret"), "{e}");
+            assert!(e.contains("***"), "{e}");
+        }
+    }
+}

@@ -1,0 +1,423 @@
+//! `conn.table(..)` and `conn.sql(..)` on MySQL/MariaDB, streamed in bounded batches.
+//!
+//! Rows come through prepared statements (binary protocol: no number or date parsing on
+//! either side) and `exec_iter`, which reads the result from the socket as it is consumed:
+//! when the load falls behind, the bounded `BatchStream` stops the reader, TCP stops the
+//! server, and memory stays at batch size × pipeline depth. A cursor window is pushed down
+//! (tables) or bound to `:since`/`:until` (SQL), never formatted into the text.
+
+use std::sync::{Arc, OnceLock};
+
+use mysql_async::prelude::Queryable;
+use mysql_async::Value as My;
+
+use super::decode::{self, Decoder};
+use super::parallel;
+use super::pool::{block_on, my_error_in};
+use super::types::{quote_ident, quote_table, split_name, Kind, MyType};
+use super::Shared;
+use crate::connectors::{
+    sql_params, BatchSender, BatchStream, CursorWindow, Io, Params, ReadOptions, Source,
+};
+use crate::data::{Batch, Column, DataType, Schema};
+use crate::error::{EtlError, Result};
+
+pub enum Query {
+    /// A table, read by `parallel` connections over primary-key ranges when above 1.
+    Table { name: String, parallel: usize },
+    Sql(String, Params),
+}
+
+pub struct MySource {
+    pub shared: Arc<Shared>,
+    pub query: Query,
+    columns: OnceLock<Vec<(String, MyType)>>,
+}
+
+/// One statement to stream: SQL with `?` placeholders and their values.
+#[derive(Clone)]
+pub struct Statement {
+    pub sql: String,
+    pub params: Vec<My>,
+}
+
+impl MySource {
+    pub fn new(shared: Arc<Shared>, query: Query) -> MySource {
+        MySource {
+            shared,
+            query,
+            columns: OnceLock::new(),
+        }
+    }
+
+    pub fn err(&self, e: impl std::fmt::Display) -> EtlError {
+        EtlError::db(&self.shared.name, format!("{}: {e}", self.describe()))
+    }
+
+    fn base_sql(&self) -> Result<String> {
+        match &self.query {
+            Query::Table { name, .. } => Ok(format!(
+                "SELECT * FROM {}",
+                quote_table(name).map_err(|e| self.err(e))?
+            )),
+            Query::Sql(sql, _) => {
+                let one = single_statement(sql).map_err(|e| self.err(e))?;
+                Ok(sql_params::rewrite_mysql(&one).map_err(|e| self.err(e))?.0)
+            }
+        }
+    }
+
+    /// Column names and types from the prepared statement's metadata (no row is read).
+    pub fn columns(&self, io: &Io) -> Result<&[(String, MyType)]> {
+        if let Some(c) = self.columns.get() {
+            return Ok(c);
+        }
+        let sql = self.base_sql()?;
+        let shared = self.shared.clone();
+        let what = self.describe();
+        let table = match &self.query {
+            Query::Table { name, .. } => Some(split_name(name).map_err(|e| self.err(e))?),
+            Query::Sql(..) => None,
+        };
+        let cols = block_on(io, async move {
+            let mut conn = shared.pool.get().await?;
+            let stmt = conn
+                .prep(sql.as_str())
+                .await
+                .map_err(|e| my_error_in(&shared.name, &what, &e))?;
+            let mut cols: Vec<(String, MyType)> = stmt
+                .columns()
+                .iter()
+                .map(|c| {
+                    (
+                        c.name_str().into_owned(),
+                        MyType::of(c, shared.tinyint1_as_bool),
+                    )
+                })
+                .collect();
+            conn.close(stmt)
+                .await
+                .map_err(|e| my_error_in(&shared.name, &what, &e))?;
+            if let Some(parts) = table {
+                mark_json_columns(&mut conn, &parts, &mut cols).await;
+            }
+            Ok(cols)
+        })?;
+        Ok(self.columns.get_or_init(|| cols))
+    }
+
+    /// The statement of a read: window conditions and an optional primary-key range for
+    /// tables, bound `:since`/`:until` (open ends as extremes of the cursor's type) for SQL.
+    pub fn statement(
+        &self,
+        cols: &[(String, MyType)],
+        opts: &ReadOptions,
+        range: Option<&parallel::Range>,
+    ) -> Result<Statement> {
+        match &self.query {
+            Query::Table { name, .. } => {
+                let mut sql = format!(
+                    "SELECT * FROM {}",
+                    quote_table(name).map_err(|e| self.err(e))?
+                );
+                let mut params = Vec::new();
+                let mut conds = Vec::new();
+                if let Some(w) = &opts.window {
+                    if let Some(cond) = window_condition(w, &mut params).map_err(|e| self.err(e))? {
+                        conds.push(cond);
+                    }
+                }
+                if let Some(r) = range {
+                    conds.push(r.condition(&mut params));
+                }
+                if !conds.is_empty() {
+                    sql.push_str(" WHERE ");
+                    sql.push_str(&conds.join(" AND "));
+                }
+                if let Some(l) = opts.limit {
+                    sql.push_str(&format!(" LIMIT {l}"));
+                }
+                Ok(Statement { sql, params })
+            }
+            Query::Sql(text, given) => {
+                let one = single_statement(text).map_err(|e| self.err(e))?;
+                let (mut sql, names) =
+                    sql_params::rewrite_mysql(&one).map_err(|e| self.err(e))?;
+                let window = opts.window.as_ref();
+                let cursor_type = window.and_then(|w| {
+                    cols.iter()
+                        .find(|(n, _)| n.eq_ignore_ascii_case(&w.column))
+                        .map(|(_, t)| &t.data_type)
+                });
+                let mut params = Vec::with_capacity(names.len());
+                for name in &names {
+                    if let Some((_, v)) = given.iter().find(|(k, _)| k == name) {
+                        params.push(decode::param(v).map_err(|e| self.err(format!(":{name}: {e}")))?);
+                        continue;
+                    }
+                    let bound = match (name.as_str(), window) {
+                        ("since", Some(w)) => w.since.as_ref(),
+                        ("until", Some(w)) => w.until.as_ref(),
+                        ("since" | "until", None) => None,
+                        _ => {
+                            let given: Vec<&str> = given.iter().map(|(k, _)| k.as_str()).collect();
+                            return Err(self.err(format!(
+                                "parameter :{name} has no value (given: {})",
+                                if given.is_empty() { "none".to_string() } else { given.join(", ") }
+                            )));
+                        }
+                    };
+                    params.push(match bound {
+                        Some(v) => decode::param(v).map_err(|e| self.err(format!(":{name}: {e}")))?,
+                        None => decode::extreme(cursor_type, name == "until"),
+                    });
+                }
+                if let Some(l) = opts.limit {
+                    sql = format!("SELECT * FROM (\n{sql}\n) AS etl_q LIMIT {l}");
+                }
+                Ok(Statement { sql, params })
+            }
+        }
+    }
+
+    fn parallel(&self) -> usize {
+        match &self.query {
+            Query::Table { parallel, .. } => *parallel,
+            Query::Sql(..) => 1,
+        }
+    }
+}
+
+/// `cursor >= ? AND cursor < ?`, with `OR cursor IS NULL` when the window has no end (an
+/// incremental read still brings NULL cursors, so the load counts them and applies
+/// `null_cursor`; a bounded backfill window does not).
+fn window_condition(w: &CursorWindow, params: &mut Vec<My>) -> std::result::Result<Option<String>, String> {
+    let col = quote_ident(&w.column);
+    let mut conds = Vec::new();
+    if let Some(s) = &w.since {
+        params.push(decode::param(s)?);
+        conds.push(format!("{col} {} ?", if w.since_inclusive { ">=" } else { ">" }));
+    }
+    if let Some(u) = &w.until {
+        params.push(decode::param(u)?);
+        conds.push(format!("{col} < ?"));
+    }
+    if conds.is_empty() {
+        return Ok(None);
+    }
+    let mut cond = conds.join(" AND ");
+    if w.until.is_none() {
+        cond = format!("({cond} OR {col} IS NULL)");
+    } else {
+        cond = format!("({cond})");
+    }
+    Ok(Some(cond))
+}
+
+/// The one statement of a `sql(...)` source, without a trailing `;`.
+fn single_statement(sql: &str) -> std::result::Result<String, String> {
+    let parts = sql_params::split_statements_mysql(sql)?;
+    match parts.as_slice() {
+        [one] => Ok(one.to_string()),
+        [] => Err("the query is empty".into()),
+        _ => Err(format!(
+            "a query source is one statement; this text has {}",
+            parts.len()
+        )),
+    }
+}
+
+/// MariaDB's JSON is LONGTEXT with a `json_valid(col)` check: such columns of a table become
+/// json (MySQL's own JSON type is told by the metadata). Best effort: no such view, no change.
+async fn mark_json_columns(
+    conn: &mut mysql_async::Conn,
+    parts: &[String],
+    cols: &mut [(String, MyType)],
+) {
+    if !cols.iter().any(|(_, t)| t.kind == Kind::Text) {
+        return;
+    }
+    let (schema, table) = match parts {
+        [t] => (None, t.clone()),
+        [s, t] => (Some(s.clone()), t.clone()),
+        _ => return,
+    };
+    let found: std::result::Result<Vec<String>, _> = conn
+        .exec(
+            "SELECT CHECK_CLAUSE FROM information_schema.CHECK_CONSTRAINTS \
+             WHERE CONSTRAINT_SCHEMA = COALESCE(?, DATABASE()) AND TABLE_NAME = ?",
+            (schema, table),
+        )
+        .await;
+    let Ok(clauses) = found else { return };
+    for (name, t) in cols.iter_mut() {
+        let check = format!("json_valid({})", quote_ident(name));
+        if t.kind == Kind::Text && clauses.iter().any(|c| c.eq_ignore_ascii_case(&check)) {
+            *t = MyType::json();
+        }
+    }
+}
+
+pub fn schema_of(cols: &[(String, MyType)]) -> Schema {
+    Schema::new(
+        cols.iter()
+            .map(|(n, t)| Column::new(n.clone(), t.data_type.clone()))
+            .collect(),
+    )
+}
+
+impl Source for MySource {
+    fn describe(&self) -> String {
+        match &self.query {
+            Query::Table { name, .. } => {
+                format!("table {name} on connection '{}'", self.shared.name)
+            }
+            Query::Sql(..) => format!("query on connection '{}'", self.shared.name),
+        }
+    }
+
+    fn schema(&self, io: &Io) -> Result<Schema> {
+        Ok(schema_of(self.columns(io)?))
+    }
+
+    fn open(&self, io: &Io, opts: &ReadOptions) -> Result<BatchStream> {
+        let cols = self.columns(io)?.to_vec();
+        let reader = Reader {
+            shared: self.shared.clone(),
+            kinds: cols.iter().map(|(_, t)| t.kind).collect(),
+            names: cols.iter().map(|(n, _)| n.clone()).collect(),
+            batch_rows: opts.batch_rows.max(1),
+            what: self.describe(),
+            handle: io.handle.clone(),
+        };
+        if self.parallel() > 1 && opts.limit.is_none() {
+            if let Query::Table { name, parallel } = &self.query {
+                match parallel::plan(self, io, name, &cols, *parallel)? {
+                    Some(ranges) => {
+                        let stmts = ranges
+                            .iter()
+                            .map(|r| self.statement(&cols, opts, Some(r)))
+                            .collect::<Result<Vec<_>>>()?;
+                        return Ok(parallel::open(io, schema_of(&cols), reader, stmts));
+                    }
+                    None => tracing::warn!(
+                        "{}: parallel read needs a single-column integer primary key with rows; reading on one connection",
+                        self.describe()
+                    ),
+                }
+            }
+        }
+        let stmt = self.statement(&cols, opts, None)?;
+        let handle = io.handle.clone();
+        // Decoding is CPU work: it runs on a blocking thread of its own, so the runtime's
+        // workers stay free for socket I/O.
+        Ok(BatchStream::spawn_blocking(io, schema_of(&cols), move |tx| {
+            handle.block_on(reader.stream(stmt, tx))
+        }))
+    }
+
+    fn applies_window(&self) -> bool {
+        match &self.query {
+            Query::Table { .. } => true,
+            Query::Sql(sql, _) => sql_params::rewrite_mysql(sql)
+                .is_ok_and(|(_, n)| n.iter().any(|n| n == "since" || n == "until")),
+        }
+    }
+}
+
+/// What one streaming read needs, cloneable into parallel tasks.
+#[derive(Clone)]
+pub struct Reader {
+    pub shared: Arc<Shared>,
+    pub kinds: Vec<Kind>,
+    pub names: Vec<String>,
+    pub batch_rows: usize,
+    pub what: String,
+    pub handle: tokio::runtime::Handle,
+}
+
+impl Reader {
+    /// Streams one statement into `tx` on a pooled connection.
+    pub async fn stream(&self, stmt: Statement, tx: &BatchSender) -> Result<()> {
+        let name = &self.shared.name;
+        let mut conn = self.shared.pool.get().await?;
+        let id = conn.id();
+        let mut finished = false;
+        let r = self.read(&mut conn, stmt, tx, &mut finished).await;
+        if !finished {
+            // Dropped with rows unread, the pool would drain the rest of the result first.
+            self.shared.pool.kill_query(&self.handle, id);
+        }
+        drop(conn);
+        r.map_err(|e| match e {
+            EtlError::Cancelled => e,
+            EtlError::Database { .. } => e,
+            other => EtlError::db(name, format!("{}: {other}", self.what)),
+        })
+    }
+
+    async fn read(
+        &self,
+        conn: &mut mysql_async::Conn,
+        stmt: Statement,
+        tx: &BatchSender,
+        finished: &mut bool,
+    ) -> Result<()> {
+        let name = &self.shared.name;
+        let params = if stmt.params.is_empty() {
+            mysql_async::Params::Empty
+        } else {
+            mysql_async::Params::Positional(stmt.params)
+        };
+        let mut result = conn
+            .exec_iter(stmt.sql.as_str(), params)
+            .await
+            .map_err(|e| my_error_in(name, &self.what, &e))?;
+        let width = self.kinds.len();
+        let mut dec = Decoder::new(self.kinds.clone(), self.shared.zero_dates);
+        let mut batch = Batch::new(width, 1, self.batch_rows);
+        let mut n = 0u64;
+        loop {
+            let row = match result.next().await {
+                Ok(Some(row)) => row,
+                Ok(None) => break,
+                Err(e) => return Err(my_error_in(name, &self.what, &e)),
+            };
+            n += 1;
+            for (i, v) in row.unwrap_raw().into_iter().enumerate() {
+                let v = dec.decode(i, v.unwrap_or(My::NULL)).map_err(|e| {
+                    EtlError::db(
+                        name,
+                        format!("{}: row {n}, column '{}': {e}", self.what, self.names[i]),
+                    )
+                })?;
+                batch.push(v);
+            }
+            if batch.len() >= self.batch_rows {
+                let full =
+                    std::mem::replace(&mut batch, Batch::new(width, n + 1, self.batch_rows));
+                tx.send(full).await?;
+            }
+        }
+        *finished = true;
+        drop(result);
+        if !batch.is_empty() {
+            tx.send(batch).await?;
+        }
+        for (i, count) in dec.bad_dates.iter().enumerate() {
+            if *count > 0 {
+                tracing::warn!(
+                    "{}: column '{}': {count} zero or invalid date(s) (such as 0000-00-00) read as NULL (zero_dates=null; add zero_dates=fail to the connection URL to refuse them)",
+                    self.what,
+                    self.names[i]
+                );
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Whether a column's type can split a table into key ranges.
+pub fn is_integer(t: &DataType) -> bool {
+    matches!(t, DataType::Int16 | DataType::Int32 | DataType::Int64)
+}
