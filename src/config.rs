@@ -206,7 +206,9 @@ impl Config {
             .or_else(|| self.connections.get(name).cloned())
             // Only without any etl.toml: with one, a missing warehouse in `--env prod` must be
             // an error, not a quiet load into a local file.
-            .or_else(|| (name == "warehouse" && self.path.is_none()).then(|| DEFAULT_WAREHOUSE.to_string()))
+            .or_else(|| {
+                (name == "warehouse" && self.path.is_none()).then(|| DEFAULT_WAREHOUSE.to_string())
+            })
             .ok_or_else(|| {
                 let known: Vec<&str> = self.connections.keys().map(String::as_str).collect();
                 EtlError::Config(format!(
