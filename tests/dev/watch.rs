@@ -297,7 +297,8 @@ fn a_sample_run_on_postgres_loads_into_the_scratch_schema() {
     );
     assert_eq!(w.run(1), ["extract"]);
     assert_eq!(
-        db.scalar("SELECT count(*) FROM etl_dev_test_user.items").as_deref(),
+        db.scalar("SELECT count(*) FROM etl_dev_test_user.items")
+            .as_deref(),
         Some("3")
     );
     assert_eq!(
