@@ -316,7 +316,10 @@ fn full_then_incremental_loads_pick_up_new_and_changed_rows() {
         &dw,
         "SELECT target_table || ':' || load_type || ':' || number_of_records FROM etl.etl_runs ORDER BY id",
     );
-    assert!(counts.contains(&"app.orders_sql:I:3".to_string()), "{counts:?}");
+    assert!(
+        counts.contains(&"app.orders_sql:I:3".to_string()),
+        "{counts:?}"
+    );
     assert!(counts.contains(&"app.orders:I:4".to_string()), "{counts:?}");
 }
 
@@ -367,8 +370,14 @@ fn kill_reader(src: &MyTestDb, dw: &PgTestDb, child: &mut Child) {
                 return;
             }
         }
-        assert!(child.try_wait().expect("try_wait").is_none(), "etl ended before the kill");
-        assert!(Instant::now() < deadline, "the load never started streaming");
+        assert!(
+            child.try_wait().expect("try_wait").is_none(),
+            "etl ended before the kill"
+        );
+        assert!(
+            Instant::now() < deadline,
+            "the load never started streaming"
+        );
         std::thread::sleep(Duration::from_millis(20));
     }
 }
@@ -393,7 +402,10 @@ fn a_killed_source_connection_fails_the_load_cleanly_and_retries_rerun_it() {
     assert_eq!(records.len(), 2, "{records:?}");
     assert_eq!(records[0].0, "success");
     assert_eq!(records[1].0, "failed", "{records:?}");
-    assert!(records[1].1.contains("table big on connection 'src'"), "{records:?}");
+    assert!(
+        records[1].1.contains("table big on connection 'src'"),
+        "{records:?}"
+    );
 
     // With `retries: 1` the second attempt reads the table again and succeeds.
     let mut child = s.spawn("my_kill", &["--task", "retried"]);

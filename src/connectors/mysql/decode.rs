@@ -268,7 +268,13 @@ mod tests {
     #[test]
     fn decodes_edge_values_exactly() {
         let mut d = Decoder::new(
-            vec![Kind::UInt64, Kind::Decimal, Kind::Time, Kind::Date, Kind::Bit],
+            vec![
+                Kind::UInt64,
+                Kind::Decimal,
+                Kind::Time,
+                Kind::Date,
+                Kind::Bit,
+            ],
             ZeroDates::Null,
         );
         assert_eq!(
@@ -288,16 +294,28 @@ mod tests {
                 micros: -(838 * 3600 + 59 * 60 + 59) * 1_000_000 - 5
             }
         );
-        assert_eq!(d.decode(3, My::Date(0, 0, 0, 0, 0, 0, 0)).unwrap(), Value::Null);
-        assert_eq!(d.decode(3, My::Date(2024, 2, 30, 0, 0, 0, 0)).unwrap(), Value::Null);
+        assert_eq!(
+            d.decode(3, My::Date(0, 0, 0, 0, 0, 0, 0)).unwrap(),
+            Value::Null
+        );
+        assert_eq!(
+            d.decode(3, My::Date(2024, 2, 30, 0, 0, 0, 0)).unwrap(),
+            Value::Null
+        );
         assert_eq!(d.bad_dates[3], 2);
-        assert_eq!(d.decode(4, My::Bytes(vec![1, 0])).unwrap(), Value::Int64(256));
+        assert_eq!(
+            d.decode(4, My::Bytes(vec![1, 0])).unwrap(),
+            Value::Int64(256)
+        );
         let mut f = Decoder::new(vec![Kind::Date, Kind::Bool], ZeroDates::Fail);
         assert!(f
             .decode(0, My::Date(0, 0, 0, 0, 0, 0, 0))
             .unwrap_err()
             .contains("zero_dates=fail"));
-        assert!(f.decode(1, My::Int(2)).unwrap_err().contains("tinyint1_as_bool=false"));
+        assert!(f
+            .decode(1, My::Int(2))
+            .unwrap_err()
+            .contains("tinyint1_as_bool=false"));
     }
 
     #[test]

@@ -88,7 +88,11 @@ impl MyDb {
                     let given: Vec<&str> = params.iter().map(|(k, _)| k.as_str()).collect();
                     format!(
                         "parameter :{name} has no value (given: {})",
-                        if given.is_empty() { "none".to_string() } else { given.join(", ") }
+                        if given.is_empty() {
+                            "none".to_string()
+                        } else {
+                            given.join(", ")
+                        }
                     )
                 })?;
                 decode::param(&v.1).map_err(|e| format!(":{name}: {e}"))
@@ -101,11 +105,16 @@ impl MyDb {
 
 /// Runs one statement: prepared (binary protocol) when it has parameters, as text otherwise
 /// (some statements cannot be prepared). Returns the rows it changed.
-async fn run_one(conn: &mut mysql_async::Conn, sql: &str, values: Vec<My>) -> mysql_async::Result<u64> {
+async fn run_one(
+    conn: &mut mysql_async::Conn,
+    sql: &str,
+    values: Vec<My>,
+) -> mysql_async::Result<u64> {
     if values.is_empty() {
         conn.query_drop(sql).await?;
     } else {
-        conn.exec_drop(sql, mysql_async::Params::Positional(values)).await?;
+        conn.exec_drop(sql, mysql_async::Params::Positional(values))
+            .await?;
     }
     Ok(conn.affected_rows())
 }
@@ -213,7 +222,10 @@ impl Database for MyDb {
                     .map(|(col, t)| Column::new(col.name_str(), t.data_type.clone()))
                     .collect(),
             );
-            let mut dec = Decoder::new(types.iter().map(|t| t.kind).collect(), self.shared.zero_dates);
+            let mut dec = Decoder::new(
+                types.iter().map(|t| t.kind).collect(),
+                self.shared.zero_dates,
+            );
             let mut rows = Vec::new();
             while let Some(row) = result.next().await.map_err(|e| my_error(&name, &e))? {
                 if rows.len() == max_rows {

@@ -29,7 +29,10 @@ impl Range {
         params.push(My::Int(self.lo));
         params.push(My::Int(self.hi));
         let col = quote_ident(&self.column);
-        format!("{col} >= ? AND {col} {} ?", if self.last { "<=" } else { "<" })
+        format!(
+            "{col} >= ? AND {col} {} ?",
+            if self.last { "<=" } else { "<" }
+        )
     }
 }
 
@@ -43,7 +46,11 @@ pub fn split(column: &str, min: i64, max: i64, n: usize) -> Vec<Range> {
             // Clamped: the last ranges may be empty, never out of i64.
             let lo = (i128::from(min) + i * step).min(i128::from(max));
             let last = i == n - 1;
-            let hi = if last { i128::from(max) } else { (lo + step).min(i128::from(max)) };
+            let hi = if last {
+                i128::from(max)
+            } else {
+                (lo + step).min(i128::from(max))
+            };
             Range {
                 column: column.to_string(),
                 lo: lo as i64,

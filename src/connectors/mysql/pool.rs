@@ -45,10 +45,9 @@ pub fn my_error(connection: &str, e: &mysql_async::Error) -> EtlError {
             message: format!("{} (MySQL error {})", s.message, s.code),
             sqlstate: Some(s.state.clone()).filter(|s| !s.is_empty()),
         },
-        mysql_async::Error::Io(io) => EtlError::db(
-            connection,
-            format!("connection lost or refused: {io}"),
-        ),
+        mysql_async::Error::Io(io) => {
+            EtlError::db(connection, format!("connection lost or refused: {io}"))
+        }
         other => EtlError::db(connection, other),
     }
 }

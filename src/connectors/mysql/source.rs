@@ -24,7 +24,10 @@ use crate::error::{EtlError, Result};
 
 pub enum Query {
     /// A table, read by `parallel` connections over primary-key ranges when above 1.
-    Table { name: String, parallel: usize },
+    Table {
+        name: String,
+        parallel: usize,
+    },
     Sql(String, Params),
 }
 
@@ -141,8 +144,7 @@ impl MySource {
             }
             Query::Sql(text, given) => {
                 let one = single_statement(text).map_err(|e| self.err(e))?;
-                let (mut sql, names) =
-                    sql_params::rewrite_mysql(&one).map_err(|e| self.err(e))?;
+                let (mut sql, names) = sql_params::rewrite_mysql(&one).map_err(|e| self.err(e))?;
                 let window = opts.window.as_ref();
                 let cursor_type = window.and_then(|w| {
                     cols.iter()
@@ -152,7 +154,8 @@ impl MySource {
                 let mut params = Vec::with_capacity(names.len());
                 for name in &names {
                     if let Some((_, v)) = given.iter().find(|(k, _)| k == name) {
-                        params.push(decode::param(v).map_err(|e| self.err(format!(":{name}: {e}")))?);
+                        params
+                            .push(decode::param(v).map_err(|e| self.err(format!(":{name}: {e}")))?);
                         continue;
                     }
                     let bound = match (name.as_str(), window) {
@@ -163,12 +166,18 @@ impl MySource {
                             let given: Vec<&str> = given.iter().map(|(k, _)| k.as_str()).collect();
                             return Err(self.err(format!(
                                 "parameter :{name} has no value (given: {})",
-                                if given.is_empty() { "none".to_string() } else { given.join(", ") }
+                                if given.is_empty() {
+                                    "none".to_string()
+                                } else {
+                                    given.join(", ")
+                                }
                             )));
                         }
                     };
                     params.push(match bound {
-                        Some(v) => decode::param(v).map_err(|e| self.err(format!(":{name}: {e}")))?,
+                        Some(v) => {
+                            decode::param(v).map_err(|e| self.err(format!(":{name}: {e}")))?
+                        }
                         None => decode::extreme(cursor_type, name == "until"),
                     });
                 }
@@ -191,12 +200,18 @@ impl MySource {
 /// `cursor >= ? AND cursor < ?`, with `OR cursor IS NULL` when the window has no end (an
 /// incremental read still brings NULL cursors, so the load counts them and applies
 /// `null_cursor`; a bounded backfill window does not).
-fn window_condition(w: &CursorWindow, params: &mut Vec<My>) -> std::result::Result<Option<String>, String> {
+fn window_condition(
+    w: &CursorWindow,
+    params: &mut Vec<My>,
+) -> std::result::Result<Option<String>, String> {
     let col = quote_ident(&w.column);
     let mut conds = Vec::new();
     if let Some(s) = &w.since {
         params.push(decode::param(s)?);
-        conds.push(format!("{col} {} ?", if w.since_inclusive { ">=" } else { ">" }));
+        conds.push(format!(
+            "{col} {} ?",
+            if w.since_inclusive { ">=" } else { ">" }
+        ));
     }
     if let Some(u) = &w.until {
         params.push(decode::param(u)?);
@@ -311,9 +326,11 @@ impl Source for MySource {
         let handle = io.handle.clone();
         // Decoding is CPU work: it runs on a blocking thread of its own, so the runtime's
         // workers stay free for socket I/O.
-        Ok(BatchStream::spawn_blocking(io, schema_of(&cols), move |tx| {
-            handle.block_on(reader.stream(stmt, tx))
-        }))
+        Ok(BatchStream::spawn_blocking(
+            io,
+            schema_of(&cols),
+            move |tx| handle.block_on(reader.stream(stmt, tx)),
+        ))
     }
 
     fn applies_window(&self) -> bool {
@@ -394,8 +411,7 @@ impl Reader {
                 batch.push(v);
             }
             if batch.len() >= self.batch_rows {
-                let full =
-                    std::mem::replace(&mut batch, Batch::new(width, n + 1, self.batch_rows));
+                let full = std::mem::replace(&mut batch, Batch::new(width, n + 1, self.batch_rows));
                 tx.send(full).await?;
             }
         }

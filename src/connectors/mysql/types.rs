@@ -88,9 +88,7 @@ impl MyType {
                 t(Kind::Decimal, numeric(precision, scale))
             }
             MYSQL_TYPE_DATE | MYSQL_TYPE_NEWDATE => t(Kind::Date, DataType::Date),
-            MYSQL_TYPE_DATETIME | MYSQL_TYPE_DATETIME2 => {
-                t(Kind::Timestamp, DataType::Timestamp)
-            }
+            MYSQL_TYPE_DATETIME | MYSQL_TYPE_DATETIME2 => t(Kind::Timestamp, DataType::Timestamp),
             MYSQL_TYPE_TIMESTAMP | MYSQL_TYPE_TIMESTAMP2 => {
                 t(Kind::TimestampTz, DataType::TimestampTz)
             }
@@ -111,7 +109,9 @@ impl MyType {
                     t(Kind::Text, DataType::Text { max_len })
                 }
             }
-            MYSQL_TYPE_TINY_BLOB | MYSQL_TYPE_MEDIUM_BLOB | MYSQL_TYPE_LONG_BLOB
+            MYSQL_TYPE_TINY_BLOB
+            | MYSQL_TYPE_MEDIUM_BLOB
+            | MYSQL_TYPE_LONG_BLOB
             | MYSQL_TYPE_BLOB => {
                 if binary {
                     t(Kind::Bytes, DataType::Bytes)
@@ -223,7 +223,10 @@ mod tests {
         assert_eq!(dt(col(ColumnType::MYSQL_TYPE_SHORT, u, 5)), "integer");
         assert_eq!(dt(col(ColumnType::MYSQL_TYPE_INT24, u, 8)), "integer");
         assert_eq!(dt(col(ColumnType::MYSQL_TYPE_LONG, u, 10)), "bigint");
-        assert_eq!(dt(col(ColumnType::MYSQL_TYPE_LONGLONG, u, 20)), "numeric(20,0)");
+        assert_eq!(
+            dt(col(ColumnType::MYSQL_TYPE_LONGLONG, u, 20)),
+            "numeric(20,0)"
+        );
         let dec = Column::new(ColumnType::MYSQL_TYPE_NEWDECIMAL)
             .with_column_length(67)
             .with_decimals(30);

@@ -110,21 +110,31 @@ pub fn register(engine: &mut Engine, host: &Arc<Host>) {
     });
     // `conn.table("orders", #{ parallel: 4 })`: read over N primary-key ranges at once
     // (MySQL/MariaDB sources).
-    engine.register_fn("table", |c: &mut Conn, table: &str, opts: Map| -> Res<Relation> {
-        let mut o = Options::new("table()", opts, &["parallel"])?;
-        let parallel = match o.int("parallel")? {
-            None => 1,
-            Some(n) if (1..=64).contains(&n) => n as usize,
-            Some(n) => return Err(fail(format!("table(): parallel must be from 1 to 64, not {n}"))),
-        };
-        let table = c.read_name(table);
-        let origin = Origin::Table {
-            connection: c.name.clone(),
-            table: table.clone(),
-        };
-        let source = c.db()?.table_with_parallel(&table, parallel).map_err(fail)?;
-        Ok(Relation::with_origin(source, origin))
-    });
+    engine.register_fn(
+        "table",
+        |c: &mut Conn, table: &str, opts: Map| -> Res<Relation> {
+            let mut o = Options::new("table()", opts, &["parallel"])?;
+            let parallel = match o.int("parallel")? {
+                None => 1,
+                Some(n) if (1..=64).contains(&n) => n as usize,
+                Some(n) => {
+                    return Err(fail(format!(
+                        "table(): parallel must be from 1 to 64, not {n}"
+                    )))
+                }
+            };
+            let table = c.read_name(table);
+            let origin = Origin::Table {
+                connection: c.name.clone(),
+                table: table.clone(),
+            };
+            let source = c
+                .db()?
+                .table_with_parallel(&table, parallel)
+                .map_err(fail)?;
+            Ok(Relation::with_origin(source, origin))
+        },
+    );
     engine.register_fn("sql", |c: &mut Conn, sql: &str| -> Res<Relation> {
         relation_sql(c, sql, Params::new())
     });
