@@ -4,4 +4,4 @@
 # (the running ones on 127.0.0.1, or private ones started from the installed binaries).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-cargo test --all-targets "$@"
+cargo test --all-targets --no-fail-fast "$@"

@@ -52,11 +52,49 @@ impl SqliteDb {
         // Loads hold the write lock for their whole transaction; others wait rather than fail.
         conn.busy_timeout(Duration::from_secs(300))
             .map_err(|e| self.err(e))?;
-        conn.pragma_update(None, "journal_mode", "WAL")
-            .map_err(|e| self.err(e))?;
+        self.ensure_wal(&conn)?;
         conn.pragma_update(None, "synchronous", "NORMAL")
             .map_err(|e| self.err(e))?;
         Ok(conn)
+    }
+
+    /// Switches a new database file to WAL, once. The switch needs an exclusive lock, and
+    /// SQLite answers "database is locked" at once (without the busy handler) when two
+    /// connections race for it, so tasks of one process take turns and a busy answer from
+    /// another process is retried.
+    fn ensure_wal(&self, conn: &Connection) -> Result<()> {
+        static SWITCH: std::sync::Mutex<()> = std::sync::Mutex::new(());
+        let mode = |c: &Connection| -> rusqlite::Result<String> {
+            c.query_row("PRAGMA journal_mode", [], |r| r.get(0))
+        };
+        if mode(conn)
+            .map_err(|e| self.err(e))?
+            .eq_ignore_ascii_case("wal")
+        {
+            return Ok(());
+        }
+        let _turn = SWITCH.lock().unwrap_or_else(|p| p.into_inner());
+        let deadline = std::time::Instant::now() + Duration::from_secs(60);
+        loop {
+            match conn
+                .pragma_update_and_check(None, "journal_mode", "WAL", |r| r.get::<_, String>(0))
+            {
+                Ok(m) if m.eq_ignore_ascii_case("wal") => return Ok(()),
+                Ok(m) => {
+                    return Err(self.err(format!(
+                        "cannot switch {} to WAL (journal mode stays {m})",
+                        self.path.display()
+                    )))
+                }
+                Err(rusqlite::Error::SqliteFailure(e, _))
+                    if e.code == rusqlite::ErrorCode::DatabaseBusy
+                        && std::time::Instant::now() < deadline =>
+                {
+                    std::thread::sleep(Duration::from_millis(20));
+                }
+                Err(e) => return Err(self.err(e)),
+            }
+        }
     }
 
     pub(crate) fn err(&self, e: impl std::fmt::Display) -> EtlError {
