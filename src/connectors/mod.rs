@@ -26,7 +26,7 @@ pub struct Io {
 
 /// Rows per batch unless a load says otherwise: large enough to amortise per-batch work,
 /// small enough that memory stays flat (DESIGN.md §6).
-pub const DEFAULT_BATCH_ROWS: usize = 4096;
+pub const DEFAULT_BATCH_ROWS: usize = 2048;
 
 /// How far the bounded pipeline between a source and a target may run ahead.
 pub const PIPELINE_DEPTH: usize = 4;
