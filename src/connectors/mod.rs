@@ -9,6 +9,7 @@ pub mod postgres;
 pub mod sql_params;
 pub mod sqlite;
 mod stream;
+pub(crate) mod url;
 
 pub use database::{Database, LoadSession, MergeCounts, Params, Rows};
 pub use stream::{BatchSender, BatchStream};

@@ -54,13 +54,16 @@ pub fn parse(url: &str) -> Result<Settings, String> {
     };
     let (user, pass) = match userinfo {
         Some(u) => match u.split_once(':') {
-            Some((u, p)) => (Some(percent_decode(u)), Some(percent_decode(p))),
-            None => (Some(percent_decode(u)), None),
+            Some((u, p)) => (
+                Some(crate::connectors::url::percent_decode(u)),
+                Some(crate::connectors::url::percent_decode(p)),
+            ),
+            None => (Some(crate::connectors::url::percent_decode(u)), None),
         },
         None => (None, None),
     };
     let (host, port) = split_host_port(hostport).map_err(|e| format!("{masked}: {e}"))?;
-    let database = Some(percent_decode(path)).filter(|d| !d.is_empty());
+    let database = Some(crate::connectors::url::percent_decode(path)).filter(|d| !d.is_empty());
 
     let mut ssl_mode = "disabled".to_string();
     let mut ssl_ca: Option<String> = None;
@@ -69,7 +72,7 @@ pub fn parse(url: &str) -> Result<Settings, String> {
     let mut zero_dates = ZeroDates::Null;
     for pair in query.split('&').filter(|p| !p.is_empty()) {
         let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
-        let v = percent_decode(v);
+        let v = crate::connectors::url::percent_decode(v);
         match k.to_ascii_lowercase().replace('_', "-").as_str() {
             "ssl-mode" | "sslmode" => ssl_mode = v.to_ascii_lowercase().replace('-', "_"),
             "ssl-ca" | "sslrootcert" => ssl_ca = Some(v),
@@ -173,27 +176,6 @@ fn split_host_port(hostport: &str) -> Result<(String, u16), String> {
         )),
         None => Ok((hostport.to_string(), DEFAULT_PORT)),
     }
-}
-
-fn percent_decode(s: &str) -> String {
-    let b = s.as_bytes();
-    let mut out = Vec::with_capacity(b.len());
-    let mut i = 0;
-    while i < b.len() {
-        if b[i] == b'%' {
-            if let Some(v) = s
-                .get(i + 1..i + 3)
-                .and_then(|h| u8::from_str_radix(h, 16).ok())
-            {
-                out.push(v);
-                i += 3;
-                continue;
-            }
-        }
-        out.push(b[i]);
-        i += 1;
-    }
-    String::from_utf8_lossy(&out).into_owned()
 }
 
 #[cfg(test)]

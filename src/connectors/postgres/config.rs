@@ -52,7 +52,7 @@ pub fn parse(url: &str) -> Result<Settings, String> {
         let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
         match k {
             "sslmode" => sslmode = v.to_ascii_lowercase(),
-            "sslrootcert" => rootcert = Some(percent_decode(v)),
+            "sslrootcert" => rootcert = Some(crate::connectors::url::percent_decode(v)),
             "pool_size" | "pool_max_size" => {
                 pool_size = v
                     .parse()
@@ -119,27 +119,6 @@ fn display(pg: &tokio_postgres::Config) -> String {
         pg.get_user().unwrap_or(""),
         pg.get_dbname().unwrap_or("")
     )
-}
-
-fn percent_decode(s: &str) -> String {
-    let b = s.as_bytes();
-    let mut out = Vec::with_capacity(b.len());
-    let mut i = 0;
-    while i < b.len() {
-        if b[i] == b'%' {
-            if let Some(v) = s
-                .get(i + 1..i + 3)
-                .and_then(|h| u8::from_str_radix(h, 16).ok())
-            {
-                out.push(v);
-                i += 3;
-                continue;
-            }
-        }
-        out.push(b[i]);
-        i += 1;
-    }
-    String::from_utf8_lossy(&out).into_owned()
 }
 
 fn provider() -> Arc<rustls::crypto::CryptoProvider> {
