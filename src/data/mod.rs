@@ -15,6 +15,8 @@ pub use decimal::Decimal;
 pub use interval::{format_interval, parse_interval};
 pub use schema::{Column, Schema};
 pub use types::DataType;
+#[cfg(test)]
+pub(crate) use types::EVERY_TYPE;
 pub use value::Value;
 
 /// Text cut to `max` characters with an ellipsis, for tables and messages.
