@@ -7,7 +7,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
 use std::time::{Duration, Instant};
 
-use crate::common::PgTestDb;
+use crate::common::{copy_dir, PgTestDb};
 
 pub const BIN: &str = env!("CARGO_BIN_EXE_etl");
 
@@ -208,19 +208,6 @@ impl Ran {
                 .unwrap_or_else(|| panic!("no {name}= in {line:?}"))
         };
         (field("rows"), field("inserted"), field("updated"))
-    }
-}
-
-fn copy_dir(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).expect("mkdir");
-    for entry in std::fs::read_dir(from).unwrap_or_else(|e| panic!("{}: {e}", from.display())) {
-        let entry = entry.expect("dir entry");
-        let target = to.join(entry.file_name());
-        if entry.file_type().expect("file type").is_dir() {
-            copy_dir(&entry.path(), &target);
-        } else {
-            std::fs::copy(entry.path(), &target).expect("copy");
-        }
     }
 }
 

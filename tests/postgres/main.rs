@@ -5,10 +5,11 @@
 #[path = "../common/mod.rs"]
 mod common;
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::{Command, Output};
 
 use common::PgTestDb;
+use common::{column_types, copy_dir, records, text};
 
 const BIN: &str = env!("CARGO_BIN_EXE_etl");
 
@@ -110,47 +111,6 @@ impl Run {
         );
         self
     }
-}
-
-fn copy_dir(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).expect("mkdir");
-    for entry in std::fs::read_dir(from).unwrap_or_else(|e| panic!("{}: {e}", from.display())) {
-        let entry = entry.expect("dir entry");
-        let target = to.join(entry.file_name());
-        if entry.file_type().expect("file type").is_dir() {
-            copy_dir(&entry.path(), &target);
-        } else {
-            std::fs::copy(entry.path(), &target).expect("copy");
-        }
-    }
-}
-
-fn text(db: &PgTestDb, sql: &str) -> Vec<String> {
-    db.query(sql)
-        .into_iter()
-        .map(|r| {
-            r.into_iter()
-                .map(|v| v.unwrap_or_else(|| "NULL".into()))
-                .collect::<Vec<_>>()
-                .join("|")
-        })
-        .collect()
-}
-
-/// Each row of a table as PostgreSQL prints the whole record (every column's own text form,
-/// NULL and "" told apart).
-fn records(db: &PgTestDb, table: &str) -> Vec<String> {
-    text(db, &format!("SELECT x::text FROM {table} x ORDER BY id"))
-}
-
-fn column_types(db: &PgTestDb, table: &str) -> Vec<String> {
-    text(
-        db,
-        &format!(
-            "SELECT attname || ' ' || format_type(atttypid, atttypmod) FROM pg_attribute \
-             WHERE attrelid = '{table}'::regclass AND attnum > 0 AND NOT attisdropped ORDER BY attnum"
-        ),
-    )
 }
 
 /// The literals of tests/projects/pg_types/data/types.csv, typed by PostgreSQL itself.
