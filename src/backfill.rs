@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use chrono::{NaiveDate, NaiveDateTime, NaiveTime};
+use chrono::NaiveDateTime;
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 use tracing::Instrument;
@@ -21,6 +21,7 @@ use crate::connectors::Io;
 use crate::context::LoadType;
 use crate::data::{DataType, Value};
 use crate::exec::{self, RunRequest};
+use crate::load::parse_date_arg;
 use crate::runner::{self, RunReport, TaskStatus};
 use crate::script::{Host, Mode, Project};
 
@@ -150,27 +151,6 @@ impl Range {
     }
 }
 
-/// `YYYY-MM-DD` (midnight) or `YYYY-MM-DD HH:MM[:SS]` (also with `T`); true when it had a time.
-pub fn parse_date_arg(s: &str) -> Result<(NaiveDateTime, bool), String> {
-    let t = s.trim();
-    if let Ok(d) = NaiveDate::parse_from_str(t, "%Y-%m-%d") {
-        return Ok((d.and_time(NaiveTime::MIN), false));
-    }
-    for f in [
-        "%Y-%m-%d %H:%M:%S",
-        "%Y-%m-%dT%H:%M:%S",
-        "%Y-%m-%d %H:%M",
-        "%Y-%m-%dT%H:%M",
-    ] {
-        if let Ok(dt) = NaiveDateTime::parse_from_str(t, f) {
-            return Ok((dt, true));
-        }
-    }
-    Err(format!(
-        "'{s}' is not a date: write YYYY-MM-DD or \"YYYY-MM-DD HH:MM:SS\""
-    ))
-}
-
 /// A window bound read back from the audit table: a date, a timestamp (with fraction), or a
 /// timestamp with a zone (converted to UTC, as zone-less bounds of timestamptz cursors are).
 pub fn stored_bound(s: &str) -> Option<NaiveDateTime> {
@@ -184,63 +164,6 @@ pub fn stored_bound(s: &str) -> Option<NaiveDateTime> {
     match Value::parse(t, &DataType::TimestampTz) {
         Ok(Value::TimestampTz(z)) => Some(z.naive_utc()),
         _ => None,
-    }
-}
-
-/// A window bound as a value of the cursor's type (the load driver's side of a B run):
-/// a date cursor takes a bound at midnight, a timestamp cursor any bound, and a
-/// timestamptz cursor reads a bound without a zone as UTC. Other cursor types cannot be
-/// cut into windows of days.
-pub fn bound_value(text: &str, ty: &DataType) -> Result<Value, String> {
-    let (dt, _) = parse_date_arg(text)?;
-    match ty {
-        DataType::Date if dt.time() == NaiveTime::MIN => Ok(Value::Date(dt.date())),
-        DataType::Date => Err(format!(
-            "'{text}' has a time of day, but the cursor is a date: give --from/--to as dates"
-        )),
-        DataType::Timestamp => Ok(Value::Timestamp(dt)),
-        DataType::TimestampTz => Ok(Value::TimestampTz(dt.and_utc())),
-        other => Err(format!(
-            "the cursor's type is {other}; a backfill cuts a range of dates, so the cursor must be a date or timestamp column"
-        )),
-    }
-}
-
-/// One load at a time into a table, among the windows of this process.
-pub struct TableTurn {
-    key: String,
-}
-
-static TURNS: std::sync::Mutex<Vec<String>> = std::sync::Mutex::new(Vec::new());
-
-/// Waits (on the calling script thread) until no other window of this process is loading
-/// into `table` of `connection`; the turn ends when the returned guard is dropped. Windows
-/// loading different tables still run at once.
-pub fn table_turn(connection: &str, table: &str, io: &Io) -> crate::error::Result<TableTurn> {
-    let key = format!("{connection}\u{1f}{table}");
-    let mut waited = false;
-    loop {
-        {
-            let mut turns = TURNS.lock().expect("turns lock");
-            if !turns.contains(&key) {
-                turns.push(key.clone());
-                return Ok(TableTurn { key });
-            }
-        }
-        if io.cancel.is_cancelled() {
-            return Err(crate::error::EtlError::Cancelled);
-        }
-        if !waited {
-            tracing::debug!(table, "Waiting for another window's load into {table}.");
-            waited = true;
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
-}
-
-impl Drop for TableTurn {
-    fn drop(&mut self) {
-        TURNS.lock().expect("turns lock").retain(|k| *k != self.key);
     }
 }
 
@@ -758,31 +681,6 @@ mod tests {
             .contains("--days must be 1 or more"));
         let e = Range::parse("1900-01-01", "2100-01-01", 1).unwrap_err();
         assert!(e.contains("use a larger --days"), "{e}");
-    }
-
-    #[test]
-    fn bounds_take_the_cursor_type() {
-        assert_eq!(
-            bound_value("2025-01-04", &DataType::Date).unwrap(),
-            Value::Date(NaiveDate::from_ymd_opt(2025, 1, 4).unwrap())
-        );
-        assert_eq!(
-            bound_value("2025-01-04 00:00:00", &DataType::Date).unwrap(),
-            Value::Date(NaiveDate::from_ymd_opt(2025, 1, 4).unwrap())
-        );
-        assert!(bound_value("2025-01-04 06:00:00", &DataType::Date)
-            .unwrap_err()
-            .contains("cursor is a date"));
-        assert_eq!(
-            bound_value("2025-01-04", &DataType::Timestamp).unwrap(),
-            Value::Timestamp(dt("2025-01-04"))
-        );
-        assert_eq!(
-            bound_value("2025-01-04 06:30:00", &DataType::TimestampTz).unwrap(),
-            Value::TimestampTz(dt("2025-01-04 06:30:00").and_utc())
-        );
-        let e = bound_value("2025-01-04", &DataType::Int64).unwrap_err();
-        assert!(e.contains("must be a date or timestamp"), "{e}");
     }
 
     #[test]

@@ -69,7 +69,7 @@ pub fn run_load(
     // Backfill windows running at once take turns per target table (a warehouse may refuse
     // two loads of one project into one table at the same time).
     let _turn = match run.load_type {
-        LoadType::Backfill => Some(crate::backfill::table_turn(db.name(), &spec.into, io)?),
+        LoadType::Backfill => Some(super::table_turn(db.name(), &spec.into, io)?),
         _ => None,
     };
     // The record exists before anything can fail (even reading the source's header), so
@@ -83,11 +83,11 @@ pub fn run_load(
         ..LoadFigures::default()
     };
 
-    let resolved = resolve_window(run, io, source, spec, &mut || {
+    let resolved = super::resolve_window(run, io, source, spec, &mut || {
         db.audit_watermark(io, &run.project, &spec.into)
     });
     let result = resolved.and_then(
-        |Resolved {
+        |super::Resolved {
              mode,
              window,
              previous_max,
@@ -166,116 +166,6 @@ pub fn run_load(
             Err(e)
         }
     }
-}
-
-/// What a load reads: its mode, its cursor window, and the audit watermark it starts from.
-#[derive(Clone, Debug)]
-pub struct Resolved {
-    pub mode: LoadMode,
-    /// None without a cursor; with one, bounds may still be open (a full load reads all).
-    pub window: Option<CursorWindow>,
-    /// The watermark an incremental load starts from (`previous_max_date`).
-    pub previous_max: Option<String>,
-}
-
-/// The load's mode and cursor window (DESIGN.md §3): I reads from the audit watermark, B the
-/// run's window, F everything. A full replace never reads a window: it would shrink the table.
-/// `watermark` reads the audit table (only asked for incremental loads); `etl plan` passes
-/// one that never creates the audit table.
-pub fn resolve_window(
-    run: &crate::context::RunInfo,
-    io: &Io,
-    source: &Arc<dyn Source>,
-    spec: &LoadSpec,
-    watermark: &mut dyn FnMut() -> Result<Option<String>>,
-) -> Result<Resolved> {
-    let mode = spec
-        .mode
-        .unwrap_or(match (run.load_type, spec.key.is_empty()) {
-            (LoadType::Full, _) => LoadMode::Full,
-            (_, false) => LoadMode::Merge,
-            (_, true) => LoadMode::Append,
-        });
-    if mode == LoadMode::Merge && spec.key.is_empty() {
-        return Err(EtlError::load(
-            &spec.into,
-            "mode 'merge' needs a key: add `key: [\"id\"]`",
-        ));
-    }
-    let Some(col) = &spec.cursor else {
-        if run.load_type == LoadType::Backfill {
-            if mode == LoadMode::Append {
-                return Err(EtlError::load(
-                    &spec.into,
-                    "a backfill window needs a `cursor` to know which rows are in it; without one \
-                     (and without a key) every window would append the whole source again. Add \
-                     `cursor: \"COLUMN\"`, or leave this task out of the backfill (--task)",
-                ));
-            }
-            tracing::warn!(table = %spec.into, "This load has no cursor: every backfill window reads the whole source ({}).", mode.as_str());
-        }
-        return Ok(Resolved {
-            mode,
-            window: None,
-            previous_max: None,
-        });
-    };
-    let schema = source.schema(io)?;
-    let cursor_type = schema
-        .index_of(col)
-        .map(|i| schema.columns[i].data_type.clone())
-        .ok_or_else(|| {
-            EtlError::load(
-                &spec.into,
-                format!(
-                    "cursor column '{col}' is not in {} (columns: {})",
-                    source.describe(),
-                    schema.names().join(", ")
-                ),
-            )
-        })?;
-    let parse = |text: &str| -> Result<Value> {
-        Value::parse(text, &cursor_type)
-            .map_err(|e| EtlError::load(&spec.into, format!("cursor '{col}': {e}")))
-    };
-    // An unbounded window still names the cursor, so SQL sources bind :since/:until with
-    // the widest values of the cursor's type.
-    let mut window = CursorWindow {
-        column: col.clone(),
-        since: None,
-        since_inclusive: true,
-        until: None,
-    };
-    let mut previous_max = None;
-    match run.load_type {
-        _ if mode == LoadMode::Full => {}
-        LoadType::Incremental => {
-            previous_max = watermark()?;
-            window.since = previous_max.as_deref().map(parse).transpose()?;
-            // With a key the boundary rows are merged again (idempotent); without one they
-            // were appended last time and must not be appended twice.
-            window.since_inclusive = !spec.key.is_empty();
-        }
-        LoadType::Backfill => {
-            // `etl backfill` gives dates (or date-times) whatever the cursor's type.
-            let bound = |text: &str| -> Result<Value> {
-                crate::backfill::bound_value(text, &cursor_type).map_err(|e| {
-                    EtlError::load(
-                        &spec.into,
-                        format!("backfill window on cursor '{col}': {e}"),
-                    )
-                })
-            };
-            window.since = run.since.as_deref().map(bound).transpose()?;
-            window.until = run.until.as_deref().map(bound).transpose()?;
-        }
-        LoadType::Full => {}
-    }
-    Ok(Resolved {
-        mode,
-        window: Some(window),
-        previous_max,
-    })
 }
 
 #[allow(clippy::too_many_arguments)]

@@ -4,10 +4,14 @@
 mod driver;
 mod scratch;
 mod spec;
+mod turn;
+mod window;
 
-pub use driver::{resolve_window, run_load, LoadFigures, Resolved, Transform};
+pub use driver::{run_load, LoadFigures, Transform};
 pub use scratch::{default_scratch, Naming, Sample};
 pub use spec::{LoadMode, LoadSpec, NullCursor};
+pub use turn::{table_turn, TableTurn};
+pub use window::{bound_value, parse_date_arg, resolve_window, Resolved};
 
 use crate::connectors::CursorWindow;
 use crate::data::Schema;
