@@ -102,6 +102,24 @@ impl AuditRecord {
         ]
     }
 
+    /// The record's columns as named values, to bind to `:run_id`, `:project`, ...
+    pub fn params(&self) -> Vec<(String, crate::data::Value)> {
+        use crate::data::Value;
+        self.fields()
+            .into_iter()
+            .zip(COLUMNS)
+            .map(|(f, name)| {
+                let v = match f {
+                    Field::Text(Some(s)) => Value::Text(s.to_string()),
+                    Field::Int(Some(i)) => Value::Int64(i),
+                    Field::Time(Some(t)) => Value::TimestampTz(t),
+                    _ => Value::Null,
+                };
+                (name.to_string(), v)
+            })
+            .collect()
+    }
+
     /// Sets a field by column name (scripts' `insert_etl_runs_record(conn, #{...})`).
     pub fn set(&mut self, column: &str, value: Option<String>) -> Result<(), String> {
         let time = |v: &Option<String>| -> Result<Option<DateTime<Utc>>, String> {
@@ -151,6 +169,16 @@ impl AuditRecord {
         }
         Ok(())
     }
+}
+
+/// `UPDATE <table> SET run_id = :run_id, ... WHERE id = :id`: the record written inside a
+/// load's transaction, in any dialect (bind `AuditRecord::params` and `id`).
+pub fn update_sql(quoted_table: &str) -> String {
+    let sets: Vec<String> = COLUMNS.iter().map(|c| format!("{c} = :{c}")).collect();
+    format!(
+        "UPDATE {quoted_table} SET {} WHERE id = :id",
+        sets.join(", ")
+    )
 }
 
 /// Error text stored in the audit table: bounded, so one huge message cannot bloat it.

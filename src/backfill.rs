@@ -271,6 +271,7 @@ pub async fn command(config: Option<&Path>, args: BackfillArgs) -> u8 {
         args.env.as_deref(),
         &selection,
         cancel.clone(),
+        crate::runmode::RunMode::Write,
     )
     .await
     {
@@ -547,7 +548,8 @@ async fn done_windows(
     let records = tokio::task::spawn_blocking(move || {
         let db = p.host.connection(&p.meta.target)?;
         // Every record of the project: the history is small next to the data it describes.
-        db.audit_history(&p.host.io, Some(&p.meta.name), i64::MAX as usize)
+        db.audit()?
+            .history(&p.host.io, Some(&p.meta.name), i64::MAX as usize)
     })
     .await
     .map_err(|e| crate::error::EtlError::Other(e.to_string()))??;

@@ -332,6 +332,11 @@ async fn exec(config: Option<&Path>, args: ExecArgs) -> u8 {
         args.env.as_deref(),
         &selection,
         cancel.clone(),
+        if args.dry_run {
+            crate::runmode::RunMode::Dry
+        } else {
+            crate::runmode::RunMode::Write
+        },
     )
     .await
     {
@@ -399,9 +404,8 @@ async fn runs(
     let handle = tokio::runtime::Handle::current();
     let result = tokio::task::spawn_blocking(move || {
         let url = config.connection_url(&conn)?;
-        let options = crate::connectors::open::OpenOptions::from_config(&config);
-        let db = crate::connectors::open::open_with(&conn, &url, &options)?;
-        db.audit_history(
+        let db = crate::connectors::open(&conn, &url, &config.open_options())?;
+        db.audit()?.history(
             &Io {
                 handle,
                 cancel: CancellationToken::new(),

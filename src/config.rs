@@ -8,6 +8,7 @@ use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
 
+pub use crate::connectors::mask_url;
 use crate::error::{EtlError, Result};
 use crate::notify::config::{NotifyOverride, SmtpConfig, SmtpSection};
 
@@ -31,6 +32,8 @@ struct FileConfig {
     limits: Limits,
     #[serde(default)]
     audit: AuditSection,
+    #[serde(default)]
+    load: LoadSettings,
     /// `[smtp]`: the mail server for notifications (docs/operations.md#notifications).
     smtp: Option<SmtpSection>,
     /// `[schedule]`: defaults of `etl schedule`.
@@ -46,6 +49,26 @@ pub struct ScheduleSettings {
     pub timezone: Option<String>,
     /// Seconds running loads may take to finish after SIGTERM before they are cancelled.
     pub grace_seconds: Option<f64>,
+}
+
+/// `[load]`: how loads treat the warehouse's other users (docs/operations.md#loads).
+#[derive(Clone, Debug, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct LoadSettings {
+    /// How long a full load's swap waits for other sessions' locks on the table each time it
+    /// tries. Short, because every new reader of the table queues behind a waiting swap.
+    pub swap_lock_timeout_seconds: f64,
+    /// Tries before the load fails with the old table kept.
+    pub swap_attempts: u32,
+}
+
+impl Default for LoadSettings {
+    fn default() -> Self {
+        LoadSettings {
+            swap_lock_timeout_seconds: 2.0,
+            swap_attempts: 10,
+        }
+    }
 }
 
 /// `[audit]`: where the audit table lives.
@@ -105,6 +128,8 @@ pub struct Config {
     pub notify: Option<NotifyOverride>,
     /// `[schedule]`: defaults of `etl schedule`.
     pub schedule: ScheduleSettings,
+    /// `[load]`: how loads wait for other sessions.
+    pub load: LoadSettings,
     connections: BTreeMap<String, String>,
     env_names: Vec<String>,
 }
@@ -191,9 +216,24 @@ impl Config {
             smtp,
             notify,
             schedule: file.schedule,
+            load: file.load,
             connections,
             env_names,
         })
+    }
+
+    /// What connectors take from this file beyond a connection's URL.
+    pub fn open_options(&self) -> crate::connectors::OpenOptions {
+        let timeout = self.load.swap_lock_timeout_seconds;
+        crate::connectors::OpenOptions {
+            audit_schema: self.audit_schema.clone(),
+            swap_lock_timeout: std::time::Duration::from_secs_f64(if timeout.is_finite() {
+                timeout.clamp(0.001, 3600.0)
+            } else {
+                2.0
+            }),
+            swap_attempts: self.load.swap_attempts.max(1),
+        }
     }
 
     /// The URL of a named connection: `ETL_CONN_<NAME>` first, then the environment's entry,
@@ -285,51 +325,9 @@ fn absolute(p: &Path) -> PathBuf {
     std::path::absolute(p).unwrap_or_else(|_| p.to_path_buf())
 }
 
-/// A URL safe to print: the password (and `password=` parameters) replaced by `***`.
-pub fn mask_url(url: &str) -> String {
-    let mut out = url.to_string();
-    if let Some(scheme_end) = out.find("://") {
-        let rest_start = scheme_end + 3;
-        let authority_end = out[rest_start..]
-            .find(['/', '?'])
-            .map(|i| rest_start + i)
-            .unwrap_or(out.len());
-        if let Some(at) = out[rest_start..authority_end].rfind('@') {
-            let userinfo = &out[rest_start..rest_start + at];
-            if let Some(colon) = userinfo.find(':') {
-                out.replace_range(rest_start + colon + 1..rest_start + at, "***");
-            }
-        }
-    }
-    let lower = out.to_ascii_lowercase();
-    if let Some(i) = lower.find("password=") {
-        let start = i + "password=".len();
-        let end = out[start..]
-            .find(['&', ' ', ';'])
-            .map(|j| start + j)
-            .unwrap_or(out.len());
-        out.replace_range(start..end, "***");
-    }
-    out
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn masks_passwords_in_urls() {
-        assert_eq!(
-            mask_url("postgres://etl:s3cr%40t@db:5432/dw"),
-            "postgres://etl:***@db:5432/dw"
-        );
-        assert_eq!(mask_url("mysql://root@db/shop"), "mysql://root@db/shop");
-        assert_eq!(
-            mask_url("postgres://db/dw?user=a&password=xyz&sslmode=require"),
-            "postgres://db/dw?user=a&password=***&sslmode=require"
-        );
-        assert_eq!(mask_url("sqlite:///tmp/a.db"), "sqlite:///tmp/a.db");
-    }
 
     #[test]
     fn reads_environments_and_resolves_sqlite_paths() {

@@ -204,6 +204,7 @@ pub async fn prepare(
     env: Option<&str>,
     selection: &runner::Selection,
     cancel: tokio_util::sync::CancellationToken,
+    mode: crate::runmode::RunMode,
 ) -> Result<(Arc<Project>, Vec<String>), u8> {
     let project_dir = std::path::absolute(script)
         .ok()
@@ -216,7 +217,11 @@ pub async fn prepare(
         handle: tokio::runtime::Handle::current(),
         cancel,
     };
-    let host = Host::new(crate::script::Mode::Run, config, script, io);
+    let options = crate::script::HostOptions {
+        mode,
+        ..Default::default()
+    };
+    let host = Host::with_options(crate::script::Mode::Run, config, script, io, options);
     let project = compile(host).await.map_err(|e| {
         eprintln!("error: {e}");
         2

@@ -18,6 +18,7 @@ pub mod notify;
 pub mod plan;
 pub mod progress;
 pub mod report;
+pub mod runmode;
 pub mod runner;
 pub mod scaffold;
 pub mod schedule;

@@ -345,7 +345,7 @@ fn record_task(
     let write = project
         .host
         .connection(target)
-        .and_then(|db| db.audit_insert(&project.host.io, &record));
+        .and_then(|db| db.audit()?.insert(&project.host.io, &record));
     if let Err(e) = write {
         tracing::warn!(task = %def.name, "Could not write the task's audit record to '{target}': {e}");
     }

@@ -2,13 +2,13 @@
 //! that streams a source into a target with its audit record (DESIGN.md §3).
 
 mod driver;
-mod scratch;
+mod rows;
 mod spec;
 mod turn;
 mod window;
+mod write;
 
-pub use driver::{run_load, LoadFigures, Transform};
-pub use scratch::{default_scratch, Naming, Sample};
+pub use driver::{run_load, LoadFigures, LoadRequest, Transform};
 pub use spec::{LoadMode, LoadSpec, NullCursor};
 pub use turn::{table_turn, TableTurn};
 pub use window::{bound_value, parse_date_arg, resolve_window, Resolved};
@@ -16,9 +16,9 @@ pub use window::{bound_value, parse_date_arg, resolve_window, Resolved};
 use crate::connectors::CursorWindow;
 use crate::data::Schema;
 
-/// What the target must do, decided before the first row is written.
+/// What the target must do, decided once the rows' columns are known.
 #[derive(Clone, Debug)]
-pub struct LoadPlan {
+pub(crate) struct LoadPlan {
     pub table: String,
     /// Columns of the rows that will be written, in order.
     pub schema: Schema,

@@ -183,7 +183,7 @@ fn run_loads(project: &Project, run: &RunInfo, io: &Io) -> Vec<LoadLine> {
     let records = project
         .host
         .connection(&project.meta.target)
-        .and_then(|db| db.audit_history(io, Some(&run.project), AUDIT_LOOKBACK));
+        .and_then(|db| db.audit()?.history(io, Some(&run.project), AUDIT_LOOKBACK));
     match records {
         Ok(records) => records
             .into_iter()
@@ -298,7 +298,7 @@ async fn record_failure(
         };
         p.host
             .connection(&p.meta.target)
-            .and_then(|db| db.audit_insert(&io, &record))
+            .and_then(|db| db.audit()?.insert(&io, &record))
     })
     .await;
     match written {

@@ -1,18 +1,17 @@
 //! What each task would do, collected while its closure runs in plan mode: a `load` is
-//! described (read-only) instead of run, SQL statements and files are listed.
+//! described (read-only) instead of run, SQL statements and files are listed. The source
+//! statement is the one the source itself builds for the read, in its own dialect.
 
-use std::sync::{Arc, Mutex};
+use std::sync::Mutex;
 
-use rhai::NativeCallContext;
-
-use super::dialect::Dialect;
-use crate::connectors::{CursorWindow, Database, ReadOptions};
-use crate::context::TaskCtx;
-use crate::data::{DataType, Schema, Value};
+use crate::connectors::{
+    Connection, CursorWindow, LoadTarget, ReadOptions, Source, SourceStatement, TargetColumn,
+};
+use crate::context::{current_task, LoadType, RunInfo};
+use crate::data::{Column, DataType, Schema, Value};
 use crate::error::{EtlError, Result};
-use crate::load::{resolve_window, LoadMode, LoadSpec, Transform};
-use crate::script::api::{Origin, Relation, RhaiTransform, Step};
-use crate::script::Host;
+use crate::load::{resolve_window, LoadMode, LoadRequest, LoadSpec, Transform};
+use crate::runmode::Planner;
 
 /// Rows read through a `.map` to learn its output columns.
 const MAP_SAMPLE_ROWS: u64 = 200;
@@ -71,114 +70,123 @@ impl Collector {
             .expect("plan lock")
             .push((task.to_string(), item));
     }
-
-    pub fn sql(&self, task: &str, connection: &str, what: String) {
-        self.push(
-            task,
-            Item::Sql {
-                connection: connection.to_string(),
-                what,
-            },
-        );
-    }
-
-    /// Describes a load without writing anything; a failure becomes part of the plan.
-    #[allow(clippy::too_many_arguments)]
-    pub fn load(
-        &self,
-        ctx: &NativeCallContext,
-        host: &Host,
-        connection: &str,
-        db: &Arc<dyn Database>,
-        task: &TaskCtx,
-        from: &Relation,
-        spec: &LoadSpec,
-    ) {
-        let item = match describe(ctx, host, connection, db, task, from, spec) {
-            Ok(view) => Item::Load(Box::new(view)),
-            Err(e) => Item::Error(format!("load into {}: {e}", spec.into)),
-        };
-        self.push(&task.task, item);
-    }
 }
 
-fn dialect_of(host: &Host, connection: &str) -> Dialect {
-    host.config
-        .connection_url(connection)
-        .map(|u| Dialect::of_url(&u))
-        .unwrap_or(Dialect::Sqlite)
-}
-
-fn describe(
-    ctx: &NativeCallContext,
-    host: &Host,
-    connection: &str,
-    db: &Arc<dyn Database>,
-    task: &TaskCtx,
-    from: &Relation,
-    spec: &LoadSpec,
-) -> Result<LoadView> {
-    let io = &host.io;
-    let run = &task.run;
-    let dialect = dialect_of(host, connection);
-    let audit = dialect.audit_exists(db, io, &host.config.audit_schema)?;
-    let mut notes = Vec::new();
-    let resolved = resolve_window(run, io, &from.source, spec, &mut || {
-        if audit {
-            db.audit_watermark(io, &run.project, &spec.into)
-        } else {
-            Ok(None)
+impl Planner for Collector {
+    fn statement(&self, connection: &str, what: String) {
+        if let Some(task) = current_task() {
+            self.push(
+                &task.task,
+                Item::Sql {
+                    connection: connection.to_string(),
+                    what,
+                },
+            );
         }
+    }
+
+    /// A failure to describe becomes part of the plan, not an error of the task.
+    fn load(&self, conn: &Connection, req: LoadRequest<'_>) -> Result<()> {
+        let task = req.task.task.clone();
+        let table = req.spec.into.clone();
+        let item = match describe(conn, req) {
+            Ok(view) => Item::Load(Box::new(view)),
+            Err(e) => Item::Error(format!("load into {table}: {e}")),
+        };
+        self.push(&task, item);
+        Ok(())
+    }
+}
+
+fn describe(conn: &Connection, req: LoadRequest<'_>) -> Result<LoadView> {
+    let LoadRequest {
+        io,
+        task,
+        source,
+        transform,
+        spec,
+    } = req;
+    let spec = &spec;
+    let run = &task.run;
+    let audit = conn.audit()?;
+    let target = conn.target()?;
+    let audit_exists = audit.exists(io)?;
+    let mut notes = Vec::new();
+    // The connection is plan-wrapped: reading the watermark never creates the audit table.
+    let resolved = resolve_window(run, io, source, spec, &mut || {
+        audit.watermark(io, &run.project, &spec.into)
     })?;
-    let window = describe_window(resolved.window.as_ref(), resolved.mode, run, audit);
+    let window = describe_window(resolved.window.as_ref(), resolved.mode, run, audit_exists);
 
     // The rows' columns: the source's, or what its `.map` makes of the first rows.
-    let input = from.source.schema(io)?;
-    let columns = if from.steps.iter().any(|s| matches!(s, Step::Map(_))) {
-        notes.push(format!(
-            "columns after .map, from its first {MAP_SAMPLE_ROWS} rows"
-        ));
-        mapped_schema(ctx, host, from, input.clone())?
-    } else {
-        input.clone()
+    let columns = match transform.output_schema() {
+        Some(schema) => schema,
+        None => {
+            notes.push(format!(
+                "columns after .map, from its first {MAP_SAMPLE_ROWS} rows"
+            ));
+            mapped_schema(io, source.as_ref(), transform)?
+        }
     };
 
-    let (sql, rows) = source_sql_and_rows(host, from, resolved.window.as_ref())?;
-
-    let exists = dialect.table_exists(db, io, &spec.into)?;
-    let existing = if exists {
-        Some(db.table(&spec.into).schema(io)?)
-    } else {
-        None
+    let read = ReadOptions {
+        limit: spec.limit,
+        window: resolved.window.clone().filter(|_| source.applies_window()),
+        ..ReadOptions::default()
     };
-    let (ddl, map) = target_changes(dialect, spec, resolved.mode, &columns, existing.as_ref());
-    if spec.limit.is_some() {
-        notes.push(format!(
-            "reads at most {} rows",
-            spec.limit.unwrap_or_default()
-        ));
+    let statement = source.statement(io, &read)?;
+    let rows = match source.estimate_rows(io, &read)? {
+        Some(e) => e.to_string(),
+        None if statement.as_ref().is_some_and(|s| !s.unbounded.is_empty()) => {
+            "unknown (unbounded :since/:until)".into()
+        }
+        None => "unknown".into(),
+    };
+    let existing = target.inspect(io, &spec.into)?;
+    let (ddl, map) = target_changes(
+        target.as_ref(),
+        spec,
+        resolved.mode,
+        &columns,
+        existing.as_deref(),
+    );
+    if let Some(limit) = spec.limit {
+        notes.push(format!("reads at most {limit} rows"));
     }
     Ok(LoadView {
-        connection: connection.to_string(),
+        connection: conn.name.clone(),
         table: spec.into.clone(),
         mode: resolved.mode,
         key: spec.key.clone(),
         cursor: spec.cursor.clone(),
-        source: from.source.describe(),
-        sql,
+        source: source.describe(),
+        sql: statement.map(|s| show(&s)),
         window,
         rows,
-        exists,
+        exists: existing.is_some(),
         ddl,
         columns: map,
         notes,
     })
 }
 
+/// A source statement for reading: its parameters written in as literals (a run always
+/// binds them), the open window ends said in a comment.
+fn show(s: &SourceStatement) -> String {
+    let mut text = inline(&s.sql, &s.params);
+    for name in &s.unbounded {
+        text.push_str(&format!(
+            "\n-- :{name} unbounded: bound to the {} value of the cursor's type",
+            if name == "since" { "lowest" } else { "highest" }
+        ));
+    }
+    text
+}
+
 fn describe_window(
     window: Option<&CursorWindow>,
     mode: LoadMode,
-    run: &crate::context::RunInfo,
+    run: &RunInfo,
     audit: bool,
 ) -> String {
     let Some(w) = window else {
@@ -194,18 +202,18 @@ fn describe_window(
     }
     if !parts.is_empty() {
         let from = match run.load_type {
-            crate::context::LoadType::Incremental => " (watermark from etl_runs)",
-            crate::context::LoadType::Backfill => " (backfill range)",
-            crate::context::LoadType::Full => "",
+            LoadType::Incremental => " (watermark from etl_runs)",
+            LoadType::Backfill => " (backfill range)",
+            LoadType::Full => "",
         };
         return format!("{}{from}", parts.join(" AND "));
     }
     match (mode, run.load_type) {
         (LoadMode::Full, _) => format!("none: a full load reads every row (cursor {})", w.column),
-        (_, crate::context::LoadType::Incremental) if !audit => {
+        (_, LoadType::Incremental) if !audit => {
             "none: no audit table yet, the first run reads every row".into()
         }
-        (_, crate::context::LoadType::Incremental) => {
+        (_, LoadType::Incremental) => {
             "none: no successful load of this table yet, the first run reads every row".into()
         }
         _ => "none".into(),
@@ -224,17 +232,15 @@ fn literal(v: &Value) -> String {
 
 /// Learns the columns a `.map` returns by running it over the first rows.
 fn mapped_schema(
-    ctx: &NativeCallContext,
-    host: &Host,
-    from: &Relation,
-    input: Schema,
+    io: &crate::connectors::Io,
+    source: &dyn Source,
+    transform: &mut dyn Transform,
 ) -> Result<Schema> {
     let opts = ReadOptions {
         limit: Some(MAP_SAMPLE_ROWS),
         ..ReadOptions::default()
     };
-    let mut stream = from.source.open(&host.io, &opts)?;
-    let mut transform = RhaiTransform::new(ctx, &from.steps, input);
+    let mut stream = source.open(io, &opts)?;
     while let Some(batch) = stream.next_blocking() {
         transform.apply(batch?)?;
         if let Some(s) = transform.output_schema() {
@@ -245,147 +251,6 @@ fn mapped_schema(
         "no row reached the end of .map in the first rows: the target's columns are unknown until one does"
             .into(),
     ))
-}
-
-/// The source statement with its parameters written in, and the row estimate.
-fn source_sql_and_rows(
-    host: &Host,
-    from: &Relation,
-    window: Option<&CursorWindow>,
-) -> Result<(Option<String>, String)> {
-    let io = &host.io;
-    let estimate = from.source.estimate_rows(io, window)?;
-    let fmt =
-        |rows: u64, exact: bool, how: &str| format!("{}{rows}{how}", if exact { "" } else { "~" });
-    match &from.origin {
-        Origin::Table { connection, table } => {
-            let d = dialect_of(host, connection);
-            let (sql, params) = table_sql(d, table, window);
-            let rows = match estimate {
-                Some(e) => fmt(
-                    e.rows,
-                    e.exact,
-                    if e.exact { " (count)" } else { " (estimate)" },
-                ),
-                None => explain(host, connection, &sql, &params)?,
-            };
-            Ok((Some(inline(&sql, &params)), rows))
-        }
-        Origin::Sql {
-            connection,
-            sql,
-            params,
-        } => {
-            let mut params = params.clone();
-            let mut unbound = Vec::new();
-            for (name, bound) in [
-                ("since", window.and_then(|w| w.since.clone())),
-                ("until", window.and_then(|w| w.until.clone())),
-            ] {
-                if params.iter().any(|(k, _)| k == name) || !mentions(sql, name) {
-                    continue;
-                }
-                match bound {
-                    Some(v) => params.push((name.to_string(), v)),
-                    None => unbound.push(name),
-                }
-            }
-            let mut text = inline(sql, &params);
-            for name in &unbound {
-                text.push_str(&format!(
-                    "\n-- :{name} unbounded: bound to the {} value of the cursor's type",
-                    if *name == "since" {
-                        "lowest"
-                    } else {
-                        "highest"
-                    }
-                ));
-            }
-            let rows = match estimate {
-                Some(e) => fmt(
-                    e.rows,
-                    e.exact,
-                    if e.exact { " (count)" } else { " (estimate)" },
-                ),
-                None if unbound.is_empty() => explain(host, connection, sql, &params)?,
-                None => "unknown (unbounded :since/:until)".into(),
-            };
-            Ok((Some(text), rows))
-        }
-        Origin::Csv { path, .. } => {
-            let rows = match std::fs::read(path) {
-                Ok(bytes) => {
-                    let mut lines = memchr::memchr_iter(b'\n', &bytes).count();
-                    if !bytes.ends_with(b"\n") && !bytes.is_empty() {
-                        lines += 1;
-                    }
-                    let note = if window.is_some_and(|w| w.since.is_some() || w.until.is_some()) {
-                        " (lines in the file, before the window)"
-                    } else {
-                        " (lines in the file)"
-                    };
-                    fmt(lines.saturating_sub(1) as u64, false, note)
-                }
-                Err(e) => format!("unknown ({e})"),
-            };
-            Ok((None, rows))
-        }
-        Origin::Other => Ok((
-            None,
-            estimate
-                .map(|e| fmt(e.rows, e.exact, ""))
-                .unwrap_or_else(|| "unknown".into()),
-        )),
-    }
-}
-
-fn explain(
-    host: &Host,
-    connection: &str,
-    sql: &str,
-    params: &crate::connectors::Params,
-) -> Result<String> {
-    let d = dialect_of(host, connection);
-    let db = host.connection(connection)?;
-    Ok(match d.explain_rows(&db, &host.io, sql, params)? {
-        Some(n) => format!("~{n} (planner estimate)"),
-        None => "unknown".into(),
-    })
-}
-
-/// `SELECT * FROM t` with the window's conditions, as the table source reads it.
-fn table_sql(
-    d: Dialect,
-    table: &str,
-    window: Option<&CursorWindow>,
-) -> (String, crate::connectors::Params) {
-    let mut sql = format!("SELECT * FROM {}", d.table(table));
-    let mut params = Vec::new();
-    if let Some(w) = window {
-        let col = d.ident(&w.column);
-        let mut conds = Vec::new();
-        if let Some(s) = &w.since {
-            let op = if w.since_inclusive { ">=" } else { ">" };
-            conds.push(format!("{col} {op} :since"));
-            params.push(("since".to_string(), s.clone()));
-        }
-        if let Some(u) = &w.until {
-            conds.push(format!("{col} < :until"));
-            params.push(("until".to_string(), u.clone()));
-        }
-        if !conds.is_empty() {
-            let mut cond = conds.join(" AND ");
-            if w.until.is_none() {
-                cond = format!("({cond} OR {col} IS NULL)");
-            }
-            sql.push_str(&format!(" WHERE {cond}"));
-        }
-    }
-    (sql, params)
-}
-
-fn mentions(sql: &str, name: &str) -> bool {
-    find_param(sql, name, 0).is_some()
 }
 
 /// The byte offset of `:name` (not `::name`, not `:names`) at or after `from`.
@@ -425,20 +290,28 @@ fn inline(sql: &str, params: &crate::connectors::Params) -> String {
 
 /// The DDL the load would run and the source -> target type of each column.
 fn target_changes(
-    d: Dialect,
+    target: &dyn LoadTarget,
     spec: &LoadSpec,
     mode: LoadMode,
     columns: &Schema,
-    existing: Option<&Schema>,
+    existing: Option<&[TargetColumn]>,
 ) -> (Vec<String>, Vec<ColumnMap>) {
+    let existing = existing.map(|cols| {
+        Schema::new(
+            cols.iter()
+                .map(|c| Column::new(c.name.clone(), c.data_type.clone()))
+                .collect(),
+        )
+    });
+    let existing = existing.as_ref();
     let mut ddl = Vec::new();
     let mut map = Vec::new();
     let replace = mode == LoadMode::Full;
     match existing {
-        None => ddl.push(d.create_table(&spec.into, columns, &spec.key)),
+        None => ddl.push(target.create_table_sql(&spec.into, columns, &spec.key)),
         Some(_) if replace => ddl.push(format!(
             "{}  -- built beside the table, then swapped in",
-            d.create_table(&spec.into, columns, &spec.key)
+            target.create_table_sql(&spec.into, columns, &spec.key)
         )),
         Some(_) => {}
     }
@@ -446,7 +319,7 @@ fn target_changes(
         let have = existing.and_then(|e| e.index_of(&c.name).map(|i| &e.columns[i]));
         let (target, flag) = match have {
             None if existing.is_some() && !replace => {
-                ddl.push(d.add_column(&spec.into, &c.name, &c.data_type));
+                ddl.push(target.add_column_sql(&spec.into, &c.name, &c.data_type));
                 (c.data_type.to_string(), Some("new column".to_string()))
             }
             None => (c.data_type.to_string(), None),
@@ -533,8 +406,7 @@ mod tests {
             ),
             "SELECT x::text FROM t WHERE a >= '2024-01-02' AND b = 5 AND c = :nn"
         );
-        assert!(mentions("WHERE a < :until", "until"));
-        assert!(!mentions("WHERE a < :untilx", "until"));
+        assert_eq!(inline("WHERE a < :untilx", &params), "WHERE a < :untilx");
     }
 
     #[test]

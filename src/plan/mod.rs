@@ -5,10 +5,8 @@
 //! and a row estimate. It only reads: catalogs, the audit table (when it exists), counts.
 
 mod collect;
-mod dialect;
 
 pub use collect::{Collector, ColumnMap, Item, LoadView};
-pub use dialect::Dialect;
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -96,7 +94,7 @@ pub async fn command(config: Option<&Path>, args: PlanArgs) -> u8 {
         cancel: CancellationToken::new(),
     };
     let options = HostOptions {
-        plan: Some(collector.clone()),
+        mode: crate::runmode::RunMode::Plan(collector.clone()),
         ..HostOptions::default()
     };
     let host = Host::with_options(Mode::Run, config, &args.script, io, options);

@@ -43,14 +43,13 @@ pub async fn command(config: Option<&Path>, args: ReportArgs) -> u8 {
     let (conn, project) = (args.connection.clone(), args.project.clone());
     let read = tokio::task::spawn_blocking(move || {
         let url = config.connection_url(&conn)?;
-        let options = crate::connectors::open::OpenOptions::from_config(&config);
-        let db = crate::connectors::open::open_with(&conn, &url, &options)?;
+        let db = crate::connectors::open(&conn, &url, &config.open_options())?;
         let io = Io {
             handle,
             cancel: CancellationToken::new(),
         };
-        let records = db.audit_history(&io, project.as_deref(), MAX_RECORDS)?;
-        Ok::<_, crate::error::EtlError>((db.describe(), records))
+        let records = db.audit()?.history(&io, project.as_deref(), MAX_RECORDS)?;
+        Ok::<_, crate::error::EtlError>((db.describe.clone(), records))
     })
     .await;
     let (source, records) = match read {

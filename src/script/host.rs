@@ -5,29 +5,28 @@ use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, RwLock};
 
-use crate::config::{mask_url, Config};
-use crate::connectors::{open::open_with, open::OpenOptions, Database, Io};
+use crate::config::Config;
+use crate::connectors::{mask_url, registry, Connection, Io};
 use crate::error::{EtlError, Result};
-use crate::load::Sample;
+use crate::runmode::RunMode;
 
 use super::factory::Definitions;
 use super::record::Recorder;
 
-/// Open connections by name. `etl watch` hands one map from each compiled project to the
-/// next, so connections and pools stay open across reloads.
-pub type SharedConnections = Arc<Mutex<HashMap<String, Arc<dyn Database>>>>;
+/// Open connections by name, as their connectors made them (before a run mode wraps them).
+/// `etl watch` hands one map from each compiled project to the next, so connections and
+/// pools stay open across reloads.
+pub type SharedConnections = Arc<Mutex<HashMap<String, Connection>>>;
 
 /// What a host does beyond a plain run; the default is a plain run (`etl exec`).
 #[derive(Default)]
 pub struct HostOptions {
     /// Connections opened by an earlier host of the same configuration.
     pub connections: Option<SharedConnections>,
-    /// A sample run: row limit and scratch targets (`etl watch --limit`).
-    pub sample: Option<Arc<Sample>>,
+    /// Dry run, sample run or plan: what the connections scripts get cannot do.
+    pub mode: RunMode,
     /// Records the files each task reads and the loads it makes (`etl watch`).
     pub recorder: Option<Arc<Recorder>>,
-    /// Loads are described instead of run (`etl plan`).
-    pub plan: Option<Arc<crate::plan::Collector>>,
 }
 
 /// `Check` evaluates the script without touching any database; `Run` executes it.
@@ -87,7 +86,8 @@ impl Sources {
 }
 
 pub struct Host {
-    pub mode: Mode,
+    /// Whether connections may be opened at all (`etl check` opens none).
+    pub phase: Mode,
     pub config: Config,
     /// The project script, absolute.
     pub script: PathBuf,
@@ -96,9 +96,10 @@ pub struct Host {
     pub sources: Arc<Sources>,
     pub(crate) defs: Mutex<Definitions>,
     connections: SharedConnections,
-    pub sample: Option<Arc<Sample>>,
+    /// The connections of this host, wrapped for its run mode.
+    wrapped: Mutex<HashMap<String, Arc<Connection>>>,
+    pub mode: RunMode,
     pub recorder: Option<Arc<Recorder>>,
-    pub plan: Option<Arc<crate::plan::Collector>>,
 }
 
 impl Host {
@@ -119,7 +120,7 @@ impl Host {
             .map(Path::to_path_buf)
             .unwrap_or_else(|| PathBuf::from("."));
         Arc::new(Host {
-            mode,
+            phase: mode,
             config,
             script,
             project_dir,
@@ -127,9 +128,9 @@ impl Host {
             sources: Arc::new(Sources::default()),
             defs: Mutex::new(Definitions::default()),
             connections: options.connections.unwrap_or_default(),
-            sample: options.sample,
+            wrapped: Mutex::new(HashMap::new()),
+            mode: options.mode,
             recorder: options.recorder,
-            plan: options.plan,
         })
     }
 
@@ -162,26 +163,40 @@ impl Host {
         }
     }
 
-    /// Checks that the connection is configured (without connecting).
+    /// Checks that the connection is configured with a URL some connector opens (without
+    /// connecting).
     pub fn check_connection(&self, name: &str) -> Result<()> {
-        self.config.connection_url(name).map(|_| ())
+        let url = self.config.connection_url(name)?;
+        registry::connector_for(name, &url).map(|_| ())
     }
 
-    /// The run's connection by name, opened on first use and shared by every task.
-    pub fn connection(&self, name: &str) -> Result<Arc<dyn Database>> {
-        if self.mode == Mode::Check {
+    /// The run's connection by name, opened on first use and shared by every task, as this
+    /// host's run mode lets scripts use it.
+    pub fn connection(&self, name: &str) -> Result<Arc<Connection>> {
+        if self.phase == Mode::Check {
             return Err(EtlError::Other(format!(
                 "connection '{name}' is not opened during `etl check`: database work belongs inside a task"
             )));
         }
-        let mut conns = self.connections.lock().expect("connections lock");
-        if let Some(db) = conns.get(name) {
-            return Ok(db.clone());
+        let mut wrapped = self.wrapped.lock().expect("connections lock");
+        if let Some(c) = wrapped.get(name) {
+            return Ok(c.clone());
         }
-        let url = self.config.connection_url(name)?;
-        let db = open_with(name, &url, &OpenOptions::from_config(&self.config))?;
-        tracing::debug!(connection = name, url = %mask_url(&url), "Opened connection.");
-        conns.insert(name.to_string(), db.clone());
-        Ok(db)
+        let raw = {
+            let mut conns = self.connections.lock().expect("connections lock");
+            match conns.get(name) {
+                Some(c) => c.clone(),
+                None => {
+                    let url = self.config.connection_url(name)?;
+                    let c = registry::open(name, &url, &self.config.open_options())?;
+                    tracing::debug!(connection = name, url = %mask_url(&url), "Opened connection.");
+                    conns.insert(name.to_string(), c.clone());
+                    c
+                }
+            }
+        };
+        let conn = Arc::new(self.mode.connection(raw));
+        wrapped.insert(name.to_string(), conn.clone());
+        Ok(conn)
     }
 }

@@ -7,9 +7,8 @@
 use std::collections::hash_map::DefaultHasher;
 use std::collections::HashMap;
 use std::hash::{Hash, Hasher};
-use std::sync::Arc;
 
-use crate::connectors::{Database, Io, ReadOptions};
+use crate::connectors::{Connection, Io, ReadOptions, TableOptions};
 use crate::error::Result;
 
 /// Larger tables are counted but not compared (the summary says so).
@@ -41,8 +40,8 @@ fn hash_of(v: &impl Hash) -> u64 {
 
 impl Snapshot {
     /// Reads `table` back (blocking: call it from a blocking thread).
-    pub fn take(db: &Arc<dyn Database>, io: &Io, table: &str, key: &[String]) -> Result<Snapshot> {
-        let source = db.table(table);
+    pub fn take(db: &Connection, io: &Io, table: &str, key: &[String]) -> Result<Snapshot> {
+        let source = db.relations()?.table(table, &TableOptions::default())?;
         let mut stream = source.open(io, &ReadOptions::default())?;
         let schema = stream.schema.clone();
         let key_idx: Vec<usize> = key.iter().filter_map(|k| schema.index_of(k)).collect();

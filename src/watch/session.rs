@@ -21,7 +21,7 @@ use crate::config::Config;
 use crate::connectors::Io;
 use crate::context::LoadType;
 use crate::exec::{self, RunRequest};
-use crate::load::Sample;
+use crate::runmode::{RunMode, Sample};
 use crate::runner::{self, RunReport, TaskStatus};
 use crate::script::record::{LoadEvent, Recorder};
 use crate::script::{Host, HostOptions, Mode, Project, SharedConnections};
@@ -159,9 +159,8 @@ impl Session {
     async fn compile(&mut self) -> bool {
         let options = HostOptions {
             connections: Some(self.connections.clone()),
-            sample: self.sample.clone(),
+            mode: self.sample.clone().map(RunMode::Sample).unwrap_or_default(),
             recorder: Some(self.recorder.clone()),
-            plan: None,
         };
         let host = Host::with_options(
             Mode::Run,

@@ -369,13 +369,22 @@ impl Warehouse {
 
     /// The audit table in insertion order.
     pub fn audit(&self) -> Vec<AuditRow> {
+        self.audit_table("etl_runs")
+    }
+
+    /// An audit table by name (a sample run keeps its own, `SCRATCH__etl_runs`), or nothing
+    /// when it does not exist.
+    pub fn audit_table(&self, name: &str) -> Vec<AuditRow> {
+        if !self.table_exists(name) {
+            return Vec::new();
+        }
         let mut stmt = self
             .conn
-            .prepare(
+            .prepare(&format!(
                 "SELECT run_id, project, task, status, load_type, environment, target_table, previous_max_date, \
-                 data_max_date, number_of_records, error_message FROM etl_runs ORDER BY id",
-            )
-            .expect("etl_runs exists");
+                 data_max_date, number_of_records, error_message FROM \"{name}\" ORDER BY id",
+            ))
+            .expect("audit table exists");
         let rows = stmt
             .query_map([], |r| {
                 Ok(AuditRow {

@@ -262,8 +262,17 @@ fn a_sample_run_writes_only_to_the_scratch_tables() {
         !dw.table_exists("items"),
         "a sample run never writes the production table"
     );
-    let audit = dw.audit_of("etl_dev_test_user__items");
+    // Its audit record is in the scratch audit table: the production watermark never moves.
+    let audit = dw.audit_table("etl_dev_test_user__etl_runs");
     assert_eq!(audit.len(), 1);
+    assert_eq!(
+        audit[0].target_table.as_deref(),
+        Some("etl_dev_test_user__items")
+    );
+    assert!(
+        dw.audit().is_empty(),
+        "a sample run writes no production audit record"
+    );
     w.edit(
         PROJECT,
         "key: [\"id\"] })",

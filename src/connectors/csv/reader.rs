@@ -6,7 +6,7 @@ use std::sync::OnceLock;
 use super::infer::{self, Kind};
 use super::options::CsvOptions;
 use super::scanner::{Record, ScanError, Scanner};
-use crate::connectors::{BatchSender, BatchStream, Io, ReadOptions, Source};
+use crate::connectors::{BatchSender, BatchStream, Io, ReadOptions, RowEstimate, Source};
 use crate::data::{Batch, Column, DataType, Schema, Value};
 use crate::error::{EtlError, Result};
 
@@ -219,6 +219,43 @@ impl Source for CsvSource {
             }
             rows.set_width(layout.schema.len(), renamed);
             produce(&mut rows, &layout, batch_rows, limit, tx)
+        }))
+    }
+
+    /// Lines in the file (a quoted field may span lines, so it is an estimate), counted in
+    /// chunks without parsing; the window, which the load applies, is not.
+    fn estimate_rows(&self, _io: &Io, opts: &ReadOptions) -> Result<Option<RowEstimate>> {
+        let mut file = self.open_file()?;
+        let mut buf = vec![0u8; 1 << 20];
+        let (mut lines, mut last) = (0u64, b'\n');
+        loop {
+            let n = file
+                .read(&mut buf)
+                .map_err(|e| EtlError::io(&self.display, e))?;
+            if n == 0 {
+                break;
+            }
+            lines += memchr::memchr_iter(b'\n', &buf[..n]).count() as u64;
+            last = buf[n - 1];
+        }
+        if last != b'\n' {
+            lines += 1;
+        }
+        if self.opts.header {
+            lines = lines.saturating_sub(1);
+        }
+        let windowed = opts
+            .window
+            .as_ref()
+            .is_some_and(|w| w.since.is_some() || w.until.is_some());
+        Ok(Some(RowEstimate {
+            rows: opts.limit.map_or(lines, |l| lines.min(l)),
+            exact: false,
+            basis: if windowed {
+                "lines in the file, before the window"
+            } else {
+                "lines in the file"
+            },
         }))
     }
 }

@@ -6,9 +6,8 @@ use std::sync::Arc;
 
 use futures_util::stream::{FuturesUnordered, StreamExt};
 use mysql_async::prelude::Queryable;
-use mysql_async::Value as My;
 
-use super::pool::{block_on, my_error_in};
+use super::pool::my_error_in;
 use super::source::{is_integer, MySource, Reader, Statement};
 use super::types::{quote_ident, quote_table, split_name, MyType};
 use crate::connectors::{BatchStream, Io, Source};
@@ -25,12 +24,13 @@ pub struct Range {
 }
 
 impl Range {
-    pub fn condition(&self, params: &mut Vec<My>) -> String {
-        params.push(My::Int(self.lo));
-        params.push(My::Int(self.hi));
+    /// The range as a condition with named parameters (`:range_lo`, `:range_hi`).
+    pub fn condition(&self, params: &mut crate::connectors::Params) -> String {
+        params.push(("range_lo".into(), crate::data::Value::Int64(self.lo)));
+        params.push(("range_hi".into(), crate::data::Value::Int64(self.hi)));
         let col = quote_ident(&self.column);
         format!(
-            "{col} >= ? AND {col} {} ?",
+            "{col} >= :range_lo AND {col} {} :range_hi",
             if self.last { "<=" } else { "<" }
         )
     }
@@ -80,7 +80,7 @@ pub fn plan(
     let shared = src.shared.clone();
     let what = src.describe();
     let cols = cols.to_vec();
-    block_on(io, async move {
+    io.block_on(async move {
         let mut conn = shared.pool.get().await?;
         let keys: Vec<String> = conn
             .exec(

@@ -1,11 +1,8 @@
 //! The connection pool of one named MySQL connection, error mapping, and the bridge from
 //! script threads (synchronous) into the async client.
 
-use std::future::Future;
-
 use mysql_async::prelude::Queryable;
 
-use crate::connectors::Io;
 use crate::error::{EtlError, Result};
 
 pub struct MyPool {
@@ -59,18 +56,4 @@ pub fn my_error_in(connection: &str, what: &str, e: &mysql_async::Error) -> EtlE
         *message = format!("{what}: {message}");
     }
     err
-}
-
-/// Runs `fut` to completion on the runtime from a script thread, abandoning it when the run is
-/// cancelled.
-pub fn block_on<T>(io: &Io, fut: impl Future<Output = Result<T>>) -> Result<T> {
-    if io.cancel.is_cancelled() {
-        return Err(EtlError::Cancelled);
-    }
-    io.handle.block_on(async {
-        tokio::select! {
-            r = fut => r,
-            _ = io.cancel.cancelled() => Err(EtlError::Cancelled),
-        }
-    })
 }

@@ -13,14 +13,38 @@ use mysql_async::Value as My;
 
 use super::decode::{self, Decoder};
 use super::parallel;
-use super::pool::{block_on, my_error_in};
+use super::pool::my_error_in;
 use super::types::{quote_ident, quote_table, split_name, Kind, MyType};
 use super::Shared;
+use super::CONNECTOR;
 use crate::connectors::{
-    sql_params, BatchSender, BatchStream, CursorWindow, Io, Params, ReadOptions, Source,
+    sql_params, BatchSender, BatchStream, Io, Params, ReadOptions, Relations, RowEstimate, Source,
+    SourceStatement, TableOptions,
 };
 use crate::data::{Batch, Column, DataType, Schema};
 use crate::error::{EtlError, Result};
+
+/// `conn.table(..)` and `conn.sql(..)` of one connection.
+pub struct MyRelations(pub Arc<Shared>);
+
+impl Relations for MyRelations {
+    fn table(&self, table: &str, opts: &TableOptions) -> Result<Arc<dyn Source>> {
+        Ok(Arc::new(MySource::new(
+            self.0.clone(),
+            Query::Table {
+                name: table.to_string(),
+                parallel: opts.parallel.max(1),
+            },
+        )))
+    }
+
+    fn query(&self, sql: &str, params: Params) -> Result<Arc<dyn Source>> {
+        Ok(Arc::new(MySource::new(
+            self.0.clone(),
+            Query::Sql(sql.to_string(), params),
+        )))
+    }
+}
 
 pub enum Query {
     /// A table, read by `parallel` connections over primary-key ranges when above 1.
@@ -82,7 +106,7 @@ impl MySource {
             Query::Table { name, .. } => Some(split_name(name).map_err(|e| self.err(e))?),
             Query::Sql(..) => None,
         };
-        let cols = block_on(io, async move {
+        let cols = io.block_on(async move {
             let mut conn = shared.pool.get().await?;
             let stmt = conn
                 .prep(sql.as_str())
@@ -109,84 +133,104 @@ impl MySource {
         Ok(self.columns.get_or_init(|| cols))
     }
 
-    /// The statement of a read: window conditions and an optional primary-key range for
-    /// tables, bound `:since`/`:until` (open ends as extremes of the cursor's type) for SQL.
+    /// The statement of a read with named parameters, as `etl plan` shows it: window
+    /// conditions and an optional primary-key range for tables, `:since`/`:until` for SQL
+    /// (left open when the window has no value for them).
+    fn named(
+        &self,
+        opts: &ReadOptions,
+        range: Option<&parallel::Range>,
+    ) -> Result<SourceStatement> {
+        let mut out = SourceStatement {
+            dialect: CONNECTOR.name,
+            ..SourceStatement::default()
+        };
+        match &self.query {
+            Query::Table { name, .. } => {
+                out.sql = format!(
+                    "SELECT * FROM {}",
+                    quote_table(name).map_err(|e| self.err(e))?
+                );
+                let mut conds = Vec::new();
+                if let Some(p) = opts
+                    .window
+                    .as_ref()
+                    .and_then(|w| w.predicate(&quote_ident(&w.column)))
+                {
+                    conds.push(p.sql);
+                    out.params = p.params;
+                }
+                if let Some(r) = range {
+                    conds.push(r.condition(&mut out.params));
+                }
+                if !conds.is_empty() {
+                    out.sql.push_str(" WHERE ");
+                    out.sql.push_str(&conds.join(" AND "));
+                }
+                if let Some(l) = opts.limit {
+                    out.sql.push_str(&format!(" LIMIT {l}"));
+                }
+            }
+            Query::Sql(text, given) => {
+                out.sql = single_statement(text).map_err(|e| self.err(e))?;
+                let (_, names) = sql_params::rewrite_mysql(&out.sql).map_err(|e| self.err(e))?;
+                out.params = given.clone();
+                let window = opts.window.as_ref();
+                for name in ["since", "until"] {
+                    if !names.iter().any(|n| n == name) || given.iter().any(|(k, _)| k == name) {
+                        continue;
+                    }
+                    let value = match name {
+                        "since" => window.and_then(|w| w.since.clone()),
+                        _ => window.and_then(|w| w.until.clone()),
+                    };
+                    match value {
+                        Some(v) => out.params.push((name.to_string(), v)),
+                        None => out.unbounded.push(name.to_string()),
+                    }
+                }
+                if let Some(l) = opts.limit {
+                    out.sql = format!("SELECT * FROM (\n{}\n) AS etl_q LIMIT {l}", out.sql);
+                }
+            }
+        }
+        Ok(out)
+    }
+
+    /// The statement as the server gets it: `?` placeholders and their values, open window
+    /// ends as the extremes of the cursor's type.
     pub fn statement(
         &self,
         cols: &[(String, MyType)],
         opts: &ReadOptions,
         range: Option<&parallel::Range>,
     ) -> Result<Statement> {
-        match &self.query {
-            Query::Table { name, .. } => {
-                let mut sql = format!(
-                    "SELECT * FROM {}",
-                    quote_table(name).map_err(|e| self.err(e))?
-                );
-                let mut params = Vec::new();
-                let mut conds = Vec::new();
-                if let Some(w) = &opts.window {
-                    if let Some(cond) = window_condition(w, &mut params).map_err(|e| self.err(e))? {
-                        conds.push(cond);
+        let named = self.named(opts, range)?;
+        let (sql, names) = sql_params::rewrite_mysql(&named.sql).map_err(|e| self.err(e))?;
+        let cursor_type = opts.window.as_ref().and_then(|w| {
+            cols.iter()
+                .find(|(n, _)| n.eq_ignore_ascii_case(&w.column))
+                .map(|(_, t)| &t.data_type)
+        });
+        let mut params = Vec::with_capacity(names.len());
+        for name in &names {
+            if let Some((_, v)) = named.params.iter().find(|(k, _)| k == name) {
+                params.push(decode::param(v).map_err(|e| self.err(format!(":{name}: {e}")))?);
+            } else if named.unbounded.contains(name) {
+                params.push(decode::extreme(cursor_type, name == "until"));
+            } else {
+                let given: Vec<&str> = named.params.iter().map(|(k, _)| k.as_str()).collect();
+                return Err(self.err(format!(
+                    "parameter :{name} has no value (given: {})",
+                    if given.is_empty() {
+                        "none".to_string()
+                    } else {
+                        given.join(", ")
                     }
-                }
-                if let Some(r) = range {
-                    conds.push(r.condition(&mut params));
-                }
-                if !conds.is_empty() {
-                    sql.push_str(" WHERE ");
-                    sql.push_str(&conds.join(" AND "));
-                }
-                if let Some(l) = opts.limit {
-                    sql.push_str(&format!(" LIMIT {l}"));
-                }
-                Ok(Statement { sql, params })
-            }
-            Query::Sql(text, given) => {
-                let one = single_statement(text).map_err(|e| self.err(e))?;
-                let (mut sql, names) = sql_params::rewrite_mysql(&one).map_err(|e| self.err(e))?;
-                let window = opts.window.as_ref();
-                let cursor_type = window.and_then(|w| {
-                    cols.iter()
-                        .find(|(n, _)| n.eq_ignore_ascii_case(&w.column))
-                        .map(|(_, t)| &t.data_type)
-                });
-                let mut params = Vec::with_capacity(names.len());
-                for name in &names {
-                    if let Some((_, v)) = given.iter().find(|(k, _)| k == name) {
-                        params
-                            .push(decode::param(v).map_err(|e| self.err(format!(":{name}: {e}")))?);
-                        continue;
-                    }
-                    let bound = match (name.as_str(), window) {
-                        ("since", Some(w)) => w.since.as_ref(),
-                        ("until", Some(w)) => w.until.as_ref(),
-                        ("since" | "until", None) => None,
-                        _ => {
-                            let given: Vec<&str> = given.iter().map(|(k, _)| k.as_str()).collect();
-                            return Err(self.err(format!(
-                                "parameter :{name} has no value (given: {})",
-                                if given.is_empty() {
-                                    "none".to_string()
-                                } else {
-                                    given.join(", ")
-                                }
-                            )));
-                        }
-                    };
-                    params.push(match bound {
-                        Some(v) => {
-                            decode::param(v).map_err(|e| self.err(format!(":{name}: {e}")))?
-                        }
-                        None => decode::extreme(cursor_type, name == "until"),
-                    });
-                }
-                if let Some(l) = opts.limit {
-                    sql = format!("SELECT * FROM (\n{sql}\n) AS etl_q LIMIT {l}");
-                }
-                Ok(Statement { sql, params })
+                )));
             }
         }
+        Ok(Statement { sql, params })
     }
 
     fn parallel(&self) -> usize {
@@ -195,38 +239,6 @@ impl MySource {
             Query::Sql(..) => 1,
         }
     }
-}
-
-/// `cursor >= ? AND cursor < ?`, with `OR cursor IS NULL` when the window has no end (an
-/// incremental read still brings NULL cursors, so the load counts them and applies
-/// `null_cursor`; a bounded backfill window does not).
-fn window_condition(
-    w: &CursorWindow,
-    params: &mut Vec<My>,
-) -> std::result::Result<Option<String>, String> {
-    let col = quote_ident(&w.column);
-    let mut conds = Vec::new();
-    if let Some(s) = &w.since {
-        params.push(decode::param(s)?);
-        conds.push(format!(
-            "{col} {} ?",
-            if w.since_inclusive { ">=" } else { ">" }
-        ));
-    }
-    if let Some(u) = &w.until {
-        params.push(decode::param(u)?);
-        conds.push(format!("{col} < ?"));
-    }
-    if conds.is_empty() {
-        return Ok(None);
-    }
-    let mut cond = conds.join(" AND ");
-    if w.until.is_none() {
-        cond = format!("({cond} OR {col} IS NULL)");
-    } else {
-        cond = format!("({cond})");
-    }
-    Ok(Some(cond))
 }
 
 /// The one statement of a `sql(...)` source, without a trailing `;`.
@@ -339,6 +351,50 @@ impl Source for MySource {
             Query::Sql(sql, _) => sql_params::rewrite_mysql(sql)
                 .is_ok_and(|(_, n)| n.iter().any(|n| n == "since" || n == "until")),
         }
+    }
+
+    fn statement(&self, _io: &Io, opts: &ReadOptions) -> Result<Option<SourceStatement>> {
+        self.named(opts, None).map(Some)
+    }
+
+    /// The optimizer's estimate (`EXPLAIN`) of a read of one table; None when the plan
+    /// joins several (their row counts do not add up to the result's).
+    fn estimate_rows(&self, io: &Io, opts: &ReadOptions) -> Result<Option<RowEstimate>> {
+        let cols = self.columns(io)?.to_vec();
+        let stmt = self.statement(&cols, opts, None)?;
+        let shared = self.shared.clone();
+        let what = self.describe();
+        io.block_on(async move {
+            let mut conn = shared.pool.get().await?;
+            let params = if stmt.params.is_empty() {
+                mysql_async::Params::Empty
+            } else {
+                mysql_async::Params::Positional(stmt.params)
+            };
+            let explain = format!("EXPLAIN {}", stmt.sql);
+            let rows: Vec<mysql_async::Row> = conn
+                .exec(explain.as_str(), params)
+                .await
+                .map_err(|e| my_error_in(&shared.name, &what, &e))?;
+            let [row] = rows.as_slice() else {
+                return Ok(None);
+            };
+            let index = row
+                .columns_ref()
+                .iter()
+                .position(|c| c.name_str() == "rows");
+            let estimate = index.and_then(|i| row.as_ref(i)).and_then(|v| match v {
+                My::Int(n) => u64::try_from(*n).ok(),
+                My::UInt(n) => Some(*n),
+                My::Bytes(b) => std::str::from_utf8(b).ok()?.parse().ok(),
+                _ => None,
+            });
+            Ok(estimate.map(|rows| RowEstimate {
+                rows,
+                exact: false,
+                basis: "optimizer estimate",
+            }))
+        })
     }
 }
 

@@ -1,12 +1,20 @@
 //! `etl_runs` in PostgreSQL (schema `etl` unless configured): proper types, created on first use
 //! under an advisory lock so concurrent first runs cannot trip over each other's DDL.
 
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+
+use super::error::{message, sqlstate};
+use super::Shared;
+use crate::connectors::{AuditStore, Io, LoadIdentity, Params};
+use crate::error::{EtlError, Result};
+
 use tokio_postgres::Client;
 
 use super::bind::{refs, Bind, BindValue};
 use super::types::{quote_ident, PgType};
 use super::wire;
-use crate::audit::{max_watermark, AuditRecord, Field, COLUMNS, TABLE};
+use crate::audit::{max_watermark, AuditRecord, COLUMNS, TABLE};
 use crate::data::Value;
 
 /// The audit table's qualified, quoted name.
@@ -75,20 +83,11 @@ pub async fn ensure(client: &Client, schema: &str) -> Result<(), tokio_postgres:
 
 fn binds(record: &AuditRecord) -> Vec<Bind> {
     record
-        .fields()
+        .params()
         .into_iter()
-        .zip(COLUMNS)
-        .map(|(f, name)| {
-            let v = match f {
-                Field::Text(Some(s)) => Value::Text(s.to_string()),
-                Field::Int(Some(i)) => Value::Int64(i),
-                Field::Time(Some(t)) => Value::TimestampTz(t),
-                _ => Value::Null,
-            };
-            Bind {
-                name: name.to_string(),
-                value: BindValue::Value(v),
-            }
+        .map(|(name, v)| Bind {
+            name,
+            value: BindValue::Value(v),
         })
         .collect()
 }
@@ -109,32 +108,6 @@ pub async fn insert(
     Ok(client.query_one(&sql, &refs(&b)).await?.get(0))
 }
 
-pub async fn update(
-    client: &Client,
-    schema: &str,
-    id: i64,
-    record: &AuditRecord,
-) -> Result<(), tokio_postgres::Error> {
-    let sets: Vec<String> = COLUMNS
-        .iter()
-        .enumerate()
-        .map(|(i, c)| format!("{c} = ${}", i + 1))
-        .collect();
-    let sql = format!(
-        "UPDATE {} SET {} WHERE id = ${}",
-        table(schema),
-        sets.join(", "),
-        COLUMNS.len() + 1
-    );
-    let mut b = binds(record);
-    b.push(Bind {
-        name: "id".into(),
-        value: BindValue::Value(Value::Int64(id)),
-    });
-    client.execute(&sql, &refs(&b)).await?;
-    Ok(())
-}
-
 pub async fn watermark(
     client: &Client,
     schema: &str,
@@ -150,6 +123,142 @@ pub async fn watermark(
     Ok(max_watermark(
         rows.iter().map(|r| r.get::<_, String>(0)).collect(),
     ))
+}
+
+/// `etl_runs` of one connection, in `schema`.
+pub struct PgAudit {
+    shared: Arc<Shared>,
+    schema: String,
+    ready: AtomicBool,
+}
+
+impl PgAudit {
+    pub fn new(shared: Arc<Shared>, schema: &str) -> PgAudit {
+        PgAudit {
+            shared,
+            schema: schema.to_string(),
+            ready: AtomicBool::new(false),
+        }
+    }
+
+    fn err(&self, what: &str, e: &tokio_postgres::Error) -> EtlError {
+        EtlError::Database {
+            connection: self.shared.name.clone(),
+            message: format!("{what}: {}", message(e)),
+            sqlstate: sqlstate(e),
+        }
+    }
+
+    /// Runs `f` on a pooled connection after making sure the table exists.
+    fn with<T>(
+        &self,
+        io: &Io,
+        what: &str,
+        f: impl AsyncFnOnce(&Client, &str) -> std::result::Result<T, tokio_postgres::Error>,
+    ) -> Result<T> {
+        io.block_on(async {
+            let c = self.shared.pool.get(&io.handle).await?;
+            self.ensure_on(&c).await?;
+            let out = f(&c, &self.schema).await.map_err(|e| self.err(what, &e))?;
+            c.release();
+            Ok(out)
+        })
+    }
+
+    async fn ensure_on(&self, c: &Client) -> Result<()> {
+        if self.ready.load(Ordering::Relaxed) {
+            return Ok(());
+        }
+        ensure(c, &self.schema).await.map_err(|e| {
+            self.err(
+                &format!("creating the audit table {}", table(&self.schema)),
+                &e,
+            )
+        })?;
+        self.ready.store(true, Ordering::Relaxed);
+        Ok(())
+    }
+}
+
+impl AuditStore for PgAudit {
+    fn ensure(&self, io: &Io) -> Result<()> {
+        self.with(io, "audit table", async |_, _| Ok(()))
+    }
+
+    fn exists(&self, io: &Io) -> Result<bool> {
+        io.block_on(async {
+            let c = self.shared.pool.get(&io.handle).await?;
+            let found: bool = c
+                .query_one(
+                    "SELECT to_regclass($1) IS NOT NULL",
+                    &[&table(&self.schema)],
+                )
+                .await
+                .map_err(|e| self.err("checking the audit table", &e))?
+                .get(0);
+            c.release();
+            Ok(found)
+        })
+    }
+
+    fn insert(&self, io: &Io, record: &AuditRecord) -> Result<i64> {
+        self.with(io, "audit record", async |c, s| insert(c, s, record).await)
+    }
+
+    fn update(&self, io: &Io, id: i64, record: &AuditRecord) -> Result<()> {
+        let (sql, params) = self.update_statement(id, record);
+        let (text, binds) =
+            super::bind::prepare(&sql, &params).map_err(|e| EtlError::db(&self.shared.name, e))?;
+        self.with(io, "audit record", async |c, _| {
+            c.execute_raw(text.as_str(), refs(&binds)).await.map(|_| ())
+        })
+    }
+
+    fn update_statement(&self, id: i64, record: &AuditRecord) -> (String, Params) {
+        let mut params = record.params();
+        params.push(("id".into(), Value::Int64(id)));
+        (crate::audit::update_sql(&table(&self.schema)), params)
+    }
+
+    fn watermark(&self, io: &Io, project: &str, target: &str) -> Result<Option<String>> {
+        self.with(io, "audit watermark", async |c, s| {
+            watermark(c, s, project, target).await
+        })
+    }
+
+    fn history(&self, io: &Io, project: Option<&str>, limit: usize) -> Result<Vec<AuditRecord>> {
+        self.with(io, "audit history", async |c, s| {
+            history(c, s, project, None, limit).await
+        })
+    }
+
+    fn get(&self, io: &Io, id: i64) -> Result<Option<AuditRecord>> {
+        let mut found = self.with(io, "audit record", async |c, s| {
+            history(c, s, None, Some(id), 1).await
+        })?;
+        Ok(found.pop())
+    }
+
+    fn close_stale(&self, io: &Io, load: &LoadIdentity) -> Result<u64> {
+        if !self.exists(io)? {
+            return Ok(0);
+        }
+        self.with(io, "closing stale audit records", async |c, s| {
+            fail_stale(
+                c,
+                s,
+                &load.project,
+                &load.table,
+                &load.run_id,
+                load.run_started,
+            )
+            .await
+        })
+    }
+
+    fn relocated(&self, scratch: &str) -> Arc<dyn AuditStore> {
+        Arc::new(PgAudit::new(self.shared.clone(), scratch))
+    }
 }
 
 /// Marks `running` records of this project and table that started before `before` as failed:

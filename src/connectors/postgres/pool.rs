@@ -6,7 +6,6 @@
 //! pool instead, its query cancelled on the server and its socket closed, so an open transaction
 //! can never leak into the next user and the server rolls it back.
 
-use std::future::Future;
 use std::ops::Deref;
 use std::time::Duration;
 
@@ -15,7 +14,6 @@ use tokio_postgres_rustls::MakeRustlsConnect;
 
 use super::config::Settings;
 use super::error::pg_error;
-use crate::connectors::Io;
 use crate::error::{EtlError, Result};
 
 /// How long a task waits for a free connection before it says so.
@@ -129,18 +127,4 @@ impl Drop for PgConn {
         });
         drop(client);
     }
-}
-
-/// Runs `fut` to completion on the runtime from a script thread, abandoning it when the run is
-/// cancelled (whatever connection it held is then discarded, see `PgConn`).
-pub fn block_on<T>(io: &Io, fut: impl Future<Output = Result<T>>) -> Result<T> {
-    if io.cancel.is_cancelled() {
-        return Err(EtlError::Cancelled);
-    }
-    io.handle.block_on(async {
-        tokio::select! {
-            r = fut => r,
-            _ = io.cancel.cancelled() => Err(EtlError::Cancelled),
-        }
-    })
 }

@@ -15,12 +15,39 @@ use tokio_postgres::types::{FromSql, Type};
 use super::bind::{self, Bind, BindValue};
 use super::copy_out::CopyDecoder;
 use super::error::pg_error_in;
-use super::pool::block_on;
 use super::types::{quote_ident, PgType, TableName};
 use super::{wire, Shared};
-use crate::connectors::{sql_params, BatchSender, BatchStream, Io, Params, ReadOptions, Source};
+use crate::connectors::{
+    sql_params, BatchSender, BatchStream, Io, Params, ReadOptions, Relations, RowEstimate, Source,
+    SourceStatement, TableOptions,
+};
 use crate::data::{Batch, Column, Schema};
 use crate::error::{EtlError, Result};
+
+/// `conn.table(..)` and `conn.sql(..)` of one connection.
+pub struct PgRelations(pub Arc<Shared>);
+
+impl Relations for PgRelations {
+    fn table(&self, table: &str, opts: &TableOptions) -> Result<Arc<dyn Source>> {
+        if opts.parallel > 1 {
+            return Err(EtlError::db(
+                &self.0.name,
+                format!("table {table}: parallel reads (parallel: {}) are supported on MySQL/MariaDB sources only", opts.parallel),
+            ));
+        }
+        Ok(Arc::new(PgSource::new(
+            self.0.clone(),
+            Query::Table(table.to_string()),
+        )))
+    }
+
+    fn query(&self, sql: &str, params: Params) -> Result<Arc<dyn Source>> {
+        Ok(Arc::new(PgSource::new(
+            self.0.clone(),
+            Query::Sql(sql.to_string(), params),
+        )))
+    }
+}
 
 pub enum Query {
     Table(String),
@@ -58,13 +85,12 @@ impl<'a> FromSql<'a> for Raw<'a> {
     }
 }
 
-/// The SQL of a relation and the parameters it binds.
+/// The SQL of a read with named parameters: `COPY ... TO STDOUT` when nothing is bound.
 struct Statement {
     sql: String,
-    binds: Vec<Bind>,
-    /// `COPY table TO STDOUT`, cheaper for the server than `COPY (SELECT ...)`, when the
-    /// relation is a plain table read whole.
-    copy_table: Option<String>,
+    params: Params,
+    /// `:since` / `:until` without a value: bound to the extremes of the cursor's type.
+    unbounded: Vec<String>,
 }
 
 impl PgSource {
@@ -105,7 +131,7 @@ impl PgSource {
             Query::Table(t) => Some(TableName::parse(t).map_err(|e| self.err(e))?.quoted()),
             Query::Sql(..) => None,
         };
-        let (cols, plain) = block_on(io, async move {
+        let (cols, plain) = io.block_on(async move {
             let conn = shared.pool.get(&handle).await?;
             let plain = match &table {
                 Some(t) => conn
@@ -138,7 +164,8 @@ impl PgSource {
     }
 
     /// The statement for a read: the window pushed down for tables, `:since`/`:until` bound
-    /// for SQL (open ends as the extremes of their type), unsupported types cast to text.
+    /// for SQL (open ends as the extremes of their type), unsupported types cast to text. The
+    /// text keeps named parameters; `bind` turns it into what the server gets.
     fn statement(&self, cols: &[(String, PgType)], opts: &ReadOptions) -> Result<Statement> {
         let cast_needed = cols.iter().any(|(_, t)| !t.supported());
         match &self.query {
@@ -153,74 +180,44 @@ impl PgSource {
                     "*".to_string()
                 };
                 let mut sql = format!("SELECT {list} FROM {}", table.quoted());
-                let mut binds = Vec::new();
-                if let Some(w) = &opts.window {
-                    let col = quote_ident(&w.column);
-                    let mut conds = Vec::new();
-                    if let Some(s) = &w.since {
-                        binds.push(Bind {
-                            name: "since".into(),
-                            value: BindValue::Value(s.clone()),
-                        });
-                        conds.push(format!(
-                            "{col} {} ${}",
-                            if w.since_inclusive { ">=" } else { ">" },
-                            binds.len()
-                        ));
-                    }
-                    if let Some(u) = &w.until {
-                        binds.push(Bind {
-                            name: "until".into(),
-                            value: BindValue::Value(u.clone()),
-                        });
-                        conds.push(format!("{col} < ${}", binds.len()));
-                    }
-                    if !conds.is_empty() {
-                        let mut cond = conds.join(" AND ");
-                        // An incremental read still brings NULL cursors, so the load counts
-                        // them and applies `null_cursor`; a bounded (backfill) window does not.
-                        if w.until.is_none() {
-                            cond = format!("({cond} OR {col} IS NULL)");
-                        }
-                        sql.push_str(&format!(" WHERE {cond}"));
-                    }
+                let mut params = Params::new();
+                if let Some(p) = opts
+                    .window
+                    .as_ref()
+                    .and_then(|w| w.predicate(&quote_ident(&w.column)))
+                {
+                    sql.push_str(&format!(" WHERE {}", p.sql));
+                    params = p.params;
                 }
                 let plain = self.plain_table.get().copied().unwrap_or(false);
-                let copy_table = (plain && !cast_needed && binds.is_empty())
-                    .then(|| format!("COPY {} TO STDOUT (FORMAT binary)", table.quoted()));
+                if plain && !cast_needed && params.is_empty() {
+                    // Cheaper for the server than `COPY (SELECT ...)`.
+                    sql = format!("COPY {} TO STDOUT (FORMAT binary)", table.quoted());
+                }
                 Ok(Statement {
                     sql,
-                    binds,
-                    copy_table,
+                    params,
+                    unbounded: Vec::new(),
                 })
             }
             Query::Sql(text, given) => {
-                let text = single_statement(text).map_err(|e| self.err(e))?;
+                let mut sql = single_statement(text).map_err(|e| self.err(e))?;
+                let names = sql_params::param_names(&sql).map_err(|e| self.err(e))?;
                 let mut params = given.clone();
+                let mut unbounded = Vec::new();
                 let window = opts.window.as_ref();
-                let (mut sql, mut binds) = {
-                    for name in ["since", "until"] {
-                        if !params.iter().any(|(k, _)| k == name) {
-                            params.push((name.to_string(), crate::data::Value::Null));
-                        }
-                    }
-                    bind::prepare(&text, &params).map_err(|e| self.err(e))?
-                };
-                for b in binds.iter_mut() {
-                    let supplied = given.iter().any(|(k, _)| *k == b.name);
-                    if supplied {
+                for name in ["since", "until"] {
+                    if !names.iter().any(|n| n == name) || given.iter().any(|(k, _)| k == name) {
                         continue;
                     }
-                    b.value = match (b.name.as_str(), window) {
-                        ("since", Some(w)) if w.since.is_some() => {
-                            BindValue::Value(w.since.clone().expect("checked"))
-                        }
-                        ("until", Some(w)) if w.until.is_some() => {
-                            BindValue::Value(w.until.clone().expect("checked"))
-                        }
-                        ("since", _) => BindValue::Lowest,
-                        _ => BindValue::Highest,
+                    let value = match name {
+                        "since" => window.and_then(|w| w.since.clone()),
+                        _ => window.and_then(|w| w.until.clone()),
                     };
+                    match value {
+                        Some(v) => params.push((name.to_string(), v)),
+                        None => unbounded.push(name.to_string()),
+                    }
                 }
                 if cast_needed {
                     let aliases: Vec<String> = (1..=cols.len()).map(|i| format!("c{i}")).collect();
@@ -235,13 +232,43 @@ impl PgSource {
                         aliases.join(", ")
                     );
                 }
+                if params.is_empty() && unbounded.is_empty() {
+                    sql = format!("COPY (\n{sql}\n) TO STDOUT (FORMAT binary)");
+                }
                 Ok(Statement {
                     sql,
-                    binds,
-                    copy_table: None,
+                    params,
+                    unbounded,
                 })
             }
         }
+    }
+}
+
+impl Statement {
+    /// Whether the server streams it with COPY (no parameters to bind).
+    fn is_copy(&self) -> bool {
+        self.sql.starts_with("COPY ")
+    }
+
+    /// The text for the server (`$n`) and the values, open window ends as the extremes of
+    /// whatever type the server infers.
+    fn bind(&self) -> std::result::Result<(String, Vec<Bind>), String> {
+        let mut params = self.params.clone();
+        for name in &self.unbounded {
+            params.push((name.clone(), crate::data::Value::Null));
+        }
+        let (sql, mut binds) = bind::prepare(&self.sql, &params)?;
+        for b in binds.iter_mut() {
+            if self.unbounded.contains(&b.name) {
+                b.value = if b.name == "since" {
+                    BindValue::Lowest
+                } else {
+                    BindValue::Highest
+                };
+            }
+        }
+        Ok((sql, binds))
     }
 }
 
@@ -291,6 +318,7 @@ impl Source for PgSource {
     fn open(&self, io: &Io, opts: &ReadOptions) -> Result<BatchStream> {
         let cols = self.columns(io)?.to_vec();
         let stmt = self.statement(&cols, opts)?;
+        let bound = stmt.bind().map_err(|e| self.err(e))?;
         let types: Vec<PgType> = cols
             .iter()
             .map(|(_, t)| {
@@ -315,14 +343,20 @@ impl Source for PgSource {
                 let rt = handle.clone();
                 rt.block_on(async move {
                     let conn = shared.pool.get(&handle).await?;
-                    let done = if stmt.binds.is_empty() {
-                        let copy = stmt.copy_table.clone().unwrap_or_else(|| {
-                            format!("COPY (\n{}\n) TO STDOUT (FORMAT binary)", stmt.sql)
-                        });
-                        stream_copy(&conn, &copy, types, names, &opts, tx, &shared.name, &what)
-                            .await?
+                    let done = if stmt.is_copy() {
+                        stream_copy(
+                            &conn,
+                            &stmt.sql,
+                            types,
+                            names,
+                            &opts,
+                            tx,
+                            &shared.name,
+                            &what,
+                        )
+                        .await?
                     } else {
-                        stream_rows(&conn, &stmt, types, names, &opts, tx, &shared.name, &what)
+                        stream_rows(&conn, &bound, types, names, &opts, tx, &shared.name, &what)
                             .await?
                     };
                     // A stream stopped early (limit) still has rows in flight: drop the connection
@@ -342,6 +376,52 @@ impl Source for PgSource {
             Query::Sql(sql, _) => sql_params::param_names(sql)
                 .is_ok_and(|n| n.iter().any(|n| n == "since" || n == "until")),
         }
+    }
+
+    fn statement(&self, io: &Io, opts: &ReadOptions) -> Result<Option<SourceStatement>> {
+        let cols = self.columns(io)?.to_vec();
+        let s = self.statement(&cols, opts)?;
+        Ok(Some(SourceStatement {
+            dialect: "PostgreSQL",
+            sql: s.sql,
+            params: s.params,
+            unbounded: s.unbounded,
+        }))
+    }
+
+    /// The planner's estimate (`EXPLAIN`) of the read's rows: cheap on any table size.
+    fn estimate_rows(&self, io: &Io, opts: &ReadOptions) -> Result<Option<RowEstimate>> {
+        let cols = self.columns(io)?.to_vec();
+        let mut stmt = self.statement(&cols, opts)?;
+        if stmt.is_copy() {
+            stmt.sql = self.base_sql()?;
+        }
+        let (sql, binds) = stmt.bind().map_err(|e| self.err(e))?;
+        let shared = self.shared.clone();
+        let what = self.describe();
+        io.block_on(async move {
+            let c = shared.pool.get(&io.handle).await?;
+            let explain = format!("EXPLAIN (FORMAT JSON) {sql}");
+            let row = c
+                .query_one(explain.as_str(), &bind::refs(&binds))
+                .await
+                .map_err(|e| pg_error_in(&shared.name, &what, &e))?;
+            c.release();
+            // `json` travels as its text in the binary format too.
+            let raw: Raw<'_> = row.get(0);
+            let json: serde_json::Value =
+                serde_json::from_slice(raw.0.unwrap_or_default()).unwrap_or_default();
+            Ok(json
+                .get(0)
+                .and_then(|p| p.get("Plan"))
+                .and_then(|p| p.get("Plan Rows"))
+                .and_then(serde_json::Value::as_f64)
+                .map(|n| RowEstimate {
+                    rows: n.max(0.0) as u64,
+                    exact: false,
+                    basis: "planner estimate",
+                }))
+        })
     }
 }
 
@@ -396,7 +476,7 @@ async fn stream_copy(
 #[allow(clippy::too_many_arguments)]
 async fn stream_rows(
     conn: &tokio_postgres::Client,
-    stmt: &Statement,
+    stmt: &(String, Vec<Bind>),
     types: Vec<PgType>,
     names: Vec<String>,
     opts: &ReadOptions,
@@ -406,11 +486,11 @@ async fn stream_rows(
 ) -> Result<bool> {
     let width = types.len();
     let prepared = conn
-        .prepare(&stmt.sql)
+        .prepare(&stmt.0)
         .await
         .map_err(|e| pg_error_in(connection, what, &e))?;
     let rows = conn
-        .query_raw(&prepared, bind::refs(&stmt.binds))
+        .query_raw(&prepared, bind::refs(&stmt.1))
         .await
         .map_err(|e| pg_error_in(connection, what, &e))?;
     pin_mut!(rows);

@@ -1,10 +1,118 @@
-//! `etl_runs` in SQLite.
+//! `etl_runs` in SQLite (or `SCRATCH__etl_runs` for sample runs).
+
+use std::sync::Arc;
 
 use rusqlite::{params_from_iter, Connection};
 
+use super::db::{bind, SqliteDb};
+use super::types::quote_ident;
 use crate::audit::{max_watermark, AuditRecord, Field, COLUMNS, TABLE};
+use crate::connectors::{AuditStore, Io, Params};
+use crate::data::Value;
+use crate::error::Result;
 
-const CREATE: &str = "CREATE TABLE IF NOT EXISTS etl_runs (
+/// The audit table of one SQLite file.
+pub struct SqliteAudit {
+    db: SqliteDb,
+    /// The table's name: `etl_runs`, or a scratch copy's.
+    table: String,
+}
+
+impl SqliteAudit {
+    pub fn new(db: SqliteDb) -> SqliteAudit {
+        SqliteAudit {
+            db,
+            table: TABLE.to_string(),
+        }
+    }
+
+    /// A connection with the table in place.
+    fn ready(&self) -> Result<Connection> {
+        let conn = self.db.connect()?;
+        conn.execute_batch(&create_sql(&self.table))
+            .map_err(|e| self.db.err(e))?;
+        Ok(conn)
+    }
+
+    fn quoted(&self) -> String {
+        quote_ident(&self.table)
+    }
+}
+
+impl AuditStore for SqliteAudit {
+    fn ensure(&self, _io: &Io) -> Result<()> {
+        self.ready().map(|_| ())
+    }
+
+    fn exists(&self, _io: &Io) -> Result<bool> {
+        if !self.db.exists() {
+            return Ok(false);
+        }
+        let conn = self.db.connect_read_only()?;
+        conn.query_row(
+            "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = ?1",
+            [&self.table],
+            |r| r.get::<_, i64>(0),
+        )
+        .map(|n| n > 0)
+        .map_err(|e| self.db.err(e))
+    }
+
+    fn insert(&self, _io: &Io, record: &AuditRecord) -> Result<i64> {
+        let conn = self.ready()?;
+        insert(&conn, &self.quoted(), record).map_err(|e| self.db.err(e))
+    }
+
+    fn update(&self, _io: &Io, id: i64, record: &AuditRecord) -> Result<()> {
+        let conn = self.ready()?;
+        let (sql, params) = self.update_statement(id, record);
+        let mut stmt = conn.prepare(&sql).map_err(|e| self.db.err(e))?;
+        bind(&mut stmt, &params).map_err(|e| self.db.err(e))?;
+        stmt.raw_execute().map_err(|e| self.db.err(e))?;
+        Ok(())
+    }
+
+    fn update_statement(&self, id: i64, record: &AuditRecord) -> (String, Params) {
+        let mut params = record.params();
+        params.push(("id".into(), Value::Int64(id)));
+        (crate::audit::update_sql(&self.quoted()), params)
+    }
+
+    fn watermark(&self, _io: &Io, project: &str, table: &str) -> Result<Option<String>> {
+        let conn = self.ready()?;
+        watermark(&conn, &self.quoted(), project, table).map_err(|e| self.db.err(e))
+    }
+
+    fn history(&self, _io: &Io, project: Option<&str>, limit: usize) -> Result<Vec<AuditRecord>> {
+        let conn = self.ready()?;
+        history(&conn, &self.quoted(), project, None, limit).map_err(|e| self.db.err(e))
+    }
+
+    fn get(&self, _io: &Io, id: i64) -> Result<Option<AuditRecord>> {
+        let conn = self.ready()?;
+        Ok(history(&conn, &self.quoted(), None, Some(id), 1)
+            .map_err(|e| self.db.err(e))?
+            .pop())
+    }
+
+    fn relocated(&self, scratch: &str) -> Arc<dyn AuditStore> {
+        Arc::new(SqliteAudit {
+            db: self.db.clone(),
+            table: format!("{scratch}__{TABLE}"),
+        })
+    }
+}
+
+fn create_sql(table: &str) -> String {
+    format!(
+        "CREATE TABLE IF NOT EXISTS {t} ({COLUMNS_SQL});
+CREATE INDEX IF NOT EXISTS {idx} ON {t} (project, target_table, status);",
+        t = quote_ident(table),
+        idx = quote_ident(&format!("{table}_watermark")),
+    )
+}
+
+const COLUMNS_SQL: &str = "
     id INTEGER PRIMARY KEY AUTOINCREMENT,
     run_id TEXT NOT NULL,
     project TEXT NOT NULL,
@@ -24,12 +132,7 @@ const CREATE: &str = "CREATE TABLE IF NOT EXISTS etl_runs (
     start_script_execution_time TIMESTAMPTZ,
     end_script_execution_time TIMESTAMPTZ,
     error_message TEXT
-);
-CREATE INDEX IF NOT EXISTS etl_runs_watermark ON etl_runs (project, target_table, status);";
-
-pub fn ensure(conn: &Connection) -> rusqlite::Result<()> {
-    conn.execute_batch(CREATE)
-}
+";
 
 fn values(record: &AuditRecord) -> Vec<rusqlite::types::Value> {
     use rusqlite::types::Value as V;
@@ -45,34 +148,26 @@ fn values(record: &AuditRecord) -> Vec<rusqlite::types::Value> {
         .collect()
 }
 
-pub fn insert(conn: &Connection, record: &AuditRecord) -> rusqlite::Result<i64> {
+fn insert(conn: &Connection, table: &str, record: &AuditRecord) -> rusqlite::Result<i64> {
     let placeholders = vec!["?"; COLUMNS.len()].join(", ");
     let sql = format!(
-        "INSERT INTO {TABLE} ({}) VALUES ({placeholders})",
+        "INSERT INTO {table} ({}) VALUES ({placeholders})",
         COLUMNS.join(", ")
     );
     conn.execute(&sql, params_from_iter(values(record)))?;
     Ok(conn.last_insert_rowid())
 }
 
-pub fn update(conn: &Connection, id: i64, record: &AuditRecord) -> rusqlite::Result<()> {
-    let sets: Vec<String> = COLUMNS.iter().map(|c| format!("{c} = ?")).collect();
-    let sql = format!("UPDATE {TABLE} SET {} WHERE id = ?", sets.join(", "));
-    let mut v = values(record);
-    v.push(rusqlite::types::Value::Integer(id));
-    conn.execute(&sql, params_from_iter(v))?;
-    Ok(())
-}
-
-pub fn watermark(
+fn watermark(
     conn: &Connection,
+    audit: &str,
     project: &str,
     table: &str,
 ) -> rusqlite::Result<Option<String>> {
-    let mut stmt = conn.prepare(
-        "SELECT data_max_date FROM etl_runs WHERE project = ?1 AND target_table = ?2 \
-         AND status = 'success' AND data_max_date IS NOT NULL",
-    )?;
+    let mut stmt = conn.prepare(&format!(
+        "SELECT data_max_date FROM {audit} WHERE project = ?1 AND target_table = ?2 \
+         AND status = 'success' AND data_max_date IS NOT NULL"
+    ))?;
     let all: Vec<String> = stmt
         .query_map([project, table], |r| r.get(0))?
         .collect::<rusqlite::Result<_>>()?;
@@ -80,14 +175,15 @@ pub fn watermark(
 }
 
 /// Records newest first, optionally of one project or the one with `id`.
-pub fn history(
+fn history(
     conn: &Connection,
+    table: &str,
     project: Option<&str>,
     id: Option<i64>,
     limit: usize,
 ) -> rusqlite::Result<Vec<AuditRecord>> {
     let sql = format!(
-        "SELECT id, {} FROM {TABLE} WHERE (?1 IS NULL OR project = ?1) AND (?2 IS NULL OR id = ?2) ORDER BY id DESC LIMIT ?3",
+        "SELECT id, {} FROM {table} WHERE (?1 IS NULL OR project = ?1) AND (?2 IS NULL OR id = ?2) ORDER BY id DESC LIMIT ?3",
         COLUMNS.join(", ")
     );
     let mut stmt = conn.prepare(&sql)?;

@@ -1,8 +1,11 @@
-use crate::connectors::{BatchStream, CursorWindow, Io, Params, ReadOptions, RowEstimate, Source};
+use crate::connectors::{
+    BatchStream, CursorWindow, Io, Params, ReadOptions, RowEstimate, Source, SourceStatement,
+};
 use crate::data::{Batch, Column, DataType, Schema, Value};
 use crate::error::{EtlError, Result};
 
-use super::{bind, table_ident, types, SqliteDb};
+use super::db::{bind, table_ident, SqliteDb};
+use super::types;
 
 pub enum Query {
     Table(String),
@@ -21,8 +24,8 @@ const TYPE_SAMPLE: usize = 100;
 
 impl SqliteSource {
     fn read_schema(&self) -> Result<Schema> {
-        let conn = self.db.connect()?;
-        let (sql, params) = self.statement(None, None);
+        let conn = self.db.connect_read_only()?;
+        let (sql, params) = self.bound(None, None);
         let mut stmt = conn
             .prepare(&sql)
             .map_err(|e| self.db.err(format!("{}: {e}", self.describe())))?;
@@ -50,64 +53,64 @@ impl SqliteSource {
         ))
     }
 
-    fn statement(
-        &self,
-        window: Option<&CursorWindow>,
-        schema: Option<&Schema>,
-    ) -> (String, Params) {
+    /// The read's statement with named parameters, the values bound to them, and the window
+    /// ends left open (`:since`/`:until` the SQL names without a value).
+    fn statement(&self, window: Option<&CursorWindow>) -> (String, Params, Vec<String>) {
         match &self.query {
             Query::Table(t) => {
                 let mut sql = format!("SELECT * FROM {}", table_ident(t));
                 let mut params = Params::new();
-                if let Some(w) = window {
-                    let col = types::quote_ident(&w.column);
-                    let mut conds = Vec::new();
-                    if let Some(s) = &w.since {
-                        conds.push(format!(
-                            "{col} {} :since",
-                            if w.since_inclusive { ">=" } else { ">" }
-                        ));
-                        params.push(("since".into(), s.clone()));
-                    }
-                    if let Some(u) = &w.until {
-                        conds.push(format!("{col} < :until"));
-                        params.push(("until".into(), u.clone()));
-                    }
-                    if !conds.is_empty() {
-                        let mut cond = conds.join(" AND ");
-                        // An incremental read still brings NULL cursors, so the load counts
-                        // them and applies `null_cursor`; a bounded (backfill) window does not.
-                        if w.until.is_none() {
-                            cond = format!("({cond} OR {col} IS NULL)");
-                        }
-                        sql.push_str(&format!(" WHERE {cond}"));
-                    }
+                if let Some(p) = window.and_then(|w| w.predicate(&types::quote_ident(&w.column))) {
+                    sql.push_str(&format!(" WHERE {}", p.sql));
+                    params = p.params;
                 }
-                (sql, params)
+                (sql, params, Vec::new())
             }
             Query::Sql(sql, given) => {
                 let mut params = given.clone();
-                // :since/:until are always bound; without a watermark they are the widest
-                // range of the cursor's type, so `cursor >= :since` still selects every row.
-                let cursor_type = window.zip(schema).and_then(|(w, s)| {
-                    s.index_of(&w.column)
-                        .map(|i| s.columns[i].data_type.clone())
-                });
-                let since = window
-                    .and_then(|w| w.since.clone())
-                    .unwrap_or_else(|| lowest(cursor_type.as_ref()));
-                let until = window
-                    .and_then(|w| w.until.clone())
-                    .unwrap_or_else(|| highest(cursor_type.as_ref()));
-                for (k, v) in [("since", since), ("until", until)] {
-                    if !params.iter().any(|(n, _)| n == k) {
-                        params.push((k.to_string(), v));
+                let mut unbounded = Vec::new();
+                for name in ["since", "until"] {
+                    if params.iter().any(|(n, _)| n == name) {
+                        continue;
+                    }
+                    let value = match name {
+                        "since" => window.and_then(|w| w.since.clone()),
+                        _ => window.and_then(|w| w.until.clone()),
+                    };
+                    match value {
+                        Some(v) => params.push((name.to_string(), v)),
+                        None if mentions(sql, name) => unbounded.push(name.to_string()),
+                        None => {}
                     }
                 }
-                (sql.clone(), params)
+                (sql.clone(), params, unbounded)
             }
         }
     }
+
+    /// The statement ready to bind: open window ends become the widest values of the
+    /// cursor's type, so `cursor >= :since` still selects every row.
+    fn bound(&self, window: Option<&CursorWindow>, schema: Option<&Schema>) -> (String, Params) {
+        let (sql, mut params, unbounded) = self.statement(window);
+        let cursor_type = window.zip(schema).and_then(|(w, s)| {
+            s.index_of(&w.column)
+                .map(|i| s.columns[i].data_type.clone())
+        });
+        for name in unbounded {
+            let v = if name == "since" {
+                lowest(cursor_type.as_ref())
+            } else {
+                highest(cursor_type.as_ref())
+            };
+            params.push((name, v));
+        }
+        (sql, params)
+    }
+}
+
+/// Whether `sql` names the parameter `:name` (SQLite also binds `@name` and `$name`).
+fn mentions(sql: &str, name: &str) -> bool {
+    crate::connectors::sql_params::param_names(sql).is_ok_and(|n| n.iter().any(|n| n == name))
 }
 
 fn lowest(t: Option<&DataType>) -> Value {
@@ -150,7 +153,7 @@ impl Source for SqliteSource {
 
     fn open(&self, io: &Io, opts: &ReadOptions) -> Result<BatchStream> {
         let schema = self.schema(io)?;
-        let (sql, params) = self.statement(opts.window.as_ref(), Some(&schema));
+        let (sql, params) = self.bound(opts.window.as_ref(), Some(&schema));
         let db = SqliteDb {
             name: self.db.name.clone(),
             path: self.db.path.clone(),
@@ -160,7 +163,7 @@ impl Source for SqliteSource {
         let types: Vec<DataType> = schema.columns.iter().map(|c| c.data_type.clone()).collect();
         let names: Vec<String> = schema.columns.iter().map(|c| c.name.clone()).collect();
         Ok(BatchStream::spawn_blocking(io, schema, move |tx| {
-            let conn = db.connect()?;
+            let conn = db.connect_read_only()?;
             let mut stmt = conn
                 .prepare(&sql)
                 .map_err(|e| db.err(format!("{describe}: {e}")))?;
@@ -195,11 +198,11 @@ impl Source for SqliteSource {
     }
 
     /// `SELECT count(*)` over the very statement `open` runs: SQLite is local, counting is cheap.
-    fn estimate_rows(&self, io: &Io, window: Option<&CursorWindow>) -> Result<Option<RowEstimate>> {
+    fn estimate_rows(&self, io: &Io, opts: &ReadOptions) -> Result<Option<RowEstimate>> {
         let schema = self.schema(io)?;
-        let window = window.filter(|_| self.applies_window());
-        let (sql, params) = self.statement(window, Some(&schema));
-        let conn = self.db.connect()?;
+        let window = opts.window.as_ref().filter(|_| self.applies_window());
+        let (sql, params) = self.bound(window, Some(&schema));
+        let conn = self.db.connect_read_only()?;
         let count_sql = format!(
             "SELECT count(*) FROM ({}) AS etl_plan",
             sql.trim().trim_end_matches(';')
@@ -216,13 +219,24 @@ impl Source for SqliteSource {
         Ok(Some(RowEstimate {
             rows: n.max(0) as u64,
             exact: true,
+            basis: "count",
         }))
     }
 
     fn applies_window(&self) -> bool {
         match &self.query {
             Query::Table(_) => true,
-            Query::Sql(sql, _) => sql.contains(":since") || sql.contains(":until"),
+            Query::Sql(sql, _) => mentions(sql, "since") || mentions(sql, "until"),
         }
+    }
+
+    fn statement(&self, _io: &Io, opts: &ReadOptions) -> Result<Option<SourceStatement>> {
+        let (sql, params, unbounded) = self.statement(opts.window.as_ref());
+        Ok(Some(SourceStatement {
+            dialect: "SQLite",
+            sql,
+            params,
+            unbounded,
+        }))
     }
 }

@@ -16,47 +16,35 @@ use crate::script::host::Host;
 pub fn register(engine: &mut Engine, host: &Arc<Host>) {
     let h = host.clone();
     engine.register_fn("create_etl_runs_table", move |c: Conn| -> Res<()> {
-        if dry_run() {
-            return Ok(());
-        }
-        c.db()?.audit_ensure(&h.io).map_err(fail)
+        c.open()?.audit().map_err(fail)?.ensure(&h.io).map_err(fail)
     });
     let h = host.clone();
     engine.register_fn(
         "insert_etl_runs_record",
         move |c: Conn, fields: Map| -> Res<i64> {
-            let db = c.db()?;
-            let mut rec = defaults(db.name());
-            apply(&mut rec, fields)?;
-            if dry_run() {
-                tracing::info!("Dry run: would insert an etl_runs record.");
-                return Ok(0);
-            }
-            db.audit_insert(&h.io, &rec).map_err(fail)
+            let conn = c.open()?;
+            let mut rec = defaults(&conn.name);
+            apply(&mut rec, fields).map_err(fail)?;
+            conn.audit()
+                .map_err(fail)?
+                .insert(&h.io, &rec)
+                .map_err(fail)
         },
     );
     let h = host.clone();
     engine.register_fn(
         "update_etl_runs_record",
         move |c: Conn, id: i64, fields: Map| -> Res<()> {
-            if dry_run() {
-                return Ok(());
-            }
-            let db = c.db()?;
-            let mut rec = db.audit_get(&h.io, id).map_err(fail)?.ok_or_else(|| {
-                fail(format!(
-                    "update_etl_runs_record: no etl_runs record with id {id}"
-                ))
-            })?;
-            apply(&mut rec, fields)?;
-            db.audit_update(&h.io, id, &rec).map_err(fail)
+            let mut fields = Some(fields);
+            c.open()?
+                .audit()
+                .map_err(fail)?
+                .amend(&h.io, id, &mut |rec| {
+                    apply(rec, fields.take().unwrap_or_default())
+                })
+                .map_err(|e| fail(format!("update_etl_runs_record: {e}")))
         },
     );
-}
-
-/// Dry runs write nothing, not even audit records a script writes itself.
-fn dry_run() -> bool {
-    current_task().is_some_and(|t| t.run.dry_run)
 }
 
 /// A record pre-filled from the current run and task, so scripts give only what differs.
@@ -78,14 +66,14 @@ fn defaults(database: &str) -> AuditRecord {
     rec
 }
 
-fn apply(rec: &mut AuditRecord, fields: Map) -> Res<()> {
+fn apply(rec: &mut AuditRecord, fields: Map) -> Result<(), String> {
     for (k, v) in fields {
         let text = if v.is_unit() {
             None
         } else {
             Some(v.to_string())
         };
-        rec.set(k.as_str(), text).map_err(fail)?;
+        rec.set(k.as_str(), text)?;
     }
     Ok(())
 }

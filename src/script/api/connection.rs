@@ -8,14 +8,15 @@ use super::options::Options;
 use super::relation::{Origin, Relation, RhaiTransform};
 use super::values::{params, row_to_map, to_dynamic};
 use super::{fail, Res};
-use crate::connectors::{Database, Params, DEFAULT_BATCH_ROWS};
+use crate::connectors::{Access, Connection, Params, TableOptions, DEFAULT_BATCH_ROWS};
 use crate::context::current_task;
-use crate::load::{run_load, LoadMode, LoadSpec, Naming, NullCursor};
+use crate::load::{LoadMode, LoadRequest, LoadSpec, NullCursor};
 use crate::script::host::Host;
 use crate::script::record::LoadEvent;
 
 /// A named connection as scripts hold it. Opening is deferred to first use, so declaring
-/// `let dw = connect("warehouse")` at the top level never touches the database.
+/// `let dw = connect("warehouse")` at the top level never touches the database. What it may
+/// do is the host's run mode's business (a dry run, a plan, a sample run), never this file's.
 #[derive(Clone)]
 pub struct Conn {
     pub name: String,
@@ -23,52 +24,8 @@ pub struct Conn {
 }
 
 impl Conn {
-    pub fn db(&self) -> Res<Arc<dyn Database>> {
+    pub fn open(&self) -> Res<Arc<Connection>> {
         self.host.connection(&self.name).map_err(fail)
-    }
-
-    /// How this connection's scratch tables are named in a sample run.
-    fn naming(&self) -> Naming {
-        self.host
-            .config
-            .connection_url(&self.name)
-            .map(|u| Naming::of_url(&u))
-            .unwrap_or(Naming::Prefix)
-    }
-
-    /// A table the script names, read from its scratch copy when this sample session
-    /// loaded one.
-    fn read_name(&self, table: &str) -> String {
-        match &self.host.sample {
-            Some(s) if s.was_loaded(&self.name, table) => s.target(table, self.naming()),
-            _ => table.to_string(),
-        }
-    }
-
-    /// In a sample run, raw SQL is not run: it names production tables, which a sample run
-    /// never writes. Returns true (after saying so) when `what` is skipped.
-    fn skipped_in_sample(&self, what: &str) -> bool {
-        let Some(sample) = &self.host.sample else {
-            return false;
-        };
-        tracing::warn!(
-            connection = %self.name,
-            "Sample run: not running {what}: raw SQL names production tables, and a sample run \
-             writes only to scratch ({}). Run `etl watch` without --limit to develop SQL steps.",
-            sample.scratch
-        );
-        true
-    }
-
-    /// `etl plan`: notes a statement the task would run.
-    fn planned(&self, what: String) -> bool {
-        let Some(plan) = &self.host.plan else {
-            return false;
-        };
-        if let Some(task) = current_task() {
-            plan.sql(&task.task, &self.name, what);
-        }
-        true
     }
 }
 
@@ -101,12 +58,7 @@ pub fn register(engine: &mut Engine, host: &Arc<Host>) {
     });
 
     engine.register_fn("table", |c: &mut Conn, table: &str| -> Res<Relation> {
-        let table = c.read_name(table);
-        let origin = Origin::Table {
-            connection: c.name.clone(),
-            table: table.clone(),
-        };
-        Ok(Relation::with_origin(c.db()?.table(&table), origin))
+        relation_table(c, table, TableOptions::default())
     });
     // `conn.table("orders", #{ parallel: 4 })`: read over N primary-key ranges at once
     // (MySQL/MariaDB sources).
@@ -123,16 +75,7 @@ pub fn register(engine: &mut Engine, host: &Arc<Host>) {
                     )))
                 }
             };
-            let table = c.read_name(table);
-            let origin = Origin::Table {
-                connection: c.name.clone(),
-                table: table.clone(),
-            };
-            let source = c
-                .db()?
-                .table_with_parallel(&table, parallel)
-                .map_err(fail)?;
-            Ok(Relation::with_origin(source, origin))
+            relation_table(c, table, TableOptions { parallel })
         },
     );
     engine.register_fn("sql", |c: &mut Conn, sql: &str| -> Res<Relation> {
@@ -167,31 +110,40 @@ pub fn register(engine: &mut Engine, host: &Arc<Host>) {
     });
 }
 
+fn relation_table(c: &Conn, table: &str, opts: TableOptions) -> Res<Relation> {
+    let origin = Origin::Table {
+        connection: c.name.clone(),
+        table: table.to_string(),
+    };
+    let source = c
+        .open()?
+        .relations()
+        .map_err(fail)?
+        .table(table, &opts)
+        .map_err(fail)?;
+    Ok(Relation::with_origin(source, origin))
+}
+
 fn relation_sql(c: &Conn, sql: &str, params: Params) -> Res<Relation> {
     let origin = Origin::Sql {
         connection: c.name.clone(),
         sql: sql.to_string(),
         params: params.clone(),
     };
-    Ok(Relation::with_origin(c.db()?.sql(sql, params), origin))
-}
-
-fn dry_run() -> bool {
-    current_task().is_some_and(|t| t.run.dry_run)
+    let source = c
+        .open()?
+        .relations()
+        .map_err(fail)?
+        .query(sql, params)
+        .map_err(fail)?;
+    Ok(Relation::with_origin(source, origin))
 }
 
 fn execute(c: &Conn, sql: &str, p: Map) -> Res<i64> {
-    if c.planned(format!("execute: {}", first_line(sql)))
-        || c.skipped_in_sample(&format!("execute({})", first_line(sql)))
-    {
-        return Ok(0);
-    }
-    if dry_run() {
-        tracing::info!(connection = %c.name, "Dry run: would execute {}", first_line(sql));
-        return Ok(0);
-    }
-    let n = c
-        .db()?
+    let conn = c.open()?;
+    let n = conn
+        .sql()
+        .map_err(fail)?
         .execute(&c.host.io, sql, &params(p).map_err(fail)?)
         .map_err(fail)?;
     Ok(n as i64)
@@ -206,20 +158,11 @@ fn run_file(c: &Conn, path: &str, p: Map) -> Res<i64> {
             file.display()
         ))
     })?;
-    let statements = sql.split(';').filter(|s| !s.trim().is_empty()).count();
-    if c.planned(format!(
-        "run_file: {path} ({statements} statements, not parsed further)"
-    )) || c.skipped_in_sample(&format!("run_file(\"{path}\")"))
-    {
-        return Ok(0);
-    }
-    if dry_run() {
-        tracing::info!(connection = %c.name, "Dry run: would run {path}");
-        return Ok(0);
-    }
-    let n = c
-        .db()?
-        .run_script(&c.host.io, &sql, &params(p).map_err(fail)?)
+    let conn = c.open()?;
+    let n = conn
+        .sql()
+        .map_err(fail)?
+        .run_script(&c.host.io, path, &sql, &params(p).map_err(fail)?)
         .map_err(|e| fail(format!("{path}: {e}")))?;
     tracing::info!(connection = %c.name, file = path, changed = n, "Ran {path}.");
     Ok(n as i64)
@@ -227,8 +170,10 @@ fn run_file(c: &Conn, path: &str, p: Map) -> Res<i64> {
 
 fn rows(c: &Conn, sql: &str, p: Map) -> Res<crate::connectors::Rows> {
     let params = params(p).map_err(fail)?;
-    c.db()?
-        .query(&c.host.io, sql, &params, MAX_QUERY_ROWS)
+    c.open()?
+        .sql()
+        .map_err(fail)?
+        .query(&c.host.io, sql, &params, MAX_QUERY_ROWS, Access::ReadWrite)
         .map_err(fail)
 }
 
@@ -265,15 +210,6 @@ fn load(ctx: &NativeCallContext, c: &Conn, spec: Map) -> Res<Map> {
     let into = o
         .string("into")?
         .ok_or_else(|| fail("load(): option 'into' (the target table) is required"))?;
-    let production = into.clone();
-    // A sample run loads into scratch, reading at most its row limit.
-    let (into, limit) = match &c.host.sample {
-        Some(sample) => (
-            sample.target(&into, c.naming()),
-            sample.read_limit(from.read_limit()),
-        ),
-        None => (into, from.read_limit()),
-    };
     let spec = LoadSpec {
         into,
         key: o.strings("key")?.unwrap_or_default(),
@@ -299,30 +235,26 @@ fn load(ctx: &NativeCallContext, c: &Conn, spec: Map) -> Res<Map> {
             None => DEFAULT_BATCH_ROWS,
         },
         allow_type_change: o.bool("allow_type_change")?.unwrap_or(false),
-        limit,
+        limit: from.read_limit(),
     };
-    let db = c.db()?;
-    if let Some(plan) = &c.host.plan {
-        plan.load(ctx, &c.host, &c.name, &db, &task, &from, &spec);
-        let mut out = Map::new();
-        out.insert("table".into(), spec.into.clone().into());
-        out.insert("rows".into(), 0_i64.into());
-        return Ok(out);
-    }
-    let input = from.source.schema(&c.host.io).map_err(fail)?;
+    let conn = c.open()?;
+    let io = &c.host.io;
+    let input = from.source.schema(io).map_err(fail)?;
     let mut transform = RhaiTransform::new(ctx, &from.steps, input);
-    let f = run_load(&db, &c.host.io, &task, &from.source, &mut transform, &spec).map_err(fail)?;
-    if let Some(sample) = &c.host.sample {
-        if !task.run.dry_run {
-            sample.mark_loaded(&c.name, &production);
-        }
-    }
+    let req = LoadRequest {
+        io,
+        task: &task,
+        source: &from.source,
+        transform: &mut transform,
+        spec: spec.clone(),
+    };
+    let f = c.host.mode.load(&conn, req).map_err(fail)?;
     if let Some(recorder) = &c.host.recorder {
-        if !task.run.dry_run {
+        if f.audit_id.is_some() {
             recorder.load(LoadEvent {
                 task: task.task.clone(),
                 connection: c.name.clone(),
-                table: spec.into.clone(),
+                table: f.table.clone(),
                 key: spec.key.clone(),
                 rows: f.rows,
             });
@@ -345,8 +277,4 @@ fn load(ctx: &NativeCallContext, c: &Conn, spec: Map) -> Res<Map> {
         f.since.map(to_dynamic).unwrap_or(Dynamic::UNIT),
     );
     Ok(out)
-}
-
-fn first_line(sql: &str) -> &str {
-    sql.trim().lines().next().unwrap_or_default()
 }

@@ -92,10 +92,7 @@ impl Relation {
         mut each: impl FnMut(&Schema, Batch) -> Result<()>,
     ) -> Result<Schema> {
         self.record_read(host);
-        let limit = match &host.sample {
-            Some(sample) => sample.read_limit(self.read_limit()),
-            None => self.read_limit(),
-        };
+        let limit = host.mode.read_limit(self.read_limit());
         let opts = ReadOptions {
             limit,
             ..ReadOptions::default()

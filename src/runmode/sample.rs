@@ -1,28 +1,17 @@
 //! Sample runs (`etl watch --limit N`): sources read at most N rows, and loads go to a scratch
-//! schema (PostgreSQL) or a table-name prefix (SQLite), so development never writes a
-//! production table. This is the one place target names are rewritten.
+//! schema (PostgreSQL) or a table-name prefix (SQLite), with their audit records in a scratch
+//! audit table, so development never writes a production table. This is the one place target
+//! names are rewritten: every table a load's transaction touches is resolved through it.
 
 use std::collections::HashSet;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 
-/// How a connection's scratch tables are named.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Naming {
-    /// A schema of its own: `orders` -> `etl_dev_ann.orders` (PostgreSQL).
-    Schema,
-    /// A prefix in the table's name: `orders` -> `etl_dev_ann__orders` (SQLite, one namespace).
-    Prefix,
-}
-
-impl Naming {
-    /// The naming a connection URL's database supports.
-    pub fn of_url(url: &str) -> Naming {
-        match url.split("://").next().unwrap_or_default() {
-            "postgres" | "postgresql" => Naming::Schema,
-            _ => Naming::Prefix,
-        }
-    }
-}
+use crate::connectors::{
+    ColumnDef, CursorWindow, Io, LoadIdentity, LoadTarget, MergeCounts, Params, Relations, Rows,
+    ScratchNaming as Naming, Source, TableId, TableOptions, TargetColumn, TargetTxn,
+};
+use crate::data::{Batch, DataType, Schema};
+use crate::error::Result;
 
 /// The settings of a sample run, shared by every run of one `etl watch` session.
 #[derive(Debug)]
@@ -111,6 +100,146 @@ impl Sample {
     }
 }
 
+/// Reads of a connection in a sample run: a table this session loaded into scratch is read
+/// from its scratch copy.
+pub(super) struct SampleRelations {
+    pub inner: Arc<dyn Relations>,
+    pub sample: Arc<Sample>,
+    pub connection: String,
+    pub naming: Naming,
+}
+
+impl Relations for SampleRelations {
+    fn table(&self, table: &str, opts: &TableOptions) -> Result<Arc<dyn Source>> {
+        if self.sample.was_loaded(&self.connection, table) {
+            return self
+                .inner
+                .table(&self.sample.target(table, self.naming), opts);
+        }
+        self.inner.table(table, opts)
+    }
+
+    fn query(&self, sql: &str, params: Params) -> Result<Arc<dyn Source>> {
+        self.inner.query(sql, params)
+    }
+}
+
+/// A load target whose every table is its scratch copy.
+pub(super) struct ScratchTarget {
+    pub inner: Arc<dyn LoadTarget>,
+    pub sample: Arc<Sample>,
+}
+
+impl ScratchTarget {
+    fn scratch(&self, table: &str) -> String {
+        self.sample.target(table, self.inner.scratch_naming())
+    }
+}
+
+impl LoadTarget for ScratchTarget {
+    fn begin(&self, io: &Io, load: &LoadIdentity) -> Result<Box<dyn TargetTxn>> {
+        let load = LoadIdentity {
+            table: self.scratch(&load.table),
+            ..load.clone()
+        };
+        Ok(Box::new(ScratchTxn {
+            inner: self.inner.begin(io, &load)?,
+            sample: self.sample.clone(),
+            naming: self.inner.scratch_naming(),
+        }))
+    }
+
+    fn inspect(&self, io: &Io, table: &str) -> Result<Option<Vec<TargetColumn>>> {
+        self.inner.inspect(io, &self.scratch(table))
+    }
+
+    fn create_table_sql(&self, table: &str, columns: &Schema, key: &[String]) -> String {
+        self.inner
+            .create_table_sql(&self.scratch(table), columns, key)
+    }
+
+    fn add_column_sql(&self, table: &str, column: &str, data_type: &DataType) -> String {
+        self.inner
+            .add_column_sql(&self.scratch(table), column, data_type)
+    }
+
+    fn scratch_naming(&self) -> Naming {
+        self.inner.scratch_naming()
+    }
+}
+
+/// A load's transaction that resolves every table name to its scratch copy; all other
+/// primitives take tables from `resolve`, so none can reach a production table.
+struct ScratchTxn {
+    inner: Box<dyn TargetTxn>,
+    sample: Arc<Sample>,
+    naming: Naming,
+}
+
+impl TargetTxn for ScratchTxn {
+    fn resolve(&mut self, table: &str) -> Result<(TableId, Option<Vec<TargetColumn>>)> {
+        self.inner.resolve(&self.sample.target(table, self.naming))
+    }
+    fn create_table(
+        &mut self,
+        table: &TableId,
+        columns: &[ColumnDef],
+        key: &[String],
+    ) -> Result<()> {
+        self.inner.create_table(table, columns, key)
+    }
+    fn create_replacement(
+        &mut self,
+        target: &TableId,
+        columns: &[ColumnDef],
+        key: &[String],
+    ) -> Result<TableId> {
+        self.inner.create_replacement(target, columns, key)
+    }
+    fn create_stage(&mut self, target: &TableId, columns: &[String]) -> Result<TableId> {
+        self.inner.create_stage(target, columns)
+    }
+    fn add_column(&mut self, table: &TableId, column: &ColumnDef) -> Result<()> {
+        self.inner.add_column(table, column)
+    }
+    fn ensure_unique_key(&mut self, table: &TableId, key: &[String]) -> Result<()> {
+        self.inner.ensure_unique_key(table, key)
+    }
+    fn delete_window(&mut self, table: &TableId, window: &CursorWindow) -> Result<u64> {
+        self.inner.delete_window(table, window)
+    }
+    fn begin_write(&mut self, table: &TableId, columns: &[String]) -> Result<Schema> {
+        self.inner.begin_write(table, columns)
+    }
+    fn write(&mut self, batch: &Batch) -> Result<()> {
+        self.inner.write(batch)
+    }
+    fn end_write(&mut self) -> Result<u64> {
+        self.inner.end_write()
+    }
+    fn swap(&mut self, replacement: &TableId, target: &TableId, key: &[String]) -> Result<()> {
+        self.inner.swap(replacement, target, key)
+    }
+    fn merge(
+        &mut self,
+        stage: &TableId,
+        target: &TableId,
+        columns: &[String],
+        key: &[String],
+    ) -> Result<MergeCounts> {
+        self.inner.merge(stage, target, columns, key)
+    }
+    fn execute(&mut self, sql: &str, params: &Params) -> Result<u64> {
+        self.inner.execute(sql, params)
+    }
+    fn query(&mut self, sql: &str, params: &Params, max_rows: usize) -> Result<Rows> {
+        self.inner.query(sql, params, max_rows)
+    }
+    fn commit(self: Box<Self>) -> Result<()> {
+        self.inner.commit()
+    }
+}
+
 /// `etl_dev_<user>`: the login name lowercased, other characters than a-z, 0-9 as `_`.
 pub fn default_scratch() -> String {
     let user = ["USER", "USERNAME", "LOGNAME"]
@@ -168,8 +297,6 @@ mod tests {
             s.target("etl_dev_ann.orders", Naming::Schema),
             "etl_dev_ann.orders"
         );
-        assert_eq!(Naming::of_url("postgresql://x/y"), Naming::Schema);
-        assert_eq!(Naming::of_url("sqlite://a.db"), Naming::Prefix);
     }
 
     #[test]

@@ -1,0 +1,53 @@
+//! The MySQL/MariaDB connector's entry in the registry: `mysql://` and `mariadb://` URLs.
+
+use std::sync::Arc;
+
+use super::config::{self, ZeroDates};
+use super::pool::MyPool;
+use super::source::MyRelations;
+use super::sql::MySql;
+use crate::connectors::registry::{Connector, OpenOptions, Roles};
+use crate::connectors::Connection;
+use crate::error::{EtlError, Result};
+
+pub static CONNECTOR: Connector = Connector {
+    name: "MySQL/MariaDB",
+    schemes: &["mysql", "mariadb"],
+    example: "mysql://USER@HOST:3306/DB",
+    roles: Roles {
+        source: true,
+        sql: true,
+        target: false,
+        audit: false,
+    },
+    open,
+};
+
+/// What every relation and statement of one connection shares.
+pub struct Shared {
+    pub name: String,
+    pub pool: MyPool,
+    pub tinyint1_as_bool: bool,
+    pub zero_dates: ZeroDates,
+}
+
+/// Parses the URL and sets up the pool; nothing connects until first use.
+fn open(name: &str, url: &str, _opts: &OpenOptions) -> Result<Connection> {
+    let s =
+        config::parse(url).map_err(|e| EtlError::Config(format!("connection '{name}': {e}")))?;
+    let describe = format!("mysql {}", s.display);
+    let shared = Arc::new(Shared {
+        name: name.to_string(),
+        pool: MyPool {
+            pool: mysql_async::Pool::new(s.opts),
+            name: name.to_string(),
+            display: s.display,
+        },
+        tinyint1_as_bool: s.tinyint1_as_bool,
+        zero_dates: s.zero_dates,
+    });
+    let mut conn = Connection::new(name, &CONNECTOR, describe);
+    conn.relations = Some(Arc::new(MyRelations(shared.clone())));
+    conn.sql = Some(Arc::new(MySql { shared }));
+    Ok(conn)
+}

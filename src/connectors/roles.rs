@@ -1,0 +1,270 @@
+//! What a connector can be, one small trait per role. A connector implements the roles it has
+//! and nothing else: a source of relations, a place to run SQL, a load target, an audit store.
+//! Load modes (full, append, merge, backfill windows), the watermark and the audit record's
+//! life cycle live in `load/`, once for every target; a target supplies only its dialect's
+//! primitives.
+
+use std::sync::Arc;
+
+use chrono::{DateTime, Utc};
+
+use super::{BatchStream, CursorWindow, Io, Params, ReadOptions, RowEstimate, Rows};
+use crate::audit::AuditRecord;
+use crate::data::{Batch, DataType, Schema};
+use crate::error::Result;
+
+/// Reads: the relations of a database (`conn.table(..)`, `conn.sql(..)`).
+pub trait Relations: Send + Sync {
+    fn table(&self, table: &str, opts: &TableOptions) -> Result<Arc<dyn Source>>;
+    /// One query; `:since` / `:until` bind the window of the load that reads it.
+    fn query(&self, sql: &str, params: Params) -> Result<Arc<dyn Source>>;
+}
+
+/// How a table is read.
+#[derive(Clone, Debug)]
+pub struct TableOptions {
+    /// Connections reading key ranges at once (connectors that can; others refuse above 1).
+    pub parallel: usize,
+}
+
+impl Default for TableOptions {
+    fn default() -> Self {
+        TableOptions { parallel: 1 }
+    }
+}
+
+/// A place rows come from. Calls block (they run on script threads); the rows themselves are
+/// produced on another thread or task and handed over through a bounded `BatchStream`.
+pub trait Source: Send + Sync {
+    /// A short human description for logs and errors ("csv data/orders.csv").
+    fn describe(&self) -> String;
+
+    /// The columns and their types, without reading all the data.
+    fn schema(&self, io: &Io) -> Result<Schema>;
+
+    /// Starts streaming. Rows match `schema()`.
+    fn open(&self, io: &Io, opts: &ReadOptions) -> Result<BatchStream>;
+
+    /// True when `open` applies `opts.window` itself.
+    fn applies_window(&self) -> bool {
+        false
+    }
+
+    /// The statement `open` runs for `opts`, in the source's own dialect (None for files):
+    /// what `etl plan` prints, built by the same code that reads.
+    fn statement(&self, _io: &Io, _opts: &ReadOptions) -> Result<Option<SourceStatement>> {
+        Ok(None)
+    }
+
+    /// How many rows `open` would read with these options, without reading them (`etl plan`):
+    /// exact or the database's estimate. None when the source cannot tell cheaply.
+    fn estimate_rows(&self, _io: &Io, _opts: &ReadOptions) -> Result<Option<RowEstimate>> {
+        Ok(None)
+    }
+}
+
+/// A read's statement as `etl plan` shows it: the text with named parameters (`:since`), the
+/// values bound to them, and the window parameters left open (bound to the lowest or highest
+/// value of the cursor's type).
+#[derive(Clone, Debug, Default)]
+pub struct SourceStatement {
+    /// The connector's name for its SQL ("PostgreSQL", "MySQL/MariaDB", "SQLite").
+    pub dialect: &'static str,
+    pub sql: String,
+    pub params: Params,
+    pub unbounded: Vec<String>,
+}
+
+/// Plain SQL on a connection (`execute`, `run_file`, `query`, `scalar`).
+pub trait SqlExec: Send + Sync {
+    /// Runs one statement; returns the rows it changed.
+    fn execute(&self, io: &Io, sql: &str, params: &Params) -> Result<u64>;
+    /// Runs a file of several statements in one transaction; `file` names it in messages.
+    fn run_script(&self, io: &Io, file: &str, sql: &str, params: &Params) -> Result<u64>;
+    /// Runs a query and collects at most `max_rows` rows (more is an error). With
+    /// `Access::ReadOnly` the database itself refuses any write the statement attempts.
+    fn query(
+        &self,
+        io: &Io,
+        sql: &str,
+        params: &Params,
+        max_rows: usize,
+        access: Access,
+    ) -> Result<Rows>;
+}
+
+/// Whether a query may write.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Access {
+    ReadWrite,
+    /// Run in a read-only transaction (plan, sample and dry runs).
+    ReadOnly,
+}
+
+/// Which load a target transaction is for: the load lock and stale-record clean-up use it.
+#[derive(Clone, Debug)]
+pub struct LoadIdentity {
+    pub project: String,
+    pub run_id: String,
+    pub run_started: DateTime<Utc>,
+    /// The target table as the script names it.
+    pub table: String,
+}
+
+/// A place loads write to: the primitives of its SQL dialect. `load/` decides which to call.
+pub trait LoadTarget: Send + Sync {
+    /// Opens the transaction of one load into `load.table`, holding the target's load lock
+    /// (one load of a project into a table at a time) until commit or rollback.
+    fn begin(&self, io: &Io, load: &LoadIdentity) -> Result<Box<dyn TargetTxn>>;
+
+    /// The table's columns (None when it does not exist), read without writing anything.
+    fn inspect(&self, io: &Io, table: &str) -> Result<Option<Vec<TargetColumn>>>;
+
+    /// `CREATE TABLE` as a load runs it (the key becomes the primary key): for `etl plan`.
+    fn create_table_sql(&self, table: &str, columns: &Schema, key: &[String]) -> String;
+    /// `ALTER TABLE ... ADD COLUMN` as a load runs it: for `etl plan`.
+    fn add_column_sql(&self, table: &str, column: &str, data_type: &DataType) -> String;
+
+    /// How sample runs name scratch copies of this target's tables.
+    fn scratch_naming(&self) -> ScratchNaming;
+}
+
+/// How a database can hold scratch copies of tables.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ScratchNaming {
+    /// A schema of its own: `orders` -> `etl_dev_ann.orders`.
+    Schema,
+    /// A prefix in the table's name: `orders` -> `etl_dev_ann__orders` (one namespace).
+    Prefix,
+}
+
+/// A table resolved by the target: schema (when the dialect has one) and name, unquoted.
+#[derive(Clone, Debug, PartialEq, Eq, Hash)]
+pub struct TableId {
+    pub schema: Option<String>,
+    pub name: String,
+}
+
+impl std::fmt::Display for TableId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match &self.schema {
+            Some(s) => write!(f, "{s}.{}", self.name),
+            None => f.write_str(&self.name),
+        }
+    }
+}
+
+/// A column of an existing table.
+#[derive(Clone, Debug)]
+pub struct TargetColumn {
+    pub name: String,
+    /// Its type in portable terms (what values are coerced to).
+    pub data_type: DataType,
+    /// Its declared type in the database's own words (`numeric(14,4)`, `jsonb`).
+    pub declared: String,
+    /// False for column types this connector cannot write.
+    pub writable: bool,
+}
+
+/// A column to create: the portable type, or a declared type kept from the table it replaces.
+#[derive(Clone, Debug)]
+pub struct ColumnDef {
+    pub name: String,
+    pub data_type: DataType,
+    pub declared: Option<String>,
+}
+
+/// One load's transaction on a target. Dropping it without `commit` rolls everything back.
+pub trait TargetTxn {
+    /// A table as the script names it, with its columns when it exists.
+    fn resolve(&mut self, table: &str) -> Result<(TableId, Option<Vec<TargetColumn>>)>;
+    /// Creates `table` (and its schema when missing); `key` becomes its primary key.
+    fn create_table(
+        &mut self,
+        table: &TableId,
+        columns: &[ColumnDef],
+        key: &[String],
+    ) -> Result<()>;
+    /// Creates the table a full load fills beside `target`; the dialect may defer its key
+    /// to `swap` (cheaper after the rows are in).
+    fn create_replacement(
+        &mut self,
+        target: &TableId,
+        columns: &[ColumnDef],
+        key: &[String],
+    ) -> Result<TableId>;
+    /// A private stage for merging into `target`, holding `columns` typed as in `target`.
+    fn create_stage(&mut self, target: &TableId, columns: &[String]) -> Result<TableId>;
+    fn add_column(&mut self, table: &TableId, column: &ColumnDef) -> Result<()>;
+    /// A unique index on `key`, which merging needs; fails clearly on duplicates.
+    fn ensure_unique_key(&mut self, table: &TableId, key: &[String]) -> Result<()>;
+    /// Deletes the rows of `window` (a backfill window reloaded without a key).
+    fn delete_window(&mut self, table: &TableId, window: &CursorWindow) -> Result<u64>;
+    /// Starts writing rows of `columns` (in this order) into `table`; returns the columns'
+    /// types in the table, which the rows are coerced to.
+    fn begin_write(&mut self, table: &TableId, columns: &[String]) -> Result<Schema>;
+    fn write(&mut self, batch: &Batch) -> Result<()>;
+    /// Ends the write; returns the rows written.
+    fn end_write(&mut self) -> Result<u64>;
+    /// Replaces `target` by `replacement` (from `create_replacement`), keyed on `key`.
+    fn swap(&mut self, replacement: &TableId, target: &TableId, key: &[String]) -> Result<()>;
+    /// Upserts `stage` into `target` on `key`: the last staged row of a key wins; rows whose
+    /// values did not change are neither rewritten nor counted as updated.
+    fn merge(
+        &mut self,
+        stage: &TableId,
+        target: &TableId,
+        columns: &[String],
+        key: &[String],
+    ) -> Result<MergeCounts>;
+    /// A statement inside the load's transaction (the audit record, checks before commit).
+    fn execute(&mut self, sql: &str, params: &Params) -> Result<u64>;
+    /// A query inside the load's transaction (checks before commit see the new rows).
+    fn query(&mut self, sql: &str, params: &Params, max_rows: usize) -> Result<Rows>;
+    fn commit(self: Box<Self>) -> Result<()>;
+}
+
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct MergeCounts {
+    pub inserted: u64,
+    pub updated: u64,
+}
+
+/// The audit table `etl_runs` (DESIGN.md §4) in the connector's own dialect.
+pub trait AuditStore: Send + Sync {
+    /// Creates the table when missing.
+    fn ensure(&self, io: &Io) -> Result<()>;
+    /// Whether the table exists (read-only: `etl plan` never creates it).
+    fn exists(&self, io: &Io) -> Result<bool>;
+    /// Inserts a record in its own committed transaction; returns its id.
+    fn insert(&self, io: &Io, record: &AuditRecord) -> Result<i64>;
+    fn update(&self, io: &Io, id: i64, record: &AuditRecord) -> Result<()>;
+    /// The statement that writes record `id`, to run inside a load's transaction so the
+    /// record commits with the rows.
+    fn update_statement(&self, id: i64, record: &AuditRecord) -> (String, Params);
+    /// The greatest `data_max_date` of successful loads of `project` into `table`.
+    fn watermark(&self, io: &Io, project: &str, table: &str) -> Result<Option<String>>;
+    /// The latest records, newest first.
+    fn history(&self, io: &Io, project: Option<&str>, limit: usize) -> Result<Vec<AuditRecord>>;
+    fn get(&self, io: &Io, id: i64) -> Result<Option<AuditRecord>>;
+    /// Changes record `id` (`update_etl_runs_record`): read, changed by `change`, written.
+    fn amend(
+        &self,
+        io: &Io,
+        id: i64,
+        change: &mut dyn FnMut(&mut AuditRecord) -> std::result::Result<(), String>,
+    ) -> Result<()> {
+        let mut record = self.get(io, id)?.ok_or_else(|| {
+            crate::error::EtlError::Other(format!("there is no etl_runs record with id {id}"))
+        })?;
+        change(&mut record).map_err(crate::error::EtlError::Other)?;
+        self.update(io, id, &record)
+    }
+    /// Marks `running` records of other runs of `project` into `table` failed: called while
+    /// holding the table's load lock, which proves those runs died. Returns how many.
+    fn close_stale(&self, _io: &Io, _stale: &LoadIdentity) -> Result<u64> {
+        Ok(0)
+    }
+    /// The same store kept under a scratch name (sample runs never touch the real one).
+    fn relocated(&self, scratch: &str) -> Arc<dyn AuditStore>;
+}

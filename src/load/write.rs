@@ -1,0 +1,248 @@
+//! The load modes (DESIGN.md §3) over a target's primitives, the same for every target:
+//!
+//! - full: a replacement table beside the target (columns the old table has keep their
+//!   declared type when the source fits it), filled, then swapped in: readers see the old or
+//!   the new table, never an empty one;
+//! - append: the target is created when missing or evolved (new source columns added; a source
+//!   type the target column cannot hold is refused unless `allow_type_change`), a backfill
+//!   window's range deleted first, then the rows;
+//! - merge: as append, into a private stage, then an upsert on the key.
+
+use super::{LoadMode, LoadPlan};
+use crate::connectors::{ColumnDef, MergeCounts, TableId, TargetColumn, TargetTxn};
+use crate::data::Schema;
+use crate::error::{EtlError, Result};
+
+/// Where a load's rows go, decided before the first row is written.
+pub(super) struct Write {
+    mode: LoadMode,
+    target: TableId,
+    /// The target (append), its replacement (full) or the stage (merge).
+    into: TableId,
+    /// The written columns and the key, named as in the table.
+    columns: Vec<String>,
+    key: Vec<String>,
+    /// The written columns' types in the table: rows are coerced to these.
+    pub types: Schema,
+}
+
+/// Prepares the target for `plan` and starts writing.
+pub(super) fn prepare(txn: &mut dyn TargetTxn, plan: &LoadPlan) -> Result<Write> {
+    let (target, existing) = txn.resolve(&plan.table)?;
+    match plan.mode {
+        LoadMode::Full => prepare_full(txn, plan, target, existing),
+        LoadMode::Append | LoadMode::Merge => prepare_existing(txn, plan, target, existing),
+    }
+}
+
+/// Ends the write and puts the rows in place: swap, nothing more, or merge.
+pub(super) fn finish(txn: &mut dyn TargetTxn, w: &Write) -> Result<MergeCounts> {
+    let written = txn.end_write()?;
+    let inserted = MergeCounts {
+        inserted: written,
+        updated: 0,
+    };
+    match w.mode {
+        LoadMode::Full => {
+            txn.swap(&w.into, &w.target, &w.key)?;
+            Ok(inserted)
+        }
+        LoadMode::Append => Ok(inserted),
+        LoadMode::Merge => txn.merge(&w.into, &w.target, &w.columns, &w.key),
+    }
+}
+
+fn prepare_full(
+    txn: &mut dyn TargetTxn,
+    plan: &LoadPlan,
+    target: TableId,
+    existing: Option<Vec<TargetColumn>>,
+) -> Result<Write> {
+    let old = existing.unwrap_or_default();
+    let defs: Vec<ColumnDef> = plan
+        .schema
+        .columns
+        .iter()
+        .map(|col| match find(&old, &col.name) {
+            Some(o) if o.writable && col.data_type.widens_to(&o.data_type) => ColumnDef {
+                name: o.name.clone(),
+                data_type: o.data_type.clone(),
+                declared: Some(o.declared.clone()),
+            },
+            Some(o) => ColumnDef {
+                name: o.name.clone(),
+                data_type: col.data_type.clone(),
+                declared: None,
+            },
+            None => ColumnDef {
+                name: col.name.clone(),
+                data_type: col.data_type.clone(),
+                declared: None,
+            },
+        })
+        .collect();
+    let columns: Vec<String> = defs.iter().map(|d| d.name.clone()).collect();
+    let key = key_names(plan, &columns)?;
+    let into = txn.create_replacement(&target, &defs, &key)?;
+    let types = txn.begin_write(&into, &columns)?;
+    Ok(Write {
+        mode: LoadMode::Full,
+        target,
+        into,
+        columns,
+        key,
+        types,
+    })
+}
+
+fn prepare_existing(
+    txn: &mut dyn TargetTxn,
+    plan: &LoadPlan,
+    target: TableId,
+    existing: Option<Vec<TargetColumn>>,
+) -> Result<Write> {
+    let created = existing.is_none();
+    let have = match existing {
+        None => {
+            let defs: Vec<ColumnDef> = plan
+                .schema
+                .columns
+                .iter()
+                .map(|c| ColumnDef {
+                    name: c.name.clone(),
+                    data_type: c.data_type.clone(),
+                    declared: None,
+                })
+                .collect();
+            txn.create_table(&target, &defs, &plan.key)?;
+            tracing::info!(table = %plan.table, "Created table {}.", plan.table);
+            Vec::new()
+        }
+        Some(have) => {
+            evolve(txn, plan, &target, &have)?;
+            have
+        }
+    };
+    let mut columns = Vec::with_capacity(plan.schema.len());
+    for col in &plan.schema.columns {
+        match find(&have, &col.name) {
+            Some(t) if !t.writable => return Err(EtlError::Load {
+                table: plan.table.clone(),
+                row: None,
+                column: Some(t.name.clone()),
+                message: format!(
+                    "the column's type {} cannot be written by etl; change it to a supported type",
+                    t.declared
+                ),
+            }),
+            Some(t) => columns.push(t.name.clone()),
+            None => columns.push(col.name.clone()),
+        }
+    }
+    let key = key_names(plan, &columns)?;
+    let into = if plan.mode == LoadMode::Merge {
+        if !created {
+            txn.ensure_unique_key(&target, &key)?;
+        }
+        txn.create_stage(&target, &columns)?
+    } else {
+        if let Some(w) = &plan.replace_window {
+            let column = columns
+                .iter()
+                .chain(have.iter().map(|t| &t.name))
+                .find(|c| c.eq_ignore_ascii_case(&w.column))
+                .cloned()
+                .ok_or_else(|| {
+                    EtlError::load(
+                        &plan.table,
+                        format!("cursor column '{}' is not in the table", w.column),
+                    )
+                })?;
+            let window = crate::connectors::CursorWindow {
+                column,
+                ..w.clone()
+            };
+            let n = txn.delete_window(&target, &window)?;
+            tracing::info!(table = %plan.table, rows = n, "Deleted {n} rows of the window before reloading it.");
+        }
+        target.clone()
+    };
+    let types = txn.begin_write(&into, &columns)?;
+    Ok(Write {
+        mode: plan.mode,
+        target,
+        into,
+        columns,
+        key,
+        types,
+    })
+}
+
+/// Adds source columns the target lacks; refuses a source type the target column cannot
+/// hold unless the load opts in (values are then converted one by one, never lossily).
+fn evolve(
+    txn: &mut dyn TargetTxn,
+    plan: &LoadPlan,
+    target: &TableId,
+    have: &[TargetColumn],
+) -> Result<()> {
+    for col in &plan.schema.columns {
+        match find(have, &col.name) {
+            Some(t) => {
+                if !col.data_type.widens_to(&t.data_type) && !plan.allow_type_change {
+                    return Err(EtlError::Load {
+                        table: plan.table.clone(),
+                        row: None,
+                        column: Some(t.name.clone()),
+                        message: format!(
+                            "the source type {} does not fit the target column type {}; change the target column, \
+                             cast in the source query, or load with `allow_type_change: true`",
+                            col.data_type, t.declared
+                        ),
+                    });
+                }
+            }
+            None => {
+                let def = ColumnDef {
+                    name: col.name.clone(),
+                    data_type: col.data_type.clone(),
+                    declared: None,
+                };
+                txn.add_column(target, &def)?;
+                tracing::info!(table = %plan.table, column = %col.name, r#type = %col.data_type, "Added a new source column to the target.");
+            }
+        }
+    }
+    Ok(())
+}
+
+/// The key columns by their names in the table.
+fn key_names(plan: &LoadPlan, columns: &[String]) -> Result<Vec<String>> {
+    plan.key
+        .iter()
+        .map(|k| {
+            columns
+                .iter()
+                .find(|c| *c == k)
+                .or_else(|| columns.iter().find(|c| c.eq_ignore_ascii_case(k)))
+                .cloned()
+                .ok_or_else(|| {
+                    EtlError::load(
+                        &plan.table,
+                        format!(
+                            "key column '{k}' is not among the loaded columns ({})",
+                            plan.schema.names().join(", ")
+                        ),
+                    )
+                })
+        })
+        .collect()
+}
+
+/// A column by name: exact first, then ignoring case (SQL folds unquoted names, CSV headers
+/// do not).
+fn find<'a>(cols: &'a [TargetColumn], name: &str) -> Option<&'a TargetColumn> {
+    cols.iter()
+        .find(|c| c.name == name)
+        .or_else(|| cols.iter().find(|c| c.name.eq_ignore_ascii_case(name)))
+}
