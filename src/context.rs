@@ -108,10 +108,19 @@ thread_local! {
 
 /// Runs `f` with `ctx` as the current task of this thread.
 pub fn with_task<R>(ctx: Arc<TaskCtx>, f: impl FnOnce() -> R) -> R {
-    let previous = CURRENT.with(|c| c.replace(Some(ctx)));
-    let out = f();
-    CURRENT.with(|c| *c.borrow_mut() = previous);
-    out
+    // The previous context comes back in a guard's drop so that it also comes back when `f`
+    // panics: script threads are pooled, and a context left behind would make the next task
+    // on this thread audit and log under the panicked task's name.
+    struct Restore(Option<Arc<TaskCtx>>);
+    impl Drop for Restore {
+        fn drop(&mut self) {
+            let previous = self.0.take();
+            // try_with: during thread teardown the slot may already be gone.
+            let _ = CURRENT.try_with(|c| *c.borrow_mut() = previous);
+        }
+    }
+    let _restore = Restore(CURRENT.with(|c| c.replace(Some(ctx))));
+    f()
 }
 
 pub fn current_task() -> Option<Arc<TaskCtx>> {

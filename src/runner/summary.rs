@@ -1,0 +1,80 @@
+//! What a run reports: one outcome per selected task, and the end-of-run table.
+
+use std::time::Duration;
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum TaskStatus {
+    Success,
+    Failed,
+    Skipped,
+    Cancelled,
+}
+
+impl TaskStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TaskStatus::Success => "success",
+            TaskStatus::Failed => "failed",
+            TaskStatus::Skipped => "skipped",
+            TaskStatus::Cancelled => "cancelled",
+        }
+    }
+}
+
+#[derive(Clone, Debug)]
+pub struct TaskOutcome {
+    pub name: String,
+    pub status: TaskStatus,
+    pub rows: u64,
+    pub duration: Duration,
+    pub attempts: u32,
+    pub error: Option<String>,
+}
+
+impl TaskOutcome {
+    /// A task that never started (its dependency failed, the run was cancelled).
+    pub(super) fn not_run(name: &str, status: TaskStatus, why: String) -> TaskOutcome {
+        TaskOutcome {
+            name: name.to_string(),
+            status,
+            rows: 0,
+            duration: Duration::ZERO,
+            attempts: 0,
+            error: Some(why),
+        }
+    }
+}
+
+pub struct RunReport {
+    pub outcomes: Vec<TaskOutcome>,
+    pub duration: Duration,
+}
+
+impl RunReport {
+    pub fn succeeded(&self) -> bool {
+        self.outcomes
+            .iter()
+            .all(|o| o.status == TaskStatus::Success)
+    }
+}
+
+/// The end-of-run table: task, status, rows, duration.
+pub fn summary(report: &RunReport) -> String {
+    let mut rows = vec![[
+        "task".to_string(),
+        "status".into(),
+        "rows".into(),
+        "duration".into(),
+        "attempts".into(),
+    ]];
+    for o in &report.outcomes {
+        rows.push([
+            o.name.clone(),
+            o.status.as_str().into(),
+            o.rows.to_string(),
+            format!("{:.2}s", o.duration.as_secs_f64()),
+            o.attempts.to_string(),
+        ]);
+    }
+    crate::table::render(&rows)
+}
