@@ -45,6 +45,18 @@ pub enum EtlError {
     Other(String),
 }
 
+/// The text of a panic: `panic!` carries a `&str` (a literal) or a `String` (formatted);
+/// anything else came from `panic_any` and has no text to show.
+pub fn panic_message(payload: &(dyn std::any::Any + Send)) -> &str {
+    if let Some(s) = payload.downcast_ref::<&str>() {
+        s
+    } else if let Some(s) = payload.downcast_ref::<String>() {
+        s
+    } else {
+        "(a panic without a message)"
+    }
+}
+
 impl EtlError {
     pub fn io(path: impl Into<PathBuf>, source: std::io::Error) -> EtlError {
         EtlError::Io {

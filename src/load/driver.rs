@@ -113,7 +113,20 @@ pub fn run_load(conn: &Connection, req: LoadRequest<'_>) -> Result<LoadFigures> 
     let resolved = super::resolve_window(run, io, source, spec, &mut || {
         audit_store.watermark(io, &run.project, &spec.into)
     });
-    let result = resolved.and_then(|resolved| load.stream(run, source, transform, resolved));
+    // A panic inside the load (a connector, a script step) rolls its transaction back as the
+    // stack unwinds; caught here, it is recorded like any failure instead of leaving the
+    // record `running`.
+    let result = resolved.and_then(|resolved| {
+        std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            load.stream(run, source, transform, resolved)
+        }))
+        .unwrap_or_else(|payload| {
+            Err(EtlError::Other(format!(
+                "the load panicked: {}",
+                crate::error::panic_message(payload.as_ref())
+            )))
+        })
+    });
     let Load {
         mut figures,
         mut audit,

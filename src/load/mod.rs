@@ -4,6 +4,8 @@
 mod driver;
 mod rows;
 mod spec;
+#[cfg(test)]
+mod tests;
 mod turn;
 mod window;
 mod write;

@@ -126,15 +126,17 @@ fn prepare_existing(
     let mut columns = Vec::with_capacity(plan.schema.len());
     for col in &plan.schema.columns {
         match find(&have, &col.name) {
-            Some(t) if !t.writable => return Err(EtlError::Load {
-                table: plan.table.clone(),
-                row: None,
-                column: Some(t.name.clone()),
-                message: format!(
+            Some(t) if !t.writable => {
+                return Err(EtlError::Load {
+                    table: plan.table.clone(),
+                    row: None,
+                    column: Some(t.name.clone()),
+                    message: format!(
                     "the column's type {} cannot be written by etl; change it to a supported type",
                     t.declared
                 ),
-            }),
+                })
+            }
             Some(t) => columns.push(t.name.clone()),
             None => columns.push(col.name.clone()),
         }

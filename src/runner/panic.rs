@@ -15,19 +15,10 @@ pub fn catch<R>(f: impl FnOnce() -> R) -> Result<R, String> {
 
 /// "the task panicked: MESSAGE".
 pub fn panicked(payload: &(dyn Any + Send)) -> String {
-    format!("the task panicked: {}", message(payload))
-}
-
-/// `panic!` carries a `&str` (a literal) or a `String` (formatted); anything else came from
-/// `panic_any` and has no text to show.
-fn message(payload: &(dyn Any + Send)) -> &str {
-    if let Some(s) = payload.downcast_ref::<&str>() {
-        s
-    } else if let Some(s) = payload.downcast_ref::<String>() {
-        s
-    } else {
-        "(a panic without a message)"
-    }
+    format!(
+        "the task panicked: {}",
+        crate::error::panic_message(payload)
+    )
 }
 
 #[cfg(test)]

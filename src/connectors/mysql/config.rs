@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use mysql_async::{OptsBuilder, PoolConstraints, PoolOpts, SslOpts};
 
-use crate::config::mask_url;
+use crate::connectors::mask_url;
 
 /// What to do with `0000-00-00` and other dates that are not calendar dates.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -14,7 +14,7 @@ use rustls::{
 use tokio_postgres::config::SslMode;
 use tokio_postgres_rustls::MakeRustlsConnect;
 
-use crate::config::mask_url;
+use crate::connectors::mask_url;
 
 /// How the server's certificate is checked, after libpq's `sslmode`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
