@@ -320,3 +320,63 @@ fn a_sample_run_on_postgres_loads_into_the_scratch_schema() {
     );
     w.quit();
 }
+
+#[test]
+fn a_sample_run_on_postgres_keeps_every_write_away_from_production() {
+    let db = PgTestDb::new("dev_watch_modes");
+    db.execute(
+        "CREATE SCHEMA src; CREATE TABLE src.items (id int PRIMARY KEY, name text, updated_at timestamp); \
+         INSERT INTO src.items VALUES (1, 'a', '2024-01-01'), (2, 'b', '2024-01-02'), (3, 'c', '2024-01-03');",
+    );
+    let s = Sandbox::with_project("pg_run_modes");
+    let w = Watch::start_with(
+        &s,
+        "pg_run_modes",
+        &["--limit", "2", "--scratch", "dev_x"],
+        &[("ETL_CONN_WAREHOUSE", db.url())],
+    );
+    w.run(1);
+    let stderr = w.stderr();
+    w.quit();
+    let q = |sql: &str| -> Vec<String> {
+        db.query(sql)
+            .into_iter()
+            .map(|r| {
+                r.into_iter()
+                    .map(|v| v.unwrap_or_default())
+                    .collect::<Vec<_>>()
+                    .join("|")
+            })
+            .collect()
+    };
+    // The load went to the scratch schema, two rows at most.
+    assert_eq!(q("SELECT count(*) FROM dev_x.app__items"), ["2"]);
+    // Raw SQL did not run; the UPDATE hidden in a query was refused by the server.
+    assert_eq!(q("SELECT name FROM src.items ORDER BY id"), ["a", "b", "c"]);
+    assert!(
+        stderr.contains("Sample run: not running execute(UPDATE src.items"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("Sample run: not running run_file(\"sql/touch.sql\")"),
+        "{stderr}"
+    );
+    assert!(
+        stderr.contains("cannot execute UPDATE in a read-only transaction"),
+        "{stderr}"
+    );
+    // Every audit record, the script's own too, is in the scratch audit table: the production
+    // watermark of app.items cannot move to 2099.
+    assert_eq!(
+        q("SELECT target_table || '|' || coalesce(data_max_date, '') FROM dev_x.etl_runs WHERE target_table IS NOT NULL ORDER BY id"),
+        ["dev_x.app__items|2024-01-02 00:00:00", "app.items|2099-01-01"]
+    );
+    assert_eq!(
+        q(
+            "SELECT table_schema || '.' || table_name FROM information_schema.tables \
+           WHERE table_schema NOT IN ('pg_catalog', 'information_schema', 'src') ORDER BY 1"
+        ),
+        ["dev_x.app__items", "dev_x.etl_runs"],
+        "nothing outside the scratch schema was created"
+    );
+}

@@ -4,6 +4,7 @@
 
 #[path = "../common/mod.rs"]
 mod common;
+mod modes;
 
 use std::path::PathBuf;
 use std::process::{Command, Output};
