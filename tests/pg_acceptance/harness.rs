@@ -49,6 +49,11 @@ impl Sandbox {
         }
     }
 
+    /// Replaces the sandbox's `etl.toml`.
+    pub fn configure(&self, toml: &str) {
+        std::fs::write(self.dir.path().join("etl.toml"), toml).expect("etl.toml");
+    }
+
     /// `etl exec projects/PROJECT/project.rhai ARGS...`, output (stdout and stderr) into `log`.
     fn command(&self, project: &str, args: &[&str], log: &Path) -> Command {
         let mut cmd = Command::new(BIN);

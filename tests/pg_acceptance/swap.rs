@@ -8,7 +8,9 @@ use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 
 use crate::common::PgTestDb;
-use crate::harness::{audit, count, leftover_tables, wait_for_copy, wait_until, Sandbox};
+use crate::harness::{
+    audit, count, fingerprint, leftover_tables, statuses, wait_for_copy, wait_until, Sandbox,
+};
 
 /// `public.big` with `n` rows, filled by the server.
 pub fn big_table(n: u64) -> String {
@@ -183,4 +185,84 @@ fn a_full_reload_is_swapped_in_atomically_for_a_concurrent_reader() {
         ),
         ["target_pkey"]
     );
+}
+
+/// A session in the middle of a long transaction that read `table`: it holds ACCESS SHARE on
+/// it until dropped (then it commits).
+struct LongReader {
+    done: Option<std::sync::mpsc::Sender<()>>,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl LongReader {
+    fn start(url: &str, table: &str) -> LongReader {
+        let (url, sql) = (url.to_string(), format!("SELECT count(*) FROM {table}"));
+        let (done, wait) = std::sync::mpsc::channel::<()>();
+        let (ready, started) = std::sync::mpsc::channel::<()>();
+        let thread = std::thread::spawn(move || {
+            let rt = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .expect("reader runtime");
+            rt.block_on(async move {
+                let (client, conn) = tokio_postgres::connect(&url, tokio_postgres::NoTls)
+                    .await
+                    .expect("reader connects");
+                tokio::spawn(conn);
+                client.batch_execute("BEGIN").await.expect("BEGIN");
+                client.query_one(sql.as_str(), &[]).await.expect("read");
+                ready.send(()).expect("ready");
+                let _ = tokio::task::spawn_blocking(move || wait.recv()).await;
+                client.batch_execute("COMMIT").await.expect("COMMIT");
+            });
+        });
+        started.recv().expect("the reader read the table");
+        LongReader {
+            done: Some(done),
+            thread: Some(thread),
+        }
+    }
+}
+
+impl Drop for LongReader {
+    fn drop(&mut self) {
+        drop(self.done.take());
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
+
+#[test]
+fn a_swap_blocked_by_a_long_reader_gives_up_cleanly_and_keeps_the_old_table() {
+    let dw = PgTestDb::new("pga_swap_lock");
+    let src = PgTestDb::new("pga_swap_lock_src");
+    src.execute(&big_table(1_000));
+    let s = Sandbox::new(&["pga_full"], &dw, &src);
+    s.exec("pga_full", &[]).ok();
+    let before = fingerprint(&dw, "app.target");
+    // Short waits, so the test is quick; the defaults wait 2 s per try, 10 tries.
+    s.configure(
+        "[env.dev.connections]\n[load]\nswap_lock_timeout_seconds = 0.2\nswap_attempts = 2\n",
+    );
+    src.execute(&big_table(2_000));
+
+    let reader = LongReader::start(dw.url(), "app.target");
+    let ran = s.exec("pga_full", &[]).failed();
+    ran.contains("swapping in the new table")
+        .contains("other sessions held locks on the table through 2 tries of 0.2s")
+        .contains("the old table is unchanged")
+        .contains("SQLSTATE 55P03");
+    assert_eq!(
+        fingerprint(&dw, "app.target"),
+        before,
+        "the old table changed"
+    );
+    assert_eq!(leftover_tables(&dw), Vec::<String>::new());
+    assert_eq!(statuses(&audit(&dw, "app.target")), ["success", "failed"]);
+
+    // Once the reader is done, the same load goes through.
+    drop(reader);
+    s.exec("pga_full", &[]).ok();
+    assert_eq!(count(&dw, "app.target"), 2_000);
 }
