@@ -73,6 +73,25 @@ impl Sandbox {
         self.exec_with(&self.src.clone(), project, args)
     }
 
+    /// Any `etl` command in the sandbox, with the connections set.
+    fn etl(&self, args: &[&str]) -> Run {
+        let out = Command::new(BIN)
+            .current_dir(self.dir.path())
+            .env("ETL_CONN_SRC", &self.src)
+            .env("ETL_CONN_WAREHOUSE", &self.warehouse)
+            .env_remove("ETL_ENV")
+            .env_remove("ETL_CONFIG")
+            .args(args)
+            .output()
+            .expect("running etl");
+        let mut output = String::from_utf8_lossy(&out.stdout).into_owned();
+        output.push_str(&String::from_utf8_lossy(&out.stderr));
+        Run {
+            code: out.status.code().unwrap_or(-1),
+            output,
+        }
+    }
+
     fn spawn(&self, project: &str, args: &[&str]) -> Child {
         self.command(&self.src, project, args)
             .stdout(Stdio::piped())
@@ -283,6 +302,34 @@ fn full_then_incremental_loads_pick_up_new_and_changed_rows() {
         "{counts:?}"
     );
     assert!(counts.contains(&"app.orders:I:4".to_string()), "{counts:?}");
+}
+
+#[test]
+fn plan_prints_the_mysql_statements_with_the_watermark_and_an_estimate() {
+    let src = MyTestDb::new("my_plan");
+    let dw = PgTestDb::new("my_plan");
+    src.execute(
+        "CREATE TABLE orders (id int PRIMARY KEY, amount decimal(12,2), note varchar(20), updated_at datetime(6));
+         INSERT INTO orders VALUES (1, 10.50, 'a', '2024-01-01 00:00:00'), (2, 20.00, NULL, '2024-01-02 00:00:00');",
+    );
+    let s = Sandbox::new(&src, &dw, &["my_incr"]);
+    s.exec("my_incr", &["--load-type", "F"]).ok();
+    let records = text(&dw, "SELECT count(*) FROM etl.etl_runs");
+    let plan = s.etl(&["plan", "projects/my_incr/project.rhai", "--load-type", "I"]);
+    assert_eq!(plan.code, 0, "{}", plan.output);
+    // MySQL's own quoting, the watermark bound where the source binds it, the optimizer's
+    // estimate: the statement the MySQL source runs, not a PostgreSQL rendering of it.
+    plan.contains("load table orders on connection 'src' -> warehouse.app.orders (merge, key id, cursor updated_at)")
+        .contains("SELECT * FROM `orders` WHERE (`updated_at` >= '2024-01-02 00:00:00' OR `updated_at` IS NULL)")
+        .contains("SELECT id, amount, note, updated_at FROM orders WHERE updated_at >= '2024-01-02 00:00:00' AND updated_at < :until")
+        .contains("-- :until unbounded: bound to the highest value of the cursor's type")
+        .contains("(optimizer estimate)");
+    assert!(!plan.output.contains("rows: unknown"), "{}", plan.output);
+    assert_eq!(
+        text(&dw, "SELECT count(*) FROM etl.etl_runs"),
+        records,
+        "the plan wrote no audit record"
+    );
 }
 
 fn big_table(src: &MyTestDb, rows: u64) {
