@@ -8,6 +8,7 @@ pub mod csv;
 mod io;
 pub mod mysql;
 pub mod postgres;
+mod read;
 pub mod registry;
 mod roles;
 pub mod sql_params;
@@ -18,65 +19,13 @@ mod window;
 
 pub use connection::{Connection, Role};
 pub use io::Io;
+pub use read::{ReadOptions, RowEstimate, DEFAULT_BATCH_ROWS, PIPELINE_DEPTH};
 pub use registry::{open, Connector, OpenOptions};
 pub use roles::{
-    Access, AuditStore, ColumnDef, LoadIdentity, LoadTarget, MergeCounts, Relations, ScratchNaming,
-    Source, SourceStatement, SqlExec, TableId, TableOptions, TargetColumn, TargetTxn,
+    Access, AuditStore, ColumnDef, LoadIdentity, LoadTarget, MergeCounts, Params, Relations, Rows,
+    ScratchNaming, Source, SourceStatement, SqlExec, TableId, TableOptions, TargetColumn,
+    TargetTxn,
 };
 pub use stream::{BatchSender, BatchStream};
 pub use url::mask_url;
 pub use window::{CursorWindow, Predicate};
-
-use crate::data::{Schema, Value};
-
-/// Named parameters (`:name` in SQL), always bound, never formatted into the text.
-pub type Params = Vec<(String, Value)>;
-
-/// Rows of a small result (`query`, `scalar`), with their schema.
-pub struct Rows {
-    pub schema: Schema,
-    pub rows: Vec<Vec<Value>>,
-}
-
-/// Rows per batch unless a load says otherwise: large enough to amortise per-batch work,
-/// small enough that memory stays flat (DESIGN.md §6).
-pub const DEFAULT_BATCH_ROWS: usize = 2048;
-
-/// How far the bounded pipeline between a source and a target may run ahead.
-pub const PIPELINE_DEPTH: usize = 4;
-
-#[derive(Clone, Debug)]
-pub struct ReadOptions {
-    pub batch_rows: usize,
-    /// Stop after this many rows (sample runs, `.limit(n)`).
-    pub limit: Option<u64>,
-    /// Pushed down by sources that can filter (SQL); applied by the load otherwise.
-    pub window: Option<CursorWindow>,
-}
-
-impl Default for ReadOptions {
-    fn default() -> Self {
-        ReadOptions {
-            batch_rows: DEFAULT_BATCH_ROWS,
-            limit: None,
-            window: None,
-        }
-    }
-}
-
-/// A source's row count as `etl plan` shows it.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct RowEstimate {
-    pub rows: u64,
-    /// A count, rather than an estimate.
-    pub exact: bool,
-    /// Where the figure comes from ("count", "planner estimate", "lines in the file").
-    pub basis: &'static str,
-}
-
-impl std::fmt::Display for RowEstimate {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let approx = if self.exact { "" } else { "~" };
-        write!(f, "{approx}{} ({})", self.rows, self.basis)
-    }
-}

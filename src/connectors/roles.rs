@@ -8,10 +8,19 @@ use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 
-use super::{BatchStream, CursorWindow, Io, Params, ReadOptions, RowEstimate, Rows};
+use super::{BatchStream, CursorWindow, Io, ReadOptions, RowEstimate};
 use crate::audit::AuditRecord;
-use crate::data::{Batch, DataType, Schema};
+use crate::data::{Batch, DataType, Schema, Value};
 use crate::error::Result;
+
+/// Named parameters (`:name` in SQL), always bound, never formatted into the text.
+pub type Params = Vec<(String, Value)>;
+
+/// Rows of a small result (`query`, `scalar`), with their schema.
+pub struct Rows {
+    pub schema: Schema,
+    pub rows: Vec<Vec<Value>>,
+}
 
 /// Reads: the relations of a database (`conn.table(..)`, `conn.sql(..)`).
 pub trait Relations: Send + Sync {

@@ -6,6 +6,7 @@ mod batch;
 mod decimal;
 mod interval;
 mod schema;
+mod text;
 mod types;
 mod value;
 
@@ -14,16 +15,8 @@ pub use batch::Batch;
 pub use decimal::Decimal;
 pub use interval::{format_interval, parse_interval};
 pub use schema::{Column, Schema};
+pub use text::shorten_text;
 pub use types::DataType;
 #[cfg(test)]
 pub(crate) use types::EVERY_TYPE;
 pub use value::Value;
-
-/// Text cut to `max` characters with an ellipsis, for tables and messages.
-pub fn shorten_text(s: &str, max: usize) -> String {
-    if s.chars().count() <= max {
-        s.to_string()
-    } else {
-        format!("{}…", s.chars().take(max).collect::<String>())
-    }
-}

@@ -1,5 +1,7 @@
-//! Loads: what a `conn.load(#{...})` call means (mode, key, cursor, window) and the driver
-//! that streams a source into a target with its audit record (DESIGN.md §3).
+//! Loads (DESIGN.md §3), once for every target: what a `conn.load(#{...})` call means
+//! (`spec.rs`), which window it reads (`window.rs`), full / append / merge over a target's
+//! primitives (`write.rs`), what happens to each batch on the way (`rows.rs`), and the audit
+//! record's life cycle around it all (`driver.rs`). Targets supply only dialect primitives.
 
 mod driver;
 mod rows;
@@ -10,24 +12,9 @@ mod turn;
 mod window;
 mod write;
 
+pub(crate) use write::LoadPlan;
+
 pub use driver::{run_load, LoadFigures, LoadRequest, Transform};
 pub use spec::{LoadMode, LoadSpec, NullCursor};
 pub use turn::{table_turn, TableTurn};
 pub use window::{bound_value, parse_date_arg, resolve_window, Resolved};
-
-use crate::connectors::CursorWindow;
-use crate::data::Schema;
-
-/// What the target must do, decided once the rows' columns are known.
-#[derive(Clone, Debug)]
-pub(crate) struct LoadPlan {
-    pub table: String,
-    /// Columns of the rows that will be written, in order.
-    pub schema: Schema,
-    pub key: Vec<String>,
-    pub mode: LoadMode,
-    /// A backfill window without a key: rows of this range are deleted first, in the same
-    /// transaction, so re-running a window never duplicates.
-    pub replace_window: Option<CursorWindow>,
-    pub allow_type_change: bool,
-}

@@ -8,10 +8,24 @@
 //!   window's range deleted first, then the rows;
 //! - merge: as append, into a private stage, then an upsert on the key.
 
-use super::{LoadMode, LoadPlan};
-use crate::connectors::{ColumnDef, MergeCounts, TableId, TargetColumn, TargetTxn};
+use super::LoadMode;
+use crate::connectors::{ColumnDef, CursorWindow, MergeCounts, TableId, TargetColumn, TargetTxn};
 use crate::data::Schema;
 use crate::error::{EtlError, Result};
+
+/// What the target must do, decided once the rows' columns are known.
+#[derive(Clone, Debug)]
+pub(crate) struct LoadPlan {
+    pub table: String,
+    /// Columns of the rows that will be written, in order.
+    pub schema: Schema,
+    pub key: Vec<String>,
+    pub mode: LoadMode,
+    /// A backfill window without a key: rows of this range are deleted first, in the same
+    /// transaction, so re-running a window never duplicates.
+    pub replace_window: Option<CursorWindow>,
+    pub allow_type_change: bool,
+}
 
 /// Where a load's rows go, decided before the first row is written.
 pub(super) struct Write {
@@ -160,7 +174,7 @@ fn prepare_existing(
                         format!("cursor column '{}' is not in the table", w.column),
                     )
                 })?;
-            let window = crate::connectors::CursorWindow {
+            let window = CursorWindow {
                 column,
                 ..w.clone()
             };

@@ -8,6 +8,7 @@
 mod audit;
 mod bind;
 mod config;
+mod connect;
 mod copy_in;
 mod copy_out;
 mod error;
@@ -20,54 +21,4 @@ mod txn;
 pub mod types;
 mod wire;
 
-use std::sync::Arc;
-
-use super::registry::{Connector, OpenOptions, Roles};
-use super::Connection;
-use crate::error::{EtlError, Result};
-use pool::PgPool;
-
-/// The audit table's schema unless the configuration names another.
-pub const DEFAULT_AUDIT_SCHEMA: &str = "etl";
-
-pub static CONNECTOR: Connector = Connector {
-    name: "PostgreSQL",
-    schemes: &["postgres", "postgresql"],
-    example: "postgres://USER@HOST:5432/DB",
-    roles: Roles {
-        source: true,
-        sql: true,
-        target: true,
-        audit: true,
-    },
-    open,
-};
-
-/// What every relation, statement, load and audit call of one connection shares.
-pub struct Shared {
-    pub name: String,
-    pub pool: PgPool,
-    /// A full load's swap: how long each try waits for other sessions' locks, and how often
-    /// it tries before failing with the old table in place.
-    pub swap_lock_timeout: std::time::Duration,
-    pub swap_attempts: u32,
-}
-
-/// Parses the URL and sets up the pool; nothing connects until first use.
-fn open(name: &str, url: &str, opts: &OpenOptions) -> Result<Connection> {
-    let settings =
-        config::parse(url).map_err(|e| EtlError::Config(format!("connection '{name}': {e}")))?;
-    let describe = format!("postgres {}", settings.display);
-    let shared = Arc::new(Shared {
-        name: name.to_string(),
-        pool: PgPool::new(name, settings)?,
-        swap_lock_timeout: opts.swap_lock_timeout,
-        swap_attempts: opts.swap_attempts.max(1),
-    });
-    let mut conn = Connection::new(name, &CONNECTOR, describe);
-    conn.relations = Some(Arc::new(source::PgRelations(shared.clone())));
-    conn.sql = Some(Arc::new(sql::PgSql(shared.clone())));
-    conn.target = Some(Arc::new(target::PgTarget(shared.clone())));
-    conn.audit = Some(Arc::new(audit::PgAudit::new(shared, &opts.audit_schema)));
-    Ok(conn)
-}
+pub use connect::{Shared, CONNECTOR, DEFAULT_AUDIT_SCHEMA};

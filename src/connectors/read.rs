@@ -1,0 +1,46 @@
+//! How a source is read: batch size, row limit, window; and what `etl plan` says of its size.
+
+use super::CursorWindow;
+
+/// Rows per batch unless a load says otherwise: large enough to amortise per-batch work,
+/// small enough that memory stays flat (DESIGN.md §6).
+pub const DEFAULT_BATCH_ROWS: usize = 2048;
+
+/// How far the bounded pipeline between a source and a target may run ahead.
+pub const PIPELINE_DEPTH: usize = 4;
+
+#[derive(Clone, Debug)]
+pub struct ReadOptions {
+    pub batch_rows: usize,
+    /// Stop after this many rows (sample runs, `.limit(n)`).
+    pub limit: Option<u64>,
+    /// Pushed down by sources that can filter (SQL); applied by the load otherwise.
+    pub window: Option<CursorWindow>,
+}
+
+impl Default for ReadOptions {
+    fn default() -> Self {
+        ReadOptions {
+            batch_rows: DEFAULT_BATCH_ROWS,
+            limit: None,
+            window: None,
+        }
+    }
+}
+
+/// A source's row count as `etl plan` shows it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct RowEstimate {
+    pub rows: u64,
+    /// A count, rather than an estimate.
+    pub exact: bool,
+    /// Where the figure comes from ("count", "planner estimate", "lines in the file").
+    pub basis: &'static str,
+}
+
+impl std::fmt::Display for RowEstimate {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let approx = if self.exact { "" } else { "~" };
+        write!(f, "{approx}{} ({})", self.rows, self.basis)
+    }
+}
