@@ -34,6 +34,21 @@ fn unknown_connection_is_a_script_error() {
 }
 
 #[test]
+fn a_connection_url_no_connector_opens_is_refused_by_check() {
+    let s = Sandbox::with_project("config_basic");
+    s.check("config_basic")
+        .env("ETL_CONN_WAREHOUSE", "oracle://etl:s3cret@db/dw")
+        .status(2)
+        // The project's target connection is checked where `project()` names it.
+        .stderr_contains(&format!("error: {}:2:1: ", script("config_basic")))
+        .stderr_contains("connection 'warehouse': unsupported URL 'oracle://etl:***@db/dw'")
+        .stderr_contains(
+            "expected sqlite://PATH, postgres://USER@HOST:5432/DB, mysql://USER@HOST:3306/DB",
+        )
+        .run();
+}
+
+#[test]
 fn env_option_picks_another_environment() {
     let s = Sandbox::with_project("config_basic");
     s.write(
