@@ -5,6 +5,8 @@
 //! and a row estimate. It only reads: catalogs, the audit table (when it exists), counts.
 
 mod collect;
+mod columns;
+mod literal;
 
 pub use collect::{Collector, ColumnMap, Item, LoadView};
 

@@ -7,8 +7,10 @@ mod connect;
 mod decode;
 mod parallel;
 mod pool;
+mod reader;
 mod source;
 mod sql;
+mod statement;
 mod types;
 
 pub use config::ZeroDates;

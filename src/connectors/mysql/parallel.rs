@@ -8,7 +8,9 @@ use futures_util::stream::{FuturesUnordered, StreamExt};
 use mysql_async::prelude::Queryable;
 
 use super::pool::my_error_in;
-use super::source::{is_integer, MySource, Reader, Statement};
+use super::reader::{is_integer, Reader};
+use super::source::MySource;
+use super::statement::Statement;
 use super::types::{quote_ident, quote_table, split_name, MyType};
 use crate::connectors::{BatchStream, Io, Source};
 use crate::data::Schema;

@@ -11,17 +11,17 @@ use std::sync::{Arc, OnceLock};
 use mysql_async::prelude::Queryable;
 use mysql_async::Value as My;
 
-use super::decode::{self, Decoder};
 use super::parallel;
 use super::pool::my_error_in;
+use super::reader::Reader;
+use super::statement::single_statement;
 use super::types::{quote_ident, quote_table, split_name, Kind, MyType};
 use super::Shared;
-use super::CONNECTOR;
 use crate::connectors::{
-    sql_params, BatchSender, BatchStream, Io, Params, ReadOptions, Relations, RowEstimate, Source,
+    sql_params, BatchStream, Io, Params, ReadOptions, Relations, RowEstimate, Source,
     SourceStatement, TableOptions,
 };
-use crate::data::{Batch, Column, DataType, Schema};
+use crate::data::{Column, Schema};
 use crate::error::{EtlError, Result};
 
 /// `conn.table(..)` and `conn.sql(..)` of one connection.
@@ -61,13 +61,6 @@ pub struct MySource {
     columns: OnceLock<Vec<(String, MyType)>>,
 }
 
-/// One statement to stream: SQL with `?` placeholders and their values.
-#[derive(Clone)]
-pub struct Statement {
-    pub sql: String,
-    pub params: Vec<My>,
-}
-
 impl MySource {
     pub fn new(shared: Arc<Shared>, query: Query) -> MySource {
         MySource {
@@ -81,7 +74,7 @@ impl MySource {
         EtlError::db(&self.shared.name, format!("{}: {e}", self.describe()))
     }
 
-    fn base_sql(&self) -> Result<String> {
+    pub(super) fn base_sql(&self) -> Result<String> {
         match &self.query {
             Query::Table { name, .. } => Ok(format!(
                 "SELECT * FROM {}",
@@ -133,124 +126,11 @@ impl MySource {
         Ok(self.columns.get_or_init(|| cols))
     }
 
-    /// The statement of a read with named parameters, as `etl plan` shows it: window
-    /// conditions and an optional primary-key range for tables, `:since`/`:until` for SQL
-    /// (left open when the window has no value for them).
-    fn named(
-        &self,
-        opts: &ReadOptions,
-        range: Option<&parallel::Range>,
-    ) -> Result<SourceStatement> {
-        let mut out = SourceStatement {
-            dialect: CONNECTOR.name,
-            ..SourceStatement::default()
-        };
-        match &self.query {
-            Query::Table { name, .. } => {
-                out.sql = format!(
-                    "SELECT * FROM {}",
-                    quote_table(name).map_err(|e| self.err(e))?
-                );
-                let mut conds = Vec::new();
-                if let Some(p) = opts
-                    .window
-                    .as_ref()
-                    .and_then(|w| w.predicate(&quote_ident(&w.column)))
-                {
-                    conds.push(p.sql);
-                    out.params = p.params;
-                }
-                if let Some(r) = range {
-                    conds.push(r.condition(&mut out.params));
-                }
-                if !conds.is_empty() {
-                    out.sql.push_str(" WHERE ");
-                    out.sql.push_str(&conds.join(" AND "));
-                }
-                if let Some(l) = opts.limit {
-                    out.sql.push_str(&format!(" LIMIT {l}"));
-                }
-            }
-            Query::Sql(text, given) => {
-                out.sql = single_statement(text).map_err(|e| self.err(e))?;
-                let (_, names) = sql_params::rewrite_mysql(&out.sql).map_err(|e| self.err(e))?;
-                out.params = given.clone();
-                let window = opts.window.as_ref();
-                for name in ["since", "until"] {
-                    if !names.iter().any(|n| n == name) || given.iter().any(|(k, _)| k == name) {
-                        continue;
-                    }
-                    let value = match name {
-                        "since" => window.and_then(|w| w.since.clone()),
-                        _ => window.and_then(|w| w.until.clone()),
-                    };
-                    match value {
-                        Some(v) => out.params.push((name.to_string(), v)),
-                        None => out.unbounded.push(name.to_string()),
-                    }
-                }
-                if let Some(l) = opts.limit {
-                    out.sql = format!("SELECT * FROM (\n{}\n) AS etl_q LIMIT {l}", out.sql);
-                }
-            }
-        }
-        Ok(out)
-    }
-
-    /// The statement as the server gets it: `?` placeholders and their values, open window
-    /// ends as the extremes of the cursor's type.
-    pub fn statement(
-        &self,
-        cols: &[(String, MyType)],
-        opts: &ReadOptions,
-        range: Option<&parallel::Range>,
-    ) -> Result<Statement> {
-        let named = self.named(opts, range)?;
-        let (sql, names) = sql_params::rewrite_mysql(&named.sql).map_err(|e| self.err(e))?;
-        let cursor_type = opts.window.as_ref().and_then(|w| {
-            cols.iter()
-                .find(|(n, _)| n.eq_ignore_ascii_case(&w.column))
-                .map(|(_, t)| &t.data_type)
-        });
-        let mut params = Vec::with_capacity(names.len());
-        for name in &names {
-            if let Some((_, v)) = named.params.iter().find(|(k, _)| k == name) {
-                params.push(decode::param(v).map_err(|e| self.err(format!(":{name}: {e}")))?);
-            } else if named.unbounded.contains(name) {
-                params.push(decode::extreme(cursor_type, name == "until"));
-            } else {
-                let given: Vec<&str> = named.params.iter().map(|(k, _)| k.as_str()).collect();
-                return Err(self.err(format!(
-                    "parameter :{name} has no value (given: {})",
-                    if given.is_empty() {
-                        "none".to_string()
-                    } else {
-                        given.join(", ")
-                    }
-                )));
-            }
-        }
-        Ok(Statement { sql, params })
-    }
-
-    fn parallel(&self) -> usize {
+    pub(super) fn parallel(&self) -> usize {
         match &self.query {
             Query::Table { parallel, .. } => *parallel,
             Query::Sql(..) => 1,
         }
-    }
-}
-
-/// The one statement of a `sql(...)` source, without a trailing `;`.
-fn single_statement(sql: &str) -> std::result::Result<String, String> {
-    let parts = sql_params::split_statements_mysql(sql)?;
-    match parts.as_slice() {
-        [one] => Ok(one.to_string()),
-        [] => Err("the query is empty".into()),
-        _ => Err(format!(
-            "a query source is one statement; this text has {}",
-            parts.len()
-        )),
     }
 }
 
@@ -396,100 +276,4 @@ impl Source for MySource {
             }))
         })
     }
-}
-
-/// What one streaming read needs, cloneable into parallel tasks.
-#[derive(Clone)]
-pub struct Reader {
-    pub shared: Arc<Shared>,
-    pub kinds: Vec<Kind>,
-    pub names: Vec<String>,
-    pub batch_rows: usize,
-    pub what: String,
-    pub handle: tokio::runtime::Handle,
-}
-
-impl Reader {
-    /// Streams one statement into `tx` on a pooled connection.
-    pub async fn stream(&self, stmt: Statement, tx: &BatchSender) -> Result<()> {
-        let name = &self.shared.name;
-        let mut conn = self.shared.pool.get().await?;
-        let id = conn.id();
-        let mut finished = false;
-        let r = self.read(&mut conn, stmt, tx, &mut finished).await;
-        if !finished {
-            // Dropped with rows unread, the pool would drain the rest of the result first.
-            self.shared.pool.kill_query(&self.handle, id);
-        }
-        drop(conn);
-        r.map_err(|e| match e {
-            EtlError::Cancelled => e,
-            EtlError::Database { .. } => e,
-            other => EtlError::db(name, format!("{}: {other}", self.what)),
-        })
-    }
-
-    async fn read(
-        &self,
-        conn: &mut mysql_async::Conn,
-        stmt: Statement,
-        tx: &BatchSender,
-        finished: &mut bool,
-    ) -> Result<()> {
-        let name = &self.shared.name;
-        let params = if stmt.params.is_empty() {
-            mysql_async::Params::Empty
-        } else {
-            mysql_async::Params::Positional(stmt.params)
-        };
-        let mut result = conn
-            .exec_iter(stmt.sql.as_str(), params)
-            .await
-            .map_err(|e| my_error_in(name, &self.what, &e))?;
-        let width = self.kinds.len();
-        let mut dec = Decoder::new(self.kinds.clone(), self.shared.zero_dates);
-        let mut batch = Batch::new(width, 1, self.batch_rows);
-        let mut n = 0u64;
-        loop {
-            let row = match result.next().await {
-                Ok(Some(row)) => row,
-                Ok(None) => break,
-                Err(e) => return Err(my_error_in(name, &self.what, &e)),
-            };
-            n += 1;
-            for (i, v) in row.unwrap_raw().into_iter().enumerate() {
-                let v = dec.decode(i, v.unwrap_or(My::NULL)).map_err(|e| {
-                    EtlError::db(
-                        name,
-                        format!("{}: row {n}, column '{}': {e}", self.what, self.names[i]),
-                    )
-                })?;
-                batch.push(v);
-            }
-            if batch.len() >= self.batch_rows {
-                let full = std::mem::replace(&mut batch, Batch::new(width, n + 1, self.batch_rows));
-                tx.send(full).await?;
-            }
-        }
-        *finished = true;
-        drop(result);
-        if !batch.is_empty() {
-            tx.send(batch).await?;
-        }
-        for (i, count) in dec.bad_dates.iter().enumerate() {
-            if *count > 0 {
-                tracing::warn!(
-                    "{}: column '{}': {count} zero or invalid date(s) (such as 0000-00-00) read as NULL (zero_dates=null; add zero_dates=fail to the connection URL to refuse them)",
-                    self.what,
-                    self.names[i]
-                );
-            }
-        }
-        Ok(())
-    }
-}
-
-/// Whether a column's type can split a table into key ranges.
-pub fn is_integer(t: &DataType) -> bool {
-    matches!(t, DataType::Int16 | DataType::Int32 | DataType::Int64)
 }

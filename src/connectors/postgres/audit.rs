@@ -330,7 +330,7 @@ pub async fn history(
             ..AuditRecord::default()
         };
         for (i, col) in COLUMNS.iter().enumerate() {
-            let raw: super::source::Raw<'_> = row.get(i + 1);
+            let raw: super::read::Raw<'_> = row.get(i + 1);
             let text = raw
                 .0
                 .and_then(|b| wire::decode(b, &types[i + 1]).ok())

@@ -9,19 +9,19 @@
 
 use std::sync::{Arc, OnceLock};
 
-use futures_util::{pin_mut, StreamExt};
-use tokio_postgres::types::{FromSql, Type};
+use tokio_postgres::types::Type;
 
-use super::bind::{self, Bind, BindValue};
-use super::copy_out::CopyDecoder;
+use super::bind;
 use super::error::pg_error_in;
-use super::types::{quote_ident, PgType, TableName};
-use super::{wire, Shared};
+use super::read::{stream_copy, stream_rows, Raw};
+use super::statement::single_statement;
+use super::types::{PgType, TableName};
+use super::Shared;
 use crate::connectors::{
-    sql_params, BatchSender, BatchStream, Io, Params, ReadOptions, Relations, RowEstimate, Source,
+    sql_params, BatchStream, Io, Params, ReadOptions, Relations, RowEstimate, Source,
     SourceStatement, TableOptions,
 };
-use crate::data::{Batch, Column, Schema};
+use crate::data::{Column, Schema};
 use crate::error::{EtlError, Result};
 
 /// `conn.table(..)` and `conn.sql(..)` of one connection.
@@ -60,37 +60,7 @@ pub struct PgSource {
     /// Column names and types, described once per relation.
     columns: OnceLock<Vec<(String, PgType)>>,
     /// Whether a `table(..)` source is an ordinary table (not a view or partitioned table).
-    plain_table: OnceLock<bool>,
-}
-
-/// Any value's raw bytes (NULL as None), to decode with our own codecs.
-pub struct Raw<'a>(pub Option<&'a [u8]>);
-
-impl<'a> FromSql<'a> for Raw<'a> {
-    fn from_sql(
-        _: &Type,
-        raw: &'a [u8],
-    ) -> std::result::Result<Self, Box<dyn std::error::Error + Sync + Send>> {
-        Ok(Raw(Some(raw)))
-    }
-
-    fn from_sql_null(
-        _: &Type,
-    ) -> std::result::Result<Self, Box<dyn std::error::Error + Sync + Send>> {
-        Ok(Raw(None))
-    }
-
-    fn accepts(_: &Type) -> bool {
-        true
-    }
-}
-
-/// The SQL of a read with named parameters: `COPY ... TO STDOUT` when nothing is bound.
-struct Statement {
-    sql: String,
-    params: Params,
-    /// `:since` / `:until` without a value: bound to the extremes of the cursor's type.
-    unbounded: Vec<String>,
+    pub(super) plain_table: OnceLock<bool>,
 }
 
 impl PgSource {
@@ -103,7 +73,7 @@ impl PgSource {
         }
     }
 
-    fn base_sql(&self) -> Result<String> {
+    pub(super) fn base_sql(&self) -> Result<String> {
         match &self.query {
             Query::Table(t) => Ok(format!(
                 "SELECT * FROM {}",
@@ -113,7 +83,7 @@ impl PgSource {
         }
     }
 
-    fn err(&self, e: impl std::fmt::Display) -> EtlError {
+    pub(super) fn err(&self, e: impl std::fmt::Display) -> EtlError {
         EtlError::db(&self.shared.name, format!("{}: {e}", self.describe()))
     }
 
@@ -161,136 +131,6 @@ impl PgSource {
         })?;
         let _ = self.plain_table.set(plain);
         Ok(self.columns.get_or_init(|| cols))
-    }
-
-    /// The statement for a read: the window pushed down for tables, `:since`/`:until` bound
-    /// for SQL (open ends as the extremes of their type), unsupported types cast to text. The
-    /// text keeps named parameters; `bind` turns it into what the server gets.
-    fn statement(&self, cols: &[(String, PgType)], opts: &ReadOptions) -> Result<Statement> {
-        let cast_needed = cols.iter().any(|(_, t)| !t.supported());
-        match &self.query {
-            Query::Table(t) => {
-                let table = TableName::parse(t).map_err(|e| self.err(e))?;
-                let list = if cast_needed {
-                    cols.iter()
-                        .map(|(n, t)| select_item(&quote_ident(n), n, t))
-                        .collect::<Vec<_>>()
-                        .join(", ")
-                } else {
-                    "*".to_string()
-                };
-                let mut sql = format!("SELECT {list} FROM {}", table.quoted());
-                let mut params = Params::new();
-                if let Some(p) = opts
-                    .window
-                    .as_ref()
-                    .and_then(|w| w.predicate(&quote_ident(&w.column)))
-                {
-                    sql.push_str(&format!(" WHERE {}", p.sql));
-                    params = p.params;
-                }
-                let plain = self.plain_table.get().copied().unwrap_or(false);
-                if plain && !cast_needed && params.is_empty() {
-                    // Cheaper for the server than `COPY (SELECT ...)`.
-                    sql = format!("COPY {} TO STDOUT (FORMAT binary)", table.quoted());
-                }
-                Ok(Statement {
-                    sql,
-                    params,
-                    unbounded: Vec::new(),
-                })
-            }
-            Query::Sql(text, given) => {
-                let mut sql = single_statement(text).map_err(|e| self.err(e))?;
-                let names = sql_params::param_names(&sql).map_err(|e| self.err(e))?;
-                let mut params = given.clone();
-                let mut unbounded = Vec::new();
-                let window = opts.window.as_ref();
-                for name in ["since", "until"] {
-                    if !names.iter().any(|n| n == name) || given.iter().any(|(k, _)| k == name) {
-                        continue;
-                    }
-                    let value = match name {
-                        "since" => window.and_then(|w| w.since.clone()),
-                        _ => window.and_then(|w| w.until.clone()),
-                    };
-                    match value {
-                        Some(v) => params.push((name.to_string(), v)),
-                        None => unbounded.push(name.to_string()),
-                    }
-                }
-                if cast_needed {
-                    let aliases: Vec<String> = (1..=cols.len()).map(|i| format!("c{i}")).collect();
-                    let list: Vec<String> = cols
-                        .iter()
-                        .zip(&aliases)
-                        .map(|((n, t), a)| select_item(&format!("etl_q.{a}"), n, t))
-                        .collect();
-                    sql = format!(
-                        "SELECT {} FROM (\n{sql}\n) AS etl_q({})",
-                        list.join(", "),
-                        aliases.join(", ")
-                    );
-                }
-                if params.is_empty() && unbounded.is_empty() {
-                    sql = format!("COPY (\n{sql}\n) TO STDOUT (FORMAT binary)");
-                }
-                Ok(Statement {
-                    sql,
-                    params,
-                    unbounded,
-                })
-            }
-        }
-    }
-}
-
-impl Statement {
-    /// Whether the server streams it with COPY (no parameters to bind).
-    fn is_copy(&self) -> bool {
-        self.sql.starts_with("COPY ")
-    }
-
-    /// The text for the server (`$n`) and the values, open window ends as the extremes of
-    /// whatever type the server infers.
-    fn bind(&self) -> std::result::Result<(String, Vec<Bind>), String> {
-        let mut params = self.params.clone();
-        for name in &self.unbounded {
-            params.push((name.clone(), crate::data::Value::Null));
-        }
-        let (sql, mut binds) = bind::prepare(&self.sql, &params)?;
-        for b in binds.iter_mut() {
-            if self.unbounded.contains(&b.name) {
-                b.value = if b.name == "since" {
-                    BindValue::Lowest
-                } else {
-                    BindValue::Highest
-                };
-            }
-        }
-        Ok((sql, binds))
-    }
-}
-
-/// A column in a select list, read as text when its type has no binary codec here.
-fn select_item(expr: &str, name: &str, t: &PgType) -> String {
-    if t.supported() {
-        format!("{expr} AS {}", quote_ident(name))
-    } else {
-        format!("{expr}::text AS {}", quote_ident(name))
-    }
-}
-
-/// The one statement of a `sql(...)` source, without a trailing `;` (it is wrapped in COPY).
-fn single_statement(sql: &str) -> std::result::Result<String, String> {
-    let parts = sql_params::split_statements(sql)?;
-    match parts.as_slice() {
-        [one] => Ok(one.to_string()),
-        [] => Err("the query is empty".into()),
-        _ => Err(format!(
-            "a query source is one statement; this text has {}",
-            parts.len()
-        )),
     }
 }
 
@@ -423,109 +263,4 @@ impl Source for PgSource {
                 }))
         })
     }
-}
-
-/// Streams `COPY (sql) TO STDOUT (FORMAT binary)`; true when the stream was read to its end.
-#[allow(clippy::too_many_arguments)]
-async fn stream_copy(
-    conn: &tokio_postgres::Client,
-    copy: &str,
-    types: Vec<PgType>,
-    names: Vec<String>,
-    opts: &ReadOptions,
-    tx: &BatchSender,
-    connection: &str,
-    what: &str,
-) -> Result<bool> {
-    let width = types.len();
-    let stream = conn
-        .copy_out(copy)
-        .await
-        .map_err(|e| pg_error_in(connection, what, &e))?;
-    pin_mut!(stream);
-    let mut decoder = CopyDecoder::new(types, names);
-    let mut batch = Batch::new(width, 1, opts.batch_rows);
-    let mut sent = 0u64;
-    while let Some(chunk) = stream.next().await {
-        let chunk = chunk.map_err(|e| pg_error_in(connection, what, &e))?;
-        decoder
-            .feed(&chunk, &mut batch, opts.limit)
-            .map_err(|e| EtlError::db(connection, format!("{what}: {e}")))?;
-        if batch.len() >= opts.batch_rows {
-            sent += batch.len() as u64;
-            let full = std::mem::replace(&mut batch, Batch::new(width, sent + 1, opts.batch_rows));
-            tx.send(full).await?;
-        }
-        if decoder.finished() && opts.limit.is_some_and(|l| decoder.rows >= l) {
-            if !batch.is_empty() {
-                tx.send(batch).await?;
-            }
-            return Ok(false);
-        }
-    }
-    decoder
-        .end()
-        .map_err(|e| EtlError::db(connection, format!("{what}: {e}")))?;
-    if !batch.is_empty() {
-        tx.send(batch).await?;
-    }
-    Ok(true)
-}
-
-/// Streams a parameterised query with the extended protocol; true when read to its end.
-#[allow(clippy::too_many_arguments)]
-async fn stream_rows(
-    conn: &tokio_postgres::Client,
-    stmt: &(String, Vec<Bind>),
-    types: Vec<PgType>,
-    names: Vec<String>,
-    opts: &ReadOptions,
-    tx: &BatchSender,
-    connection: &str,
-    what: &str,
-) -> Result<bool> {
-    let width = types.len();
-    let prepared = conn
-        .prepare(&stmt.0)
-        .await
-        .map_err(|e| pg_error_in(connection, what, &e))?;
-    let rows = conn
-        .query_raw(&prepared, bind::refs(&stmt.1))
-        .await
-        .map_err(|e| pg_error_in(connection, what, &e))?;
-    pin_mut!(rows);
-    let mut batch = Batch::new(width, 1, opts.batch_rows);
-    let mut n = 0u64;
-    while let Some(row) = rows.next().await {
-        let row = row.map_err(|e| pg_error_in(connection, what, &e))?;
-        if opts.limit.is_some_and(|l| n >= l) {
-            if !batch.is_empty() {
-                tx.send(batch).await?;
-            }
-            return Ok(false);
-        }
-        n += 1;
-        for (i, t) in types.iter().enumerate() {
-            let raw: Raw<'_> = row
-                .try_get(i)
-                .map_err(|e| EtlError::db(connection, format!("{what}: row {n}: {e}")))?;
-            match raw.0 {
-                None => batch.push(crate::data::Value::Null),
-                Some(b) => batch.push(wire::decode(b, t).map_err(|e| {
-                    EtlError::db(
-                        connection,
-                        format!("{what}: row {n}, column '{}': {e}", names[i]),
-                    )
-                })?),
-            }
-        }
-        if batch.len() >= opts.batch_rows {
-            let full = std::mem::replace(&mut batch, Batch::new(width, n + 1, opts.batch_rows));
-            tx.send(full).await?;
-        }
-    }
-    if !batch.is_empty() {
-        tx.send(batch).await?;
-    }
-    Ok(true)
 }

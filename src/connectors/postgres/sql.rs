@@ -7,7 +7,7 @@ use futures_util::{pin_mut, StreamExt};
 use tokio_postgres::{Client, SimpleQueryMessage};
 
 use super::error::{message, pg_error, sqlstate};
-use super::source::Raw;
+use super::read::Raw;
 use super::types::{quote_ident, PgType};
 use super::{bind, wire, Shared};
 use crate::connectors::{sql_params, Access, Io, Params, Rows, SqlExec};

@@ -5,16 +5,14 @@
 
 use std::collections::HashSet;
 use std::sync::Arc;
-use std::time::Duration;
 
-use tokio_postgres::error::SqlState;
 use tokio_postgres::Client;
 
 use super::bind::{self, refs};
 use super::copy_in::CopyIn;
-use super::error::{message, sqlstate};
 use super::pool::PgConn;
 use super::sql::query_rows;
+use super::swap::short_name;
 use super::target::{describe, pg_load_error, quoted, resolve_schema, PgColumn};
 use super::types::{quote_ident, type_name, TableName, Wire};
 use super::Shared;
@@ -29,11 +27,11 @@ use crate::error::{EtlError, Result};
 const STAGE: &str = "etl_stage";
 
 pub struct PgTxn {
-    io: Io,
-    shared: Arc<Shared>,
+    pub(super) io: Io,
+    pub(super) shared: Arc<Shared>,
     conn: Option<PgConn>,
     /// The table as the script names it (messages).
-    table: String,
+    pub(super) table: String,
     /// Tables this transaction created to replace others: COPY writes them frozen.
     replacements: HashSet<TableId>,
     wires: Vec<Wire>,
@@ -70,12 +68,12 @@ impl PgTxn {
         })
     }
 
-    fn client(&self) -> &Client {
+    pub(super) fn client(&self) -> &Client {
         self.conn.as_ref().expect("connection held until commit")
     }
 
     /// A database error while loading, with what was being done.
-    fn pg(&self, e: &tokio_postgres::Error, doing: &str) -> EtlError {
+    pub(super) fn pg(&self, e: &tokio_postgres::Error, doing: &str) -> EtlError {
         pg_load_error(&self.shared.name, &self.table, doing, e)
     }
 
@@ -168,7 +166,7 @@ impl PgTxn {
         })
     }
 
-    fn columns_of(&self, table: &TableId) -> Result<Vec<PgColumn>> {
+    pub(super) fn columns_of(&self, table: &TableId) -> Result<Vec<PgColumn>> {
         self.io.block_on(async {
             Ok(describe(self.client(), table)
                 .await
@@ -176,116 +174,6 @@ impl PgTxn {
                 .map(|(_, cols)| cols)
                 .unwrap_or_default())
         })
-    }
-
-    /// Full: the key, then the swap, each try waiting at most `swap_lock_timeout` for other
-    /// sessions' locks: a swap queued behind a long reader would make every new reader wait
-    /// behind it. Between tries the savepoint is rolled back, so readers go on.
-    async fn swap_in(&self, replacement: &TableId, target: &TableId, key: &[String]) -> Result<()> {
-        let c = self.client();
-        let temp_pk = short_name(&replacement.name, "_pkey");
-        if !key.is_empty() {
-            let keys: Vec<String> = key.iter().map(|k| quote_ident(k)).collect();
-            c.batch_execute(&format!(
-                "ALTER TABLE {} ADD CONSTRAINT {} PRIMARY KEY ({})",
-                quoted(replacement),
-                quote_ident(&temp_pk),
-                keys.join(", ")
-            ))
-            .await
-            .map_err(|e| {
-                EtlError::load(
-                    &self.table,
-                    format!(
-                        "building the primary key ({}): {}",
-                        key.join(", "),
-                        message(&e)
-                    ),
-                )
-            })?;
-        }
-        let swap = format!(
-            "DROP TABLE IF EXISTS {target}; ALTER TABLE {replacement} RENAME TO {name}",
-            target = quoted(target),
-            replacement = quoted(replacement),
-            name = quote_ident(&target.name)
-        );
-        let timeout = self.shared.swap_lock_timeout;
-        let attempts = self.shared.swap_attempts;
-        let mut attempt = 1;
-        loop {
-            c.batch_execute(&format!(
-                "SAVEPOINT etl_swap; SET LOCAL lock_timeout = {}",
-                timeout.as_millis().max(1)
-            ))
-            .await
-            .map_err(|e| self.pg(&e, "preparing the swap"))?;
-            match c.batch_execute(&swap).await {
-                Ok(()) => break,
-                Err(e) if e.code() == Some(&SqlState::LOCK_NOT_AVAILABLE) && attempt < attempts => {
-                    c.batch_execute("ROLLBACK TO SAVEPOINT etl_swap")
-                        .await
-                        .map_err(|e| self.pg(&e, "retrying the swap"))?;
-                    let pause = Duration::from_secs(1 << (attempt - 1).min(5));
-                    tracing::warn!(
-                        table = %self.table,
-                        "Swapping in the new {} waited {:.1}s for other sessions' locks (attempt {attempt} of {attempts}); trying again in {}s.",
-                        self.table, timeout.as_secs_f64(), pause.as_secs()
-                    );
-                    tokio::time::sleep(pause).await;
-                    attempt += 1;
-                }
-                Err(e) => {
-                    let hint = if e.code() == Some(&SqlState::DEPENDENT_OBJECTS_STILL_EXIST) {
-                        " (a full load replaces the table; objects depending on it, such as views, block that: \
-                         load with mode \"append\" after deleting, or recreate the views after the load)".to_string()
-                    } else if e.code() == Some(&SqlState::LOCK_NOT_AVAILABLE) {
-                        format!(
-                            " (other sessions held locks on the table through {attempts} tries of {:.1}s; \
-                             the old table is unchanged: run again when they are done, or raise \
-                             [load] swap_lock_timeout_seconds / swap_attempts in etl.toml)",
-                            timeout.as_secs_f64()
-                        )
-                    } else {
-                        String::new()
-                    };
-                    return Err(EtlError::Database {
-                        connection: self.shared.name.clone(),
-                        message: format!(
-                            "load into {}: swapping in the new table: {}{hint}",
-                            self.table,
-                            message(&e)
-                        ),
-                        sqlstate: sqlstate(&e),
-                    });
-                }
-            }
-        }
-        c.batch_execute("RELEASE SAVEPOINT etl_swap; SET LOCAL lock_timeout TO DEFAULT")
-            .await
-            .map_err(|e| self.pg(&e, "swapping in the new table"))?;
-        if !key.is_empty() {
-            let schema = quote_ident(target.schema.as_deref().unwrap_or("public"));
-            let final_pk = short_name(&target.name, "_pkey");
-            let free: bool = c
-                .query_one(
-                    "SELECT to_regclass($1) IS NULL",
-                    &[&format!("{schema}.{}", quote_ident(&final_pk))],
-                )
-                .await
-                .map_err(|e| self.pg(&e, "naming the primary key"))?
-                .get(0);
-            if free {
-                c.batch_execute(&format!(
-                    "ALTER INDEX {schema}.{} RENAME TO {}",
-                    quote_ident(&temp_pk),
-                    quote_ident(&final_pk)
-                ))
-                .await
-                .map_err(|e| self.pg(&e, "naming the primary key"))?;
-            }
-        }
-        Ok(())
     }
 }
 
@@ -406,52 +294,8 @@ impl TargetTxn for PgTxn {
         )
     }
 
-    /// ON CONFLICT needs a unique index on exactly the key columns; an existing table without
-    /// one gets it (which fails, clearly, when the table holds duplicates).
     fn ensure_unique_key(&mut self, table: &TableId, key: &[String]) -> Result<()> {
-        self.io.block_on(async {
-            let c = self.client();
-            let rows = c
-                .query(
-                    "SELECT ARRAY(SELECT a.attname::text FROM pg_attribute a WHERE a.attrelid = i.indrelid AND a.attnum = ANY(i.indkey)) \
-                     FROM pg_index i WHERE i.indrelid = to_regclass($1) AND i.indisunique AND i.indisvalid \
-                     AND i.indpred IS NULL AND i.indexprs IS NULL AND i.indnkeyatts = i.indnatts",
-                    &[&quoted(table)],
-                )
-                .await
-                .map_err(|e| self.pg(&e, "reading the table's unique indexes"))?;
-            let mut want: Vec<&str> = key.iter().map(String::as_str).collect();
-            want.sort_unstable();
-            let found = rows.iter().any(|r| {
-                let mut cols: Vec<String> = r.get(0);
-                cols.sort_unstable();
-                cols == want
-            });
-            if found {
-                return Ok(());
-            }
-            let index = quote_ident(&short_name(&table.name, "__etl_key"));
-            let keys: Vec<String> = key.iter().map(|k| quote_ident(k)).collect();
-            c.batch_execute(&format!(
-                "CREATE UNIQUE INDEX {index} ON {} ({})",
-                quoted(table),
-                keys.join(", ")
-            ))
-            .await
-            .map_err(|e| {
-                EtlError::load(
-                    &self.table,
-                    format!(
-                        "merging on ({}) needs a unique index on those columns; creating one failed: {} \
-                         (remove the duplicates or choose another key)",
-                        key.join(", "),
-                        message(&e)
-                    ),
-                )
-            })?;
-            tracing::info!(table = %self.table, "Created a unique index on ({}) for merging.", key.join(", "));
-            Ok(())
-        })
+        self.unique_key(table, key)
     }
 
     fn delete_window(&mut self, table: &TableId, window: &CursorWindow) -> Result<u64> {
@@ -525,7 +369,6 @@ impl TargetTxn for PgTxn {
         self.io.block_on(self.swap_in(replacement, target, key))
     }
 
-    /// The last row of each key in the stage wins; unchanged rows are left alone.
     fn merge(
         &mut self,
         stage: &TableId,
@@ -533,60 +376,7 @@ impl TargetTxn for PgTxn {
         columns: &[String],
         key: &[String],
     ) -> Result<MergeCounts> {
-        let target_cols = self.columns_of(target)?;
-        let q = |n: &str| quote_ident(n);
-        let keys: Vec<String> = key.iter().map(|k| q(k)).collect();
-        let cols: Vec<String> = columns.iter().map(|c| q(c)).collect();
-        let others: Vec<&PgColumn> = columns
-            .iter()
-            .filter(|c| !key.contains(c))
-            .filter_map(|c| target_cols.iter().find(|t| t.name == *c))
-            .collect();
-        let action = if others.is_empty() {
-            "DO NOTHING".to_string()
-        } else {
-            let sets: Vec<String> = others
-                .iter()
-                .map(|t| format!("{0} = EXCLUDED.{0}", q(&t.name)))
-                .collect();
-            let changed: Vec<String> = others
-                .iter()
-                .map(|t| {
-                    // json and json[] have no equality operator: compare their text.
-                    let cast = if has_json(&t.pg.wire) { "::text" } else { "" };
-                    format!(
-                        "t.{0}{cast} IS DISTINCT FROM EXCLUDED.{0}{cast}",
-                        q(&t.name)
-                    )
-                })
-                .collect();
-            format!(
-                "DO UPDATE SET {} WHERE {}",
-                sets.join(", "),
-                changed.join(" OR ")
-            )
-        };
-        let sql = format!(
-            "WITH m AS (INSERT INTO {target} AS t ({cols}) \
-             SELECT DISTINCT ON ({keys}) {cols} FROM {stage} ORDER BY {keys}, ctid DESC \
-             ON CONFLICT ({keys}) {action} RETURNING (xmax = 0) AS inserted) \
-             SELECT count(*) FILTER (WHERE inserted), count(*) FILTER (WHERE NOT inserted) FROM m",
-            target = quoted(target),
-            stage = quoted(stage),
-            cols = cols.join(", "),
-            keys = keys.join(", "),
-        );
-        self.io.block_on(async {
-            let row = self
-                .client()
-                .query_one(&sql, &[])
-                .await
-                .map_err(|e| self.pg(&e, "merging the staged rows"))?;
-            Ok(MergeCounts {
-                inserted: row.get::<_, i64>(0) as u64,
-                updated: row.get::<_, i64>(1) as u64,
-            })
-        })
+        self.upsert(stage, target, columns, key)
     }
 
     fn execute(&mut self, sql: &str, params: &Params) -> Result<u64> {
@@ -619,44 +409,5 @@ impl TargetTxn for PgTxn {
         })?;
         conn.release();
         Ok(())
-    }
-}
-
-fn has_json(w: &Wire) -> bool {
-    match w {
-        Wire::Json => true,
-        Wire::Array { elem, .. } => has_json(elem),
-        _ => false,
-    }
-}
-
-/// `base + suffix` within PostgreSQL's 63-byte names; longer ones become a stable hash, so a
-/// derived name can never be silently truncated into another table's name.
-fn short_name(base: &str, suffix: &str) -> String {
-    if base.len() + suffix.len() <= 63 {
-        return format!("{base}{suffix}");
-    }
-    let mut h: u64 = 0xcbf29ce484222325;
-    for b in base.bytes() {
-        h = (h ^ b as u64).wrapping_mul(0x100000001b3);
-    }
-    format!("etl_{h:016x}{suffix}")
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn derived_names_stay_within_63_bytes() {
-        assert_eq!(short_name("orders", "__etl_new"), "orders__etl_new");
-        let long = "x".repeat(60);
-        let a = short_name(&long, "__etl_new");
-        assert!(
-            a.len() <= 63 && a.starts_with("etl_") && a.ends_with("__etl_new"),
-            "{a}"
-        );
-        assert_eq!(a, short_name(&long, "__etl_new"));
-        assert_ne!(a, short_name(&"y".repeat(60), "__etl_new"));
     }
 }

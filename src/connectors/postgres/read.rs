@@ -1,0 +1,141 @@
+//! Streaming a PostgreSQL read into batches: binary COPY when nothing is bound, the extended
+//! protocol (with back-pressure) when parameters are; both decode with the same codecs.
+
+use futures_util::{pin_mut, StreamExt};
+use tokio_postgres::types::{FromSql, Type};
+
+use super::bind::{self, Bind};
+use super::copy_out::CopyDecoder;
+use super::error::pg_error_in;
+use super::types::PgType;
+use super::wire;
+use crate::connectors::{BatchSender, ReadOptions};
+use crate::data::Batch;
+use crate::error::{EtlError, Result};
+
+/// Any value's raw bytes (NULL as None), to decode with our own codecs.
+pub struct Raw<'a>(pub Option<&'a [u8]>);
+
+impl<'a> FromSql<'a> for Raw<'a> {
+    fn from_sql(
+        _: &Type,
+        raw: &'a [u8],
+    ) -> std::result::Result<Self, Box<dyn std::error::Error + Sync + Send>> {
+        Ok(Raw(Some(raw)))
+    }
+
+    fn from_sql_null(
+        _: &Type,
+    ) -> std::result::Result<Self, Box<dyn std::error::Error + Sync + Send>> {
+        Ok(Raw(None))
+    }
+
+    fn accepts(_: &Type) -> bool {
+        true
+    }
+}
+
+/// Streams `COPY (sql) TO STDOUT (FORMAT binary)`; true when the stream was read to its end.
+#[allow(clippy::too_many_arguments)]
+pub(super) async fn stream_copy(
+    conn: &tokio_postgres::Client,
+    copy: &str,
+    types: Vec<PgType>,
+    names: Vec<String>,
+    opts: &ReadOptions,
+    tx: &BatchSender,
+    connection: &str,
+    what: &str,
+) -> Result<bool> {
+    let width = types.len();
+    let stream = conn
+        .copy_out(copy)
+        .await
+        .map_err(|e| pg_error_in(connection, what, &e))?;
+    pin_mut!(stream);
+    let mut decoder = CopyDecoder::new(types, names);
+    let mut batch = Batch::new(width, 1, opts.batch_rows);
+    let mut sent = 0u64;
+    while let Some(chunk) = stream.next().await {
+        let chunk = chunk.map_err(|e| pg_error_in(connection, what, &e))?;
+        decoder
+            .feed(&chunk, &mut batch, opts.limit)
+            .map_err(|e| EtlError::db(connection, format!("{what}: {e}")))?;
+        if batch.len() >= opts.batch_rows {
+            sent += batch.len() as u64;
+            let full = std::mem::replace(&mut batch, Batch::new(width, sent + 1, opts.batch_rows));
+            tx.send(full).await?;
+        }
+        if decoder.finished() && opts.limit.is_some_and(|l| decoder.rows >= l) {
+            if !batch.is_empty() {
+                tx.send(batch).await?;
+            }
+            return Ok(false);
+        }
+    }
+    decoder
+        .end()
+        .map_err(|e| EtlError::db(connection, format!("{what}: {e}")))?;
+    if !batch.is_empty() {
+        tx.send(batch).await?;
+    }
+    Ok(true)
+}
+
+/// Streams a parameterised query with the extended protocol; true when read to its end.
+#[allow(clippy::too_many_arguments)]
+pub(super) async fn stream_rows(
+    conn: &tokio_postgres::Client,
+    stmt: &(String, Vec<Bind>),
+    types: Vec<PgType>,
+    names: Vec<String>,
+    opts: &ReadOptions,
+    tx: &BatchSender,
+    connection: &str,
+    what: &str,
+) -> Result<bool> {
+    let width = types.len();
+    let prepared = conn
+        .prepare(&stmt.0)
+        .await
+        .map_err(|e| pg_error_in(connection, what, &e))?;
+    let rows = conn
+        .query_raw(&prepared, bind::refs(&stmt.1))
+        .await
+        .map_err(|e| pg_error_in(connection, what, &e))?;
+    pin_mut!(rows);
+    let mut batch = Batch::new(width, 1, opts.batch_rows);
+    let mut n = 0u64;
+    while let Some(row) = rows.next().await {
+        let row = row.map_err(|e| pg_error_in(connection, what, &e))?;
+        if opts.limit.is_some_and(|l| n >= l) {
+            if !batch.is_empty() {
+                tx.send(batch).await?;
+            }
+            return Ok(false);
+        }
+        n += 1;
+        for (i, t) in types.iter().enumerate() {
+            let raw: Raw<'_> = row
+                .try_get(i)
+                .map_err(|e| EtlError::db(connection, format!("{what}: row {n}: {e}")))?;
+            match raw.0 {
+                None => batch.push(crate::data::Value::Null),
+                Some(b) => batch.push(wire::decode(b, t).map_err(|e| {
+                    EtlError::db(
+                        connection,
+                        format!("{what}: row {n}, column '{}': {e}", names[i]),
+                    )
+                })?),
+            }
+        }
+        if batch.len() >= opts.batch_rows {
+            let full = std::mem::replace(&mut batch, Batch::new(width, n + 1, opts.batch_rows));
+            tx.send(full).await?;
+        }
+    }
+    if !batch.is_empty() {
+        tx.send(batch).await?;
+    }
+    Ok(true)
+}
