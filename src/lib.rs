@@ -7,6 +7,7 @@ pub mod cli;
 pub mod config;
 pub mod connectors;
 pub mod context;
+pub mod cron;
 pub mod data;
 pub mod defs;
 pub mod error;

@@ -22,7 +22,7 @@ pub async fn export(config: Option<&Path>, what: ExportCommand) -> u8 {
             ));
         };
         let zone = t.options.timezone.clone().unwrap_or_else(|| t.default_zone.clone());
-        let schedule = crate::schedule::Schedule::parse(text, zone)?;
+        let schedule = crate::cron::Schedule::parse(text, zone)?;
         let launcher_args = launcher_args(&t, args.env.as_deref());
         if cron {
             let root = args

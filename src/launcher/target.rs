@@ -7,8 +7,9 @@ use tokio_util::sync::CancellationToken;
 
 use crate::config::Config;
 use crate::connectors::Io;
+use crate::cron::Zone;
 use crate::exec;
-use crate::schedule::{ProjectOptions, Zone};
+use crate::script::project_options::ProjectOptions;
 use crate::script::{Host, Mode, Project};
 
 /// A project found from what the user typed, with what the launchers need of it.

@@ -5,10 +5,10 @@ use std::path::Path;
 
 use chrono::Utc;
 
-use super::options::Missed;
 use super::scheduler::{local, Loaded, Scheduler};
 use super::state;
 use super::watch;
+use crate::script::project_options::Missed;
 
 /// Missed occurrences counted for the log line (a minutely schedule down for a month).
 const MISSED_COUNT_CAP: usize = 10_000;

@@ -9,11 +9,11 @@ use chrono::Utc;
 use tokio::sync::mpsc;
 
 use super::args::{ScheduleArgs, DEFAULT_GRACE_SECONDS};
-use super::cron::Zone;
 use super::scheduler::Scheduler;
 use super::signals::Signals;
 use super::state::State;
 use crate::config::Config;
+use crate::cron::Zone;
 use crate::exec;
 use crate::logging;
 

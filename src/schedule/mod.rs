@@ -16,8 +16,6 @@
 mod apply;
 mod args;
 mod command;
-pub mod cron;
-mod options;
 mod runs;
 mod scheduler;
 mod shutdown;
@@ -27,6 +25,4 @@ mod watch;
 
 pub use args::{ScheduleArgs, DEFAULT_GRACE_SECONDS};
 pub use command::command;
-pub use cron::{Schedule, Zone};
-pub use options::{Missed, ProjectOptions};
 pub use watch::project_names;

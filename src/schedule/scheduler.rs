@@ -9,13 +9,13 @@ use chrono::{DateTime, Utc};
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
-use super::cron::{Schedule, Zone};
-use super::options::ProjectOptions;
 use super::state::State;
 use super::watch::{self, Fingerprint};
 use crate::config::Config;
 use crate::connectors::Io;
+use crate::cron::{Schedule, Zone};
 use crate::exec;
+use crate::script::project_options::ProjectOptions;
 use crate::script::{Host, Mode, Project};
 
 /// A project as last compiled successfully.
