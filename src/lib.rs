@@ -16,6 +16,7 @@ pub mod launcher;
 pub mod load;
 pub mod logging;
 pub mod notify;
+pub mod outcome;
 pub mod plan;
 pub mod progress;
 pub mod report;

@@ -1,6 +1,7 @@
 //! The `etl backfill` command: the windows of the range, those done earlier, the windows run
 //! (several at once with `--parallel`), and the summary.
 
+use std::collections::VecDeque;
 use std::path::Path;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -15,46 +16,30 @@ use super::slots::{Slot, State};
 use super::summary::{dry_run_listing, plural, summary};
 use super::window_run::{run_window, Plan, WindowResult};
 use crate::exec;
+use crate::outcome::{CliError, Outcome};
 use crate::runner;
 
-pub async fn command(config: Option<&Path>, args: BackfillArgs) -> u8 {
-    let range = match Range::parse(&args.from, &args.to, args.days) {
-        Ok(r) => r,
-        Err(e) => {
-            eprintln!("error: {e}");
-            return 2;
-        }
-    };
+pub async fn command(config: Option<&Path>, args: BackfillArgs) -> Result<Outcome, CliError> {
+    let range = Range::parse(&args.from, &args.to, args.days).map_err(CliError::usage)?;
     if args.parallel == 0 {
-        eprintln!("error: --parallel must be 1 or more");
-        return 2;
+        return Err(CliError::usage("--parallel must be 1 or more"));
     }
-    let params = match exec::parse_params(&args.params) {
-        Ok(p) => p,
-        Err(e) => {
-            eprintln!("error: {e}");
-            return 2;
-        }
-    };
+    let params = exec::parse_params(&args.params).map_err(CliError::usage)?;
     let cancel = CancellationToken::new();
     let selection = runner::Selection {
         tasks: args.tasks.clone(),
         with_deps: args.with_deps,
     };
-    let (project, selected) = match exec::prepare(
+    let (project, selected) = exec::prepare(
         config,
         &args.script,
         args.env.as_deref(),
         &selection,
         cancel.clone(),
     )
-    .await
-    {
-        Ok(p) => p,
-        Err(code) => return code,
-    };
-    let windows = range.windows();
-    let mut slots: Vec<Slot> = windows
+    .await?;
+    let mut slots: Vec<Slot> = range
+        .windows()
         .into_iter()
         .map(|window| Slot {
             window,
@@ -65,26 +50,23 @@ pub async fn command(config: Option<&Path>, args: BackfillArgs) -> u8 {
         })
         .collect();
     if args.resume {
-        match done_windows(&project, &selected, &slots).await {
-            Ok(done) => {
-                for (slot, runs) in slots.iter_mut().zip(done) {
-                    if let Some(runs) = runs {
-                        slot.state = State::Done(runs);
-                    }
-                }
-            }
-            Err(e) => {
-                eprintln!(
-                    "error: --resume: cannot read the audit table of connection '{}': {e}",
+        let done = done_windows(&project, &selected, &slots)
+            .await
+            .map_err(|e| {
+                CliError::reaching(e).context(format!(
+                    "--resume: cannot read the audit table of connection '{}'",
                     project.meta.target
-                );
-                return 2;
+                ))
+            })?;
+        for (slot, runs) in slots.iter_mut().zip(done) {
+            if let Some(runs) = runs {
+                slot.state = State::Done(runs);
             }
         }
     }
     if args.dry_run {
         print!("{}", dry_run_listing(&project, &selected, &range, &slots));
-        return 0;
+        return Ok(Outcome::Success);
     }
 
     let stamp = chrono::Local::now().format("%Y%m%d_%H%M%S").to_string();
@@ -118,21 +100,32 @@ pub async fn command(config: Option<&Path>, args: BackfillArgs) -> u8 {
         selection,
         params,
         jobs: args.jobs.unwrap_or_else(exec::default_jobs),
-        cancel: cancel.clone(),
+        cancel,
         total: slots.len(),
         range: range.clone(),
         log_path: log.path.clone(),
     });
     let started = Instant::now();
+    run_windows(plan, &mut slots, args.parallel, args.keep_going).await;
+    let outcome = conclude(&range, &slots, started);
+    if let Some(p) = &log.path {
+        tracing::info!("Log: {}", p.display());
+    }
+    Ok(outcome)
+}
+
+/// Runs the windows not done yet, `parallel` at once, in order. After a failure no further
+/// window starts (those running finish), unless `keep_going`.
+async fn run_windows(plan: Arc<Plan>, slots: &mut [Slot], parallel: usize, keep_going: bool) {
     let mut queue = slots
         .iter()
         .filter(|s| s.state == State::NotRun)
         .map(|s| s.window.clone())
-        .collect::<std::collections::VecDeque<_>>();
+        .collect::<VecDeque<_>>();
     let mut running: JoinSet<(usize, WindowResult)> = JoinSet::new();
     let mut stopping = false;
     loop {
-        while !stopping && !cancel.is_cancelled() && running.len() < args.parallel {
+        while !stopping && !plan.cancel.is_cancelled() && running.len() < parallel {
             let Some(window) = queue.pop_front() else {
                 break;
             };
@@ -147,7 +140,7 @@ pub async fn command(config: Option<&Path>, args: BackfillArgs) -> u8 {
             Ok(r) => r,
             Err(e) => {
                 tracing::error!("A backfill window panicked: {e}");
-                stopping = !args.keep_going;
+                stopping = !keep_going;
                 continue;
             }
         };
@@ -158,7 +151,7 @@ pub async fn command(config: Option<&Path>, args: BackfillArgs) -> u8 {
         slot.duration = result.duration;
         slot.state = result.state;
         if let State::Failed(why) = &slot.state {
-            if !args.keep_going && !stopping {
+            if !keep_going && !stopping {
                 stopping = true;
                 tracing::error!(
                     "Window {}/{total} failed ({why}): no further window starts{}.",
@@ -172,8 +165,11 @@ pub async fn command(config: Option<&Path>, args: BackfillArgs) -> u8 {
             }
         }
     }
+}
 
-    let table = summary(&range, &slots);
+/// Logs the summary table and the verdict: a success only when every window is done.
+fn conclude(range: &Range, slots: &[Slot], started: Instant) -> Outcome {
+    let table = summary(range, slots);
     let failed: Vec<&Slot> = slots
         .iter()
         .filter(|s| matches!(s.state, State::Failed(_) | State::Cancelled))
@@ -184,39 +180,34 @@ pub async fn command(config: Option<&Path>, args: BackfillArgs) -> u8 {
         "Backfill finished in {:.2}s.\n{table}",
         started.elapsed().as_secs_f64()
     );
-    let code = if failed.is_empty() && not_run == 0 {
+    if failed.is_empty() && not_run == 0 {
         tracing::info!(
             "Backfill succeeded: {} run, {} done earlier.",
             plural(succeeded, "window"),
             slots.len() - succeeded
         );
-        0
-    } else {
-        let list: Vec<String> = failed
-            .iter()
-            .map(|s| {
-                format!(
-                    "{}/{} ({} .. {})",
-                    s.window.index + 1,
-                    slots.len(),
-                    range.text(s.window.since),
-                    range.text(s.window.until)
-                )
-            })
-            .collect();
-        tracing::error!(
-            "Backfill failed: {} failed{}, {not_run} not run, {succeeded} succeeded. Run the same command with --resume to do the rest.",
-            plural(failed.len(), "window"),
-            if list.is_empty() {
-                String::new()
-            } else {
-                format!(" ({})", list.join(", "))
-            }
-        );
-        1
-    };
-    if let Some(p) = &log.path {
-        tracing::info!("Log: {}", p.display());
+        return Outcome::Success;
     }
-    code
+    let list: Vec<String> = failed
+        .iter()
+        .map(|s| {
+            format!(
+                "{}/{} ({} .. {})",
+                s.window.index + 1,
+                slots.len(),
+                range.text(s.window.since),
+                range.text(s.window.until)
+            )
+        })
+        .collect();
+    tracing::error!(
+        "Backfill failed: {} failed{}, {not_run} not run, {succeeded} succeeded. Run the same command with --resume to do the rest.",
+        plural(failed.len(), "window"),
+        if list.is_empty() {
+            String::new()
+        } else {
+            format!(" ({})", list.join(", "))
+        }
+    );
+    Outcome::Failed
 }

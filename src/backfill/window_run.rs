@@ -11,7 +11,6 @@ use tracing::Instrument;
 use super::range::{Range, Window};
 use super::slots::State;
 use crate::config::Config;
-use crate::connectors::Io;
 use crate::context::LoadType;
 use crate::exec::{self, RunRequest};
 use crate::runner::{self, RunReport, TaskStatus};
@@ -54,10 +53,7 @@ pub(super) async fn run_window(plan: Arc<Plan>, window: Window) -> WindowResult 
         rows: 0,
         duration: started.elapsed(),
     };
-    let io = Io {
-        handle: tokio::runtime::Handle::current(),
-        cancel: plan.cancel.clone(),
-    };
+    let io = exec::io(plan.cancel.clone());
     let host = Host::new(Mode::Run, plan.config.clone(), &plan.script, io);
     let project = match exec::compile(host).instrument(span.clone()).await {
         Ok(p) => Arc::new(p),

@@ -2,7 +2,7 @@
 
 use std::path::PathBuf;
 
-use clap::{Parser, Subcommand};
+use clap::{Args, Parser, Subcommand};
 
 use crate::{backfill, exec, launcher, schedule};
 
@@ -41,22 +41,7 @@ pub enum Command {
     #[command(subcommand)]
     Export(launcher::ExportCommand),
     /// Write an HTML page of the run history (charts, failures, watermarks) from the audit table
-    Report {
-        /// Only this project
-        #[arg(long)]
-        project: Option<String>,
-        /// Days of history shown
-        #[arg(long, default_value_t = 30)]
-        days: u32,
-        /// The file to write (default: METADATA/report.html; `-` for standard output)
-        #[arg(long, value_name = "PATH")]
-        out: Option<PathBuf>,
-        /// Connection that holds the audit table
-        #[arg(long, default_value = "warehouse")]
-        connection: String,
-        #[arg(long, env = "ETL_ENV")]
-        env: Option<String>,
-    },
+    Report(crate::report::ReportArgs),
     /// Run a project, then re-run what each saved edit concerns (hot reload)
     Watch(crate::watch::WatchArgs),
     /// Print what a run would do per task, without moving data (SQL, DDL, type map, rows)
@@ -64,32 +49,41 @@ pub enum Command {
     /// Write Rhai definition files of the script API for editors
     Defs(crate::defs::DefsArgs),
     /// Compile a project script and validate its task graph without connecting to anything
-    Check {
-        /// The project script (projects/NAME/project.rhai)
-        script: PathBuf,
-        /// Environment whose connections the script's names are checked against
-        #[arg(long, env = "ETL_ENV")]
-        env: Option<String>,
-    },
+    Check(CheckArgs),
     /// Create projects/NAME/ with a commented project.rhai that runs as generated
-    New {
-        name: String,
-        /// Folder that holds the projects
-        #[arg(long, default_value = "projects")]
-        dir: PathBuf,
-    },
+    New(NewArgs),
     /// Show the audit history (etl_runs) of a connection
-    Runs {
-        /// Only this project
-        #[arg(long)]
-        project: Option<String>,
-        /// How many records, newest first
-        #[arg(long, default_value_t = 20)]
-        limit: usize,
-        /// Connection that holds the audit table
-        #[arg(long, default_value = "warehouse")]
-        connection: String,
-        #[arg(long, env = "ETL_ENV")]
-        env: Option<String>,
-    },
+    Runs(RunsArgs),
+}
+
+#[derive(Args)]
+pub struct CheckArgs {
+    /// The project script (projects/NAME/project.rhai)
+    pub script: PathBuf,
+    /// Environment whose connections the script's names are checked against
+    #[arg(long, env = "ETL_ENV")]
+    pub env: Option<String>,
+}
+
+#[derive(Args)]
+pub struct NewArgs {
+    pub name: String,
+    /// Folder that holds the projects
+    #[arg(long, default_value = "projects")]
+    pub dir: PathBuf,
+}
+
+#[derive(Args)]
+pub struct RunsArgs {
+    /// Only this project
+    #[arg(long)]
+    pub project: Option<String>,
+    /// How many records, newest first
+    #[arg(long, default_value_t = 20)]
+    pub limit: usize,
+    /// Connection that holds the audit table
+    #[arg(long, default_value = "warehouse")]
+    pub connection: String,
+    #[arg(long, env = "ETL_ENV")]
+    pub env: Option<String>,
 }

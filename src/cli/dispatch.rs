@@ -5,13 +5,17 @@ use std::process::ExitCode;
 use clap::Parser;
 
 use super::args::{Cli, Command};
+use super::exit::exit;
 use super::{check, new, runs};
-use crate::{backfill, exec, launcher, logging, progress, schedule};
+use crate::outcome::{CliError, Outcome};
+use crate::{backfill, defs, exec, launcher, logging, plan, progress, report, schedule, watch};
 
 pub fn main() -> ExitCode {
     let cli = match Cli::try_parse() {
         Ok(c) => c,
         Err(e) => {
+            // clap renders its own usage errors (with the usage line), and --help / --version
+            // are not errors.
             let _ = e.print();
             return if e.use_stderr() {
                 ExitCode::from(2)
@@ -29,59 +33,30 @@ pub fn main() -> ExitCode {
     {
         Ok(r) => r,
         Err(e) => {
-            eprintln!("error: cannot start the async runtime: {e}");
-            return ExitCode::from(2);
+            return exit(Err(CliError::system(format!(
+                "cannot start the async runtime: {e}"
+            ))))
         }
     };
-    let code = runtime.block_on(dispatch(cli));
+    let result = runtime.block_on(dispatch(cli));
     logging::detach_file();
-    ExitCode::from(code)
+    exit(result)
 }
 
-async fn dispatch(cli: Cli) -> u8 {
+async fn dispatch(cli: Cli) -> Result<Outcome, CliError> {
+    let config = cli.config.as_deref();
     match cli.command {
-        Command::Exec(args) => exec::command(cli.config.as_deref(), args).await,
-        Command::Backfill(args) => backfill::command(cli.config.as_deref(), args).await,
-        Command::Schedule(args) => schedule::command(cli.config.as_deref(), args).await,
-        Command::Launcher(args) => launcher::command(cli.config.as_deref(), args).await,
-        Command::Export(what) => launcher::export(cli.config.as_deref(), what).await,
-        Command::Watch(args) => crate::watch::command(cli.config.as_deref(), args).await,
-        Command::Plan(args) => crate::plan::command(cli.config.as_deref(), args).await,
-        Command::Defs(args) => crate::defs::command(cli.config.as_deref(), args),
-        Command::Check { script, env } => {
-            check::check(cli.config.as_deref(), &script, env.as_deref()).await
-        }
-        Command::New { name, dir } => new::new(&dir, &name),
-        Command::Report {
-            project,
-            days,
-            out,
-            connection,
-            env,
-        } => {
-            let args = crate::report::ReportArgs {
-                project,
-                days,
-                out,
-                connection,
-                env,
-            };
-            crate::report::command(cli.config.as_deref(), args).await
-        }
-        Command::Runs {
-            project,
-            limit,
-            connection,
-            env,
-        } => {
-            runs::runs(
-                cli.config.as_deref(),
-                project.as_deref(),
-                limit,
-                &connection,
-                env.as_deref(),
-            )
-            .await
-        }
+        Command::Exec(args) => exec::command(config, args).await,
+        Command::Backfill(args) => backfill::command(config, args).await,
+        Command::Schedule(args) => schedule::command(config, args).await,
+        Command::Launcher(args) => launcher::command(config, args).await,
+        Command::Export(what) => launcher::export(config, what).await,
+        Command::Watch(args) => watch::command(config, args).await,
+        Command::Plan(args) => plan::command(config, args).await,
+        Command::Defs(args) => defs::command(config, args),
+        Command::Check(args) => check::check(config, args).await,
+        Command::New(args) => new::new(args),
+        Command::Report(args) => report::command(config, args).await,
+        Command::Runs(args) => runs::runs(config, args).await,
     }
 }

@@ -1,10 +1,11 @@
-//! The command line: parses arguments, sets up logging and the runtime, and turns results
-//! into exit codes (0 success, 1 a task failed, 2 usage or script error).
+//! The command line: parses arguments, sets up logging and the runtime, runs the command and
+//! turns its result into the exit code (`exit.rs`: 0 success, 1 a task or a connection
+//! failed, 2 a usage, configuration or script error). The small commands live here too.
 
 mod args;
 mod check;
-mod config;
 mod dispatch;
+mod exit;
 mod new;
 mod runs;
 

@@ -1,22 +1,15 @@
 //! `etl new NAME`.
 
-use std::path::Path;
-
+use super::args::NewArgs;
+use crate::outcome::{CliError, Outcome};
 use crate::scaffold;
 
-pub(super) fn new(dir: &Path, name: &str) -> u8 {
-    match scaffold::new_project(dir, name) {
-        Ok(path) => {
-            println!(
-                "Created {}. Run it with: etl exec {}",
-                path.display(),
-                path.display()
-            );
-            0
-        }
-        Err(e) => {
-            eprintln!("error: {e}");
-            2
-        }
-    }
+pub(super) fn new(args: NewArgs) -> Result<Outcome, CliError> {
+    let path = scaffold::new_project(&args.dir, &args.name).map_err(CliError::usage)?;
+    println!(
+        "Created {}. Run it with: etl exec {}",
+        path.display(),
+        path.display()
+    );
+    Ok(Outcome::Success)
 }

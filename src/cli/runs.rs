@@ -2,51 +2,20 @@
 
 use std::path::Path;
 
-use tokio_util::sync::CancellationToken;
+use super::args::RunsArgs;
+use crate::exec;
+use crate::outcome::{CliError, Outcome};
+use crate::report::history;
 
-use super::config::load_config;
-use crate::connectors::Io;
-
-pub(super) async fn runs(
-    config: Option<&Path>,
-    project: Option<&str>,
-    limit: usize,
-    connection: &str,
-    env: Option<&str>,
-) -> u8 {
-    let config = match load_config(config, None, env) {
-        Ok(c) => c,
-        Err(code) => return code,
-    };
-    let conn = connection.to_string();
-    let project = project.map(str::to_string);
-    let handle = tokio::runtime::Handle::current();
-    let result = tokio::task::spawn_blocking(move || {
-        let url = config.connection_url(&conn)?;
-        let options = crate::connectors::open::OpenOptions::from_config(&config);
-        let db = crate::connectors::open::open_with(&conn, &url, &options)?;
-        db.audit_history(
-            &Io {
-                handle,
-                cancel: CancellationToken::new(),
-            },
-            project.as_deref(),
-            limit,
-        )
-    })
-    .await;
-    match result {
-        Ok(Ok(records)) => {
-            print!("{}", crate::audit::history_table(&records));
-            0
-        }
-        Ok(Err(e)) => {
-            eprintln!("error: {e}");
-            2
-        }
-        Err(e) => {
-            eprintln!("error: {e}");
-            2
-        }
-    }
+pub(super) async fn runs(config: Option<&Path>, args: RunsArgs) -> Result<Outcome, CliError> {
+    let config = exec::load_config(config, None, args.env.as_deref())?;
+    let read = history::read(
+        config,
+        &args.connection,
+        args.project.as_deref(),
+        args.limit,
+    )
+    .await?;
+    print!("{}", crate::audit::history_table(&read.records));
+    Ok(Outcome::Success)
 }

@@ -5,61 +5,48 @@ use std::path::Path;
 use tokio_util::sync::CancellationToken;
 
 use super::args::ExecArgs;
+use super::log::{open_log, LogTo};
+use super::prepare::{default_jobs, parse_params, prepare};
+use super::run::{finish, new_run, run_tasks, RunRequest};
 use crate::context::LoadType;
+use crate::outcome::{CliError, Outcome};
 use crate::runner;
 
-pub async fn command(config: Option<&Path>, args: ExecArgs) -> u8 {
+pub async fn command(config: Option<&Path>, args: ExecArgs) -> Result<Outcome, CliError> {
     let load_type = match LoadType::parse(&args.load_type) {
         Ok(LoadType::Backfill) => {
-            eprintln!("error: --load-type B is set by `etl backfill`, not `etl exec`");
-            return 2;
+            return Err(CliError::usage(
+                "--load-type B is set by `etl backfill`, not `etl exec`",
+            ))
         }
         Ok(t) => t,
-        Err(e) => {
-            eprintln!("error: --load-type: {e}");
-            return 2;
-        }
+        Err(e) => return Err(CliError::usage(format!("--load-type: {e}"))),
     };
-    let params = match super::parse_params(&args.params) {
-        Ok(p) => p,
-        Err(e) => {
-            eprintln!("error: {e}");
-            return 2;
-        }
-    };
+    let params = parse_params(&args.params).map_err(CliError::usage)?;
     let cancel = CancellationToken::new();
     let selection = runner::Selection {
         tasks: args.tasks.clone(),
         with_deps: args.with_deps,
     };
-    let (project, selected) = match super::prepare(
+    let (project, selected) = prepare(
         config,
         &args.script,
         args.env.as_deref(),
         &selection,
         cancel.clone(),
     )
-    .await
-    {
-        Ok(p) => p,
-        Err(code) => return code,
-    };
+    .await?;
     crate::notify::set_cli_switch(args.notify_switch());
-    let run = super::new_run(
+    let run = new_run(
         &project,
-        super::RunRequest {
+        RunRequest {
             load_type,
             window: None,
             params,
             dry_run: args.dry_run,
         },
     );
-    let log = super::open_log(
-        &project,
-        &run.file_stamp(),
-        run.dry_run,
-        super::LogTo::Process,
-    );
+    let log = open_log(&project, &run.file_stamp(), run.dry_run, LogTo::Process);
 
     // Ctrl-C: stop launching tasks, cancel running loads (they roll back), record failures.
     let on_signal = cancel.clone();
@@ -69,12 +56,12 @@ pub async fn command(config: Option<&Path>, args: ExecArgs) -> u8 {
             on_signal.cancel();
         }
     });
-    let jobs = args.jobs.unwrap_or_else(super::default_jobs);
-    let report = super::run_tasks(&project, &run, selected, jobs).await;
+    let jobs = args.jobs.unwrap_or_else(default_jobs);
+    let report = run_tasks(&project, &run, selected, jobs).await;
     if let Some(p) = &log.path {
         tracing::info!("Log: {}", p.display());
     }
-    super::finish(
+    finish(
         &project,
         &run,
         &report,
@@ -82,9 +69,5 @@ pub async fn command(config: Option<&Path>, args: ExecArgs) -> u8 {
         args.notify_switch(),
     )
     .await;
-    if report.succeeded() {
-        0
-    } else {
-        1
-    }
+    Ok(Outcome::of(report.succeeded()))
 }

@@ -11,5 +11,5 @@ mod run;
 pub use args::ExecArgs;
 pub use command::command;
 pub use log::{log_dir, open_log, LogTo, RunLog};
-pub use prepare::{compile, default_jobs, parse_params, prepare};
+pub use prepare::{check_options, compile, default_jobs, io, load_config, parse_params, prepare};
 pub use run::{failed_tasks, finish, new_run, remove_outputs, run_tasks, RunRequest};

@@ -5,8 +5,14 @@ use std::collections::BTreeMap;
 use std::path::Path;
 use std::sync::Arc;
 
+use tokio_util::sync::CancellationToken;
+
+use crate::config::Config;
+use crate::connectors::Io;
+use crate::notify::NotifySpec;
+use crate::outcome::CliError;
 use crate::runner;
-use crate::script::{factory, Host, Project};
+use crate::script::{factory, Host, Mode, Project};
 
 /// Evaluates the script on a blocking thread (scripts never run on async workers). The error
 /// is the rendered script error (`path:line:col`, the line, a caret).
@@ -35,39 +41,48 @@ pub fn default_jobs() -> usize {
         .unwrap_or(2)
 }
 
+/// The configuration for a command: `--config`, else `etl.toml` found from the project's
+/// folder (or the working directory) upwards, in the environment asked for.
+pub fn load_config(
+    explicit: Option<&Path>,
+    script: Option<&Path>,
+    env: Option<&str>,
+) -> Result<Config, CliError> {
+    let project_dir = script
+        .and_then(|s| std::path::absolute(s).ok())
+        .and_then(|p| p.parent().map(Path::to_path_buf));
+    Config::load(explicit, project_dir.as_deref(), env).map_err(CliError::config)
+}
+
+/// The handle through which scripts reach the async core, stopped by `cancel`.
+pub fn io(cancel: CancellationToken) -> Io {
+    Io {
+        handle: tokio::runtime::Handle::current(),
+        cancel,
+    }
+}
+
+/// Checks what the factory leaves to the commands: the `notify` option, whose shape only
+/// the notifier knows. The error names the script as the user gave it.
+pub fn check_options(project: &Project, script: &Path) -> Result<(), String> {
+    NotifySpec::from_meta(&project.meta.extra)
+        .map(drop)
+        .map_err(|e| format!("{}: {e}", script.display()))
+}
+
 /// Loads the configuration for `script`, evaluates the script and selects its tasks: what
-/// every run path does before its first run. Errors are printed; the value is the exit code
-/// (2: a usage, configuration or script error).
+/// every run path does before its first run.
 pub async fn prepare(
     config: Option<&Path>,
     script: &Path,
     env: Option<&str>,
     selection: &runner::Selection,
-    cancel: tokio_util::sync::CancellationToken,
-) -> Result<(Arc<Project>, Vec<String>), u8> {
-    let project_dir = std::path::absolute(script)
-        .ok()
-        .and_then(|p| p.parent().map(Path::to_path_buf));
-    let config = crate::config::Config::load(config, project_dir.as_deref(), env).map_err(|e| {
-        eprintln!("error: {e}");
-        2
-    })?;
-    let io = crate::connectors::Io {
-        handle: tokio::runtime::Handle::current(),
-        cancel,
-    };
-    let host = Host::new(crate::script::Mode::Run, config, script, io);
-    let project = compile(host).await.map_err(|e| {
-        eprintln!("error: {e}");
-        2
-    })?;
-    if let Err(e) = crate::notify::NotifySpec::from_meta(&project.meta.extra) {
-        eprintln!("error: {}: {e}", script.display());
-        return Err(2);
-    }
-    let selected = runner::select(&project, selection).map_err(|e| {
-        eprintln!("error: {e}");
-        2
-    })?;
+    cancel: CancellationToken,
+) -> Result<(Arc<Project>, Vec<String>), CliError> {
+    let config = load_config(config, Some(script), env)?;
+    let host = Host::new(Mode::Run, config, script, io(cancel));
+    let project = compile(host).await.map_err(CliError::script)?;
+    check_options(&project, script).map_err(CliError::script)?;
+    let selected = runner::select(&project, selection).map_err(CliError::usage)?;
     Ok((Arc::new(project), selected))
 }

@@ -5,10 +5,9 @@ use std::path::{Path, PathBuf};
 
 use tokio_util::sync::CancellationToken;
 
-use crate::config::Config;
-use crate::connectors::Io;
 use crate::cron::Zone;
 use crate::exec;
+use crate::outcome::CliError;
 use crate::script::project_options::ProjectOptions;
 use crate::script::{Host, Mode, Project};
 
@@ -58,8 +57,8 @@ pub(super) async fn load(
     config: Option<&Path>,
     project: &str,
     env: Option<&str>,
-) -> Result<Target, String> {
-    let script = resolve_script(project)?;
+) -> Result<Target, CliError> {
+    let script = resolve_script(project).map_err(CliError::usage)?;
     let dir = script.parent().expect("a file has a folder").to_path_buf();
     let folder = dir
         .file_name()
@@ -70,18 +69,20 @@ pub(super) async fn load(
         .and_then(Path::parent)
         .map(Path::to_path_buf)
         .unwrap_or_else(|| dir.clone());
-    let config = Config::load(config, Some(&dir), env).map_err(|e| e.to_string())?;
+    let config = exec::load_config(config, Some(&script), env)?;
     let default_zone = match &config.schedule.timezone {
-        Some(z) => Zone::parse(z).map_err(|e| format!("[schedule] timezone in etl.toml: {e}"))?,
+        Some(z) => Zone::parse(z)
+            .map_err(|e| CliError::config(format!("[schedule] timezone in etl.toml: {e}")))?,
         None => Zone::Local,
     };
-    let io = Io {
-        handle: tokio::runtime::Handle::current(),
-        cancel: CancellationToken::new(),
-    };
-    let host = Host::new(Mode::Check, config, &script, io);
-    let project = exec::compile(host).await?;
-    let options = ProjectOptions::from_meta(&project.meta)?;
+    let host = Host::new(
+        Mode::Check,
+        config,
+        &script,
+        exec::io(CancellationToken::new()),
+    );
+    let project = exec::compile(host).await.map_err(CliError::script)?;
+    let options = ProjectOptions::from_meta(&project.meta).map_err(CliError::script)?;
     Ok(Target {
         script,
         folder,
@@ -105,7 +106,7 @@ pub(super) fn launcher_args(t: &Target, env: Option<&str>) -> Vec<String> {
     args
 }
 
-pub(super) fn check_env_name(env: Option<&str>) -> Result<(), String> {
+pub(super) fn check_env_name(env: Option<&str>) -> Result<(), CliError> {
     match env {
         Some(e)
             if e.is_empty()
@@ -113,9 +114,9 @@ pub(super) fn check_env_name(env: Option<&str>) -> Result<(), String> {
                     .chars()
                     .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-') =>
         {
-            Err(format!(
+            Err(CliError::usage(format!(
                 "--env '{e}': an environment name is letters, digits, '_' and '-'"
-            ))
+            )))
         }
         _ => Ok(()),
     }

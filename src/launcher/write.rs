@@ -5,21 +5,15 @@ use std::path::{Path, PathBuf};
 use super::args::{LauncherArgs, Os};
 use super::export;
 use super::target::{check_env_name, launcher_args, load, Target};
+use crate::outcome::{CliError, Outcome};
 
-pub async fn command(config: Option<&Path>, args: LauncherArgs) -> u8 {
-    match write_launcher(config, &args).await {
-        Ok(path) => {
-            println!("Wrote {}", path.display());
-            0
-        }
-        Err(e) => {
-            eprintln!("error: {e}");
-            2
-        }
-    }
+pub async fn command(config: Option<&Path>, args: LauncherArgs) -> Result<Outcome, CliError> {
+    let path = write_launcher(config, &args).await?;
+    println!("Wrote {}", path.display());
+    Ok(Outcome::Success)
 }
 
-async fn write_launcher(config: Option<&Path>, args: &LauncherArgs) -> Result<PathBuf, String> {
+async fn write_launcher(config: Option<&Path>, args: &LauncherArgs) -> Result<PathBuf, CliError> {
     check_env_name(args.env.as_deref())?;
     let t = load(config, &args.project, args.env.as_deref()).await?;
     let os = args
@@ -36,24 +30,25 @@ async fn write_launcher(config: Option<&Path>, args: &LauncherArgs) -> Result<Pa
         .unwrap_or_else(|| launchers.join(format!("run_{}.{ext}", t.folder)));
     let out = std::path::absolute(&out).unwrap_or(out);
     if out.exists() && !args.force {
-        return Err(format!(
+        return Err(CliError::usage(format!(
             "{} exists: pass --force to replace it",
             out.display()
-        ));
+        )));
     }
     let beside = out.parent() == Some(launchers.as_path());
     let generic = launchers.join(format!("run.{ext}"));
     if !generic.is_file() {
-        eprintln!(
-            "warning: {} does not exist: copy the launchers/ folder of etl there, or the launcher cannot start",
+        tracing::warn!(
+            "{} does not exist: copy the launchers/ folder of etl there, or the launcher cannot start",
             generic.display()
         );
     }
     let text = launcher_text(&t, os, args.env.as_deref(), beside, &generic);
     if let Some(dir) = out.parent() {
-        std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+        std::fs::create_dir_all(dir)
+            .map_err(|e| CliError::system(format!("{}: {e}", dir.display())))?;
     }
-    std::fs::write(&out, text).map_err(|e| format!("{}: {e}", out.display()))?;
+    std::fs::write(&out, text).map_err(|e| CliError::system(format!("{}: {e}", out.display())))?;
     #[cfg(unix)]
     if os == Os::Unix {
         use std::os::unix::fs::PermissionsExt;

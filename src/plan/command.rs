@@ -11,78 +11,39 @@ use super::render::render;
 use crate::backfill::Range;
 use crate::context::LoadType;
 use crate::exec::{self, RunRequest};
+use crate::outcome::{CliError, Outcome};
 use crate::runner::{self, TaskStatus};
 use crate::script::{Host, HostOptions, Mode};
 
-pub async fn command(config: Option<&Path>, args: PlanArgs) -> u8 {
+/// Prints the plan; the outcome is a failure when a task's closure failed.
+pub async fn command(config: Option<&Path>, args: PlanArgs) -> Result<Outcome, CliError> {
     let range = match (&args.from, &args.to) {
-        (Some(f), Some(t)) => match Range::parse(f, t, args.days) {
-            Ok(r) => Some(r),
-            Err(e) => {
-                eprintln!("error: {e}");
-                return 2;
-            }
-        },
+        (Some(f), Some(t)) => Some(Range::parse(f, t, args.days).map_err(CliError::usage)?),
         _ => None,
     };
     let load_type = match (&range, LoadType::parse(&args.load_type)) {
         (Some(_), _) => LoadType::Backfill,
         (None, Ok(LoadType::Backfill)) => {
-            eprintln!("error: --load-type B needs --from and --to");
-            return 2;
+            return Err(CliError::usage("--load-type B needs --from and --to"))
         }
         (None, Ok(t)) => t,
-        (None, Err(e)) => {
-            eprintln!("error: --load-type: {e}");
-            return 2;
-        }
+        (None, Err(e)) => return Err(CliError::usage(format!("--load-type: {e}"))),
     };
-    let params = match exec::parse_params(&args.params) {
-        Ok(p) => p,
-        Err(e) => {
-            eprintln!("error: {e}");
-            return 2;
-        }
-    };
-    let project_dir = std::path::absolute(&args.script)
-        .ok()
-        .and_then(|p| p.parent().map(Path::to_path_buf));
-    let config =
-        match crate::config::Config::load(config, project_dir.as_deref(), args.env.as_deref()) {
-            Ok(c) => c,
-            Err(e) => {
-                eprintln!("error: {e}");
-                return 2;
-            }
-        };
+    let params = exec::parse_params(&args.params).map_err(CliError::usage)?;
+    let config = exec::load_config(config, Some(&args.script), args.env.as_deref())?;
     let collector = Arc::new(Collector::default());
-    let io = crate::connectors::Io {
-        handle: tokio::runtime::Handle::current(),
-        cancel: CancellationToken::new(),
-    };
     let options = HostOptions {
         plan: Some(collector.clone()),
         ..HostOptions::default()
     };
+    let io = exec::io(CancellationToken::new());
     let host = Host::with_options(Mode::Run, config, &args.script, io, options);
-    let project = match exec::compile(host).await {
-        Ok(p) => Arc::new(p),
-        Err(e) => {
-            eprintln!("error: {e}");
-            return 2;
-        }
-    };
+    let project = Arc::new(exec::compile(host).await.map_err(CliError::script)?);
     let selection = runner::Selection {
         tasks: args.tasks.clone(),
         with_deps: false,
     };
-    let selected = match runner::select(&project, &selection) {
-        Ok(s) => s,
-        Err(e) => {
-            eprintln!("error: {e}");
-            return 2;
-        }
-    };
+    let selected = runner::select(&project, &selection).map_err(CliError::usage)?;
     let window = range.as_ref().map(|r| (r.text(r.from), r.text(r.to)));
     let run = exec::new_run(
         &project,
@@ -100,13 +61,10 @@ pub async fn command(config: Option<&Path>, args: PlanArgs) -> u8 {
         "{}",
         render(&project, &run, range.as_ref(), &selected, &report, items)
     );
-    if report
-        .outcomes
-        .iter()
-        .all(|o| o.status == TaskStatus::Success)
-    {
-        0
-    } else {
-        1
-    }
+    Ok(Outcome::of(
+        report
+            .outcomes
+            .iter()
+            .all(|o| o.status == TaskStatus::Success),
+    ))
 }

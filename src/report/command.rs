@@ -1,64 +1,30 @@
 //! The `etl report` command: read the audit table, write the page.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use chrono::{Duration, Utc};
-use tokio_util::sync::CancellationToken;
 
-use super::{html, model};
+use super::args::ReportArgs;
+use super::{history, html, model};
 use crate::config::Config;
-use crate::connectors::Io;
+use crate::outcome::{CliError, Outcome};
 
 /// Audit records read at most (newest first).
 pub const MAX_RECORDS: usize = 100_000;
 
-pub struct ReportArgs {
-    pub project: Option<String>,
-    pub days: u32,
-    /// The file to write; `-` = standard output; None = `METADATA/report.html`.
-    pub out: Option<PathBuf>,
-    pub connection: String,
-    pub env: Option<String>,
-}
-
-/// Reads the audit table and writes the page; returns the exit code (0, or 2 on an error).
-pub async fn command(config: Option<&Path>, args: ReportArgs) -> u8 {
-    let config = match Config::load(config, None, args.env.as_deref()) {
-        Ok(c) => c,
-        Err(e) => {
-            eprintln!("error: {e}");
-            return 2;
-        }
-    };
+pub async fn command(config: Option<&Path>, args: ReportArgs) -> Result<Outcome, CliError> {
+    let config = Config::load(config, None, args.env.as_deref()).map_err(CliError::config)?;
     let out = args
         .out
         .clone()
         .unwrap_or_else(|| config.metadata_dir.join("report.html"));
-    let handle = tokio::runtime::Handle::current();
-    let (conn, project) = (args.connection.clone(), args.project.clone());
-    let read = tokio::task::spawn_blocking(move || {
-        let url = config.connection_url(&conn)?;
-        let options = crate::connectors::open::OpenOptions::from_config(&config);
-        let db = crate::connectors::open::open_with(&conn, &url, &options)?;
-        let io = Io {
-            handle,
-            cancel: CancellationToken::new(),
-        };
-        let records = db.audit_history(&io, project.as_deref(), MAX_RECORDS)?;
-        Ok::<_, crate::error::EtlError>((db.describe(), records))
-    })
-    .await;
-    let (source, records) = match read {
-        Ok(Ok(r)) => r,
-        Ok(Err(e)) => {
-            eprintln!("error: {e}");
-            return 2;
-        }
-        Err(e) => {
-            eprintln!("error: {e}");
-            return 2;
-        }
-    };
+    let history::History { source, records } = history::read(
+        config,
+        &args.connection,
+        args.project.as_deref(),
+        MAX_RECORDS,
+    )
+    .await?;
     let now = Utc::now();
     let since = now - Duration::days(i64::from(args.days));
     let projects = model::build(&records, since);
@@ -74,18 +40,13 @@ pub async fn command(config: Option<&Path>, args: ReportArgs) -> u8 {
     let page = html::page(&projects, &info);
     if out.as_os_str() == "-" {
         print!("{page}");
-        return 0;
+        return Ok(Outcome::Success);
     }
     if let Some(dir) = out.parent().filter(|d| !d.as_os_str().is_empty()) {
-        if let Err(e) = std::fs::create_dir_all(dir) {
-            eprintln!("error: {}: {e}", dir.display());
-            return 2;
-        }
+        std::fs::create_dir_all(dir)
+            .map_err(|e| CliError::system(format!("{}: {e}", dir.display())))?;
     }
-    if let Err(e) = std::fs::write(&out, page) {
-        eprintln!("error: {}: {e}", out.display());
-        return 2;
-    }
+    std::fs::write(&out, page).map_err(|e| CliError::system(format!("{}: {e}", out.display())))?;
     let runs: usize = projects.iter().map(|p| p.runs.len()).sum();
     println!(
         "Wrote {} ({} runs of {} projects in the last {} days).",
@@ -94,5 +55,5 @@ pub async fn command(config: Option<&Path>, args: ReportArgs) -> u8 {
         projects.len(),
         args.days
     );
-    0
+    Ok(Outcome::Success)
 }

@@ -2,9 +2,12 @@
 //! runs over time by status, rows and duration per run as SVG charts, the latest failures with
 //! their errors, and the watermark of each target table.
 
+mod args;
 mod command;
+pub mod history;
 pub mod html;
 pub mod model;
 pub mod svg;
 
-pub use command::{command, ReportArgs, MAX_RECORDS};
+pub use args::ReportArgs;
+pub use command::{command, MAX_RECORDS};

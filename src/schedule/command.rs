@@ -16,32 +16,25 @@ use crate::config::Config;
 use crate::cron::Zone;
 use crate::exec;
 use crate::logging;
+use crate::outcome::{CliError, Outcome};
 
-pub async fn command(config: Option<&Path>, args: ScheduleArgs) -> u8 {
-    match start(config, args).await {
-        Ok(code) => code,
-        Err(e) => {
-            eprintln!("error: {e}");
-            2
-        }
-    }
-}
-
-async fn start(config_path: Option<&Path>, args: ScheduleArgs) -> Result<u8, String> {
+/// Runs until SIGTERM / SIGINT; the outcome is a success (each run's failure is its own,
+/// logged and notified).
+pub async fn command(config_path: Option<&Path>, args: ScheduleArgs) -> Result<Outcome, CliError> {
     if !args.dir.is_dir() {
-        return Err(format!(
+        return Err(CliError::usage(format!(
             "{} is not a folder: give the folder that holds the projects (etl schedule PROJECTS_DIR)",
             args.dir.display()
-        ));
+        )));
     }
     let dir = std::path::absolute(&args.dir).unwrap_or_else(|_| args.dir.clone());
     let config =
-        Config::load(config_path, Some(&dir), args.env.as_deref()).map_err(|e| e.to_string())?;
+        Config::load(config_path, Some(&dir), args.env.as_deref()).map_err(CliError::config)?;
     let zone_text = args.timezone.clone().or(config.schedule.timezone.clone());
     let default_zone = match &zone_text {
         Some(z) => Zone::parse(z).map_err(|e| match &args.timezone {
-            Some(_) => format!("--timezone: {e}"),
-            None => format!("[schedule] timezone in etl.toml: {e}"),
+            Some(_) => CliError::usage(format!("--timezone: {e}")),
+            None => CliError::config(format!("[schedule] timezone in etl.toml: {e}")),
         })?,
         None => Zone::Local,
     };
@@ -50,21 +43,22 @@ async fn start(config_path: Option<&Path>, args: ScheduleArgs) -> Result<u8, Str
         .or(config.schedule.grace_seconds)
         .unwrap_or(DEFAULT_GRACE_SECONDS);
     if !(0.0..=86_400.0).contains(&grace) {
-        return Err(format!(
+        return Err(CliError::usage(format!(
             "the grace period must be 0 to 86400 seconds, not {grace}"
-        ));
+        )));
     }
     if !(0.05..=3600.0).contains(&args.poll) {
-        return Err(format!(
+        return Err(CliError::usage(format!(
             "--poll must be between 0.05 and 3600 seconds, not {}",
             args.poll
-        ));
+        )));
     }
     let home = config.metadata_dir.join("schedule");
     let stamp = chrono::Local::now().format("%Y%m%d_%H%M%S").to_string();
     let log_path = logging::attach_file(&home, "schedule", &stamp);
     logging::apply_retention(&home, "schedule", 30, 30);
-    let mut signals = Signals::new().map_err(|e| format!("cannot watch for signals: {e}"))?;
+    let mut signals =
+        Signals::new().map_err(|e| CliError::system(format!("cannot watch for signals: {e}")))?;
 
     let (done_tx, mut done_rx) = mpsc::unbounded_channel();
     let mut s = Scheduler {
@@ -118,5 +112,5 @@ async fn start(config_path: Option<&Path>, args: ScheduleArgs) -> Result<u8, Str
         }
     };
     s.shutdown(signal, grace, &mut done_rx, &mut signals).await;
-    Ok(0)
+    Ok(Outcome::Success)
 }

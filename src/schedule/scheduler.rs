@@ -12,7 +12,6 @@ use tokio_util::sync::CancellationToken;
 use super::state::State;
 use super::watch::{self, Fingerprint};
 use crate::config::Config;
-use crate::connectors::Io;
 use crate::cron::{Schedule, Zone};
 use crate::exec;
 use crate::script::project_options::ProjectOptions;
@@ -137,14 +136,9 @@ impl Scheduler {
         let config = Config::load(self.config_path.as_deref(), Some(dir), self.env.as_deref())
             .map_err(|e| e.to_string())?;
         let cancel = CancellationToken::new();
-        let io = Io {
-            handle: tokio::runtime::Handle::current(),
-            cancel: cancel.clone(),
-        };
-        let host = Host::new(Mode::Run, config, &script, io);
+        let host = Host::new(Mode::Run, config, &script, exec::io(cancel.clone()));
         let project = exec::compile(host).await?;
-        crate::notify::NotifySpec::from_meta(&project.meta.extra)
-            .map_err(|e| format!("{}: {e}", script.display()))?;
+        exec::check_options(&project, &script)?;
         let options = ProjectOptions::from_meta(&project.meta)
             .map_err(|e| format!("{}: {e}", script.display()))?;
         let schedule = options

@@ -7,25 +7,18 @@ use std::time::Duration;
 use tokio_util::sync::CancellationToken;
 
 use super::args::WatchArgs;
-use super::{files, session};
+use super::files;
+use super::session::Session;
+use crate::outcome::{CliError, Outcome};
 
-pub async fn command(config: Option<&Path>, args: WatchArgs) -> u8 {
+pub async fn command(config: Option<&Path>, args: WatchArgs) -> Result<Outcome, CliError> {
     let cancel = CancellationToken::new();
     let quiet = Duration::from_millis(args.debounce.clamp(1, 5_000));
-    let session = match session::Session::setup(config.map(Path::to_path_buf), args, cancel.clone())
-    {
-        session::Setup::Ready(s) => s,
-        session::Setup::Exit(code) => return code,
-    };
+    let session = Session::setup(config.map(Path::to_path_buf), args, cancel.clone())?;
     let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
     let ignore = session.ignored_dirs();
-    let watcher = match files::FileWatcher::start(tx.clone(), quiet, ignore) {
-        Ok(w) => w,
-        Err(e) => {
-            eprintln!("error: cannot watch files: {e}");
-            return 2;
-        }
-    };
+    let watcher = files::FileWatcher::start(tx.clone(), quiet, ignore)
+        .map_err(|e| CliError::system(format!("cannot watch files: {e}")))?;
     files::read_keys(tx);
     let on_signal = cancel.clone();
     tokio::spawn(async move {
@@ -34,5 +27,5 @@ pub async fn command(config: Option<&Path>, args: WatchArgs) -> u8 {
             on_signal.cancel();
         }
     });
-    session.run(rx, watcher).await
+    Ok(session.run(rx, watcher).await)
 }

@@ -10,6 +10,7 @@ use super::files::{FileWatcher, Trigger};
 use super::session::{load_config, Session};
 use super::sources::shorten;
 use super::timeline::micros;
+use crate::outcome::Outcome;
 use crate::script::SharedConnections;
 
 /// Why a run starts.
@@ -31,12 +32,13 @@ impl Reason {
 }
 
 impl Session {
-    /// Runs the session until Ctrl-C or `q`. The exit code is 0.
+    /// Runs the session until Ctrl-C or `q`: a success however the runs went, as the user
+    /// saw each one.
     pub async fn run(
         mut self: Box<Self>,
         mut triggers: UnboundedReceiver<Trigger>,
         mut watcher: FileWatcher,
-    ) -> u8 {
+    ) -> Outcome {
         let cancel = self.io.cancel.clone();
         if self.compile().await {
             let all = self.selected.clone();
@@ -64,7 +66,7 @@ impl Session {
                 match trigger {
                     Trigger::Quit => {
                         println!("watch: bye");
-                        return 0;
+                        return Outcome::Success;
                     }
                     Trigger::Full => full = true,
                     Trigger::Files { paths: p, first: t } => {
@@ -92,7 +94,7 @@ impl Session {
             self.on_change(&changed, full).await;
         }
         println!("watch: stopped");
-        0
+        Outcome::Success
     }
 
     pub(super) async fn on_change(&mut self, changed: &[PathBuf], full: bool) {
@@ -106,7 +108,7 @@ impl Session {
                     println!("watch: configuration reloaded");
                 }
                 Err(e) => {
-                    eprintln!("error: {e}");
+                    tracing::error!("{e}");
                     println!("watch: the configuration does not load: keeping the previous one");
                     return;
                 }

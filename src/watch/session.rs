@@ -20,6 +20,7 @@ use crate::connectors::Io;
 use crate::context::LoadType;
 use crate::exec;
 use crate::load::Sample;
+use crate::outcome::CliError;
 use crate::runner;
 use crate::script::record::Recorder;
 use crate::script::{Host, HostOptions, Mode, Project, SharedConnections};
@@ -55,49 +56,34 @@ pub struct Session {
     pub(super) log: Option<exec::RunLog>,
 }
 
-pub enum Setup {
-    Ready(Box<Session>),
-    Exit(u8),
-}
-
 impl Session {
-    pub fn setup(config_arg: Option<PathBuf>, args: WatchArgs, cancel: CancellationToken) -> Setup {
-        let fail = |e: String| {
-            eprintln!("error: {e}");
-            Setup::Exit(2)
-        };
+    pub fn setup(
+        config_arg: Option<PathBuf>,
+        args: WatchArgs,
+        cancel: CancellationToken,
+    ) -> Result<Box<Session>, CliError> {
         let load_type = match LoadType::parse(&args.load_type) {
-            Ok(LoadType::Backfill) => return fail("--load-type B is for `etl backfill`".into()),
-            Ok(t) => t,
-            Err(e) => return fail(format!("--load-type: {e}")),
-        };
-        let params = match exec::parse_params(&args.params) {
-            Ok(p) => p,
-            Err(e) => return fail(e),
-        };
-        let sample = if args.limit.is_some() || args.scratch.is_some() {
-            match Sample::new(args.limit, args.scratch.as_deref()) {
-                Ok(s) => Some(Arc::new(s)),
-                Err(e) => return fail(format!("--scratch: {e}")),
+            Ok(LoadType::Backfill) => {
+                return Err(CliError::usage("--load-type B is for `etl backfill`"))
             }
+            Ok(t) => t,
+            Err(e) => return Err(CliError::usage(format!("--load-type: {e}"))),
+        };
+        let params = exec::parse_params(&args.params).map_err(CliError::usage)?;
+        let sample = if args.limit.is_some() || args.scratch.is_some() {
+            let sample = Sample::new(args.limit, args.scratch.as_deref())
+                .map_err(|e| CliError::usage(format!("--scratch: {e}")))?;
+            Some(Arc::new(sample))
         } else {
             None
         };
-        let config = match load_config(config_arg.as_deref(), &args) {
-            Ok(c) => c,
-            Err(e) => return fail(e),
-        };
-        let timeline = match Timeline::open(args.events.as_deref()) {
-            Ok(t) => t,
-            Err(e) => return fail(format!("--events: {e}")),
-        };
-        Setup::Ready(Box::new(Session {
+        let config = load_config(config_arg.as_deref(), &args)?;
+        let timeline = Timeline::open(args.events.as_deref())
+            .map_err(|e| CliError::system(format!("--events: {e}")))?;
+        Ok(Box::new(Session {
             config_arg,
             config,
-            io: Io {
-                handle: tokio::runtime::Handle::current(),
-                cancel,
-            },
+            io: exec::io(cancel),
             connections: SharedConnections::default(),
             sample,
             recorder: Arc::new(Recorder::default()),
@@ -135,13 +121,14 @@ impl Session {
     }
 
     /// Compiles the script on a blocking thread. On success the new version replaces the
-    /// old one; on failure the error is printed and the old version stays.
+    /// old one; on failure the error is logged and the old version stays (the session goes
+    /// on, so this is no command error).
     pub(super) async fn compile(&mut self) -> bool {
         let options = HostOptions {
             connections: Some(self.connections.clone()),
             sample: self.sample.clone(),
             recorder: Some(self.recorder.clone()),
-            plan: None,
+            ..HostOptions::default()
         };
         let host = Host::with_options(
             Mode::Run,
@@ -182,7 +169,7 @@ impl Session {
                 true
             }
             Err(e) => {
-                eprintln!("error: {e}");
+                tracing::error!("{e}");
                 let kept = if self.project.is_some() {
                     "keeping the last good version; fix the script and save to reload"
                 } else {
@@ -196,9 +183,6 @@ impl Session {
     }
 }
 
-pub(super) fn load_config(explicit: Option<&Path>, args: &WatchArgs) -> Result<Config, String> {
-    let dir = std::path::absolute(&args.script)
-        .ok()
-        .and_then(|p| p.parent().map(Path::to_path_buf));
-    Config::load(explicit, dir.as_deref(), args.env.as_deref()).map_err(|e| e.to_string())
+pub(super) fn load_config(explicit: Option<&Path>, args: &WatchArgs) -> Result<Config, CliError> {
+    exec::load_config(explicit, Some(&args.script), args.env.as_deref())
 }
