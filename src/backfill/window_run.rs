@@ -73,6 +73,7 @@ pub(super) async fn run_window(plan: Arc<Plan>, window: Window) -> WindowResult 
             window: Some((since, until)),
             params: plan.params.clone(),
             dry_run: false,
+            notify: None,
         },
     );
     let report: RunReport = exec::run_tasks(&project, &run, selected, plan.jobs)
@@ -85,7 +86,7 @@ pub(super) async fn run_window(plan: Arc<Plan>, window: Window) -> WindowResult 
     } else {
         // A failed window notifies like a failed run (a successful one sends nothing: a
         // backfill of 300 windows must not send 300 mails).
-        exec::finish(&project, &run, &report, plan.log_path.as_deref(), None)
+        exec::finish(&project, &run, &report, plan.log_path.as_deref())
             .instrument(span.clone())
             .await;
         if report

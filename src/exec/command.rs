@@ -36,7 +36,6 @@ pub async fn command(config: Option<&Path>, args: ExecArgs) -> Result<Outcome, C
         cancel.clone(),
     )
     .await?;
-    crate::notify::set_cli_switch(args.notify_switch());
     let run = new_run(
         &project,
         RunRequest {
@@ -44,6 +43,7 @@ pub async fn command(config: Option<&Path>, args: ExecArgs) -> Result<Outcome, C
             window: None,
             params,
             dry_run: args.dry_run,
+            notify: args.notify_switch(),
         },
     );
     let log = open_log(&project, &run.file_stamp(), run.dry_run, LogTo::Process);
@@ -61,13 +61,6 @@ pub async fn command(config: Option<&Path>, args: ExecArgs) -> Result<Outcome, C
     if let Some(p) = &log.path {
         tracing::info!("Log: {}", p.display());
     }
-    finish(
-        &project,
-        &run,
-        &report,
-        log.path.as_deref(),
-        args.notify_switch(),
-    )
-    .await;
+    finish(&project, &run, &report, log.path.as_deref()).await;
     Ok(Outcome::of(report.succeeded()))
 }

@@ -17,6 +17,8 @@ pub struct RunRequest {
     pub window: Option<(String, String)>,
     pub params: BTreeMap<String, String>,
     pub dry_run: bool,
+    /// `--notify` / `--no-notify`, as `RunInfo::notify`.
+    pub notify: Option<bool>,
 }
 
 /// The context of a new run of `project`: its own id, start time and output folder.
@@ -37,6 +39,7 @@ pub fn new_run(project: &Project, request: RunRequest) -> Arc<RunInfo> {
         until,
         params: request.params,
         dry_run: request.dry_run,
+        notify: request.notify,
         script_version: meta.version.clone(),
         started_at,
         output_dir: config.metadata_dir.join("output").join(&meta.name),
@@ -92,9 +95,8 @@ pub async fn finish(
     run: &Arc<RunInfo>,
     report: &RunReport,
     log_path: Option<&Path>,
-    notify: Option<bool>,
 ) {
-    crate::notify::after_run(project, run, report, log_path, notify).await;
+    crate::notify::after_run(project, run, report, log_path).await;
     remove_outputs(project, run);
 }
 

@@ -12,4 +12,4 @@ mod switch;
 
 pub use run::{after_run, Sent};
 pub use settings::{NotifySpec, Plan};
-pub use switch::{cli_switch, mail_enabled, set_cli_switch};
+pub use switch::mail_enabled;

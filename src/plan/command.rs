@@ -52,6 +52,7 @@ pub async fn command(config: Option<&Path>, args: PlanArgs) -> Result<Outcome, C
             window,
             params,
             dry_run: true,
+            notify: None,
         },
     );
     // One task at a time, so the plan reads in the order of the graph.

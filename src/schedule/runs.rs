@@ -51,6 +51,7 @@ impl Scheduler {
                     window: None,
                     params: BTreeMap::new(),
                     dry_run: false,
+                    notify: None,
                 },
             );
             let span = tracing::error_span!("run", project = %name);
@@ -88,7 +89,7 @@ impl Scheduler {
                     if let Some(p) = &log.path {
                         span.in_scope(|| tracing::info!("Log: {}", p.display()));
                     }
-                    exec::finish(&project, &run, &report, log.path.as_deref(), None)
+                    exec::finish(&project, &run, &report, log.path.as_deref())
                         .instrument(span.clone())
                         .await;
                     report.succeeded()

@@ -30,6 +30,7 @@ impl Session {
                 window: None,
                 params: self.params.clone(),
                 dry_run: false,
+                notify: None,
             },
         );
         let _ = self.recorder.take();
