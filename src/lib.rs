@@ -24,5 +24,6 @@ pub mod runner;
 pub mod scaffold;
 pub mod schedule;
 pub mod script;
+pub mod summary;
 pub mod table;
 pub mod watch;

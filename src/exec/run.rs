@@ -8,6 +8,7 @@ use std::sync::Arc;
 use crate::context::{LoadType, RunInfo};
 use crate::runner::{self, RunReport, TaskStatus};
 use crate::script::Project;
+use crate::summary::Summary;
 
 /// What a run is asked to do, beyond the project itself.
 #[derive(Clone, Debug)]
@@ -64,10 +65,11 @@ pub async fn run_tasks(
         "Run of project '{}' started ({} tasks{window}{}).", meta.name, selected.len(), if run.dry_run { ", dry run" } else { "" }
     );
     let report = runner::run(project.clone(), run.clone(), selected, jobs).await;
-    let table = runner::summary(&report);
+    let table = Summary::of_report(&report, &["attempts"], |o| vec![o.attempts.to_string()]);
     tracing::info!(
-        "Run finished in {:.2}s.\n{table}",
-        report.duration.as_secs_f64()
+        "Run finished in {:.2}s.\n{}",
+        report.duration.as_secs_f64(),
+        table.render()
     );
     if report.succeeded() {
         tracing::info!(run_id = %run.id, "Run succeeded.");

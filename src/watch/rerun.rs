@@ -13,9 +13,10 @@ use super::session::{Session, TaskRun};
 use super::sources::content_hash;
 use super::timeline::micros;
 use crate::exec::{self, RunRequest};
-use crate::runner::{self, RunReport, TaskStatus};
+use crate::runner::{self, TaskStatus};
 use crate::script::record::LoadEvent;
 use crate::script::Project;
+use crate::summary::Summary;
 
 impl Session {
     pub(super) async fn run_tasks(&mut self, tasks: Vec<String>, reason: Reason) {
@@ -72,8 +73,10 @@ impl Session {
             }
         }
         let changes = self.compare_loads(&project, recorded.loads).await;
-        let table = summary(&report, &changes);
-        print!("{table}");
+        let table = Summary::of_report(&report, &["change since the previous run"], |o| {
+            vec![changes.get(&o.name).cloned().unwrap_or_default()]
+        });
+        print!("{}", table.render());
         for o in &report.outcomes {
             if o.status == TaskStatus::Failed {
                 println!(
@@ -153,25 +156,4 @@ impl Session {
             .map(|(k, v)| (k, v.join("; ")))
             .collect()
     }
-}
-
-/// The table after a re-run: task, status, rows, time, and what its loads changed.
-fn summary(report: &RunReport, changes: &HashMap<String, String>) -> String {
-    let mut rows = vec![[
-        "task".to_string(),
-        "status".into(),
-        "rows".into(),
-        "time".into(),
-        "change since the previous run".into(),
-    ]];
-    for o in &report.outcomes {
-        rows.push([
-            o.name.clone(),
-            o.status.as_str().into(),
-            o.rows.to_string(),
-            format!("{:.2}s", o.duration.as_secs_f64()),
-            changes.get(&o.name).cloned().unwrap_or_default(),
-        ]);
-    }
-    crate::table::render(&rows)
 }
