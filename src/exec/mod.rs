@@ -1,6 +1,7 @@
 //! One run of a project, the way `etl exec`, each window of `etl backfill` and each run of
 //! `etl schedule` do it: evaluate the script, build the run context, open the run's log, run
-//! the selected tasks, log the summary, notify, clean up output files.
+//! the selected tasks, log the summary, notify, clean up output files. `etl exec` itself is
+//! `args.rs` + `command.rs`.
 
 mod args;
 mod command;

@@ -1,6 +1,7 @@
 //! `etl report`: a self-contained HTML page of the run history in the audit table: per project,
 //! runs over time by status, rows and duration per run as SVG charts, the latest failures with
-//! their errors, and the watermark of each target table.
+//! their errors, and the watermark of each target table. `history.rs` reads the audit table
+//! for it and for `etl runs`.
 
 mod args;
 mod command;
