@@ -5,7 +5,7 @@ use std::process::ExitCode;
 use clap::Parser;
 
 use super::args::{Cli, Command};
-use super::exit::exit;
+use super::exit::{exit, exit_parse};
 use super::{check, new, runs};
 use crate::outcome::{CliError, Outcome};
 use crate::{backfill, defs, exec, launcher, logging, plan, progress, report, schedule, watch};
@@ -13,16 +13,7 @@ use crate::{backfill, defs, exec, launcher, logging, plan, progress, report, sch
 pub fn main() -> ExitCode {
     let cli = match Cli::try_parse() {
         Ok(c) => c,
-        Err(e) => {
-            // clap renders its own usage errors (with the usage line), and --help / --version
-            // are not errors.
-            let _ = e.print();
-            return if e.use_stderr() {
-                ExitCode::from(2)
-            } else {
-                ExitCode::SUCCESS
-            };
-        }
+        Err(e) => return exit_parse(e),
     };
     let verbosity = if cli.quiet { -1 } else { cli.verbose as i8 };
     logging::init(verbosity);

@@ -12,6 +12,17 @@ pub(super) fn exit(result: Result<Outcome, CliError>) -> ExitCode {
     ExitCode::from(code(&result))
 }
 
+/// Arguments clap could not read: clap renders them itself (with the usage line). `--help`
+/// and `--version` come this way too, and are no error.
+pub(super) fn exit_parse(e: clap::Error) -> ExitCode {
+    let _ = e.print();
+    if e.use_stderr() {
+        ExitCode::from(2)
+    } else {
+        ExitCode::SUCCESS
+    }
+}
+
 fn code(result: &Result<Outcome, CliError>) -> u8 {
     match result {
         Ok(Outcome::Success) => 0,
