@@ -14,6 +14,8 @@ use crate::script::project_options::Missed;
 const MISSED_COUNT_CAP: usize = 10_000;
 
 impl Scheduler {
+    /// A compilation's result becomes the project's version; a failed one keeps the last good
+    /// version (or leaves a new project unscheduled) and logs why.
     pub(super) fn apply(&mut self, dir: &Path, result: Result<Loaded, String>) {
         let now = Utc::now();
         let entry = self.entries.get_mut(dir).expect("entry exists");
