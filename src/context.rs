@@ -49,6 +49,9 @@ pub struct RunInfo {
     pub until: Option<String>,
     pub params: BTreeMap<String, String>,
     pub dry_run: bool,
+    /// `--notify` (Some(true)) / `--no-notify` (Some(false)): whether mail may leave this
+    /// run, over the environment's setting. None: the environment decides.
+    pub notify: Option<bool>,
     pub script_version: String,
     pub started_at: DateTime<Utc>,
     pub output_dir: PathBuf,

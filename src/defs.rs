@@ -7,8 +7,8 @@ use std::path::{Path, PathBuf};
 use clap::Args;
 use tokio_util::sync::CancellationToken;
 
-use crate::config::Config;
-use crate::connectors::Io;
+use crate::exec;
+use crate::outcome::{CliError, Outcome};
 use crate::script::{engine, Host, Mode};
 
 #[derive(Args, Debug)]
@@ -24,25 +24,16 @@ pub struct DefsArgs {
     pub no_std: bool,
 }
 
-pub fn command(config: Option<&Path>, args: DefsArgs) -> u8 {
-    let config = match Config::load(config, None, None) {
-        Ok(c) => c,
-        Err(e) => {
-            eprintln!("error: {e}");
-            return 2;
-        }
-    };
-    let io = Io {
-        handle: tokio::runtime::Handle::current(),
-        cancel: CancellationToken::new(),
-    };
+pub fn command(config: Option<&Path>, args: DefsArgs) -> Result<Outcome, CliError> {
+    let config = exec::load_config(config, None, None)?;
     // The script path only anchors relative paths; nothing is read or run.
+    let io = exec::io(CancellationToken::new());
     let host = Host::new(Mode::Check, config, Path::new("defs.rhai"), io);
     let engine = engine::build(&host);
     let defs = engine.definitions().include_standard_packages(!args.no_std);
     if args.stdout {
         print!("{}", tidy(&defs.single_file()));
-        return 0;
+        return Ok(Outcome::Success);
     }
     let written = std::fs::create_dir_all(&args.out).and_then(|()| {
         let mut files = Vec::new();
@@ -52,22 +43,16 @@ pub fn command(config: Option<&Path>, args: DefsArgs) -> u8 {
         }
         Ok(files)
     });
-    match written {
-        Ok(mut files) => {
-            files.sort();
-            println!(
-                "Wrote {} definition files to {}: {}",
-                files.len(),
-                args.out.display(),
-                files.join(", ")
-            );
-            0
-        }
-        Err(e) => {
-            eprintln!("error: cannot write {}: {e}", args.out.display());
-            2
-        }
-    }
+    let mut files = written
+        .map_err(|e| CliError::system(format!("cannot write {}: {e}", args.out.display())))?;
+    files.sort();
+    println!(
+        "Wrote {} definition files to {}: {}",
+        files.len(),
+        args.out.display(),
+        files.join(", ")
+    );
+    Ok(Outcome::Success)
 }
 
 /// Rhai writes the return type of a fallible native function (`Result<T, Box<EvalAltResult>>`)

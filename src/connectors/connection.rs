@@ -68,7 +68,9 @@ impl Connection {
                 .collect();
             message.push_str(&format!(" (etl loads into {})", targets.join(" or ")));
         }
-        EtlError::db(&self.name, message)
+        // Pointing a command or a load at the wrong kind of connection is a configuration
+        // mistake, not a database failure.
+        EtlError::Config(format!("connection '{}': {message}", self.name))
     }
 }
 

@@ -4,7 +4,7 @@
 
 use std::path::Path;
 
-use crate::schedule::{Schedule, Zone};
+use crate::cron::{Schedule, Zone};
 
 /// A word for a POSIX shell: unchanged when safe, else single-quoted.
 pub fn sh_quote(s: &str) -> String {

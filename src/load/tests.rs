@@ -28,6 +28,7 @@ fn run(load_type: LoadType, window: Option<(&str, &str)>) -> Arc<RunInfo> {
         until: window.map(|w| w.1.to_string()),
         params: Default::default(),
         dry_run: false,
+        notify: None,
         script_version: "1".into(),
         started_at,
         output_dir: PathBuf::new(),

@@ -11,6 +11,7 @@ use chrono::{DateTime, Utc};
 
 use super::settings::Outcome;
 use crate::report::html::escape;
+use crate::summary::{duration, Summary};
 
 /// One task of the run (from the runner's report).
 #[derive(Clone, Debug)]
@@ -61,20 +62,6 @@ pub struct RunSummary {
     pub attach_max_bytes: u64,
 }
 
-/// `12ms`, `3.42s`, `2m 05s`, `1h 02m`.
-pub fn duration(d: Duration) -> String {
-    let s = d.as_secs_f64();
-    if s < 1.0 {
-        format!("{}ms", d.as_millis())
-    } else if s < 60.0 {
-        format!("{s:.2}s")
-    } else if s < 3600.0 {
-        format!("{}m {:02}s", d.as_secs() / 60, d.as_secs() % 60)
-    } else {
-        format!("{}h {:02}m", d.as_secs() / 3600, (d.as_secs() % 3600) / 60)
-    }
-}
-
 /// `1.5 MiB`
 pub fn size(bytes: u64) -> String {
     const UNITS: [&str; 4] = ["B", "KiB", "MiB", "GiB"];
@@ -112,53 +99,41 @@ impl RunSummary {
         )
     }
 
-    /// The rows of the summary table: one per task, and one per further load of a task
-    /// that loaded several tables.
-    fn table(&self) -> Vec<[String; 8]> {
-        let mut rows = Vec::new();
+    /// The summary table: a row per task, and one per further load of a task that loaded
+    /// several tables.
+    fn table(&self) -> Summary {
+        let mut table = Summary::new(&["attempts", "target", "window", "max_date"]);
         for t in &self.tasks {
             let loads: Vec<&LoadLine> = self.loads.iter().filter(|l| l.task == t.name).collect();
             let status = match (&t.error, t.status.as_str()) {
                 (Some(why), "skipped" | "cancelled") => format!("{} ({why})", t.status),
                 _ => t.status.clone(),
             };
-            let mut row = [
-                t.name.clone(),
-                status,
-                t.rows.to_string(),
-                duration(t.duration),
-                t.attempts.to_string(),
-                String::new(),
-                String::new(),
-                String::new(),
-            ];
+            let mut extra = vec![t.attempts.to_string()];
             if let [one] = loads.as_slice() {
-                row[5] = one.table.clone();
-                row[6] = one.window.clone();
-                row[7] = one.max_date.clone().unwrap_or_default();
-                rows.push(row);
-            } else {
-                rows.push(row);
+                extra.extend([
+                    one.table.clone(),
+                    one.window.clone(),
+                    one.max_date.clone().unwrap_or_default(),
+                ]);
+            }
+            let rows = t.rows.to_string();
+            table.row(&t.name, &status, &rows, &duration(t.duration), extra);
+            if loads.len() > 1 {
                 for l in loads {
-                    rows.push([
-                        String::new(),
-                        format!("  load {}", l.status),
-                        l.rows.map(|r| r.to_string()).unwrap_or_default(),
-                        String::new(),
+                    let rows = l.rows.map(|r| r.to_string()).unwrap_or_default();
+                    let extra = vec![
                         String::new(),
                         l.table.clone(),
                         l.window.clone(),
                         l.max_date.clone().unwrap_or_default(),
-                    ]);
+                    ];
+                    table.row("", &format!("  load {}", l.status), &rows, "", extra);
                 }
             }
         }
-        rows
+        table
     }
-
-    const HEADER: [&'static str; 8] = [
-        "task", "status", "rows", "duration", "attempts", "target", "window", "max_date",
-    ];
 
     fn failures(&self) -> impl Iterator<Item = (&TaskLine, &str)> {
         self.tasks
@@ -186,9 +161,7 @@ impl RunSummary {
     pub fn text(&self) -> String {
         let mut out = String::new();
         let _ = writeln!(out, "{}\n", self.headline());
-        let mut rows = vec![Self::HEADER.map(String::from)];
-        rows.extend(self.table());
-        out.push_str(&crate::table::render(&rows));
+        out.push_str(&self.table().render());
         for (t, e) in self.failures() {
             let _ = writeln!(out, "\nTask '{}' failed:\n{e}", t.name);
         }
@@ -243,12 +216,13 @@ impl RunSummary {
             escape(&self.headline()),
         );
         let th = "style=\"text-align:left;border-bottom:1px solid #d1d9e0;padding:4px 10px\"";
+        let table = self.table();
         h.push_str("<table style=\"border-collapse:collapse\"><tr>");
-        for c in Self::HEADER {
+        for c in table.header() {
             let _ = write!(h, "<th {th}>{c}</th>");
         }
         h.push_str("</tr>");
-        for row in self.table() {
+        for row in table.rows() {
             h.push_str("<tr>");
             for (i, cell) in row.iter().enumerate() {
                 let style = match (i, cell.split(' ').next().unwrap_or_default().trim()) {
@@ -306,11 +280,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn formats_durations_and_sizes() {
-        assert_eq!(duration(Duration::from_millis(12)), "12ms");
-        assert_eq!(duration(Duration::from_millis(3420)), "3.42s");
-        assert_eq!(duration(Duration::from_secs(125)), "2m 05s");
-        assert_eq!(duration(Duration::from_secs(3720)), "1h 02m");
+    fn formats_sizes() {
         assert_eq!(size(512), "512 B");
         assert_eq!(size(10 * 1024 * 1024), "10.0 MiB");
     }

@@ -1,35 +1,16 @@
 //! Notifications: email about a run's outcome (DESIGN.md §1, "notify"), and the mail that
 //! scripts send with `send_email`. Settings in `config` (etl.toml) and `settings` (the
 //! project's `notify` option and its overrides), sending in `mailer`, the message in `compose`,
-//! the end-of-run flow in `run`.
+//! the end-of-run flow in `run`, and in `switch` whether mail may leave a run at all (the
+//! run's `--notify` / `--no-notify` over the environment's setting).
 
 pub mod compose;
 pub mod config;
 pub mod mailer;
 pub mod run;
 pub mod settings;
-
-use std::sync::OnceLock;
+mod switch;
 
 pub use run::{after_run, Sent};
 pub use settings::{NotifySpec, Plan};
-
-/// `--notify` (Some(true)) / `--no-notify` (Some(false)) of this process's run, set once by
-/// the command line before any task runs; `send_email` reads it.
-static CLI_SWITCH: OnceLock<Option<bool>> = OnceLock::new();
-
-pub fn set_cli_switch(switch: Option<bool>) {
-    let _ = CLI_SWITCH.set(switch);
-}
-
-pub fn cli_switch() -> Option<bool> {
-    CLI_SWITCH.get().copied().flatten()
-}
-
-/// Whether mail may leave this run at all: `--no-notify` and an environment's
-/// `notify = false` (or `enabled = false`) turn it off, `--notify` turns it back on.
-pub fn mail_enabled(config: &crate::config::Config) -> bool {
-    cli_switch()
-        .or_else(|| config.notify.as_ref().and_then(|n| n.enabled))
-        .unwrap_or(true)
-}
+pub use switch::mail_enabled;

@@ -34,15 +34,15 @@ pub enum Sent {
     Failed,
 }
 
-/// Sends the run's notification if its plan wants one. `cli` is `--notify` (Some(true)) /
-/// `--no-notify` (Some(false)).
+/// Sends the run's notification if its plan wants one, after `--notify` / `--no-notify`
+/// (`run.notify`).
 pub async fn after_run(
     project: &Arc<Project>,
     run: &Arc<RunInfo>,
     report: &RunReport,
     log_path: Option<&Path>,
-    cli: Option<bool>,
 ) -> Sent {
+    let cli = run.notify;
     let meta = &project.meta;
     let config = &project.host.config;
     let spec = NotifySpec::from_meta(&meta.extra).unwrap_or_default();

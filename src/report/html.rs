@@ -7,7 +7,7 @@ use chrono::{DateTime, Utc};
 
 use super::model::{ProjectHistory, RunRow, RunStatus};
 use super::svg::{self, Bar};
-use crate::notify::compose::duration;
+use crate::summary::duration;
 
 /// Text and attribute values made safe for HTML.
 pub fn escape(s: &str) -> String {

@@ -4,7 +4,7 @@
 
 use std::collections::HashMap;
 
-use super::summary::TaskStatus;
+use super::report::TaskStatus;
 
 /// Why a task never started.
 #[derive(Clone, Debug, PartialEq, Eq)]

@@ -4,16 +4,16 @@
 
 mod graph;
 mod panic;
+mod report;
 mod retry;
 mod run;
 mod select;
-mod summary;
 mod task;
 
 #[cfg(test)]
 mod panic_tests;
 
+pub use report::{RunReport, TaskOutcome, TaskStatus};
 pub use retry::MAX_RETRY_PAUSE;
 pub use run::run;
 pub use select::{select, Selection};
-pub use summary::{summary, RunReport, TaskOutcome, TaskStatus};

@@ -79,6 +79,7 @@ fn run_info(dir: &Path) -> RunInfo {
         until: None,
         params: BTreeMap::new(),
         dry_run: false,
+        notify: None,
         script_version: "0.0.0".into(),
         started_at: Utc::now(),
         output_dir: dir.join("output"),

@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 use tokio::task::{JoinError, JoinSet};
 
 use super::graph::{Graph, Why};
-use super::summary::{RunReport, TaskOutcome, TaskStatus};
+use super::report::{RunReport, TaskOutcome, TaskStatus};
 use super::task::execute;
 use crate::context::RunInfo;
 use crate::script::Project;

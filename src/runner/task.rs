@@ -10,8 +10,8 @@ use chrono::Utc;
 use rhai::{Dynamic, Map};
 
 use super::panic;
+use super::report::{TaskOutcome, TaskStatus};
 use super::retry::{retry_pause, sleep_unless_cancelled};
-use super::summary::{TaskOutcome, TaskStatus};
 use crate::audit::{error_text, AuditRecord, Status};
 use crate::context::{with_task, LoadType, RunInfo, TaskCtx};
 use crate::script::{Project, TaskDef};

@@ -61,6 +61,15 @@ fn collect(dir: &Path, depth: usize, out: &mut Vec<(PathBuf, u64, Option<SystemT
     }
 }
 
+/// The folder names of the projects under `dir` (for messages).
+pub fn project_names(dir: &Path) -> Vec<String> {
+    project_dirs(dir)
+        .unwrap_or_default()
+        .iter()
+        .filter_map(|p| p.file_name().map(|n| n.to_string_lossy().into_owned()))
+        .collect()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -8,6 +8,7 @@ pub mod factory;
 pub mod host;
 pub mod lint;
 mod modules;
+pub mod project_options;
 pub mod record;
 
 pub use errors::ScriptError;

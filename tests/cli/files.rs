@@ -117,3 +117,26 @@ fn runs_prints_the_audit_history() {
         0
     );
 }
+
+#[test]
+fn runs_exits_1_when_the_database_is_unreachable_and_2_when_the_connection_is_misconfigured() {
+    let s = Sandbox::new();
+    // Nothing listens on port 1: the connection is refused at once. A database that cannot
+    // be reached is a failed connection, as for a task: exit 1.
+    s.etl(&["runs"])
+        .env("ETL_CONN_WAREHOUSE", "postgres://postgres@127.0.0.1:1/dw")
+        .status(1)
+        .stderr_contains("error: connection 'warehouse'")
+        .stderr_contains("refused")
+        .run();
+    // A connection the configuration does not name, or cannot read, is the user's to fix.
+    s.etl(&["runs", "--connection", "nowhere"])
+        .status(2)
+        .stderr_contains("error: configuration: no connection named 'nowhere'")
+        .run();
+    s.etl(&["runs"])
+        .env("ETL_CONN_WAREHOUSE", "nosuchdb://host/dw")
+        .status(2)
+        .stderr_contains("connection 'warehouse'")
+        .run();
+}

@@ -274,3 +274,16 @@ fn a_report_without_history_is_still_a_page() {
         .stderr_contains("no connection named 'nowhere'")
         .run();
 }
+
+#[test]
+fn a_report_of_an_unreachable_database_exits_1_and_writes_nothing() {
+    let s = Sandbox::new();
+    // Nothing listens on port 1: the connection is refused at once.
+    s.etl(&["report", "--out", "r.html"])
+        .env("ETL_CONN_WAREHOUSE", "postgres://postgres@127.0.0.1:1/dw")
+        .status(1)
+        .stderr_contains("error: connection 'warehouse'")
+        .stderr_contains("refused")
+        .run();
+    assert!(!s.exists("r.html"));
+}

@@ -72,7 +72,7 @@ fn send_email(host: &Host, opts: Map) -> Res<bool> {
         tracing::info!(task = %task.task, "Dry run: would send '{subject}' to {recipients}.");
         return Ok(false);
     }
-    if !crate::notify::mail_enabled(&host.config) {
+    if !crate::notify::mail_enabled(&host.config, task.run.notify) {
         tracing::info!(task = %task.task, "Mail is off for this run (--no-notify or the environment's notify = false): '{subject}' to {recipients} not sent.");
         return Ok(false);
     }

@@ -1,4 +1,6 @@
 //! Cron expressions in a time zone: when a project is due next, and which runs were missed.
+//! A leaf module (it imports nothing of the crate): the script layer checks a `schedule` with
+//! it and the scheduler runs on it.
 
 use std::str::FromStr;
 

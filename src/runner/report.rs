@@ -1,4 +1,4 @@
-//! What a run reports: one outcome per selected task, and the end-of-run table.
+//! What a run reports: one outcome per selected task.
 
 use std::time::Duration;
 
@@ -56,25 +56,4 @@ impl RunReport {
             .iter()
             .all(|o| o.status == TaskStatus::Success)
     }
-}
-
-/// The end-of-run table: task, status, rows, duration.
-pub fn summary(report: &RunReport) -> String {
-    let mut rows = vec![[
-        "task".to_string(),
-        "status".into(),
-        "rows".into(),
-        "duration".into(),
-        "attempts".into(),
-    ]];
-    for o in &report.outcomes {
-        rows.push([
-            o.name.clone(),
-            o.status.as_str().into(),
-            o.rows.to_string(),
-            format!("{:.2}s", o.duration.as_secs_f64()),
-            o.attempts.to_string(),
-        ]);
-    }
-    crate::table::render(&rows)
 }

@@ -1,11 +1,11 @@
 //! The project options the scheduler and the launchers read: `schedule`, `timezone`,
 //! `missed` and `load_type` (checked when the script's `project(...)` runs, so `etl check`
-//! reports a bad one with its line).
+//! reports a bad one with its line). They live beside the script, not in `schedule`, so that
+//! the script layer can check them without importing a command.
 
 use crate::context::LoadType;
+use crate::cron::{Schedule, Zone};
 use crate::script::factory::ProjectMeta;
-
-use super::cron::{Schedule, Zone};
 
 /// What to do about runs that fell while the scheduler was not running.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]

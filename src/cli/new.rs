@@ -1,0 +1,15 @@
+//! `etl new NAME`.
+
+use super::args::NewArgs;
+use crate::outcome::{CliError, Outcome};
+use crate::scaffold;
+
+pub(super) fn new(args: NewArgs) -> Result<Outcome, CliError> {
+    let path = scaffold::new_project(&args.dir, &args.name).map_err(CliError::usage)?;
+    println!(
+        "Created {}. Run it with: etl exec {}",
+        path.display(),
+        path.display()
+    );
+    Ok(Outcome::Success)
+}

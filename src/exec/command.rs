@@ -1,0 +1,72 @@
+//! The `etl exec` command: one run of a project, interrupted cleanly by Ctrl-C.
+
+use std::path::Path;
+
+use tokio_util::sync::CancellationToken;
+
+use super::args::ExecArgs;
+use super::log::{open_log, LogTo};
+use super::prepare::{default_jobs, parse_params, prepare};
+use super::run::{finish, new_run, run_tasks, RunRequest};
+use crate::context::LoadType;
+use crate::outcome::{CliError, Outcome};
+use crate::runmode::RunMode;
+use crate::runner;
+
+pub async fn command(config: Option<&Path>, args: ExecArgs) -> Result<Outcome, CliError> {
+    let load_type = match LoadType::parse(&args.load_type) {
+        Ok(LoadType::Backfill) => {
+            return Err(CliError::usage(
+                "--load-type B is set by `etl backfill`, not `etl exec`",
+            ))
+        }
+        Ok(t) => t,
+        Err(e) => return Err(CliError::usage(format!("--load-type: {e}"))),
+    };
+    let params = parse_params(&args.params).map_err(CliError::usage)?;
+    let cancel = CancellationToken::new();
+    let selection = runner::Selection {
+        tasks: args.tasks.clone(),
+        with_deps: args.with_deps,
+    };
+    let (project, selected) = prepare(
+        config,
+        &args.script,
+        args.env.as_deref(),
+        &selection,
+        cancel.clone(),
+        if args.dry_run {
+            RunMode::Dry
+        } else {
+            RunMode::Write
+        },
+    )
+    .await?;
+    let run = new_run(
+        &project,
+        RunRequest {
+            load_type,
+            window: None,
+            params,
+            dry_run: args.dry_run,
+            notify: args.notify_switch(),
+        },
+    );
+    let log = open_log(&project, &run.file_stamp(), run.dry_run, LogTo::Process);
+
+    // Ctrl-C: stop launching tasks, cancel running loads (they roll back), record failures.
+    let on_signal = cancel.clone();
+    tokio::spawn(async move {
+        if tokio::signal::ctrl_c().await.is_ok() {
+            tracing::warn!("Interrupted: cancelling the run (loads in progress roll back).");
+            on_signal.cancel();
+        }
+    });
+    let jobs = args.jobs.unwrap_or_else(default_jobs);
+    let report = run_tasks(&project, &run, selected, jobs).await;
+    if let Some(p) = &log.path {
+        tracing::info!("Log: {}", p.display());
+    }
+    finish(&project, &run, &report, log.path.as_deref()).await;
+    Ok(Outcome::of(report.succeeded()))
+}
