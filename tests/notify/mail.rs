@@ -7,11 +7,13 @@ use crate::smtp::{free_port, SmtpServer};
 use crate::support::Sandbox;
 
 /// etl.toml with the SQLite warehouse, `[smtp]` on `port` (plain, fast retries) and `extra`.
+/// A generous timeout: on a loaded machine the Python server can be slow to answer, and a
+/// timed-out attempt that the server did complete would be sent again.
 fn config(port: u16, extra: &str) -> String {
     format!(
         "[env.dev.connections]\nwarehouse = \"sqlite://metadata/warehouse.db\"\n\n\
          [smtp]\nhost = \"127.0.0.1\"\nport = {port}\ntls = \"none\"\nfrom = \"etl <etl@example.com>\"\n\
-         timeout = 2\nretries = 2\nretry_delay = 0.1\n{extra}"
+         timeout = 15\nretries = 2\nretry_delay = 0.1\n{extra}"
     )
 }
 
@@ -391,7 +393,7 @@ fn a_mail_server_that_never_answers_does_not_hang_the_run() {
     let s = Sandbox::with_project("notify_shop");
     s.write(
         "etl.toml",
-        config(port, "").replace("timeout = 2\nretries = 2", "timeout = 0.3\nretries = 1"),
+        config(port, "").replace("timeout = 15\nretries = 2", "timeout = 0.3\nretries = 1"),
     );
     s.exec("notify_shop").stderr_contains("Run succeeded").run();
     assert_notify_failure_recorded(&s, "notify_shop", "after 2 attempts");
