@@ -28,4 +28,4 @@ pub use roles::{
 };
 pub use stream::{BatchSender, BatchStream};
 pub use url::mask_url;
-pub use window::{CursorWindow, Predicate};
+pub use window::{query_params, CursorWindow, Predicate};

@@ -277,6 +277,32 @@ pub fn split_statements(sql: &str) -> Result<Vec<&str>, String> {
 }
 
 /// Whether anything but whitespace and comments is left.
+/// The one statement of a query source (`conn.sql(..)`), from its split text.
+pub fn one_statement(parts: Vec<&str>) -> Result<String, String> {
+    match parts.as_slice() {
+        [one] => Ok(one.to_string()),
+        [] => Err("the query is empty".into()),
+        _ => Err(format!(
+            "a query source is one statement; this text has {}",
+            parts.len()
+        )),
+    }
+}
+
+/// "parameter :x has no value (given: a, b)": a parameter the SQL names but the script's map
+/// lacks.
+pub fn missing(name: &str, given: &[(String, crate::data::Value)]) -> String {
+    let given: Vec<&str> = given.iter().map(|(k, _)| k.as_str()).collect();
+    format!(
+        "parameter {name} has no value (given: {})",
+        if given.is_empty() {
+            "none".to_string()
+        } else {
+            given.join(", ")
+        }
+    )
+}
+
 fn has_code(stmt: &str) -> bool {
     let b = stmt.as_bytes();
     let mut i = 0;

@@ -68,6 +68,32 @@ impl CursorWindow {
     }
 }
 
+/// The parameters of a query source that names `:since` / `:until` (`names`): those the script
+/// gave, then the window's values for the rest; an end the window leaves open is returned
+/// apart, for the source to bind to the lowest or highest value of the cursor's type.
+pub fn query_params(
+    names: &[String],
+    given: &[(String, Value)],
+    window: Option<&CursorWindow>,
+) -> (Vec<(String, Value)>, Vec<String>) {
+    let mut params = given.to_vec();
+    let mut unbounded = Vec::new();
+    for name in ["since", "until"] {
+        if !names.iter().any(|n| n == name) || given.iter().any(|(k, _)| k == name) {
+            continue;
+        }
+        let value = match name {
+            "since" => window.and_then(|w| w.since.clone()),
+            _ => window.and_then(|w| w.until.clone()),
+        };
+        match value {
+            Some(v) => params.push((name.to_string(), v)),
+            None => unbounded.push(name.to_string()),
+        }
+    }
+    (params, unbounded)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -88,6 +114,26 @@ mod tests {
         assert_eq!(p.params, vec![("since".to_string(), Value::Int64(5))]);
         let p = w(Some(5), false, None).predicate("`c`").unwrap();
         assert_eq!(p.sql, "(`c` > :since OR `c` IS NULL)");
+    }
+
+    #[test]
+    fn query_params_take_the_scripts_values_first_then_the_window() {
+        let names = vec!["since".to_string(), "until".to_string(), "n".to_string()];
+        let given = vec![("n".to_string(), Value::Int64(1))];
+        let (params, open) = query_params(&names, &given, Some(&w(Some(5), true, None)));
+        assert_eq!(
+            params,
+            vec![
+                ("n".to_string(), Value::Int64(1)),
+                ("since".to_string(), Value::Int64(5))
+            ]
+        );
+        assert_eq!(open, ["until"]);
+        let mine = vec![("until".to_string(), Value::Int64(9))];
+        let (params, open) = query_params(&names, &mine, None);
+        assert_eq!(params, mine);
+        assert_eq!(open, ["since"]);
+        assert_eq!(query_params(&[], &[], None), (vec![], vec![]));
     }
 
     #[test]

@@ -27,17 +27,10 @@ impl MySql {
         let values = names
             .iter()
             .map(|name| {
-                let v = params.iter().find(|(k, _)| k == name).ok_or_else(|| {
-                    let given: Vec<&str> = params.iter().map(|(k, _)| k.as_str()).collect();
-                    format!(
-                        "parameter :{name} has no value (given: {})",
-                        if given.is_empty() {
-                            "none".to_string()
-                        } else {
-                            given.join(", ")
-                        }
-                    )
-                })?;
+                let v = params
+                    .iter()
+                    .find(|(k, _)| k == name)
+                    .ok_or_else(|| sql_params::missing(&format!(":{name}"), params))?;
                 decode::param(&v.1).map_err(|e| format!(":{name}: {e}"))
             })
             .collect::<std::result::Result<Vec<_>, String>>()

@@ -8,7 +8,7 @@ use super::parallel;
 use super::source::{MySource, Query};
 use super::types::{quote_ident, quote_table, MyType};
 use super::CONNECTOR;
-use crate::connectors::{sql_params, ReadOptions, SourceStatement};
+use crate::connectors::{query_params, sql_params, ReadOptions, SourceStatement};
 use crate::error::Result;
 
 /// One statement to stream: SQL with `?` placeholders and their values.
@@ -60,21 +60,7 @@ impl MySource {
             Query::Sql(text, given) => {
                 out.sql = single_statement(text).map_err(|e| self.err(e))?;
                 let (_, names) = sql_params::rewrite_mysql(&out.sql).map_err(|e| self.err(e))?;
-                out.params = given.clone();
-                let window = opts.window.as_ref();
-                for name in ["since", "until"] {
-                    if !names.iter().any(|n| n == name) || given.iter().any(|(k, _)| k == name) {
-                        continue;
-                    }
-                    let value = match name {
-                        "since" => window.and_then(|w| w.since.clone()),
-                        _ => window.and_then(|w| w.until.clone()),
-                    };
-                    match value {
-                        Some(v) => out.params.push((name.to_string(), v)),
-                        None => out.unbounded.push(name.to_string()),
-                    }
-                }
+                (out.params, out.unbounded) = query_params(&names, given, opts.window.as_ref());
                 if let Some(l) = opts.limit {
                     out.sql = format!("SELECT * FROM (\n{}\n) AS etl_q LIMIT {l}", out.sql);
                 }
@@ -105,15 +91,7 @@ impl MySource {
             } else if named.unbounded.contains(name) {
                 params.push(decode::extreme(cursor_type, name == "until"));
             } else {
-                let given: Vec<&str> = named.params.iter().map(|(k, _)| k.as_str()).collect();
-                return Err(self.err(format!(
-                    "parameter :{name} has no value (given: {})",
-                    if given.is_empty() {
-                        "none".to_string()
-                    } else {
-                        given.join(", ")
-                    }
-                )));
+                return Err(self.err(sql_params::missing(&format!(":{name}"), &named.params)));
             }
         }
         Ok(Statement { sql, params })
@@ -122,13 +100,5 @@ impl MySource {
 
 /// The one statement of a `sql(...)` source, without a trailing `;`.
 pub(super) fn single_statement(sql: &str) -> std::result::Result<String, String> {
-    let parts = sql_params::split_statements_mysql(sql)?;
-    match parts.as_slice() {
-        [one] => Ok(one.to_string()),
-        [] => Err("the query is empty".into()),
-        _ => Err(format!(
-            "a query source is one statement; this text has {}",
-            parts.len()
-        )),
-    }
+    sql_params::one_statement(sql_params::split_statements_mysql(sql)?)
 }

@@ -39,17 +39,7 @@ pub fn prepare(sql: &str, params: &Params) -> Result<(String, Vec<Bind>), String
                 .iter()
                 .find(|(k, _)| *k == name)
                 .map(|(_, v)| v.clone())
-                .ok_or_else(|| {
-                    let given: Vec<&str> = params.iter().map(|(k, _)| k.as_str()).collect();
-                    format!(
-                        "parameter :{name} has no value (given: {})",
-                        if given.is_empty() {
-                            "none".to_string()
-                        } else {
-                            given.join(", ")
-                        }
-                    )
-                })?;
+                .ok_or_else(|| sql_params::missing(&format!(":{name}"), params))?;
             Ok(Bind {
                 name,
                 value: BindValue::Value(value),

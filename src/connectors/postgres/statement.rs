@@ -4,7 +4,7 @@
 use super::bind::{self, Bind, BindValue};
 use super::source::{PgSource, Query};
 use super::types::{quote_ident, PgType, TableName};
-use crate::connectors::{sql_params, Params, ReadOptions};
+use crate::connectors::{query_params, sql_params, Params, ReadOptions};
 use crate::error::Result;
 
 /// The SQL of a read with named parameters: `COPY ... TO STDOUT` when nothing is bound.
@@ -60,22 +60,7 @@ impl PgSource {
             Query::Sql(text, given) => {
                 let mut sql = single_statement(text).map_err(|e| self.err(e))?;
                 let names = sql_params::param_names(&sql).map_err(|e| self.err(e))?;
-                let mut params = given.clone();
-                let mut unbounded = Vec::new();
-                let window = opts.window.as_ref();
-                for name in ["since", "until"] {
-                    if !names.iter().any(|n| n == name) || given.iter().any(|(k, _)| k == name) {
-                        continue;
-                    }
-                    let value = match name {
-                        "since" => window.and_then(|w| w.since.clone()),
-                        _ => window.and_then(|w| w.until.clone()),
-                    };
-                    match value {
-                        Some(v) => params.push((name.to_string(), v)),
-                        None => unbounded.push(name.to_string()),
-                    }
-                }
+                let (params, unbounded) = query_params(&names, given, opts.window.as_ref());
                 if cast_needed {
                     let aliases: Vec<String> = (1..=cols.len()).map(|i| format!("c{i}")).collect();
                     let list: Vec<String> = cols
@@ -140,13 +125,5 @@ fn select_item(expr: &str, name: &str, t: &PgType) -> String {
 
 /// The one statement of a `sql(...)` source, without a trailing `;` (it is wrapped in COPY).
 pub(super) fn single_statement(sql: &str) -> std::result::Result<String, String> {
-    let parts = sql_params::split_statements(sql)?;
-    match parts.as_slice() {
-        [one] => Ok(one.to_string()),
-        [] => Err("the query is empty".into()),
-        _ => Err(format!(
-            "a query source is one statement; this text has {}",
-            parts.len()
-        )),
-    }
+    sql_params::one_statement(sql_params::split_statements(sql)?)
 }

@@ -140,17 +140,7 @@ pub(crate) fn bind(
             .iter()
             .find(|(k, _)| k == name)
             .map(|(_, v)| v)
-            .ok_or_else(|| {
-                let given: Vec<&str> = params.iter().map(|(k, _)| k.as_str()).collect();
-                format!(
-                    "parameter {raw} has no value (given: {})",
-                    if given.is_empty() {
-                        "none".into()
-                    } else {
-                        given.join(", ")
-                    }
-                )
-            })?;
+            .ok_or_else(|| crate::connectors::sql_params::missing(raw, params))?;
         stmt.raw_bind_parameter(i, types::write(value))
             .map_err(|e| e.to_string())?;
     }

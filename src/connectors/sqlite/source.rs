@@ -1,5 +1,6 @@
 use crate::connectors::{
-    BatchStream, CursorWindow, Io, Params, ReadOptions, RowEstimate, Source, SourceStatement,
+    query_params, BatchStream, CursorWindow, Io, Params, ReadOptions, RowEstimate, Source,
+    SourceStatement,
 };
 use crate::data::{Batch, Column, DataType, Schema, Value};
 use crate::error::{EtlError, Result};
@@ -67,22 +68,8 @@ impl SqliteSource {
                 (sql, params, Vec::new())
             }
             Query::Sql(sql, given) => {
-                let mut params = given.clone();
-                let mut unbounded = Vec::new();
-                for name in ["since", "until"] {
-                    if params.iter().any(|(n, _)| n == name) {
-                        continue;
-                    }
-                    let value = match name {
-                        "since" => window.and_then(|w| w.since.clone()),
-                        _ => window.and_then(|w| w.until.clone()),
-                    };
-                    match value {
-                        Some(v) => params.push((name.to_string(), v)),
-                        None if mentions(sql, name) => unbounded.push(name.to_string()),
-                        None => {}
-                    }
-                }
+                let names = crate::connectors::sql_params::param_names(sql).unwrap_or_default();
+                let (params, unbounded) = query_params(&names, given, window);
                 (sql.clone(), params, unbounded)
             }
         }
