@@ -128,7 +128,7 @@ pub fn run_load(conn: &Connection, req: LoadRequest<'_>) -> Result<LoadFigures> 
         })
     });
     let Load {
-        mut figures,
+        figures,
         mut audit,
         ..
     } = load;
@@ -152,7 +152,6 @@ pub fn run_load(conn: &Connection, req: LoadRequest<'_>) -> Result<LoadFigures> 
                 };
                 tracing::warn!(table = %spec.into, "{} rows had a NULL cursor ({what}).", figures.null_cursor_rows);
             }
-            figures.audit_id = Some(id);
             Ok(figures)
         }
         Err(e) => {

@@ -60,6 +60,39 @@ impl Skip {
     }
 }
 
+impl Skip {
+    /// A write the database refused in a read-only query, with why the query was read-only.
+    fn explain(&self, e: EtlError) -> EtlError {
+        let mode = match self {
+            Skip::Dry => "a dry run",
+            Skip::Plan(_) => "etl plan",
+            Skip::Sample { .. } => "a sample run",
+        };
+        match e {
+            EtlError::Database {
+                connection,
+                message,
+                sqlstate,
+            } if refused_as_read_only(&message) => EtlError::Database {
+                connection,
+                message: format!(
+                    "{message} ({mode} runs queries read-only; a query that writes belongs in \
+                     execute() or run_file(), which {mode} does not run)"
+                ),
+                sqlstate,
+            },
+            other => other,
+        }
+    }
+}
+
+/// PostgreSQL: "cannot execute UPDATE in a read-only transaction"; MySQL: "Cannot execute
+/// statement in a READ ONLY transaction"; SQLite: "attempt to write a readonly database".
+fn refused_as_read_only(message: &str) -> bool {
+    let m = message.to_ascii_lowercase();
+    m.contains("read-only") || m.contains("read only") || m.contains("readonly")
+}
+
 fn sample_warning(connection: &str, scratch: &str, what: &str) {
     tracing::warn!(
         connection,
@@ -101,6 +134,7 @@ impl SqlExec for ReadOnlySql {
     ) -> Result<Rows> {
         self.inner
             .query(io, sql, params, max_rows, Access::ReadOnly)
+            .map_err(|e| self.skip.explain(e))
     }
 }
 

@@ -76,6 +76,7 @@ fn a_dry_run_writes_nothing_and_says_what_it_would_do() {
         // The UPDATE inside query() reaches the server, which refuses it.
         .contains("query_write")
         .contains("cannot execute UPDATE in a read-only transaction")
+        .contains("(a dry run runs queries read-only; a query that writes belongs in execute() or run_file()")
         .contains("SQLSTATE 25006");
     assert_nothing_written(&db);
 }
