@@ -6,7 +6,7 @@ use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, RwLock};
 
 use crate::config::Config;
-use crate::connectors::{mask_url, registry, Connection, Io};
+use crate::connectors::{registry, Connection, Io};
 use crate::error::{EtlError, Result};
 use crate::runmode::RunMode;
 
@@ -189,7 +189,7 @@ impl Host {
                 None => {
                     let url = self.config.connection_url(name)?;
                     let c = registry::open(name, &url, &self.config.open_options())?;
-                    tracing::debug!(connection = name, url = %mask_url(&url), "Opened connection.");
+                    tracing::debug!(connection = name, at = %c.describe, "Opened connection.");
                     conns.insert(name.to_string(), c.clone());
                     c
                 }

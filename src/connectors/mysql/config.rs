@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use mysql_async::{OptsBuilder, PoolConstraints, PoolOpts, SslOpts};
 
-use crate::connectors::mask_url;
+use crate::connectors::url::{mask_url, percent_decode, Url};
 
 /// What to do with `0000-00-00` and other dates that are not calendar dates.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -40,40 +40,31 @@ pub const SESSION_SETUP: [&str; 2] = [
 
 pub fn parse(url: &str) -> Result<Settings, String> {
     let masked = mask_url(url);
-    let (scheme, rest) = url
-        .split_once("://")
+    let u = Url::parse(url)
         .ok_or_else(|| format!("{masked}: expected mysql://user:password@host:port/database"))?;
-    if scheme != "mysql" && scheme != "mariadb" {
+    if u.scheme != "mysql" && u.scheme != "mariadb" {
         return Err(format!("{masked}: not a mysql:// or mariadb:// URL"));
     }
-    let (rest, query) = rest.split_once('?').unwrap_or((rest, ""));
-    let (authority, path) = rest.split_once('/').unwrap_or((rest, ""));
-    let (userinfo, hostport) = match authority.rfind('@') {
-        Some(i) => (Some(&authority[..i]), &authority[i + 1..]),
-        None => (None, authority),
-    };
-    let (user, pass) = match userinfo {
-        Some(u) => match u.split_once(':') {
-            Some((u, p)) => (
-                Some(crate::connectors::url::percent_decode(u)),
-                Some(crate::connectors::url::percent_decode(p)),
-            ),
-            None => (Some(crate::connectors::url::percent_decode(u)), None),
-        },
-        None => (None, None),
-    };
-    let (host, port) = split_host_port(hostport).map_err(|e| format!("{masked}: {e}"))?;
-    let database = Some(crate::connectors::url::percent_decode(path)).filter(|d| !d.is_empty());
-
+    let (user, pass) = (u.user_decoded(), u.password_decoded());
+    let (host, port) = split_host_port(u.host).map_err(|e| format!("{masked}: {e}"))?;
+    let database = u.path.map(percent_decode).filter(|d| !d.is_empty());
     let mut ssl_mode = "disabled".to_string();
     let mut ssl_ca: Option<String> = None;
     let mut pool_size = DEFAULT_POOL_SIZE;
     let mut tinyint1_as_bool = true;
     let mut zero_dates = ZeroDates::Null;
-    for pair in query.split('&').filter(|p| !p.is_empty()) {
-        let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
-        let v = crate::connectors::url::percent_decode(v);
-        match k.to_ascii_lowercase().replace('_', "-").as_str() {
+    for p in &u.params {
+        let Some(v) = p.value.map(percent_decode) else {
+            return Err(format!(
+                "{masked}: a query segment is not key=value (write `&` in a value as %26)"
+            ));
+        };
+        if p.is_secret() {
+            return Err(format!(
+                "{masked}: the password goes before the host (mysql://user:password@host/db), not in a parameter"
+            ));
+        }
+        match p.key.to_ascii_lowercase().replace('_', "-").as_str() {
             "ssl-mode" | "sslmode" => ssl_mode = v.to_ascii_lowercase().replace('-', "_"),
             "ssl-ca" | "sslrootcert" => ssl_ca = Some(v),
             "pool-size" => {
@@ -204,10 +195,38 @@ mod tests {
             "mysql://u:secret@h/db?ssl-mode=bogus",
             "mysql://u:secret@h/db?nope=1",
             "mysql://u:secret@h:port/db",
+            "mysql://u@h/db?password=secret",
+            "mysql://u:secret@h/db?a&b=c",
         ] {
             let e = parse(url).err().expect("an error");
             assert!(!e.contains("secret"), "{e}");
             assert!(e.contains("***"), "{e}");
+        }
+    }
+
+    #[test]
+    fn awkward_passwords_reach_the_driver_exactly_and_stay_out_of_errors() {
+        use crate::connectors::url::percent_encode;
+        use crate::connectors::url::tests::{pieces, AWKWARD};
+        for pw in AWKWARD {
+            let mut urls = vec![format!(
+                "mysql://etl:{}@127.0.0.1:3307/shop",
+                percent_encode(pw)
+            )];
+            if percent_decode(pw) == *pw {
+                urls.push(format!("mariadb://etl:{pw}@127.0.0.1:3307/shop"));
+            }
+            for url in urls {
+                let s = parse(&url).unwrap_or_else(|e| panic!("{url}: {e}"));
+                assert_eq!(s.opts.pass(), Some(*pw), "{url}");
+                assert_eq!(s.display, "etl@127.0.0.1:3307/shop", "{url}");
+                for bad in ["?ssl-mode=bogus", "?nope=1", "?pool_size=x"] {
+                    let e = parse(&format!("{url}{bad}")).err().expect("an error");
+                    for piece in pieces(pw) {
+                        assert!(!e.contains(&piece), "{piece:?} in {e}");
+                    }
+                }
+            }
         }
     }
 }

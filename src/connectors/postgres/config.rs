@@ -14,7 +14,7 @@ use rustls::{
 use tokio_postgres::config::SslMode;
 use tokio_postgres_rustls::MakeRustlsConnect;
 
-use crate::connectors::mask_url;
+use crate::connectors::url::{mask_url, percent_decode, percent_encode, Url};
 
 /// How the server's certificate is checked, after libpq's `sslmode`.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -43,27 +43,37 @@ const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 
 pub fn parse(url: &str) -> Result<Settings, String> {
     let masked = mask_url(url);
-    let (base, query) = url.split_once('?').unwrap_or((url, ""));
-    let mut passed: Vec<&str> = Vec::new();
+    let u = Url::parse(url)
+        .ok_or_else(|| format!("{masked}: expected postgres://USER:PASSWORD@HOST:5432/DB"))?;
+    let mut passed: Vec<String> = Vec::new();
     let mut sslmode = "prefer".to_string();
     let mut rootcert: Option<String> = None;
     let mut pool_size = DEFAULT_POOL_SIZE;
-    for pair in query.split('&').filter(|p| !p.is_empty()) {
-        let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
-        match k {
+    for p in &u.params {
+        let Some(v) = p.value else {
+            // tokio-postgres would echo it as an option name, and it may be a piece of a
+            // password value holding an unencoded `&`.
+            return Err(format!(
+                "{masked}: a query segment is not key=value (write `&` in a value as %26)"
+            ));
+        };
+        match p.key {
             "sslmode" => sslmode = v.to_ascii_lowercase(),
-            "sslrootcert" => rootcert = Some(crate::connectors::url::percent_decode(v)),
+            "sslrootcert" => rootcert = Some(percent_decode(v)),
             "pool_size" | "pool_max_size" => {
                 pool_size = v
                     .parse()
                     .ok()
                     .filter(|n| (1..=1000).contains(n))
-                    .ok_or_else(|| format!("{masked}: pool_size must be a number from 1 to 1000, not '{v}'"))?
+                    .ok_or_else(|| {
+                        format!("{masked}: pool_size must be a number from 1 to 1000, not '{v}'")
+                    })?
             }
-            "sslcert" | "sslkey" | "sslpassword" => {
-                return Err(format!("{masked}: client certificates ({k}) are not supported; use password authentication"))
-            }
-            _ => passed.push(pair),
+            "sslcert" | "sslkey" | "sslpassword" => return Err(format!(
+                "{masked}: client certificates ({}) are not supported; use password authentication",
+                p.key
+            )),
+            _ => passed.push(p.as_written()),
         }
     }
     let check = match sslmode.as_str() {
@@ -80,11 +90,7 @@ pub fn parse(url: &str) -> Result<Settings, String> {
             ))
         }
     };
-    let rebuilt = if passed.is_empty() {
-        base.to_string()
-    } else {
-        format!("{base}?{}", passed.join("&"))
-    };
+    let rebuilt = rebuild(&u, &passed);
     let mut pg: tokio_postgres::Config = rebuilt.parse().map_err(|e| format!("{masked}: {e}"))?;
     pg.ssl_mode(match (check, sslmode.as_str()) {
         (TlsCheck::Off, _) => SslMode::Disable,
@@ -105,6 +111,30 @@ pub fn parse(url: &str) -> Result<Settings, String> {
         check,
         pool_size,
     })
+}
+
+/// The URL for tokio-postgres, whose parser splits at the FIRST `@`: user and password
+/// encoded, so that it reads them exactly as `Url` split them.
+fn rebuild(u: &Url<'_>, params: &[String]) -> String {
+    let mut out = format!("{}://", u.scheme.to_ascii_lowercase());
+    if let Some(user) = u.user_decoded() {
+        out.push_str(&percent_encode(&user));
+        if let Some(pw) = u.password_decoded() {
+            out.push(':');
+            out.push_str(&percent_encode(&pw));
+        }
+        out.push('@');
+    }
+    out.push_str(u.host);
+    if let Some(path) = u.path {
+        out.push('/');
+        out.push_str(path);
+    }
+    if !params.is_empty() {
+        out.push('?');
+        out.push_str(&params.join("&"));
+    }
+    out
 }
 
 fn display(pg: &tokio_postgres::Config) -> String {
@@ -324,5 +354,35 @@ mod tests {
         );
         let e = parse("postgres://etl:secret@h:notaport/x").err().unwrap();
         assert!(!e.contains("secret"), "{e}");
+    }
+
+    #[test]
+    fn awkward_passwords_reach_the_driver_exactly_and_stay_out_of_errors() {
+        use crate::connectors::url::tests::{pieces, AWKWARD};
+        for pw in AWKWARD {
+            let mut urls = vec![format!(
+                "postgres://etl:{}@127.0.0.1:5433/dw",
+                percent_encode(pw)
+            )];
+            if percent_decode(pw) == *pw {
+                urls.push(format!("postgresql://etl:{pw}@127.0.0.1:5433/dw"));
+            }
+            for url in urls {
+                let s = parse(&url).unwrap_or_else(|e| panic!("{url}: {e}"));
+                assert_eq!(s.pg.get_password(), Some(pw.as_bytes()), "{url}");
+                assert_eq!(s.display, "etl@127.0.0.1:5433/dw", "{url}");
+                for bad in [
+                    "?sslmode=bogus",
+                    "?pool_size=0",
+                    "?sslpassword=x&sslmode=require",
+                    "?a&b=c",
+                ] {
+                    let e = parse(&format!("{url}{bad}")).err().expect("an error");
+                    for piece in pieces(pw) {
+                        assert!(!e.contains(&piece), "{piece:?} in {e}");
+                    }
+                }
+            }
+        }
     }
 }
