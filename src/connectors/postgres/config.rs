@@ -69,10 +69,12 @@ pub fn parse(url: &str) -> Result<Settings, String> {
                         format!("{masked}: pool_size must be a number from 1 to 1000, not '{v}'")
                     })?
             }
-            "sslcert" | "sslkey" | "sslpassword" => return Err(format!(
+            "sslcert" | "sslkey" | "sslpassword" => {
+                return Err(format!(
                 "{masked}: client certificates ({}) are not supported; use password authentication",
                 p.key
-            )),
+            ))
+            }
             _ => passed.push(p.as_written()),
         }
     }
