@@ -39,6 +39,37 @@ struct FileConfig {
     /// `[schedule]`: defaults of `etl schedule`.
     #[serde(default)]
     schedule: ScheduleSettings,
+    /// `[connections]`: timeouts and keepalive of every connection, unless its URL sets them.
+    #[serde(default)]
+    connections: ConnectionDefaults,
+}
+
+/// `[connections]` (docs/operations.md#timeouts): the same keys as the URL parameters.
+#[derive(Clone, Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ConnectionDefaults {
+    statement_timeout: Option<String>,
+    read_timeout: Option<String>,
+    keepalives: Option<bool>,
+    keepalives_idle: Option<String>,
+}
+
+impl ConnectionDefaults {
+    fn timeouts(&self) -> std::result::Result<crate::connectors::Timeouts, String> {
+        let mut t = crate::connectors::Timeouts::default();
+        let keepalives = self.keepalives.map(|k| if k { "on" } else { "off" });
+        for (key, value) in [
+            ("statement_timeout", self.statement_timeout.as_deref()),
+            ("read_timeout", self.read_timeout.as_deref()),
+            ("keepalives_idle", self.keepalives_idle.as_deref()),
+            ("keepalives", keepalives),
+        ] {
+            if let Some(v) = value {
+                t.set(key, v).map_err(|e| format!("[connections] {e}"))?;
+            }
+        }
+        Ok(t)
+    }
 }
 
 /// `[schedule]`: defaults of `etl schedule` (docs/operations.md#the-scheduler).
@@ -130,6 +161,8 @@ pub struct Config {
     pub schedule: ScheduleSettings,
     /// `[load]`: how loads wait for other sessions.
     pub load: LoadSettings,
+    /// `[connections]`: timeouts and keepalive unless a connection's URL sets them.
+    pub timeouts: crate::connectors::Timeouts,
     connections: BTreeMap<String, String>,
     env_names: Vec<String>,
 }
@@ -206,6 +239,10 @@ impl Config {
             Some(s) => s,
             None => DEFAULT_AUDIT_SCHEMA.to_string(),
         };
+        let timeouts = file
+            .connections
+            .timeouts()
+            .map_err(|e| EtlError::Config(format!("{}: {e}", display(&path))))?;
         Ok(Config {
             path,
             base_dir,
@@ -217,6 +254,7 @@ impl Config {
             notify,
             schedule: file.schedule,
             load: file.load,
+            timeouts,
             connections,
             env_names,
         })
@@ -233,6 +271,7 @@ impl Config {
                 2.0
             }),
             swap_attempts: self.load.swap_attempts.max(1),
+            timeouts: self.timeouts,
         }
     }
 
@@ -358,5 +397,43 @@ mod tests {
             .unwrap_err()
             .to_string();
         assert!(err.contains("environment 'qa' is not defined"), "{err}");
+    }
+
+    #[test]
+    fn connections_section_sets_timeouts_of_every_connection() {
+        use std::time::Duration;
+        let dir = tempfile::tempdir().unwrap();
+        let write = |text: &str| std::fs::write(dir.path().join(FILE_NAME), text).unwrap();
+        write("[env.dev.connections]\n");
+        let c = Config::load(None, Some(dir.path()), Some("dev")).unwrap();
+        assert_eq!(
+            c.open_options().timeouts,
+            crate::connectors::Timeouts::default()
+        );
+        write(
+            "[connections]\nstatement_timeout = \"2h\"\nread_timeout = \"10min\"\n\
+             keepalives_idle = \"30s\"\n[env.dev.connections]\n",
+        );
+        let t = Config::load(None, Some(dir.path()), Some("dev"))
+            .unwrap()
+            .open_options()
+            .timeouts;
+        assert_eq!(t.statement, Some(Duration::from_secs(7200)));
+        assert_eq!(t.read, Some(Duration::from_secs(600)));
+        assert_eq!(t.keepalive_idle, Some(Duration::from_secs(30)));
+        write("[connections]\nkeepalives = false\n");
+        let t = Config::load(None, Some(dir.path()), Some("dev"))
+            .unwrap()
+            .timeouts;
+        assert_eq!(t.keepalive_idle, None);
+        write("[connections]\nstatement_timeout = \"30\"\n");
+        let err = Config::load(None, Some(dir.path()), Some("dev"))
+            .unwrap_err()
+            .to_string();
+        assert!(
+            err.contains("etl.toml")
+                && err.contains("[connections] statement_timeout needs a unit"),
+            "{err}"
+        );
     }
 }

@@ -14,6 +14,7 @@ mod roles;
 pub mod sql_params;
 pub mod sqlite;
 mod stream;
+pub mod timeouts;
 pub(crate) mod url;
 mod window;
 
@@ -27,5 +28,6 @@ pub use roles::{
     TargetTxn,
 };
 pub use stream::{BatchSender, BatchStream};
+pub use timeouts::Timeouts;
 pub use url::mask_url;
 pub use window::{query_params, CursorWindow, Predicate};

@@ -16,6 +16,8 @@ pub struct OpenOptions {
     /// table kept (`swap_attempts`).
     pub swap_lock_timeout: std::time::Duration,
     pub swap_attempts: u32,
+    /// `[connections]`: statement and read timeouts and keepalive, unless a URL sets them.
+    pub timeouts: super::Timeouts,
 }
 
 impl Default for OpenOptions {
@@ -24,6 +26,7 @@ impl Default for OpenOptions {
             audit_schema: postgres::DEFAULT_AUDIT_SCHEMA.to_string(),
             swap_lock_timeout: std::time::Duration::from_secs(2),
             swap_attempts: 10,
+            timeouts: super::Timeouts::default(),
         }
     }
 }

@@ -10,6 +10,7 @@ use std::time::Duration;
 
 use mysql_async::{OptsBuilder, PoolConstraints, PoolOpts, SslOpts};
 
+use crate::connectors::timeouts::{self, Timeouts};
 use crate::connectors::url::{mask_url, percent_decode, Url};
 
 /// What to do with `0000-00-00` and other dates that are not calendar dates.
@@ -25,6 +26,8 @@ pub struct Settings {
     pub opts: mysql_async::Opts,
     pub tinyint1_as_bool: bool,
     pub zero_dates: ZeroDates,
+    /// Statement and read timeouts, keepalive: etl.toml's `[connections]`, then the URL.
+    pub timeouts: Timeouts,
     /// `user@host:port/db`, for messages (never the password).
     pub display: String,
 }
@@ -38,7 +41,7 @@ pub const SESSION_SETUP: [&str; 2] = [
     "SET time_zone = '+00:00', net_write_timeout = 3600, net_read_timeout = 3600",
 ];
 
-pub fn parse(url: &str) -> Result<Settings, String> {
+pub fn parse(url: &str, defaults: Timeouts) -> Result<Settings, String> {
     let masked = mask_url(url);
     let u = Url::parse(url)
         .ok_or_else(|| format!("{masked}: expected mysql://user:password@host:port/database"))?;
@@ -53,6 +56,7 @@ pub fn parse(url: &str) -> Result<Settings, String> {
     let mut pool_size = DEFAULT_POOL_SIZE;
     let mut tinyint1_as_bool = true;
     let mut zero_dates = ZeroDates::Null;
+    let mut timeouts = defaults;
     for p in &u.params {
         let Some(v) = p.value.map(percent_decode) else {
             return Err(format!(
@@ -64,7 +68,14 @@ pub fn parse(url: &str) -> Result<Settings, String> {
                 "{masked}: the password goes before the host (mysql://user:password@host/db), not in a parameter"
             ));
         }
-        match p.key.to_ascii_lowercase().replace('_', "-").as_str() {
+        let key = p.key.to_ascii_lowercase().replace('-', "_");
+        if timeouts::PARAMS.contains(&key.as_str()) {
+            timeouts
+                .set(&key, &v)
+                .map_err(|e| format!("{masked}: {e}"))?;
+            continue;
+        }
+        match key.replace('_', "-").as_str() {
             "ssl-mode" | "sslmode" => ssl_mode = v.to_ascii_lowercase().replace('-', "_"),
             "ssl-ca" | "sslrootcert" => ssl_ca = Some(v),
             "pool-size" => {
@@ -87,7 +98,7 @@ pub fn parse(url: &str) -> Result<Settings, String> {
             }
             other => {
                 return Err(format!(
-                    "{masked}: unknown parameter '{other}' (known: ssl-mode, ssl-ca, pool_size, tinyint1_as_bool, zero_dates)"
+                    "{masked}: unknown parameter '{other}' (known: ssl-mode, ssl-ca, pool_size, tinyint1_as_bool, zero_dates, statement_timeout, read_timeout, keepalives, keepalives_idle)"
                 ))
             }
         }
@@ -121,7 +132,12 @@ pub fn parse(url: &str) -> Result<Settings, String> {
         .ssl_opts(ssl)
         .prefer_socket(false)
         .tcp_nodelay(true)
-        .setup(SESSION_SETUP.to_vec())
+        .tcp_keepalive(
+            timeouts
+                .keepalive_idle
+                .map(|d| u32::try_from(d.as_millis()).unwrap_or(u32::MAX)),
+        )
+        .setup(setup(&timeouts))
         .pool_opts(
             PoolOpts::default()
                 .with_constraints(constraints)
@@ -131,12 +147,28 @@ pub fn parse(url: &str) -> Result<Settings, String> {
         opts: builder.into(),
         tinyint1_as_bool,
         zero_dates,
+        timeouts,
         display: format!(
             "{}@{host}:{port}/{}",
             user.as_deref().unwrap_or(""),
             database.as_deref().unwrap_or("")
         ),
     })
+}
+
+/// The session setup, with the statement timeout when one is set: MariaDB's
+/// `max_statement_time` (every statement) and MySQL's `max_execution_time` (SELECTs only), each
+/// in an executable comment only that server runs.
+fn setup(t: &Timeouts) -> Vec<String> {
+    let mut setup: Vec<String> = SESSION_SETUP.iter().map(|s| s.to_string()).collect();
+    if let Some(d) = t.statement {
+        setup.push(format!(
+            "SET @etl_statement_timeout = {ms} /*!50708 , SESSION max_execution_time = {ms} */ /*M!100108 , SESSION max_statement_time = {secs} */",
+            ms = d.as_millis().max(1),
+            secs = d.as_secs_f64()
+        ));
+    }
+    setup
 }
 
 fn parse_bool(v: &str) -> Option<bool> {
@@ -175,7 +207,7 @@ mod tests {
 
     #[test]
     fn parses_urls_and_options() {
-        let s = parse("mysql://etl:p%40ss@db.example:3307/shop?pool_size=3&tinyint1_as_bool=false&zero_dates=fail").unwrap();
+        let s = parse("mysql://etl:p%40ss@db.example:3307/shop?pool_size=3&tinyint1_as_bool=false&zero_dates=fail", Timeouts::default()).unwrap();
         assert_eq!(s.display, "etl@db.example:3307/shop");
         assert_eq!(s.opts.pass(), Some("p@ss"));
         assert_eq!(s.opts.tcp_port(), 3307);
@@ -183,10 +215,54 @@ mod tests {
         assert!(!s.tinyint1_as_bool);
         assert_eq!(s.zero_dates, ZeroDates::Fail);
         assert!(s.opts.ssl_opts().is_none());
-        let s = parse("mariadb://root@127.0.0.1/x?ssl-mode=REQUIRED").unwrap();
+        let s = parse(
+            "mariadb://root@127.0.0.1/x?ssl-mode=REQUIRED",
+            Timeouts::default(),
+        )
+        .unwrap();
         assert!(s.opts.ssl_opts().is_some());
         assert!(s.tinyint1_as_bool);
         assert_eq!(s.zero_dates, ZeroDates::Null);
+    }
+
+    #[test]
+    fn timeouts_and_keepalive_come_from_the_url_over_the_defaults() {
+        use std::time::Duration;
+        let s = parse("mysql://u@h/db", Timeouts::default()).unwrap();
+        assert_eq!(
+            s.opts.tcp_keepalive(),
+            Some(60_000),
+            "keepalive on by default"
+        );
+        assert_eq!(
+            s.opts.setup().len(),
+            SESSION_SETUP.len(),
+            "no statement timeout"
+        );
+        let defaults = Timeouts {
+            statement: Some(Duration::from_secs(3600)),
+            ..Timeouts::default()
+        };
+        let s = parse(
+            "mysql://u@h/db?statement-timeout=1.5s&keepalives_idle=20s",
+            defaults,
+        )
+        .unwrap();
+        assert_eq!(s.timeouts.statement, Some(Duration::from_millis(1500)));
+        assert_eq!(s.opts.tcp_keepalive(), Some(20_000));
+        let last = s.opts.setup().last().unwrap();
+        assert!(
+            last.contains("max_execution_time = 1500 */")
+                && last.contains("max_statement_time = 1.5 */"),
+            "{last}"
+        );
+        let s = parse("mysql://u@h/db?keepalives=off&read_timeout=10min", defaults).unwrap();
+        assert_eq!(s.opts.tcp_keepalive(), None);
+        assert_eq!(s.timeouts.read_limit(), Some(Duration::from_secs(600)));
+        let e = parse("mysql://u:secret@h/db?statement_timeout=30", defaults)
+            .err()
+            .unwrap();
+        assert!(e.contains("needs a unit") && !e.contains("secret"), "{e}");
     }
 
     #[test]
@@ -198,7 +274,7 @@ mod tests {
             "mysql://u@h/db?password=secret",
             "mysql://u:secret@h/db?a&b=c",
         ] {
-            let e = parse(url).err().expect("an error");
+            let e = parse(url, Timeouts::default()).err().expect("an error");
             assert!(!e.contains("secret"), "{e}");
             assert!(e.contains("***"), "{e}");
         }
@@ -217,11 +293,13 @@ mod tests {
                 urls.push(format!("mariadb://etl:{pw}@127.0.0.1:3307/shop"));
             }
             for url in urls {
-                let s = parse(&url).unwrap_or_else(|e| panic!("{url}: {e}"));
+                let s = parse(&url, Timeouts::default()).unwrap_or_else(|e| panic!("{url}: {e}"));
                 assert_eq!(s.opts.pass(), Some(*pw), "{url}");
                 assert_eq!(s.display, "etl@127.0.0.1:3307/shop", "{url}");
                 for bad in ["?ssl-mode=bogus", "?nope=1", "?pool_size=x"] {
-                    let e = parse(&format!("{url}{bad}")).err().expect("an error");
+                    let e = parse(&format!("{url}{bad}"), Timeouts::default())
+                        .err()
+                        .expect("an error");
                     for piece in pieces(pw) {
                         assert!(!e.contains(&piece), "{piece:?} in {e}");
                     }

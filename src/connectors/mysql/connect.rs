@@ -32,9 +32,9 @@ pub struct Shared {
 }
 
 /// Parses the URL and sets up the pool; nothing connects until first use.
-fn open(name: &str, url: &str, _opts: &OpenOptions) -> Result<Connection> {
-    let s =
-        config::parse(url).map_err(|e| EtlError::Config(format!("connection '{name}': {e}")))?;
+fn open(name: &str, url: &str, opts: &OpenOptions) -> Result<Connection> {
+    let s = config::parse(url, opts.timeouts)
+        .map_err(|e| EtlError::Config(format!("connection '{name}': {e}")))?;
     let describe = format!("mysql {}", s.display);
     let shared = Arc::new(Shared {
         name: name.to_string(),
@@ -42,6 +42,7 @@ fn open(name: &str, url: &str, _opts: &OpenOptions) -> Result<Connection> {
             pool: mysql_async::Pool::new(s.opts),
             name: name.to_string(),
             display: s.display,
+            timeouts: s.timeouts,
         },
         tinyint1_as_bool: s.tinyint1_as_bool,
         zero_dates: s.zero_dates,

@@ -84,13 +84,14 @@ pub fn plan(
     let cols = cols.to_vec();
     io.block_on(async move {
         let mut conn = shared.pool.get().await?;
-        let keys: Vec<String> = conn
-            .exec(
+        let guard = conn.guard();
+        let keys: Vec<String> = guard
+            .run(conn.exec(
                 "SELECT COLUMN_NAME FROM information_schema.STATISTICS \
                  WHERE TABLE_SCHEMA = COALESCE(?, DATABASE()) AND TABLE_NAME = ? AND INDEX_NAME = 'PRIMARY' \
                  ORDER BY SEQ_IN_INDEX",
                 (schema, name),
-            )
+            ))
             .await
             .map_err(|e| my_error_in(&shared.name, &what, &e))?;
         let [key] = keys.as_slice() else {
@@ -104,8 +105,8 @@ pub fn plan(
             return Ok(None);
         }
         let col = quote_ident(key);
-        let bounds: Option<(Option<i64>, Option<i64>)> = conn
-            .query_first(format!("SELECT MIN({col}), MAX({col}) FROM {quoted}"))
+        let bounds: Option<(Option<i64>, Option<i64>)> = guard
+            .run(conn.query_first(format!("SELECT MIN({col}), MAX({col}) FROM {quoted}")))
             .await
             .map_err(|e| my_error_in(&shared.name, &what, &e))?;
         Ok(match bounds {

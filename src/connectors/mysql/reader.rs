@@ -7,7 +7,7 @@ use mysql_async::prelude::Queryable;
 use mysql_async::Value as My;
 
 use super::decode::Decoder;
-use super::pool::my_error_in;
+use super::pool::{my_error_in, MyConn};
 use super::statement::Statement;
 use super::types::Kind;
 use super::Shared;
@@ -48,7 +48,7 @@ impl Reader {
 
     async fn read(
         &self,
-        conn: &mut mysql_async::Conn,
+        conn: &mut MyConn,
         stmt: Statement,
         tx: &BatchSender,
         finished: &mut bool,
@@ -59,8 +59,9 @@ impl Reader {
         } else {
             mysql_async::Params::Positional(stmt.params)
         };
-        let mut result = conn
-            .exec_iter(stmt.sql.as_str(), params)
+        let guard = conn.guard();
+        let mut result = guard
+            .run(conn.exec_iter(stmt.sql.as_str(), params))
             .await
             .map_err(|e| my_error_in(name, &self.what, &e))?;
         let width = self.kinds.len();
@@ -68,7 +69,7 @@ impl Reader {
         let mut batch = Batch::new(width, 1, self.batch_rows);
         let mut n = 0u64;
         loop {
-            let row = match result.next().await {
+            let row = match guard.run(result.next()).await {
                 Ok(Some(row)) => row,
                 Ok(None) => break,
                 Err(e) => return Err(my_error_in(name, &self.what, &e)),

@@ -12,7 +12,7 @@ use mysql_async::prelude::Queryable;
 use mysql_async::Value as My;
 
 use super::parallel;
-use super::pool::my_error_in;
+use super::pool::{my_error_in, MyConn};
 use super::reader::Reader;
 use super::statement::single_statement;
 use super::types::{quote_ident, quote_table, split_name, Kind, MyType};
@@ -101,8 +101,9 @@ impl MySource {
         };
         let cols = io.block_on(async move {
             let mut conn = shared.pool.get().await?;
-            let stmt = conn
-                .prep(sql.as_str())
+            let guard = conn.guard();
+            let stmt = guard
+                .run(conn.prep(sql.as_str()))
                 .await
                 .map_err(|e| my_error_in(&shared.name, &what, &e))?;
             let mut cols: Vec<(String, MyType)> = stmt
@@ -115,7 +116,8 @@ impl MySource {
                     )
                 })
                 .collect();
-            conn.close(stmt)
+            guard
+                .run(conn.close(stmt))
                 .await
                 .map_err(|e| my_error_in(&shared.name, &what, &e))?;
             if let Some(parts) = table {
@@ -136,11 +138,7 @@ impl MySource {
 
 /// MariaDB's JSON is LONGTEXT with a `json_valid(col)` check: such columns of a table become
 /// json (MySQL's own JSON type is told by the metadata). Best effort: no such view, no change.
-async fn mark_json_columns(
-    conn: &mut mysql_async::Conn,
-    parts: &[String],
-    cols: &mut [(String, MyType)],
-) {
+async fn mark_json_columns(conn: &mut MyConn, parts: &[String], cols: &mut [(String, MyType)]) {
     if !cols.iter().any(|(_, t)| t.kind == Kind::Text) {
         return;
     }
@@ -149,12 +147,13 @@ async fn mark_json_columns(
         [s, t] => (Some(s.clone()), t.clone()),
         _ => return,
     };
-    let found: std::result::Result<Vec<String>, _> = conn
-        .exec(
+    let guard = conn.guard();
+    let found: std::result::Result<Vec<String>, _> = guard
+        .run(conn.exec(
             "SELECT CHECK_CLAUSE FROM information_schema.CHECK_CONSTRAINTS \
              WHERE CONSTRAINT_SCHEMA = COALESCE(?, DATABASE()) AND TABLE_NAME = ?",
             (schema, table),
-        )
+        ))
         .await;
     let Ok(clauses) = found else { return };
     for (name, t) in cols.iter_mut() {
@@ -252,8 +251,9 @@ impl Source for MySource {
                 mysql_async::Params::Positional(stmt.params)
             };
             let explain = format!("EXPLAIN {}", stmt.sql);
-            let rows: Vec<mysql_async::Row> = conn
-                .exec(explain.as_str(), params)
+            let guard = conn.guard();
+            let rows: Vec<mysql_async::Row> = guard
+                .run(conn.exec(explain.as_str(), params))
                 .await
                 .map_err(|e| my_error_in(&shared.name, &what, &e))?;
             let [row] = rows.as_slice() else {

@@ -8,7 +8,7 @@ use mysql_async::prelude::Queryable;
 use mysql_async::Value as My;
 
 use super::decode::{self, Decoder};
-use super::pool::{my_error, my_error_in};
+use super::pool::{my_error, my_error_in, MyConn};
 use super::types::MyType;
 use super::Shared;
 use crate::connectors::{sql_params, Access, Io, Params, Rows, SqlExec};
@@ -41,15 +41,13 @@ impl MySql {
 
 /// Runs one statement: prepared (binary protocol) when it has parameters, as text otherwise
 /// (some statements cannot be prepared). Returns the rows it changed.
-async fn run_one(
-    conn: &mut mysql_async::Conn,
-    sql: &str,
-    values: Vec<My>,
-) -> mysql_async::Result<u64> {
+async fn run_one(conn: &mut MyConn, sql: &str, values: Vec<My>) -> mysql_async::Result<u64> {
+    let guard = conn.guard();
     if values.is_empty() {
-        conn.query_drop(sql).await?;
+        guard.run(conn.query_drop(sql)).await?;
     } else {
-        conn.exec_drop(sql, mysql_async::Params::Positional(values))
+        guard
+            .run(conn.exec_drop(sql, mysql_async::Params::Positional(values)))
             .await?;
     }
     Ok(conn.affected_rows())
@@ -86,8 +84,10 @@ impl SqlExec for MySql {
         }
         io.block_on(async {
             let mut c = self.shared.pool.get().await?;
+            let guard = c.guard();
             // DDL commits implicitly in MySQL; data changes are one transaction.
-            c.query_drop("START TRANSACTION")
+            guard
+                .run(c.query_drop("START TRANSACTION"))
                 .await
                 .map_err(|e| my_error(&self.shared.name, &e))?;
             let mut changed = 0;
@@ -95,12 +95,13 @@ impl SqlExec for MySql {
                 match run_one(&mut c, &text, values).await {
                     Ok(n) => changed += n,
                     Err(e) => {
-                        let _ = c.query_drop("ROLLBACK").await;
+                        let _ = guard.run(c.query_drop("ROLLBACK")).await;
                         return Err(my_error_in(&self.shared.name, &what, &e));
                     }
                 }
             }
-            c.query_drop("COMMIT")
+            guard
+                .run(c.query_drop("COMMIT"))
                 .await
                 .map_err(|e| my_error(&self.shared.name, &e))?;
             Ok(changed)
@@ -119,9 +120,11 @@ impl SqlExec for MySql {
         let name = self.shared.name.clone();
         io.block_on(async {
             let mut c = self.shared.pool.get().await?;
+            let guard = c.guard();
             if access == Access::ReadOnly {
                 // The server refuses any write attempted inside.
-                c.query_drop("START TRANSACTION READ ONLY")
+                guard
+                    .run(c.query_drop("START TRANSACTION READ ONLY"))
                     .await
                     .map_err(|e| my_error(&name, &e))?;
             }
@@ -131,8 +134,8 @@ impl SqlExec for MySql {
             } else {
                 mysql_async::Params::Positional(values)
             };
-            let mut result = c
-                .exec_iter(text.as_str(), params)
+            let mut result = guard
+                .run(c.exec_iter(text.as_str(), params))
                 .await
                 .map_err(|e| my_error(&name, &e))?;
             let types: Vec<MyType> = result
@@ -153,7 +156,11 @@ impl SqlExec for MySql {
                 self.shared.zero_dates,
             );
             let mut rows = Vec::new();
-            while let Some(row) = result.next().await.map_err(|e| my_error(&name, &e))? {
+            while let Some(row) = guard
+                .run(result.next())
+                .await
+                .map_err(|e| my_error(&name, &e))?
+            {
                 if rows.len() == max_rows {
                     drop(result);
                     self.shared.pool.kill_query(&io.handle, id);
@@ -172,7 +179,10 @@ impl SqlExec for MySql {
             }
             drop(result);
             if access == Access::ReadOnly {
-                c.query_drop("COMMIT").await.map_err(|e| my_error(&name, &e))?;
+                guard
+                    .run(c.query_drop("COMMIT"))
+                    .await
+                    .map_err(|e| my_error(&name, &e))?;
             }
             Ok(Rows { schema, rows })
         })

@@ -14,6 +14,7 @@ use rustls::{
 use tokio_postgres::config::SslMode;
 use tokio_postgres_rustls::MakeRustlsConnect;
 
+use crate::connectors::timeouts::{self, Timeouts};
 use crate::connectors::url::{mask_url, percent_decode, percent_encode, Url};
 
 /// How the server's certificate is checked, after libpq's `sslmode`.
@@ -34,6 +35,8 @@ pub struct Settings {
     pub tls: MakeRustlsConnect,
     pub check: TlsCheck,
     pub pool_size: usize,
+    /// Statement and read timeouts, keepalive: etl.toml's `[connections]`, then the URL.
+    pub timeouts: Timeouts,
     /// `user@host:port/db`, for messages (never the password).
     pub display: String,
 }
@@ -41,7 +44,7 @@ pub struct Settings {
 const DEFAULT_POOL_SIZE: usize = 8;
 const DEFAULT_CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
 
-pub fn parse(url: &str) -> Result<Settings, String> {
+pub fn parse(url: &str, defaults: Timeouts) -> Result<Settings, String> {
     let masked = mask_url(url);
     let u = Url::parse(url)
         .ok_or_else(|| format!("{masked}: expected postgres://USER:PASSWORD@HOST:5432/DB"))?;
@@ -49,6 +52,7 @@ pub fn parse(url: &str) -> Result<Settings, String> {
     let mut sslmode = "prefer".to_string();
     let mut rootcert: Option<String> = None;
     let mut pool_size = DEFAULT_POOL_SIZE;
+    let mut timeouts = defaults;
     for p in &u.params {
         let Some(v) = p.value else {
             // tokio-postgres would echo it as an option name, and it may be a piece of a
@@ -68,6 +72,11 @@ pub fn parse(url: &str) -> Result<Settings, String> {
                     .ok_or_else(|| {
                         format!("{masked}: pool_size must be a number from 1 to 1000, not '{v}'")
                     })?
+            }
+            k if timeouts::PARAMS.contains(&k) => {
+                timeouts
+                    .set(k, &percent_decode(v))
+                    .map_err(|e| format!("{masked}: {e}"))?;
             }
             "sslcert" | "sslkey" | "sslpassword" => {
                 return Err(format!(
@@ -112,6 +121,7 @@ pub fn parse(url: &str) -> Result<Settings, String> {
         tls,
         check,
         pool_size,
+        timeouts,
     })
 }
 
@@ -313,24 +323,26 @@ mod tests {
 
     #[test]
     fn maps_libpq_sslmodes_and_strips_our_parameters() {
-        let s = parse("postgres://etl:secret@db.example:6432/dw?sslmode=verify-full&pool_size=3&application_name=x").unwrap();
+        let s = parse("postgres://etl:secret@db.example:6432/dw?sslmode=verify-full&pool_size=3&application_name=x", Timeouts::default()).unwrap();
         assert_eq!(s.check, TlsCheck::VerifyFull);
         assert_eq!(s.pg.get_ssl_mode(), SslMode::Require);
         assert_eq!(s.pool_size, 3);
         assert_eq!(s.display, "etl@db.example:6432/dw");
         assert_eq!(s.pg.get_application_name(), Some("x"));
-        let s = parse("postgresql://postgres@127.0.0.1/x").unwrap();
+        let s = parse("postgresql://postgres@127.0.0.1/x", Timeouts::default()).unwrap();
         assert_eq!(
             (s.check, s.pg.get_ssl_mode()),
             (TlsCheck::Encrypt, SslMode::Prefer)
         );
         assert_eq!(s.pg.get_application_name(), Some("etl"));
         assert_eq!(
-            parse("postgres://h/x?sslmode=require").unwrap().check,
+            parse("postgres://h/x?sslmode=require", Timeouts::default())
+                .unwrap()
+                .check,
             TlsCheck::Encrypt
         );
         assert_eq!(
-            parse("postgres://h/x?sslmode=disable")
+            parse("postgres://h/x?sslmode=disable", Timeouts::default())
                 .unwrap()
                 .pg
                 .get_ssl_mode(),
@@ -339,22 +351,63 @@ mod tests {
     }
 
     #[test]
-    fn errors_never_show_the_password() {
-        let e = parse("postgres://etl:secret@h/x?sslmode=bogus")
+    fn timeouts_and_keepalive_come_from_the_url_over_the_defaults() {
+        use std::time::Duration;
+        let defaults = Timeouts {
+            statement: Some(Duration::from_secs(3600)),
+            ..Timeouts::default()
+        };
+        let s = parse(
+            "postgres://u@h/db?statement_timeout=2s&keepalives=0&application_name=a",
+            defaults,
+        )
+        .unwrap();
+        assert_eq!(s.timeouts.statement, Some(Duration::from_secs(2)));
+        assert_eq!(s.timeouts.keepalive_idle, None);
+        assert_eq!(s.pg.get_application_name(), Some("a"));
+        let s = parse(
+            "postgres://u@h/db?read_timeout=90s&keepalives_idle=15&keepalives_interval=3",
+            defaults,
+        )
+        .unwrap();
+        assert_eq!(s.timeouts.statement, Some(Duration::from_secs(3600)));
+        assert_eq!(s.timeouts.read_limit(), Some(Duration::from_secs(90)));
+        assert_eq!(s.timeouts.keepalive_idle, Some(Duration::from_secs(15)));
+        assert_eq!(s.pg.get_keepalives_interval(), Some(Duration::from_secs(3)));
+        let e = parse("postgres://u:secret@h/db?read_timeout=7", defaults)
             .err()
             .unwrap();
+        assert!(
+            e.contains("read_timeout needs a unit") && !e.contains("secret"),
+            "{e}"
+        );
+    }
+
+    #[test]
+    fn errors_never_show_the_password() {
+        let e = parse(
+            "postgres://etl:secret@h/x?sslmode=bogus",
+            Timeouts::default(),
+        )
+        .err()
+        .unwrap();
         assert!(
             e.contains("sslmode 'bogus'") && !e.contains("secret"),
             "{e}"
         );
-        let e = parse("postgres://etl:secret@h/x?sslrootcert=/nonexistent.pem&sslmode=verify-ca")
-            .err()
-            .unwrap();
+        let e = parse(
+            "postgres://etl:secret@h/x?sslrootcert=/nonexistent.pem&sslmode=verify-ca",
+            Timeouts::default(),
+        )
+        .err()
+        .unwrap();
         assert!(
             e.contains("/nonexistent.pem") && !e.contains("secret"),
             "{e}"
         );
-        let e = parse("postgres://etl:secret@h:notaport/x").err().unwrap();
+        let e = parse("postgres://etl:secret@h:notaport/x", Timeouts::default())
+            .err()
+            .unwrap();
         assert!(!e.contains("secret"), "{e}");
     }
 
@@ -370,7 +423,7 @@ mod tests {
                 urls.push(format!("postgresql://etl:{pw}@127.0.0.1:5433/dw"));
             }
             for url in urls {
-                let s = parse(&url).unwrap_or_else(|e| panic!("{url}: {e}"));
+                let s = parse(&url, Timeouts::default()).unwrap_or_else(|e| panic!("{url}: {e}"));
                 assert_eq!(s.pg.get_password(), Some(pw.as_bytes()), "{url}");
                 assert_eq!(s.display, "etl@127.0.0.1:5433/dw", "{url}");
                 for bad in [
@@ -379,7 +432,9 @@ mod tests {
                     "?sslpassword=x&sslmode=require",
                     "?a&b=c",
                 ] {
-                    let e = parse(&format!("{url}{bad}")).err().expect("an error");
+                    let e = parse(&format!("{url}{bad}"), Timeouts::default())
+                        .err()
+                        .expect("an error");
                     for piece in pieces(pw) {
                         assert!(!e.contains(&piece), "{piece:?} in {e}");
                     }

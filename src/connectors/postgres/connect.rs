@@ -36,8 +36,8 @@ pub struct Shared {
 
 /// Parses the URL and sets up the pool; nothing connects until first use.
 fn open(name: &str, url: &str, opts: &OpenOptions) -> Result<Connection> {
-    let settings =
-        config::parse(url).map_err(|e| EtlError::Config(format!("connection '{name}': {e}")))?;
+    let settings = config::parse(url, opts.timeouts)
+        .map_err(|e| EtlError::Config(format!("connection '{name}': {e}")))?;
     let describe = format!("postgres {}", settings.display);
     let shared = Arc::new(Shared {
         name: name.to_string(),

@@ -1,6 +1,9 @@
 //! PostgreSQL errors as the user should read them: the server's message with its detail and
 //! hint, and the SQLSTATE kept; errors during COPY point at the row and column.
 
+use tokio_postgres::error::SqlState;
+
+use super::watch::take_stall;
 use crate::error::EtlError;
 
 /// The server's full message (`Display` of tokio-postgres drops detail and hint).
@@ -14,8 +17,19 @@ pub fn message(e: &tokio_postgres::Error) -> String {
             if let Some(h) = db.hint() {
                 m.push_str(&format!("\nHINT: {h}"));
             }
+            if db.code() == &SqlState::QUERY_CANCELED && db.message().contains("statement timeout")
+            {
+                m.push_str(&format!(
+                    "\nHINT: the statement ran longer than the connection's statement_timeout; {}",
+                    crate::connectors::timeouts::RAISE
+                ));
+            }
             m
         }
+        None if e.is_closed() => match take_stall() {
+            Some(reason) => format!("connection closed: {reason}"),
+            None => e.to_string(),
+        },
         None => {
             let mut m = e.to_string();
             let mut src = std::error::Error::source(e);

@@ -7,21 +7,40 @@
 //! can never leak into the next user and the server rolls it back.
 
 use std::ops::Deref;
+use std::sync::Arc;
 use std::time::Duration;
 
-use deadpool_postgres::{Manager, ManagerConfig, Object, Pool, RecyclingMethod, Runtime};
-use tokio_postgres_rustls::MakeRustlsConnect;
+use deadpool::managed::{self, Metrics, Object, Pool, PoolError, RecycleError, RecycleResult};
 
 use super::config::Settings;
-use super::error::pg_error;
+use super::socket::{Opener, Session};
 use crate::error::{EtlError, Result};
 
 /// How long a task waits for a free connection before it says so.
 const WAIT_FOR_CONNECTION: Duration = Duration::from_secs(120);
 
+/// Opens sessions for the pool and tells a closed one from a usable one.
+pub struct Manager(Arc<Opener>);
+
+impl managed::Manager for Manager {
+    type Type = Session;
+    type Error = EtlError;
+
+    async fn create(&self) -> Result<Session> {
+        self.0.open().await
+    }
+
+    async fn recycle(&self, s: &mut Session, _: &Metrics) -> RecycleResult<EtlError> {
+        if s.client.is_closed() {
+            return Err(RecycleError::message("connection closed"));
+        }
+        Ok(())
+    }
+}
+
 pub struct PgPool {
-    pool: Pool,
-    tls: MakeRustlsConnect,
+    pool: Pool<Manager>,
+    opener: Arc<Opener>,
     name: String,
     display: String,
     size: usize,
@@ -29,22 +48,22 @@ pub struct PgPool {
 
 impl PgPool {
     pub fn new(name: &str, settings: Settings) -> Result<PgPool> {
-        let manager = Manager::from_config(
-            settings.pg,
-            settings.tls.clone(),
-            ManagerConfig {
-                recycling_method: RecyclingMethod::Fast,
-            },
-        );
-        let pool = Pool::builder(manager)
+        let opener = Arc::new(Opener {
+            name: name.to_string(),
+            pg: settings.pg,
+            tls: settings.tls,
+            timeouts: settings.timeouts,
+            display: settings.display.clone(),
+        });
+        let pool = Pool::builder(Manager(opener.clone()))
             .max_size(settings.pool_size)
-            .runtime(Runtime::Tokio1)
+            .runtime(deadpool::Runtime::Tokio1)
             .wait_timeout(Some(WAIT_FOR_CONNECTION))
             .build()
             .map_err(|e| EtlError::Config(format!("connection '{name}': {e}")))?;
         Ok(PgPool {
             pool,
-            tls: settings.tls,
+            opener,
             name: name.to_string(),
             display: settings.display,
             size: settings.pool_size,
@@ -56,10 +75,8 @@ impl PgPool {
     }
 
     pub async fn get(&self, handle: &tokio::runtime::Handle) -> Result<PgConn> {
-        use deadpool_postgres::PoolError;
         let obj = self.pool.get().await.map_err(|e| match e {
-            PoolError::Backend(e) => {
-                let mut err = pg_error(&self.name, &e);
+            PoolError::Backend(mut err) => {
                 if let EtlError::Database { message, .. } = &mut err {
                     *message = format!("cannot connect to {}: {message}", self.display);
                 }
@@ -80,17 +97,17 @@ impl PgPool {
             obj: Some(obj),
             idle: false,
             handle: handle.clone(),
-            tls: self.tls.clone(),
+            opener: self.opener.clone(),
         })
     }
 }
 
 /// A connection checked out of the pool; see the module comment for its drop rule.
 pub struct PgConn {
-    obj: Option<Object>,
+    obj: Option<Object<Manager>>,
     idle: bool,
     handle: tokio::runtime::Handle,
-    tls: MakeRustlsConnect,
+    opener: Arc<Opener>,
 }
 
 impl PgConn {
@@ -104,7 +121,11 @@ impl Deref for PgConn {
     type Target = tokio_postgres::Client;
 
     fn deref(&self) -> &tokio_postgres::Client {
-        self.obj.as_ref().expect("connection present until drop")
+        &self
+            .obj
+            .as_ref()
+            .expect("connection present until drop")
+            .client
     }
 }
 
@@ -114,17 +135,15 @@ impl Drop for PgConn {
         if self.idle {
             return;
         }
-        let client = Object::take(obj);
-        if client.is_closed() {
+        let session = Object::take(obj);
+        if session.client.is_closed() {
             return;
         }
         // The server keeps running a statement whose client went away until it next writes to
         // the socket, holding its locks; the cancel request stops it now.
-        let token = client.cancel_token();
-        let tls = self.tls.clone();
-        self.handle.spawn(async move {
-            let _ = token.cancel_query(tls).await;
-        });
-        drop(client);
+        let token = session.client.cancel_token();
+        let opener = self.opener.clone();
+        self.handle.spawn(async move { opener.cancel(token).await });
+        drop(session);
     }
 }

@@ -1,0 +1,251 @@
+//! Opening a PostgreSQL connection ourselves (tokio-postgres's `connect_raw`), so the socket
+//! gets TCP keepalive and the read timeout (`watch.rs`), and each session its
+//! statement_timeout. Hosts are tried in order, as libpq does.
+
+use std::future::Future;
+use std::pin::Pin;
+use std::sync::Arc;
+use std::time::Duration;
+
+use std::task::{Context, Poll};
+
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+use tokio::task::JoinHandle;
+use tokio_postgres::config::Host;
+use tokio_postgres::tls::{ChannelBinding, MakeTlsConnect, TlsConnect, TlsStream};
+use tokio_postgres_rustls::MakeRustlsConnect;
+
+use super::error::message;
+use super::watch::{Watch, Watched};
+use crate::connectors::timeouts::{show, Timeouts};
+use crate::error::{EtlError, Result};
+
+/// The socket of a session: TCP, or a Unix domain socket.
+pub enum Raw {
+    Tcp(tokio::net::TcpStream),
+    #[cfg(unix)]
+    Unix(tokio::net::UnixStream),
+}
+
+macro_rules! each {
+    ($self:ident, $s:ident => $e:expr) => {
+        match $self.get_mut() {
+            Raw::Tcp($s) => $e,
+            #[cfg(unix)]
+            Raw::Unix($s) => $e,
+        }
+    };
+}
+
+impl AsyncRead for Raw {
+    fn poll_read(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<std::io::Result<()>> {
+        each!(self, s => Pin::new(s).poll_read(cx, buf))
+    }
+}
+
+impl AsyncWrite for Raw {
+    fn poll_write(
+        self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<std::io::Result<usize>> {
+        each!(self, s => Pin::new(s).poll_write(cx, buf))
+    }
+
+    fn poll_flush(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        each!(self, s => Pin::new(s).poll_flush(cx))
+    }
+
+    fn poll_shutdown(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<std::io::Result<()>> {
+        each!(self, s => Pin::new(s).poll_shutdown(cx))
+    }
+}
+
+/// Keepalive probes after the idle time: every 10 s, 6 unanswered ones end the connection.
+const KEEPALIVE_INTERVAL: Duration = Duration::from_secs(10);
+const KEEPALIVE_RETRIES: u32 = 6;
+
+/// Everything needed to open one more connection of a pool.
+pub struct Opener {
+    pub name: String,
+    pub pg: tokio_postgres::Config,
+    pub tls: MakeRustlsConnect,
+    pub timeouts: Timeouts,
+    /// `user@host:port/db`, for messages.
+    pub display: String,
+}
+
+/// An open session and the task doing its socket I/O (aborted when the session is dropped).
+pub struct Session {
+    pub client: tokio_postgres::Client,
+    task: JoinHandle<()>,
+}
+
+impl Drop for Session {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+impl Opener {
+    /// Connects, authenticates and sets up the session, within the connect timeout.
+    pub async fn open(&self) -> Result<Session> {
+        let limit = self.pg.get_connect_timeout().copied();
+        let open = self.open_unbounded();
+        match limit {
+            Some(limit) => tokio::time::timeout(limit, open).await.unwrap_or_else(|_| {
+                Err(EtlError::db(
+                    &self.name,
+                    format!(
+                        "no answer from the server within {} (connect_timeout)",
+                        show(limit)
+                    ),
+                ))
+            }),
+            None => open.await,
+        }
+    }
+
+    async fn open_unbounded(&self) -> Result<Session> {
+        let (raw, host) = self.socket().await?;
+        let watch = Watch::new(
+            self.timeouts.read_limit(),
+            format!("connection '{}' ({})", self.name, self.display),
+            self.timeouts.describe(),
+        );
+        let mut make = self.tls.clone();
+        let tls = WatchedTls {
+            inner: MakeTlsConnect::<Watched<Raw>>::make_tls_connect(&mut make, &host)
+                .expect("infallible"),
+            watch: watch.clone(),
+        };
+        let (client, connection) = self
+            .pg
+            .connect_raw(Watched::new(raw, watch), tls)
+            .await
+            .map_err(|e| EtlError::db(&self.name, message(&e)))?;
+        let name = self.name.clone();
+        let task = tokio::spawn(async move {
+            if let Err(e) = connection.await {
+                tracing::debug!(connection = %name, "PostgreSQL connection ended: {e}");
+            }
+        });
+        let session = Session { client, task };
+        if let Some(t) = self.timeouts.statement {
+            let set = format!("SET statement_timeout = {}", t.as_millis().max(1));
+            session
+                .client
+                .batch_execute(&set)
+                .await
+                .map_err(|e| EtlError::db(&self.name, format!("{set}: {}", message(&e))))?;
+        }
+        Ok(session)
+    }
+
+    /// A socket to the first host that accepts one, with keepalive set; and the host name
+    /// for TLS.
+    pub async fn socket(&self) -> Result<(Raw, String)> {
+        // Owned: a borrow of the config held across an await makes the future not Send.
+        let hosts = self.pg.get_hosts().to_vec();
+        let ports = self.pg.get_ports().to_vec();
+        let addrs = self.pg.get_hostaddrs().to_vec();
+        let mut errors = Vec::new();
+        for (i, host) in hosts.iter().enumerate() {
+            let port = ports.get(i).or(ports.first()).copied().unwrap_or(5432);
+            match host {
+                Host::Tcp(h) => {
+                    let connected = match addrs.get(i) {
+                        Some(ip) => tokio::net::TcpStream::connect((*ip, port)).await,
+                        None => tokio::net::TcpStream::connect((h.as_str(), port)).await,
+                    };
+                    match connected.and_then(|s| self.tune(s)) {
+                        Ok(s) => return Ok((Raw::Tcp(s), h.clone())),
+                        Err(e) => errors.push(format!("{h}:{port}: {e}")),
+                    }
+                }
+                #[cfg(unix)]
+                Host::Unix(dir) => {
+                    let path = dir.join(format!(".s.PGSQL.{port}"));
+                    match tokio::net::UnixStream::connect(&path).await {
+                        Ok(s) => return Ok((Raw::Unix(s), String::new())),
+                        Err(e) => errors.push(format!("{}: {e}", path.display())),
+                    }
+                }
+                #[cfg(not(unix))]
+                Host::Unix(dir) => errors.push(format!("{}: no Unix sockets here", dir.display())),
+            }
+        }
+        if hosts.is_empty() {
+            errors.push("the URL names no host".into());
+        }
+        Err(EtlError::db(
+            &self.name,
+            format!("error connecting to server: {}", errors.join("; ")),
+        ))
+    }
+
+    fn tune(&self, s: tokio::net::TcpStream) -> std::io::Result<tokio::net::TcpStream> {
+        s.set_nodelay(true)?;
+        if let Some(idle) = self.timeouts.keepalive_idle {
+            let interval = self
+                .pg
+                .get_keepalives_interval()
+                .unwrap_or(KEEPALIVE_INTERVAL);
+            let retries = self
+                .pg
+                .get_keepalives_retries()
+                .unwrap_or(KEEPALIVE_RETRIES);
+            let ka = socket2::TcpKeepalive::new()
+                .with_time(idle)
+                .with_interval(interval)
+                .with_retries(retries);
+            socket2::SockRef::from(&s).set_tcp_keepalive(&ka)?;
+        }
+        Ok(s)
+    }
+
+    /// Asks the server to cancel the statement running on the session `token` belongs to.
+    pub async fn cancel(&self, token: tokio_postgres::CancelToken) {
+        let Ok((raw, host)) = self.socket().await else {
+            return;
+        };
+        let mut make = self.tls.clone();
+        let tls = MakeTlsConnect::<Raw>::make_tls_connect(&mut make, &host).expect("infallible");
+        let _ = token.cancel_query_raw(raw, tls).await;
+    }
+}
+
+type RustlsConnect = <MakeRustlsConnect as MakeTlsConnect<Watched<Raw>>>::TlsConnect;
+
+/// The rustls connector, with the read-timeout wrapper moved above TLS (where the bytes are
+/// the protocol's) once the handshake begins.
+struct WatchedTls {
+    inner: RustlsConnect,
+    watch: Arc<Watch>,
+}
+
+type TlsOf<S> = <RustlsConnect as TlsConnect<S>>::Stream;
+
+impl TlsConnect<Watched<Raw>> for WatchedTls {
+    type Stream = Watched<TlsOf<Watched<Raw>>>;
+    type Error = <RustlsConnect as TlsConnect<Watched<Raw>>>::Error;
+    type Future =
+        Pin<Box<dyn Future<Output = std::result::Result<Self::Stream, Self::Error>> + Send>>;
+
+    fn connect(self, mut stream: Watched<Raw>) -> Self::Future {
+        stream.set_opaque();
+        let watch = self.watch;
+        let handshake = self.inner.connect(stream);
+        Box::pin(async move { Ok(Watched::new(handshake.await?, watch)) })
+    }
+}
+
+impl<S: TlsStream + Unpin> TlsStream for Watched<S> {
+    fn channel_binding(&self) -> ChannelBinding {
+        self.get_ref().channel_binding()
+    }
+}

@@ -1,0 +1,265 @@
+//! The read timeout of a PostgreSQL connection: a stream wrapper that reads the server's
+//! message framing to know when the server owes an answer (the client wrote something since
+//! the last ReadyForQuery), and ends the connection when nothing moves either way for the
+//! read limit meanwhile. A stalled network or a hung server then ends a statement instead of
+//! blocking the run forever; an idle connection (in the pool, or between statements of a
+//! transaction) is never timed.
+//!
+//! Under TLS the raw socket's wrapper goes quiet (`set_opaque`) and a second wrapper above the
+//! TLS stream reads the plaintext. tokio-postgres reports the ended connection as "connection
+//! closed"; `take_stall` gives the reason to the error that reports it.
+
+use std::future::Future;
+use std::io;
+use std::pin::Pin;
+use std::sync::{Arc, Mutex};
+use std::task::{Context, Poll};
+use std::time::{Duration, Instant};
+
+use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
+
+/// libpq's SSLRequest: length 8, code 80877103. The server answers it with one byte.
+const SSL_REQUEST: [u8; 8] = [0, 0, 0, 8, 4, 210, 22, 47];
+
+/// What the wrappers of one connection share.
+pub struct Watch {
+    /// The read limit; None: never time.
+    limit: Option<Duration>,
+    /// Which connection, in the message of a timeout.
+    what: String,
+    /// The settings behind the limit, in that message.
+    settings: String,
+    state: Mutex<State>,
+}
+
+struct State {
+    /// The client wrote since the server's last ReadyForQuery.
+    awaiting: bool,
+    last_progress: Instant,
+}
+
+impl Watch {
+    pub fn new(limit: Option<Duration>, what: String, settings: String) -> Arc<Watch> {
+        Arc::new(Watch {
+            limit,
+            what,
+            settings,
+            state: Mutex::new(State {
+                awaiting: true,
+                last_progress: Instant::now(),
+            }),
+        })
+    }
+
+    fn progress(&self, wrote: bool, ready: bool) {
+        let mut s = self.state.lock().expect("watch lock");
+        s.last_progress = Instant::now();
+        if wrote {
+            s.awaiting = true;
+        }
+        if ready {
+            s.awaiting = false;
+        }
+    }
+
+    /// When the connection times out if nothing moves (None: it is idle or never timed).
+    fn deadline(&self) -> Option<Instant> {
+        let limit = self.limit?;
+        let s = self.state.lock().expect("watch lock");
+        s.awaiting.then(|| s.last_progress + limit)
+    }
+}
+
+/// Where the reader is in the server's stream of `type, length, body` messages.
+#[derive(Default)]
+struct Framing {
+    /// The one-byte answer to an SSLRequest comes next.
+    ssl_answer: bool,
+    header: [u8; 5],
+    header_len: usize,
+    body_left: usize,
+    in_ready: bool,
+}
+
+impl Framing {
+    /// Consumes bytes read; true when a ReadyForQuery ended among them.
+    fn feed(&mut self, mut buf: &[u8]) -> bool {
+        let mut ready = false;
+        while !buf.is_empty() {
+            if self.ssl_answer {
+                self.ssl_answer = false;
+                buf = &buf[1..];
+            } else if self.body_left > 0 {
+                let n = self.body_left.min(buf.len());
+                self.body_left -= n;
+                buf = &buf[n..];
+                if self.body_left == 0 && self.in_ready {
+                    ready = true;
+                    self.in_ready = false;
+                }
+            } else {
+                self.header[self.header_len] = buf[0];
+                self.header_len += 1;
+                buf = &buf[1..];
+                if self.header_len == 5 {
+                    self.header_len = 0;
+                    let len = u32::from_be_bytes(self.header[1..5].try_into().expect("4 bytes"));
+                    self.body_left = (len as usize).saturating_sub(4);
+                    self.in_ready = self.header[0] == b'Z';
+                    if self.body_left == 0 && self.in_ready {
+                        ready = true;
+                        self.in_ready = false;
+                    }
+                }
+            }
+        }
+        ready
+    }
+}
+
+/// A stream whose reads and writes keep `watch` up to date and which fails once the server
+/// owed an answer and nothing moved for the read limit.
+pub struct Watched<S> {
+    inner: S,
+    watch: Arc<Watch>,
+    /// False under TLS for the raw socket: its bytes are ciphertext.
+    framed: bool,
+    framing: Framing,
+    wrote_any: bool,
+    timer: Option<Pin<Box<tokio::time::Sleep>>>,
+}
+
+impl<S> Watched<S> {
+    pub fn new(inner: S, watch: Arc<Watch>) -> Watched<S> {
+        Watched {
+            inner,
+            watch,
+            framed: true,
+            framing: Framing::default(),
+            wrote_any: false,
+            timer: None,
+        }
+    }
+
+    /// The raw socket under TLS: its bytes no longer tell anything.
+    pub fn set_opaque(&mut self) {
+        self.framed = false;
+        self.timer = None;
+    }
+
+    pub fn get_ref(&self) -> &S {
+        &self.inner
+    }
+
+    /// Called when the inner stream is not ready: Ready(error) once the deadline passed,
+    /// otherwise Pending with the timer set to wake the task at the deadline.
+    fn check(&mut self, cx: &mut Context<'_>) -> Poll<io::Error> {
+        if !self.framed {
+            return Poll::Pending;
+        }
+        let Some(deadline) = self.watch.deadline() else {
+            self.timer = None;
+            return Poll::Pending;
+        };
+        let deadline = tokio::time::Instant::from_std(deadline);
+        let timer = self
+            .timer
+            .get_or_insert_with(|| Box::pin(tokio::time::sleep_until(deadline)));
+        if timer.deadline() != deadline {
+            timer.as_mut().reset(deadline);
+        }
+        match timer.as_mut().poll(cx) {
+            Poll::Pending => Poll::Pending,
+            Poll::Ready(()) => {
+                let limit = self.watch.limit.unwrap_or_default();
+                let reason = format!(
+                    "no progress on {} for {} while the server owed an answer ({}): the network or the server stalled, and the connection was dropped; {}",
+                    self.watch.what,
+                    crate::connectors::timeouts::show(limit),
+                    self.watch.settings,
+                    crate::connectors::timeouts::RAISE
+                );
+                record_stall(reason.clone());
+                Poll::Ready(io::Error::new(io::ErrorKind::TimedOut, reason))
+            }
+        }
+    }
+}
+
+impl<S: AsyncRead + Unpin> AsyncRead for Watched<S> {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
+        let before = buf.filled().len();
+        match Pin::new(&mut self.inner).poll_read(cx, buf) {
+            Poll::Ready(Ok(())) => {
+                let read = &buf.filled()[before..];
+                if self.framed && !read.is_empty() {
+                    let ready = self.framing.feed(read);
+                    self.watch.progress(false, ready);
+                }
+                Poll::Ready(Ok(()))
+            }
+            Poll::Ready(Err(e)) => Poll::Ready(Err(e)),
+            Poll::Pending => self.check(cx).map(Err),
+        }
+    }
+}
+
+impl<S: AsyncWrite + Unpin> AsyncWrite for Watched<S> {
+    fn poll_write(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &[u8],
+    ) -> Poll<io::Result<usize>> {
+        match Pin::new(&mut self.inner).poll_write(cx, buf) {
+            Poll::Ready(Ok(n)) => {
+                if self.framed && n > 0 {
+                    if !self.wrote_any && buf.starts_with(&SSL_REQUEST) {
+                        self.framing.ssl_answer = true;
+                    }
+                    self.wrote_any = true;
+                    self.watch.progress(true, false);
+                }
+                Poll::Ready(Ok(n))
+            }
+            Poll::Ready(Err(e)) => Poll::Ready(Err(e)),
+            Poll::Pending => self.check(cx).map(Err),
+        }
+    }
+
+    fn poll_flush(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        match Pin::new(&mut self.inner).poll_flush(cx) {
+            Poll::Pending => self.check(cx).map(Err),
+            done => done,
+        }
+    }
+
+    fn poll_shutdown(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<io::Result<()>> {
+        Pin::new(&mut self.inner).poll_shutdown(cx)
+    }
+}
+
+/// Reasons of connections the read timeout ended, not yet reported; the error that reports
+/// the closed connection takes one. Kept for a minute, as a closed connection long after a
+/// timeout has another cause.
+static STALLS: Mutex<Vec<(Instant, String)>> = Mutex::new(Vec::new());
+
+fn record_stall(reason: String) {
+    let mut s = STALLS.lock().unwrap_or_else(|p| p.into_inner());
+    s.retain(|(at, _)| at.elapsed() < Duration::from_secs(60));
+    s.push((Instant::now(), reason));
+}
+
+/// The reason a connection was ended by its read timeout, for the error saying it closed.
+pub fn take_stall() -> Option<String> {
+    let mut s = STALLS.lock().unwrap_or_else(|p| p.into_inner());
+    s.retain(|(at, _)| at.elapsed() < Duration::from_secs(60));
+    (!s.is_empty()).then(|| s.remove(0).1)
+}
+
+#[cfg(test)]
+#[path = "watch_tests.rs"]
+mod tests;
