@@ -34,6 +34,8 @@ pub struct CopyIn {
     task: Option<JoinHandle<std::result::Result<u64, CopyEnd>>>,
     io: Io,
     table: String,
+    /// The connection's name, for errors that are not about a row's data.
+    connection: String,
     /// Rows encoded so far, and where each batch started: (first COPY row, source row).
     pub rows: u64,
     starts: Vec<(u64, u64)>,
@@ -41,7 +43,7 @@ pub struct CopyIn {
 
 impl CopyIn {
     /// Starts feeding `sink` from a task on the runtime.
-    pub fn start(io: &Io, sink: CopyInSink<Bytes>, table: &str) -> CopyIn {
+    pub fn start(io: &Io, sink: CopyInSink<Bytes>, table: &str, connection: &str) -> CopyIn {
         let (tx, rx) = mpsc::channel(CHUNKS_IN_FLIGHT);
         let cancel = io.cancel.clone();
         let task = io.handle.spawn(feed(sink, rx, cancel));
@@ -53,6 +55,7 @@ impl CopyIn {
             task: Some(task),
             io: io.clone(),
             table: table.to_string(),
+            connection: connection.to_string(),
             rows: 0,
             starts: Vec::new(),
         }
@@ -130,10 +133,25 @@ impl CopyIn {
     }
 
     /// A server error during COPY as a load error at the source row and column it names
-    /// (`CONTEXT: COPY t, line N, column c`), SQLSTATE kept in the message.
+    /// (`CONTEXT: COPY t, line N, column c`), SQLSTATE kept in the message. What is not about
+    /// the data (a cancelled statement, a lost connection) is the connection's error.
     fn error(&self, end: CopyEnd) -> EtlError {
         match end {
             CopyEnd::Cancelled => EtlError::Cancelled,
+            CopyEnd::Server(e) if !is_data_error(&e) => {
+                let (line, _) = super::error::copy_position(&e);
+                let row = line.map(|l| format!(", row {}", self.source_row(l)));
+                EtlError::Database {
+                    connection: self.connection.clone(),
+                    message: format!(
+                        "load into {}{}: {}",
+                        self.table,
+                        row.unwrap_or_default(),
+                        super::error::message(&e)
+                    ),
+                    sqlstate: super::error::sqlstate(&e),
+                }
+            }
             CopyEnd::Server(e) => {
                 let (line, column) = super::error::copy_position(&e);
                 let mut message = super::error::message(&e);
@@ -169,6 +187,11 @@ impl Drop for CopyIn {
             task.abort();
         }
     }
+}
+
+/// A refused value (class 22) or a violated constraint (23): the row's fault.
+fn is_data_error(e: &tokio_postgres::Error) -> bool {
+    super::error::sqlstate(e).is_some_and(|c| c.starts_with("22") || c.starts_with("23"))
 }
 
 async fn feed(

@@ -3,7 +3,7 @@
 
 use tokio_postgres::error::SqlState;
 
-use super::watch::take_stall;
+use super::watch::take_end;
 use crate::error::EtlError;
 
 /// The server's full message (`Display` of tokio-postgres drops detail and hint).
@@ -26,7 +26,7 @@ pub fn message(e: &tokio_postgres::Error) -> String {
             }
             m
         }
-        None if e.is_closed() => match take_stall() {
+        None if e.is_closed() => match take_end() {
             Some(reason) => format!("connection closed: {reason}"),
             None => e.to_string(),
         },

@@ -7,6 +7,7 @@
 //! can never leak into the next user and the server rolls it back.
 
 use std::ops::Deref;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -34,6 +35,14 @@ impl managed::Manager for Manager {
         if s.client.is_closed() {
             return Err(RecycleError::message("connection closed"));
         }
+        // Another session to the server stalled or was lost since this one was opened: the
+        // same fault may hold this idle one, and a statement on it would wait for the read
+        // timeout. A new connection costs a handshake.
+        if s.losses_seen < self.0.losses.load(Ordering::Relaxed) {
+            return Err(RecycleError::message(
+                "a connection to the server was lost since",
+            ));
+        }
         Ok(())
     }
 }
@@ -54,6 +63,7 @@ impl PgPool {
             tls: settings.tls,
             timeouts: settings.timeouts,
             display: settings.display.clone(),
+            losses: Arc::new(AtomicU64::new(0)),
         });
         let pool = Pool::builder(Manager(opener.clone()))
             .max_size(settings.pool_size)

@@ -4,6 +4,7 @@
 
 use std::future::Future;
 use std::pin::Pin;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -77,12 +78,16 @@ pub struct Opener {
     pub timeouts: Timeouts,
     /// `user@host:port/db`, for messages.
     pub display: String,
+    /// Sessions of this pool that ended under a statement (a timeout, a lost connection).
+    pub losses: Arc<AtomicU64>,
 }
 
 /// An open session and the task doing its socket I/O (aborted when the session is dropped).
 pub struct Session {
     pub client: tokio_postgres::Client,
     task: JoinHandle<()>,
+    /// `Opener::losses` when it was opened.
+    pub losses_seen: u64,
 }
 
 impl Drop for Session {
@@ -111,11 +116,13 @@ impl Opener {
     }
 
     async fn open_unbounded(&self) -> Result<Session> {
+        let losses_seen = self.losses.load(Ordering::Relaxed);
         let (raw, host) = self.socket().await?;
         let watch = Watch::new(
             self.timeouts.read_limit(),
             format!("connection '{}' ({})", self.name, self.display),
             self.timeouts.describe(),
+            self.losses.clone(),
         );
         let mut make = self.tls.clone();
         let tls = WatchedTls {
@@ -134,7 +141,11 @@ impl Opener {
                 tracing::debug!(connection = %name, "PostgreSQL connection ended: {e}");
             }
         });
-        let session = Session { client, task };
+        let session = Session {
+            client,
+            task,
+            losses_seen,
+        };
         if let Some(t) = self.timeouts.statement {
             let set = format!("SET statement_timeout = {}", t.as_millis().max(1));
             session

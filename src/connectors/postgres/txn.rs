@@ -345,7 +345,12 @@ impl TargetTxn for PgTxn {
                 .await
                 .map_err(|e| self.pg(&e, "starting COPY"))
         })?;
-        self.copy = Some(CopyIn::start(&self.io, sink, &self.table));
+        self.copy = Some(CopyIn::start(
+            &self.io,
+            sink,
+            &self.table,
+            &self.shared.name,
+        ));
         self.wires = cols.iter().map(|c| c.pg.wire.clone()).collect();
         self.names = cols.iter().map(|c| c.name.clone()).collect();
         Ok(Schema::new(

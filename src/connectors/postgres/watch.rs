@@ -7,11 +7,12 @@
 //!
 //! Under TLS the raw socket's wrapper goes quiet (`set_opaque`) and a second wrapper above the
 //! TLS stream reads the plaintext. tokio-postgres reports the ended connection as "connection
-//! closed"; `take_stall` gives the reason to the error that reports it.
+//! closed"; `take_end` gives the reason to the error that reports it.
 
 use std::future::Future;
 use std::io;
 use std::pin::Pin;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::task::{Context, Poll};
 use std::time::{Duration, Instant};
@@ -20,6 +21,8 @@ use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 
 /// libpq's SSLRequest: length 8, code 80877103. The server answers it with one byte.
 const SSL_REQUEST: [u8; 8] = [0, 0, 0, 8, 4, 210, 22, 47];
+/// The client's last message, Terminate.
+const TERMINATE: [u8; 5] = [b'X', 0, 0, 0, 4];
 
 /// What the wrappers of one connection share.
 pub struct Watch {
@@ -29,6 +32,9 @@ pub struct Watch {
     what: String,
     /// The settings behind the limit, in that message.
     settings: String,
+    /// Bumped when this connection ends under a statement: the pool's idle connections to the
+    /// same server, opened before, are not trusted any more (`pool.rs`).
+    losses: Arc<AtomicU64>,
     state: Mutex<State>,
 }
 
@@ -39,11 +45,17 @@ struct State {
 }
 
 impl Watch {
-    pub fn new(limit: Option<Duration>, what: String, settings: String) -> Arc<Watch> {
+    pub fn new(
+        limit: Option<Duration>,
+        what: String,
+        settings: String,
+        losses: Arc<AtomicU64>,
+    ) -> Arc<Watch> {
         Arc::new(Watch {
             limit,
             what,
             settings,
+            losses,
             state: Mutex::new(State {
                 awaiting: true,
                 last_progress: Instant::now(),
@@ -60,6 +72,12 @@ impl Watch {
         if ready {
             s.awaiting = false;
         }
+    }
+
+    /// Whether the server owes an answer, the time of the last progress then.
+    fn deadline_any(&self) -> Option<Instant> {
+        let s = self.state.lock().expect("watch lock");
+        s.awaiting.then_some(s.last_progress)
     }
 
     /// When the connection times out if nothing moves (None: it is idle or never timed).
@@ -179,9 +197,24 @@ impl<S> Watched<S> {
                     self.watch.settings,
                     crate::connectors::timeouts::RAISE
                 );
-                record_stall(reason.clone());
+                self.watch.losses.fetch_add(1, Ordering::Relaxed);
+                record_end(reason.clone());
                 Poll::Ready(io::Error::new(io::ErrorKind::TimedOut, reason))
             }
+        }
+    }
+}
+
+impl<S> Watched<S> {
+    /// The socket ended under a statement: tokio-postgres will only say "connection closed",
+    /// so the reason (naming the connection) is kept for the error that reports it.
+    fn ended(&self, how: &str) {
+        if self.framed && self.watch.deadline_any().is_some() {
+            self.watch.losses.fetch_add(1, Ordering::Relaxed);
+            record_end(format!(
+                "{} ended while the server owed an answer: {how}",
+                self.watch.what
+            ));
         }
     }
 }
@@ -199,10 +232,15 @@ impl<S: AsyncRead + Unpin> AsyncRead for Watched<S> {
                 if self.framed && !read.is_empty() {
                     let ready = self.framing.feed(read);
                     self.watch.progress(false, ready);
+                } else if self.framed {
+                    self.ended("the server or the network closed it");
                 }
                 Poll::Ready(Ok(()))
             }
-            Poll::Ready(Err(e)) => Poll::Ready(Err(e)),
+            Poll::Ready(Err(e)) => {
+                self.ended(&e.to_string());
+                Poll::Ready(Err(e))
+            }
             Poll::Pending => self.check(cx).map(Err),
         }
     }
@@ -221,11 +259,19 @@ impl<S: AsyncWrite + Unpin> AsyncWrite for Watched<S> {
                         self.framing.ssl_answer = true;
                     }
                     self.wrote_any = true;
-                    self.watch.progress(true, false);
+                    // After Terminate the server owes nothing; it just closes the socket.
+                    let terminate = buf[..n].ends_with(&TERMINATE);
+                    self.watch.progress(!terminate, terminate);
+                    // The connection task may have polled the read side before this write,
+                    // when nothing was owed: the timer must wake it all the same.
+                    let _ = self.check(cx);
                 }
                 Poll::Ready(Ok(n))
             }
-            Poll::Ready(Err(e)) => Poll::Ready(Err(e)),
+            Poll::Ready(Err(e)) => {
+                self.ended(&e.to_string());
+                Poll::Ready(Err(e))
+            }
             Poll::Pending => self.check(cx).map(Err),
         }
     }
@@ -242,20 +288,20 @@ impl<S: AsyncWrite + Unpin> AsyncWrite for Watched<S> {
     }
 }
 
-/// Reasons of connections the read timeout ended, not yet reported; the error that reports
-/// the closed connection takes one. Kept for a minute, as a closed connection long after a
-/// timeout has another cause.
-static STALLS: Mutex<Vec<(Instant, String)>> = Mutex::new(Vec::new());
+/// Why connections ended under a statement (the read timeout, a cut), not yet reported; the
+/// error that reports the closed connection takes one. Kept for a minute, as a closed
+/// connection long after has another cause.
+static ENDS: Mutex<Vec<(Instant, String)>> = Mutex::new(Vec::new());
 
-fn record_stall(reason: String) {
-    let mut s = STALLS.lock().unwrap_or_else(|p| p.into_inner());
+fn record_end(reason: String) {
+    let mut s = ENDS.lock().unwrap_or_else(|p| p.into_inner());
     s.retain(|(at, _)| at.elapsed() < Duration::from_secs(60));
     s.push((Instant::now(), reason));
 }
 
-/// The reason a connection was ended by its read timeout, for the error saying it closed.
-pub fn take_stall() -> Option<String> {
-    let mut s = STALLS.lock().unwrap_or_else(|p| p.into_inner());
+/// Why a connection ended under a statement, for the error saying it closed.
+pub fn take_end() -> Option<String> {
+    let mut s = ENDS.lock().unwrap_or_else(|p| p.into_inner());
     s.retain(|(at, _)| at.elapsed() < Duration::from_secs(60));
     (!s.is_empty()).then(|| s.remove(0).1)
 }

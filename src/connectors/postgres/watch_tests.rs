@@ -33,10 +33,12 @@ fn ready_for_query_is_found_wherever_the_stream_is_split() {
 #[tokio::test]
 async fn an_idle_connection_is_never_timed_and_a_silent_server_is() {
     let (client, mut server) = tokio::io::duplex(1 << 16);
+    let losses = std::sync::Arc::new(std::sync::atomic::AtomicU64::new(0));
     let watch = Watch::new(
         Some(Duration::from_millis(50)),
         "connection 'dw' (etl@db:5432/dw)".into(),
         "statement_timeout=1ms".into(),
+        losses.clone(),
     );
     let mut c = Watched::new(client, watch.clone());
     let mut buf = [0u8; 64];
@@ -62,6 +64,11 @@ async fn an_idle_connection_is_never_timed_and_a_silent_server_is() {
             && text.contains("raise statement_timeout or read_timeout"),
         "{text}"
     );
-    assert_eq!(take_stall().as_deref(), Some(text.as_str()));
+    assert_eq!(take_end().as_deref(), Some(text.as_str()));
+    assert_eq!(
+        losses.load(std::sync::atomic::Ordering::Relaxed),
+        1,
+        "the pool hears of it"
+    );
     drop(server);
 }
