@@ -3,6 +3,7 @@
 #![allow(dead_code, unused_imports)]
 
 pub mod db;
+pub mod proxy;
 
 pub use db::{MyTestDb, PgTestDb};
 
