@@ -55,6 +55,11 @@ impl Net {
         Net { dir, pg, my }
     }
 
+    /// Replaces the sandbox's etl.toml.
+    pub fn configure(&self, toml: &str) {
+        std::fs::write(self.dir.path().join("etl.toml"), toml).expect("etl.toml");
+    }
+
     /// Every connection straight to its server.
     pub fn direct(&self) -> Urls {
         Urls {

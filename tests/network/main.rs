@@ -19,3 +19,4 @@ mod harness;
 
 mod copy;
 mod extract;
+mod timeouts;

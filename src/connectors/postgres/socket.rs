@@ -260,3 +260,83 @@ impl<S: TlsStream + Unpin> TlsStream for Watched<S> {
         self.get_ref().channel_binding()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::connectors::postgres::config;
+
+    fn opener(url: &str) -> Opener {
+        let s = config::parse(url, Timeouts::default()).expect("a URL");
+        Opener {
+            name: "dw".into(),
+            pg: s.pg,
+            tls: s.tls,
+            timeouts: s.timeouts,
+            display: s.display,
+            losses: Arc::new(AtomicU64::new(0)),
+        }
+    }
+
+    /// The keepalive settings of a socket `opener` makes to a local listener.
+    async fn keepalive_of(url: impl Fn(u16) -> String) -> Option<(Duration, Duration, u32)> {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let (raw, host) = opener(&url(port)).socket().await.expect("a socket");
+        assert_eq!(host, "127.0.0.1");
+        let Raw::Tcp(s) = raw else {
+            panic!("a TCP socket")
+        };
+        let s = socket2::SockRef::from(&s);
+        s.keepalive().unwrap().then(|| {
+            (
+                s.tcp_keepalive_time().unwrap(),
+                s.tcp_keepalive_interval().unwrap(),
+                s.tcp_keepalive_retries().unwrap(),
+            )
+        })
+    }
+
+    #[tokio::test]
+    async fn sockets_have_keepalive_unless_turned_off() {
+        assert_eq!(
+            keepalive_of(|p| format!("postgres://u@127.0.0.1:{p}/db")).await,
+            Some((
+                Duration::from_secs(60),
+                KEEPALIVE_INTERVAL,
+                KEEPALIVE_RETRIES
+            )),
+            "on by default"
+        );
+        assert_eq!(
+            keepalive_of(|p| format!(
+                "postgres://u@127.0.0.1:{p}/db?keepalives_idle=15s&keepalives_interval=2&keepalives_retries=3"
+            ))
+            .await,
+            Some((Duration::from_secs(15), Duration::from_secs(2), 3))
+        );
+        assert_eq!(
+            keepalive_of(|p| format!("postgres://u@127.0.0.1:{p}/db?keepalives=0")).await,
+            None
+        );
+    }
+
+    #[tokio::test]
+    async fn a_host_that_refuses_is_named_in_the_error() {
+        let port = {
+            let l = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+            l.local_addr().unwrap().port()
+        };
+        let e = opener(&format!("postgres://u:secret@127.0.0.1:{port}/db"))
+            .open()
+            .await
+            .err()
+            .expect("refused")
+            .to_string();
+        assert!(
+            e.contains("connection 'dw'") && e.contains(&format!("127.0.0.1:{port}")),
+            "{e}"
+        );
+        assert!(!e.contains("secret"), "{e}");
+    }
+}

@@ -1,0 +1,30 @@
+//! The server-side statement timeout, on a healthy network: each server cancels a statement
+//! that runs longer than the connection's `statement_timeout`, and the error says which
+//! connection and which setting to raise.
+
+use crate::harness::Net;
+
+#[test]
+fn a_statement_past_statement_timeout_is_cancelled_by_either_server() {
+    let net = Net::new("net_statement_timeout");
+    let mut urls = net.direct();
+    urls.warehouse = format!("{}?statement_timeout=1s", net.pg.url());
+    urls.my = format!("{}?statement_timeout=1500ms", net.my.url());
+    let ran = net.exec(&urls, "pg_sleep").failed();
+    ran.contains("connection 'warehouse'")
+        .contains("canceling statement due to statement timeout")
+        .contains("raise statement_timeout");
+    let ran = net.exec(&urls, "my_sleep").failed();
+    ran.contains("connection 'my'")
+        .contains("max_statement_time exceeded")
+        .contains("raise statement_timeout");
+
+    // The same limits from etl.toml, for every connection.
+    net.configure("[connections]\nstatement_timeout = \"1s\"\n[env.dev.connections]\n");
+    net.exec(&net.direct(), "pg_sleep")
+        .failed()
+        .contains("canceling statement due to statement timeout");
+    net.exec(&net.direct(), "my_sleep")
+        .failed()
+        .contains("max_statement_time exceeded");
+}
