@@ -44,7 +44,7 @@ struct FileConfig {
     connections: ConnectionDefaults,
 }
 
-/// `[connections]` (docs/operations.md#timeouts): the same keys as the URL parameters.
+/// `[connections]` (docs/operations.md#timeouts-and-keepalive): the same keys as the URL parameters.
 #[derive(Clone, Debug, Default, Deserialize)]
 #[serde(deny_unknown_fields)]
 struct ConnectionDefaults {

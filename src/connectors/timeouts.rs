@@ -2,7 +2,7 @@
 //! server), the read timeout (enforced by the client: nothing arrives from a server that owes
 //! an answer) and TCP keepalive. Set per connection as URL parameters
 //! (`?statement_timeout=30min&read_timeout=5min&keepalives_idle=60s`), defaulted for every
-//! connection in etl.toml's `[connections]` (docs/operations.md#timeouts).
+//! connection in etl.toml's `[connections]` (docs/operations.md#timeouts-and-keepalive).
 
 use std::time::Duration;
 

@@ -6,7 +6,7 @@
 //! Passwords are often pasted unencoded, so the password may hold `/`, `?`, `#`, `:`, `&`,
 //! `%` and `@`: the userinfo runs to the LAST `@` of the URL. The price: an `@` in the path or
 //! in a parameter value must be written `%40`, and `&` in a parameter value `%26`
-//! (docs/operations.md#connection-urls). The drivers never split a URL themselves: the
+//! (docs/operations.md#passwords-in-urls). The drivers never split a URL themselves: the
 //! PostgreSQL connector hands tokio-postgres a rebuilt URL with the user and password
 //! percent-encoded, the MySQL connector builds its options from these parts.
 
