@@ -142,6 +142,16 @@ impl Running {
             .is_some()
     }
 
+    /// Ctrl-C: the run is cancelled.
+    pub fn interrupt(&self) {
+        let pid = self.child.as_ref().expect("child").id();
+        let ok = Command::new("kill")
+            .args(["-INT", &pid.to_string()])
+            .status()
+            .expect("run kill");
+        assert!(ok.success(), "kill -INT {pid}");
+    }
+
     /// Polls until `ready` holds; panics if the run ends first or the hang guard passes.
     pub fn wait_for(&mut self, what: &str, mut ready: impl FnMut(&str) -> bool) {
         let deadline = Instant::now() + DEADLINE;

@@ -2,7 +2,7 @@
 //! that runs longer than the connection's `statement_timeout`, and the error says which
 //! connection and which setting to raise.
 
-use crate::harness::Net;
+use crate::harness::{wait_until, Net};
 
 #[test]
 fn a_statement_past_statement_timeout_is_cancelled_by_either_server() {
@@ -27,4 +27,28 @@ fn a_statement_past_statement_timeout_is_cancelled_by_either_server() {
     net.exec(&net.direct(), "my_sleep")
         .failed()
         .contains("max_statement_time exceeded");
+}
+
+/// `pg_sleep(3600)` running on the server for this database.
+fn sleeping(net: &Net) -> bool {
+    net.pg
+        .scalar(&format!(
+            "SELECT count(*) FROM pg_stat_activity WHERE datname = '{}' AND state = 'active' \
+             AND query LIKE '%pg_sleep(3600)%' AND pid <> pg_backend_pid()",
+            net.pg.name()
+        ))
+        .as_deref()
+        != Some("0")
+}
+
+#[test]
+fn a_cancelled_run_cancels_its_statement_on_the_server() {
+    let net = Net::new("net_cancel");
+    let mut run = net.spawn(&net.direct(), "pg_sleep");
+    run.wait_for("the statement to run on the server", |_| sleeping(&net));
+    run.interrupt();
+    let ran = run.wait();
+    assert_ne!(ran.code, Some(0), "{}", ran.output);
+    // An hour's sleep whose client left would go on; the cancel request ends it now.
+    wait_until("the statement to be cancelled", || !sleeping(&net));
 }
