@@ -187,13 +187,19 @@ fn accept(listener: TcpListener, target: SocketAddr, shared: Arc<Shared>) {
     }
 }
 
-/// Copies `from` to `to` chunk by chunk, honouring stalls and delays.
+/// Copies `from` to `to` chunk by chunk, honouring stalls and delays. The end of `from` is
+/// passed on as the end of `to`'s stream; any error closes the whole connection, both ways,
+/// as a failed link would (a peer left writing into a socket nobody reads would hang).
 fn pump(mut from: TcpStream, mut to: TcpStream, shared: &Shared, link: &Link, upstream: bool) {
     let mut buf = vec![0u8; CHUNK];
     loop {
         wait_while_stalled(shared, link);
         let n = match from.read(&mut buf) {
-            Ok(0) | Err(_) => break,
+            Ok(0) => {
+                let _ = to.shutdown(Shutdown::Write);
+                return;
+            }
+            Err(_) => break,
             Ok(n) => n,
         };
         // A chunk read just before a stall is held, not forwarded.
@@ -215,9 +221,7 @@ fn pump(mut from: TcpStream, mut to: TcpStream, shared: &Shared, link: &Link, up
         };
         counter.fetch_add(n as u64, Ordering::SeqCst);
     }
-    // The other side learns that this one ended.
-    let _ = to.shutdown(Shutdown::Write);
-    let _ = from.shutdown(Shutdown::Read);
+    link.close();
 }
 
 fn wait_while_stalled(shared: &Shared, link: &Link) {

@@ -84,7 +84,9 @@ impl PgPool {
         &self.display
     }
 
-    pub async fn get(&self, handle: &tokio::runtime::Handle) -> Result<PgConn> {
+    /// A connection from the pool. (`_handle`: the callers' runtime; a dropped connection's
+    /// cancel request is sent synchronously now, so it is not needed.)
+    pub async fn get(&self, _handle: &tokio::runtime::Handle) -> Result<PgConn> {
         let obj = self.pool.get().await.map_err(|e| match e {
             PoolError::Backend(mut err) => {
                 if let EtlError::Database { message, .. } = &mut err {
@@ -106,7 +108,6 @@ impl PgPool {
         Ok(PgConn {
             obj: Some(obj),
             idle: false,
-            handle: handle.clone(),
             opener: self.opener.clone(),
         })
     }
@@ -116,7 +117,6 @@ impl PgPool {
 pub struct PgConn {
     obj: Option<Object<Manager>>,
     idle: bool,
-    handle: tokio::runtime::Handle,
     opener: Arc<Opener>,
 }
 
@@ -151,9 +151,9 @@ impl Drop for PgConn {
         }
         // The server keeps running a statement whose client went away until it next writes to
         // the socket, holding its locks; the cancel request stops it now.
-        let token = session.client.cancel_token();
-        let opener = self.opener.clone();
-        self.handle.spawn(async move { opener.cancel(token).await });
+        if let Some(key) = session.watch.backend_key() {
+            self.opener.cancel(key);
+        }
         drop(session);
     }
 }

@@ -69,6 +69,8 @@ impl AsyncWrite for Raw {
 /// Keepalive probes after the idle time: every 10 s, 6 unanswered ones end the connection.
 const KEEPALIVE_INTERVAL: Duration = Duration::from_secs(10);
 const KEEPALIVE_RETRIES: u32 = 6;
+/// How long a cancel request may take to connect (it is sent from a dropping connection).
+const CANCEL_CONNECT: Duration = Duration::from_secs(2);
 
 /// Everything needed to open one more connection of a pool.
 pub struct Opener {
@@ -88,6 +90,8 @@ pub struct Session {
     task: JoinHandle<()>,
     /// `Opener::losses` when it was opened.
     pub losses_seen: u64,
+    /// What the read timeout knows of the session (its backend key among it).
+    pub watch: Arc<Watch>,
 }
 
 impl Drop for Session {
@@ -132,7 +136,7 @@ impl Opener {
         };
         let (client, connection) = self
             .pg
-            .connect_raw(Watched::new(raw, watch), tls)
+            .connect_raw(Watched::new(raw, watch.clone()), tls)
             .await
             .map_err(|e| EtlError::db(&self.name, message(&e)))?;
         let name = self.name.clone();
@@ -145,6 +149,7 @@ impl Opener {
             client,
             task,
             losses_seen,
+            watch,
         };
         if let Some(t) = self.timeouts.statement {
             let set = format!("SET statement_timeout = {}", t.as_millis().max(1));
@@ -219,14 +224,46 @@ impl Opener {
         Ok(s)
     }
 
-    /// Asks the server to cancel the statement running on the session `token` belongs to.
-    pub async fn cancel(&self, token: tokio_postgres::CancelToken) {
-        let Ok((raw, host)) = self.socket().await else {
-            return;
-        };
-        let mut make = self.tls.clone();
-        let tls = MakeTlsConnect::<Raw>::make_tls_connect(&mut make, &host).expect("infallible");
-        let _ = token.cancel_query_raw(raw, tls).await;
+    /// Asks the server to cancel the statement of backend `pid`: libpq's CancelRequest on a
+    /// new plain socket (the server reads it before any TLS or authentication), sent before
+    /// this returns, so a cancelled run's process cannot exit before it went out.
+    pub fn cancel(&self, (pid, secret): (i32, i32)) {
+        use std::io::Write;
+        let mut request = Vec::with_capacity(16);
+        for n in [16, 80877102, pid, secret] {
+            request.extend_from_slice(&n.to_be_bytes());
+        }
+        let ports = self.pg.get_ports();
+        let addrs = self.pg.get_hostaddrs();
+        for (i, host) in self.pg.get_hosts().iter().enumerate() {
+            let port = ports.get(i).or(ports.first()).copied().unwrap_or(5432);
+            let sent = match host {
+                Host::Tcp(h) => {
+                    let targets: Vec<std::net::SocketAddr> = match addrs.get(i) {
+                        Some(ip) => vec![(*ip, port).into()],
+                        None => std::net::ToSocketAddrs::to_socket_addrs(&(h.as_str(), port))
+                            .map(Iterator::collect)
+                            .unwrap_or_default(),
+                    };
+                    targets.iter().any(|a| {
+                        std::net::TcpStream::connect_timeout(a, CANCEL_CONNECT)
+                            .and_then(|mut s| s.write_all(&request))
+                            .is_ok()
+                    })
+                }
+                #[cfg(unix)]
+                Host::Unix(dir) => {
+                    std::os::unix::net::UnixStream::connect(dir.join(format!(".s.PGSQL.{port}")))
+                        .and_then(|mut s| s.write_all(&request))
+                        .is_ok()
+                }
+                #[cfg(not(unix))]
+                Host::Unix(_) => false,
+            };
+            if sent {
+                return;
+            }
+        }
     }
 }
 

@@ -42,6 +42,8 @@ struct State {
     /// The client wrote since the server's last ReadyForQuery.
     awaiting: bool,
     last_progress: Instant,
+    /// The session's BackendKeyData (process id, secret key), for cancel requests.
+    key: Option<(i32, i32)>,
 }
 
 impl Watch {
@@ -59,6 +61,7 @@ impl Watch {
             state: Mutex::new(State {
                 awaiting: true,
                 last_progress: Instant::now(),
+                key: None,
             }),
         })
     }
@@ -72,6 +75,11 @@ impl Watch {
         if ready {
             s.awaiting = false;
         }
+    }
+
+    /// The server's process id and secret key for this session, once it sent them.
+    pub fn backend_key(&self) -> Option<(i32, i32)> {
+        self.state.lock().expect("watch lock").key
     }
 
     /// Whether the server owes an answer, the time of the last progress then.
@@ -97,6 +105,9 @@ struct Framing {
     header_len: usize,
     body_left: usize,
     in_ready: bool,
+    /// The body of a BackendKeyData message being read, and the key once complete.
+    key_body: Option<Vec<u8>>,
+    key: Option<(i32, i32)>,
 }
 
 impl Framing {
@@ -109,6 +120,14 @@ impl Framing {
                 buf = &buf[1..];
             } else if self.body_left > 0 {
                 let n = self.body_left.min(buf.len());
+                if let Some(body) = &mut self.key_body {
+                    body.extend_from_slice(&buf[..n]);
+                    if body.len() == 8 {
+                        let int = |b: &[u8]| i32::from_be_bytes(b.try_into().expect("4 bytes"));
+                        self.key = Some((int(&body[..4]), int(&body[4..])));
+                        self.key_body = None;
+                    }
+                }
                 self.body_left -= n;
                 buf = &buf[n..];
                 if self.body_left == 0 && self.in_ready {
@@ -124,6 +143,10 @@ impl Framing {
                     let len = u32::from_be_bytes(self.header[1..5].try_into().expect("4 bytes"));
                     self.body_left = (len as usize).saturating_sub(4);
                     self.in_ready = self.header[0] == b'Z';
+                    // Protocol 3.0's BackendKeyData: a 4-byte process id and secret key.
+                    if self.header[0] == b'K' && self.body_left == 8 {
+                        self.key_body = Some(Vec::with_capacity(8));
+                    }
                     if self.body_left == 0 && self.in_ready {
                         ready = true;
                         self.in_ready = false;
@@ -231,6 +254,9 @@ impl<S: AsyncRead + Unpin> AsyncRead for Watched<S> {
                 let read = &buf.filled()[before..];
                 if self.framed && !read.is_empty() {
                     let ready = self.framing.feed(read);
+                    if let Some(key) = self.framing.key.take() {
+                        self.watch.state.lock().expect("watch lock").key = Some(key);
+                    }
                     self.watch.progress(false, ready);
                 } else if self.framed {
                     self.ended("the server or the network closed it");

@@ -16,6 +16,7 @@ fn message(kind: u8, body: &[u8]) -> Vec<u8> {
 fn ready_for_query_is_found_wherever_the_stream_is_split() {
     let mut stream = vec![b'S'];
     stream.extend(message(b'R', &[0, 0, 0, 0]));
+    stream.extend(message(b'K', &[0, 0, 0x30, 0x39, 0xff, 0xff, 0xff, 0xfe]));
     stream.extend(message(b'D', b"Z-looking body ZZZZ"));
     stream.extend(message(b'Z', b"I"));
     for split in 0..stream.len() {
@@ -27,6 +28,7 @@ fn ready_for_query_is_found_wherever_the_stream_is_split() {
         let late = f.feed(&stream[split..]);
         assert_eq!((early, late), (false, true), "split at {split}");
         assert_eq!((f.header_len, f.body_left), (0, 0), "split at {split}");
+        assert_eq!(f.key, Some((12345, -2)), "split at {split}");
     }
 }
 
