@@ -141,11 +141,27 @@ impl Drop for Proxy {
 }
 
 impl Link {
+    /// Resets both sockets: with linger 0 the last close sends RST, so a server blocked
+    /// writing into this connection fails at once instead of filling a buffer nobody reads.
     fn close(&self) {
         self.closed.store(true, Ordering::SeqCst);
-        let _ = self.client.shutdown(Shutdown::Both);
-        let _ = self.server.shutdown(Shutdown::Both);
+        for s in [&self.client, &self.server] {
+            let _ = socket2::SockRef::from(s).set_linger(Some(Duration::ZERO));
+            let _ = s.shutdown(Shutdown::Both);
+        }
     }
+}
+
+/// Closes a connection and lets go of its sockets (the pump threads drop theirs as they end).
+fn close_link(shared: &Shared, link: &Arc<Link>) {
+    link.close();
+    shared
+        .state
+        .lock()
+        .unwrap()
+        .links
+        .retain(|l| !Arc::ptr_eq(l, link));
+    shared.changed.notify_all();
 }
 
 fn host_port(url: &str) -> String {
@@ -190,7 +206,7 @@ fn accept(listener: TcpListener, target: SocketAddr, shared: Arc<Shared>) {
 /// Copies `from` to `to` chunk by chunk, honouring stalls and delays. The end of `from` is
 /// passed on as the end of `to`'s stream; any error closes the whole connection, both ways,
 /// as a failed link would (a peer left writing into a socket nobody reads would hang).
-fn pump(mut from: TcpStream, mut to: TcpStream, shared: &Shared, link: &Link, upstream: bool) {
+fn pump(mut from: TcpStream, mut to: TcpStream, shared: &Shared, link: &Arc<Link>, upstream: bool) {
     let mut buf = vec![0u8; CHUNK];
     loop {
         wait_while_stalled(shared, link);
@@ -221,7 +237,7 @@ fn pump(mut from: TcpStream, mut to: TcpStream, shared: &Shared, link: &Link, up
         };
         counter.fetch_add(n as u64, Ordering::SeqCst);
     }
-    link.close();
+    close_link(shared, link);
 }
 
 fn wait_while_stalled(shared: &Shared, link: &Link) {

@@ -3,7 +3,7 @@
 use std::time::Duration;
 
 use crate::common::proxy::Proxy;
-use crate::harness::{copy_running, pg_sessions, wait_until, Net, Ran, Running, Urls};
+use crate::harness::{copy_running, wait_sessions_end, Net, Ran, Running, Urls};
 use crate::pga::{audit, differences, fingerprint, leftover_tables, statuses};
 
 /// Every connection direct but the warehouse, which goes through `proxy` with `query` added.
@@ -43,9 +43,7 @@ fn unchanged(net: &Net, before: &str, ran: &Ran, error: &str) {
     assert_eq!(last.status, "failed", "{records:#?}");
     let message = last.error_message.as_deref().unwrap_or_default();
     assert!(message.contains(error), "{message}");
-    wait_until("the sessions of the failed run to end", || {
-        pg_sessions(&net.pg) == 0
-    });
+    wait_sessions_end(&net.pg);
     assert_eq!(leftover_tables(&net.pg), Vec::<String>::new());
 }
 

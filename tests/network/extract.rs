@@ -4,7 +4,7 @@
 use std::time::Duration;
 
 use crate::common::proxy::Proxy;
-use crate::harness::{pg_sessions, summary_my, summary_pg, wait_until, Net, Ran, Urls};
+use crate::harness::{summary_my, summary_pg, wait_sessions_end, Net, Ran, Urls};
 use crate::pga::{audit, fingerprint, leftover_tables, statuses};
 
 /// One source under test: its connection, tasks, target table and how to reach it.
@@ -81,9 +81,7 @@ impl Case {
             message.contains(&named) && message.contains(error),
             "{message}"
         );
-        wait_until("the warehouse sessions of the failed run to end", || {
-            pg_sessions(&net.pg) == 0
-        });
+        wait_sessions_end(&net.pg);
         assert_eq!(leftover_tables(&net.pg), Vec::<String>::new());
     }
 

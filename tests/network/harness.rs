@@ -252,6 +252,24 @@ pub fn pg_sessions(pg: &PgTestDb) -> i64 {
     .expect("count")
 }
 
+/// Waits until no session but the test's own uses the test database (what a failed run left
+/// behind a healed proxy ends); the hang guard's message lists the sessions left.
+pub fn wait_sessions_end(pg: &PgTestDb) {
+    let deadline = Instant::now() + DEADLINE;
+    while pg_sessions(pg) > 0 {
+        if Instant::now() > deadline {
+            let left = pg.query(&format!(
+                "SELECT concat_ws(' | ', pid, application_name, client_port, state, wait_event, \
+                 now() - state_change, query) FROM pg_stat_activity \
+                 WHERE datname = '{}' AND pid <> pg_backend_pid()",
+                pg.name()
+            ));
+            panic!("sessions left after {DEADLINE:?}: {left:#?}");
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+}
+
 /// Whether a `COPY ... FROM STDIN` into the warehouse is running.
 pub fn copy_running(pg: &PgTestDb) -> bool {
     pg.scalar(&format!(
