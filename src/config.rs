@@ -60,6 +60,8 @@ pub struct LoadSettings {
     pub swap_lock_timeout_seconds: f64,
     /// Tries before the load fails with the old table kept.
     pub swap_attempts: u32,
+    /// How long a load waits for another load of the same table (any project) to finish.
+    pub table_lock_timeout_seconds: f64,
 }
 
 impl Default for LoadSettings {
@@ -67,6 +69,7 @@ impl Default for LoadSettings {
         LoadSettings {
             swap_lock_timeout_seconds: 2.0,
             swap_attempts: 10,
+            table_lock_timeout_seconds: 1800.0,
         }
     }
 }
@@ -224,15 +227,18 @@ impl Config {
 
     /// What connectors take from this file beyond a connection's URL.
     pub fn open_options(&self) -> crate::connectors::OpenOptions {
-        let timeout = self.load.swap_lock_timeout_seconds;
+        let seconds = |v: f64, default: f64, max: f64| {
+            std::time::Duration::from_secs_f64(if v.is_finite() {
+                v.clamp(0.001, max)
+            } else {
+                default
+            })
+        };
         crate::connectors::OpenOptions {
             audit_schema: self.audit_schema.clone(),
-            swap_lock_timeout: std::time::Duration::from_secs_f64(if timeout.is_finite() {
-                timeout.clamp(0.001, 3600.0)
-            } else {
-                2.0
-            }),
+            swap_lock_timeout: seconds(self.load.swap_lock_timeout_seconds, 2.0, 3600.0),
             swap_attempts: self.load.swap_attempts.max(1),
+            table_lock_timeout: seconds(self.load.table_lock_timeout_seconds, 1800.0, 86400.0),
         }
     }
 

@@ -16,6 +16,9 @@ pub struct OpenOptions {
     /// table kept (`swap_attempts`).
     pub swap_lock_timeout: std::time::Duration,
     pub swap_attempts: u32,
+    /// How long a load waits for another load of the same table to finish (`[load]
+    /// table_lock_timeout_seconds`).
+    pub table_lock_timeout: std::time::Duration,
 }
 
 impl Default for OpenOptions {
@@ -24,6 +27,7 @@ impl Default for OpenOptions {
             audit_schema: postgres::DEFAULT_AUDIT_SCHEMA.to_string(),
             swap_lock_timeout: std::time::Duration::from_secs(2),
             swap_attempts: 10,
+            table_lock_timeout: std::time::Duration::from_secs(1800),
         }
     }
 }

@@ -123,7 +123,7 @@ pub struct LoadIdentity {
 /// A place loads write to: the primitives of its SQL dialect. `load/` decides which to call.
 pub trait LoadTarget: Send + Sync {
     /// Opens the transaction of one load into `load.table`, holding the target's load lock
-    /// (one load of a project into a table at a time) until commit or rollback.
+    /// (one load of a table at a time, whatever the project) until commit or rollback.
     fn begin(&self, io: &Io, load: &LoadIdentity) -> Result<Box<dyn TargetTxn>>;
 
     /// The table's columns (None when it does not exist), read without writing anything.

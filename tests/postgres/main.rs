@@ -357,17 +357,24 @@ fn a_value_the_server_refuses_mid_copy_leaves_the_target_unchanged() {
 }
 
 #[test]
-fn a_concurrent_run_is_refused_and_stale_running_records_are_closed() {
+fn a_load_waits_for_another_load_of_its_table_boundedly_and_closes_stale_records() {
     let db = PgTestDb::new("pg_lock");
     let s = Sandbox::new(&db, &["pg_lock"]);
     s.exec("pg_lock", &[]).ok();
-    // Another run holds the load lock of this project and table (an open transaction).
+    // Another load of the table, of any project, holds its load lock (an open transaction) for
+    // longer than this configuration lets a load wait.
+    s.write(
+        "etl.toml",
+        "[env.dev.connections]\nlite = \"sqlite://metadata/lite.db\"\n[load]\ntable_lock_timeout_seconds = 0.3\n",
+    );
     db.execute(
-        "BEGIN; SELECT pg_advisory_xact_lock(hashtextextended('etl load' || chr(31) || 'pg_lock' || chr(31) || 'app.locked', 0));",
+        "BEGIN; SELECT pg_advisory_xact_lock(hashtextextended('etl load' || chr(31) || 'app.locked', 0));",
     );
     s.exec("pg_lock", &[])
         .failed()
-        .contains("another run of project pg_lock is loading app.locked");
+        .contains("Another load of app.locked is running; waiting for it to finish (at most 0.3s")
+        .contains("another load of app.locked (this project or another) held the table for 0.3s")
+        .contains("table_lock_timeout_seconds");
     db.execute("COMMIT");
 
     // A run killed mid-load left its record `running`; the next load closes it and succeeds.
