@@ -307,7 +307,7 @@ impl Load<'_> {
     }
 
     /// Opens the target's transaction (holding its load lock), closes the records of runs that
-    /// died loading this table, and prepares the table for the mode.
+    /// died loading this table (committed with this load), and prepares the table for the mode.
     fn begin(
         &self,
         mode: LoadMode,
@@ -315,15 +315,10 @@ impl Load<'_> {
         replace_window: Option<CursorWindow>,
     ) -> Result<Session> {
         let mut txn = self.target.begin(self.io, &self.identity)?;
-        match self.audit_store.close_stale(self.io, &self.identity) {
-            Ok(0) => {}
-            Ok(n) => {
-                tracing::warn!(table = %self.spec.into, records = n, "Marked {n} audit record(s) of runs that stopped without finishing as failed.")
-            }
-            Err(e) => tracing::warn!(
-                "Could not close stale audit records for {}: {e}",
-                self.spec.into
-            ),
+        let (sql, params) = self.audit_store.close_stale_statement(&self.identity);
+        let closed = txn.execute(&sql, &params)?;
+        if closed > 0 {
+            tracing::warn!(table = %self.spec.into, records = closed, "Marked {closed} audit record(s) of runs that stopped without finishing as failed.");
         }
         let plan = LoadPlan {
             table: self.spec.into.clone(),

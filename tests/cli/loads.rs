@@ -324,3 +324,38 @@ fn value_that_does_not_fit_the_declared_type_names_column_and_row() {
     assert!(!w.table_exists("payments"));
     assert_eq!(w.audit_of("payments")[0].status, "failed");
 }
+
+#[test]
+fn a_killed_runs_running_record_is_closed_by_the_next_load_of_its_table() {
+    let s = Sandbox::with_project("load_full");
+    s.exec("load_full").run();
+    // What a run killed mid-load leaves behind: its record stays `running`.
+    s.warehouse()
+        .conn
+        .execute_batch(
+            "INSERT INTO etl_runs (run_id, project, task, status, load_type, environment, script_version, \
+             target_database, target_table, start_script_execution_time) \
+             VALUES ('dead-run', 'load_full', 'items', 'running', 'F', 'dev', '', 'warehouse', 'items', \
+                     '2020-01-01 00:00:00.000000+00:00')",
+        )
+        .unwrap();
+    s.exec("load_full")
+        .stderr_contains(
+            "Marked 1 audit record(s) of runs that stopped without finishing as failed",
+        )
+        .run();
+    let w = s.warehouse();
+    let dead = table(
+        &w,
+        "SELECT status, error_message FROM etl_runs WHERE run_id = 'dead-run'",
+    );
+    assert_eq!(dead[0][0], "failed");
+    assert!(
+        dead[0][1].starts_with("the run stopped without recording an outcome"),
+        "{dead:?}"
+    );
+    assert_eq!(
+        w.scalar_i64("SELECT count(*) FROM etl_runs WHERE status = 'running'"),
+        0
+    );
+}
