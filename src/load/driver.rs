@@ -8,7 +8,7 @@ use std::sync::Arc;
 
 use chrono::Utc;
 
-use super::rows::{coerce, cursor_pass};
+use super::rows::{check_keys, coerce, cursor_pass};
 use super::write::{self, Write};
 use super::{LoadMode, LoadPlan, LoadSpec, NullCursor, Resolved};
 use crate::audit::{error_text, AuditRecord, Status};
@@ -266,6 +266,7 @@ impl Load<'_> {
                 continue;
             }
             let batch = coerce(batch, &s.write.types, &spec.into)?;
+            check_keys(&batch, &s.write.key_columns, &spec.into)?;
             s.txn.write(&batch)?;
             self.figures.rows += batch.len() as u64;
             progress.update(self.figures.rows);

@@ -82,6 +82,28 @@ pub(super) fn cursor_pass(
     Ok(out)
 }
 
+/// Refuses a NULL in a key column, naming the row: a key identifies a row, and a NULL one
+/// would never match in a merge, so every run would add the row again.
+pub(super) fn check_keys(batch: &Batch, key: &[(usize, String)], table: &str) -> Result<()> {
+    if key.is_empty() {
+        return Ok(());
+    }
+    for (i, row) in batch.rows().enumerate() {
+        if let Some((_, name)) = key.iter().find(|(k, _)| row[*k].is_null()) {
+            return Err(EtlError::Load {
+                table: table.to_string(),
+                row: Some(batch.first_row + i as u64),
+                column: Some(name.clone()),
+                message:
+                    "the key column is NULL; a key identifies each row, so it cannot be NULL: \
+                          fix the source, or filter such rows out with .filter(|r| r.NAME != ())"
+                        .into(),
+            });
+        }
+    }
+    Ok(())
+}
+
 /// Converts each value to its target column's type, refusing lossy casts with the row,
 /// column and value in the message.
 pub(super) fn coerce(batch: Batch, columns: &Schema, table: &str) -> Result<Batch> {

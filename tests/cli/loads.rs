@@ -359,3 +359,32 @@ fn a_killed_runs_running_record_is_closed_by_the_next_load_of_its_table() {
         0
     );
 }
+
+#[test]
+fn a_null_key_is_refused_with_its_row_and_nothing_is_written() {
+    let s = Sandbox::with_project("load_null_key");
+    s.exec("load_null_key").run();
+    // The third data row has no id: a merge would add it again on every run.
+    s.write(
+        "projects/load_null_key/data/items.csv",
+        "id,name\n1,pen\n3,nib\n,lost\n",
+    );
+    for _ in 0..2 {
+        s.exec("load_null_key")
+            .status(1)
+            .stderr_contains("load into items, row 3, column 'id': the key column is NULL")
+            .run();
+    }
+    let w = s.warehouse();
+    assert_eq!(
+        table(&w, "SELECT id, name FROM items ORDER BY id"),
+        [["1", "pen"], ["2", "ink"]],
+        "the failed loads changed nothing"
+    );
+    // The table a load creates cannot hold a NULL key either.
+    let id = table(
+        &w,
+        "SELECT \"notnull\" FROM pragma_table_info('items') WHERE name = 'id'",
+    );
+    assert_eq!(id, [["1"]]);
+}

@@ -470,3 +470,21 @@ fn tls_modes_encrypt_and_verify() {
         .contains("ssl=true");
     }
 }
+
+#[test]
+fn a_null_key_is_refused_with_its_row_before_postgresql_sees_it() {
+    let db = PgTestDb::new("pg_null_key");
+    let s = Sandbox::new(&db, &["load_null_key"]);
+    s.exec("load_null_key", &[]).ok();
+    s.write(
+        "projects/load_null_key/data/items.csv",
+        "id,name\n1,pen\n3,nib\n,lost\n",
+    );
+    s.exec("load_null_key", &[])
+        .failed()
+        .contains("load into items, row 3, column 'id': the key column is NULL");
+    assert_eq!(
+        text(&db, "SELECT id || ':' || name FROM items ORDER BY id"),
+        ["1:pen", "2:ink"]
+    );
+}
