@@ -8,6 +8,7 @@ use std::sync::Arc;
 
 use chrono::Utc;
 
+use super::rejects::Rejects;
 use super::rows::{check_keys, coerce, cursor_pass};
 use super::write::{self, Write};
 use super::{LoadMode, LoadPlan, LoadSpec, NullCursor, Resolved};
@@ -43,6 +44,9 @@ pub struct LoadFigures {
     pub max: Option<Value>,
     pub since: Option<Value>,
     pub audit_id: Option<i64>,
+    /// Rows set aside (`max_errors`, `max_error_ratio`), and the file that lists them.
+    pub rejected: u64,
+    pub rejects_file: Option<std::path::PathBuf>,
 }
 
 /// One `load()` call: where rows come from, how they change on the way, what the script asked.
@@ -226,6 +230,7 @@ impl Load<'_> {
         };
         let pushed_down = source.applies_window();
         let opts = ReadOptions {
+            keep_going: spec.rejects_allowed(),
             batch_rows: spec.batch_rows,
             limit: spec.limit,
             window: if pushed_down { window.clone() } else { None },
@@ -238,6 +243,7 @@ impl Load<'_> {
         let filter_window = if pushed_down { None } else { window };
         let mut progress = Progress::new(&spec.into);
         let mut session: Option<Session> = None;
+        let mut rejects = Rejects::new(spec, run, &source.describe());
 
         loop {
             if io.cancel.is_cancelled() {
@@ -246,8 +252,14 @@ impl Load<'_> {
             let Some(batch) = stream.next_blocking() else {
                 break;
             };
+            let mut batch = batch?;
+            if let Some(r) = rejects.as_mut() {
+                for reject in std::mem::take(&mut batch.rejects) {
+                    r.add(reject)?;
+                }
+            }
             let batch = cursor_pass(
-                batch?,
+                batch,
                 cursor_index,
                 filter_window.as_ref(),
                 spec,
@@ -265,8 +277,8 @@ impl Load<'_> {
             if batch.is_empty() {
                 continue;
             }
-            let batch = coerce(batch, &s.write.types, &spec.into)?;
-            check_keys(&batch, &s.write.key_columns, &spec.into)?;
+            let batch = coerce(batch, &s.write.types, &spec.into, rejects.as_mut())?;
+            let batch = check_keys(batch, &s.write.key_columns, &spec.into, rejects.as_mut())?;
             s.txn.write(&batch)?;
             self.figures.rows += batch.len() as u64;
             progress.update(self.figures.rows);
@@ -280,6 +292,19 @@ impl Load<'_> {
             },
         };
         progress.finish(self.figures.rows);
+        if let Some(r) = rejects.as_mut() {
+            r.finish(self.figures.rows)?;
+            if r.count > 0 {
+                tracing::warn!(table = %spec.into, rejected = r.count, "{} rows were rejected; they are listed in {}.", r.count, r.path.display());
+                self.audit.error_message = Some(format!(
+                    "{} rows rejected (listed in {})",
+                    r.count,
+                    r.path.display()
+                ));
+                self.figures.rejected = r.count;
+                self.figures.rejects_file = Some(r.path.clone());
+            }
+        }
         let audit = &mut self.audit;
         audit.status = Status::Success.as_str().into();
         audit.number_of_records = Some(self.figures.rows as i64);

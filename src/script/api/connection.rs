@@ -38,6 +38,8 @@ const LOAD_OPTIONS: &[&str] = &[
     "null_cursor",
     "batch_rows",
     "allow_type_change",
+    "max_errors",
+    "max_error_ratio",
 ];
 /// Small results only: `query` is for lookups and checks, loads stream.
 const MAX_QUERY_ROWS: usize = 100_000;
@@ -236,6 +238,24 @@ fn load(ctx: &NativeCallContext, c: &Conn, spec: Map) -> Res<Map> {
         },
         allow_type_change: o.bool("allow_type_change")?.unwrap_or(false),
         limit: from.read_limit(),
+        max_errors: match o.int("max_errors")? {
+            Some(n) if n >= 0 => Some(n as u64),
+            Some(n) => {
+                return Err(fail(format!(
+                    "load(): max_errors must be 0 or more, not {n}"
+                )))
+            }
+            None => None,
+        },
+        max_error_ratio: match o.number("max_error_ratio")? {
+            Some(r) if (0.0..=1.0).contains(&r) => Some(r),
+            Some(r) => {
+                return Err(fail(format!(
+                    "load(): max_error_ratio must be between 0 and 1 (a share of the rows read), not {r}"
+                )))
+            }
+            None => None,
+        },
     };
     let conn = c.open()?;
     let io = &c.host.io;
@@ -275,6 +295,13 @@ fn load(ctx: &NativeCallContext, c: &Conn, spec: Map) -> Res<Map> {
     out.insert(
         "since".into(),
         f.since.map(to_dynamic).unwrap_or(Dynamic::UNIT),
+    );
+    out.insert("rejected".into(), (f.rejected as i64).into());
+    out.insert(
+        "rejects".into(),
+        f.rejects_file
+            .map(|p| Dynamic::from(p.display().to_string()))
+            .unwrap_or(Dynamic::UNIT),
     );
     Ok(out)
 }
