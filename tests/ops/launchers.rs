@@ -7,7 +7,7 @@ use std::process::{Command, Output, Stdio};
 
 use crate::support::{repo, Sandbox, BIN};
 
-fn sandbox(projects: &[&str]) -> Sandbox {
+pub(crate) fn sandbox(projects: &[&str]) -> Sandbox {
     let s = Sandbox::new();
     for p in projects {
         s.add_project(&repo().join("tests/projects").join(p), p);
@@ -29,18 +29,18 @@ fn copy_dir(from: &Path, to: &Path) {
     }
 }
 
-struct Ran {
-    code: Option<i32>,
-    stdout: String,
-    stderr: String,
+pub(crate) struct Ran {
+    pub code: Option<i32>,
+    pub stdout: String,
+    pub stderr: String,
 }
 
 /// In `env` of [`launch`]: remove the variable.
-const UNSET: &str = "\u{0}unset";
+pub(crate) const UNSET: &str = "\u{0}unset";
 
 /// `launchers/NAME ARGS...` in the sandbox, with no ETL_* of the outer environment and
 /// ETL_BIN set to the binary under test (unless `env` sets it to [`UNSET`]).
-fn launch(s: &Sandbox, name: &str, args: &[&str], env: &[(&str, &str)]) -> Ran {
+pub(crate) fn launch(s: &Sandbox, name: &str, args: &[&str], env: &[(&str, &str)]) -> Ran {
     let mut cmd = Command::new(s.path(&format!("launchers/{name}")));
     cmd.args(args).current_dir(s.root()).stdin(Stdio::null());
     for (k, _) in std::env::vars_os() {
@@ -68,7 +68,7 @@ fn launch(s: &Sandbox, name: &str, args: &[&str], env: &[(&str, &str)]) -> Ran {
     }
 }
 
-fn launcher_log(s: &Sandbox, project: &str) -> String {
+pub(crate) fn launcher_log(s: &Sandbox, project: &str) -> String {
     s.read(&format!("metadata/logs/{project}/launcher.log"))
 }
 

@@ -13,5 +13,6 @@ mod backfill;
 mod backfill_pg;
 mod docker;
 mod export;
+mod launcher_options;
 mod launchers;
 mod schedule;
