@@ -25,6 +25,7 @@ pub mod runner;
 pub mod scaffold;
 pub mod schedule;
 pub mod script;
+pub mod stdout;
 pub mod summary;
 pub mod table;
 pub mod watch;

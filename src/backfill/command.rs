@@ -66,7 +66,7 @@ pub async fn command(config: Option<&Path>, args: BackfillArgs) -> Result<Outcom
         }
     }
     if args.dry_run {
-        print!("{}", dry_run_listing(&project, &selected, &range, &slots));
+        crate::stdout::print(&dry_run_listing(&project, &selected, &range, &slots))?;
         return Ok(Outcome::Success);
     }
 

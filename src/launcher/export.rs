@@ -470,5 +470,4 @@ mod tests {
             assert!(e.contains(why) && e.contains("etl schedule"), "{s}: {e}");
         }
     }
-
 }

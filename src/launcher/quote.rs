@@ -170,7 +170,10 @@ mod tests {
         );
         for bad in ["100%", "a\"b", "a^b", "a!b", "a\nb", "a\r\nb"] {
             let e = bat_word(bad, "the path").unwrap_err();
-            assert!(e.starts_with("the path '") && e.contains("cannot be written safely"), "{e}");
+            assert!(
+                e.starts_with("the path '") && e.contains("cannot be written safely"),
+                "{e}"
+            );
             assert!(!e.contains('\n'), "{e}");
         }
     }
@@ -181,7 +184,13 @@ mod tests {
             bat_bare("C:\\etl 2\\x.bat", "the folder").unwrap(),
             "C:\\etl 2\\x.bat"
         );
-        for bad in ["C:\\a & calc", "C:\\Program Files (x86)", "a|b", "a%b", "a\nb"] {
+        for bad in [
+            "C:\\a & calc",
+            "C:\\Program Files (x86)",
+            "a|b",
+            "a%b",
+            "a\nb",
+        ] {
             assert!(bat_bare(bad, "the folder").is_err(), "{bad:?}");
         }
     }

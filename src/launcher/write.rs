@@ -9,7 +9,7 @@ use crate::outcome::{CliError, Outcome};
 
 pub async fn command(config: Option<&Path>, args: LauncherArgs) -> Result<Outcome, CliError> {
     let path = write_launcher(config, &args).await?;
-    println!("Wrote {}", path.display());
+    crate::stdout::line(format_args!("Wrote {}", path.display()))?;
     Ok(Outcome::Success)
 }
 

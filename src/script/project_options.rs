@@ -121,7 +121,18 @@ mod tests {
         for ok in ["shop", "sales-eu.v2", "A_1", "..x", "x.."] {
             assert!(check_name(ok).is_ok(), "{ok}");
         }
-        for bad in ["", ".", "..", "a/b", "a\\b", "x\nid > /tmp/pwned #", "a b", "$(id)", "é", "a'b"] {
+        for bad in [
+            "",
+            ".",
+            "..",
+            "a/b",
+            "a\\b",
+            "x\nid > /tmp/pwned #",
+            "a b",
+            "$(id)",
+            "é",
+            "a'b",
+        ] {
             let e = check_name(bad).unwrap_err();
             assert!(
                 e.contains("letters, digits, '_', '-' and '.'") && !e.contains('\n'),

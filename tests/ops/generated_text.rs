@@ -82,7 +82,9 @@ fn a_project_name_other_than_letters_digits_underscore_dash_dot_is_a_script_erro
     for name in ["x\\nid > /tmp/pwned #", "..", "a b", "$(touch pwned)"] {
         s.write(
             "projects/bad/project.rhai",
-            format!("// a hostile name\nlet v = \"1\";\n  project(\"{name}\", #{{ version: v }});\n"),
+            format!(
+                "// a hostile name\nlet v = \"1\";\n  project(\"{name}\", #{{ version: v }});\n"
+            ),
         );
         for args in [
             vec!["check", "projects/bad/project.rhai"],
@@ -168,7 +170,10 @@ fn a_generated_bat_launcher_keeps_values_in_comments_and_quotes_or_refuses_them(
     assert!(lines[1].starts_with("rem Runs project 'hostile'"), "{text}");
     for line in &lines[1..4] {
         assert!(line.starts_with("rem "), "{line}");
-        assert!(!line.contains(['%', '^', '&', '|', '<', '>', '"', '!']), "{line}");
+        assert!(
+            !line.contains(['%', '^', '&', '|', '<', '>', '"', '!']),
+            "{line}"
+        );
     }
     assert_eq!(lines[4], "call \"%~dp0run.bat\" hostile --load-type I %*");
 
@@ -212,7 +217,8 @@ fn a_generated_bat_launcher_keeps_values_in_comments_and_quotes_or_refuses_them(
         .status(2)
         .run();
     assert!(
-        ran.stderr.contains("holds '%', which cannot be written safely"),
+        ran.stderr
+            .contains("holds '%', which cannot be written safely"),
         "{}",
         ran.stderr
     );

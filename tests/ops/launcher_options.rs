@@ -170,7 +170,16 @@ fn run_sh_passes_every_option_alone_and_all_together() {
         etl_argv(
             &s,
             "run.sh",
-            &["ops_backfill", "--env", "a", "--load-type", "F", "--env", "b", "-q"]
+            &[
+                "ops_backfill",
+                "--env",
+                "a",
+                "--load-type",
+                "F",
+                "--env",
+                "b",
+                "-q"
+            ]
         ),
         words(&["-q", "exec", SCRIPT, "--env", "b", "--load-type", "F"])
     );
@@ -275,7 +284,9 @@ fn backfill_sh_with_env_runs_the_real_backfill_in_that_environment() {
     let audit = s.warehouse().audit();
     assert!(!audit.is_empty());
     assert!(
-        audit.iter().all(|r| r.environment == "dev" && r.load_type == "B"),
+        audit
+            .iter()
+            .all(|r| r.environment == "dev" && r.load_type == "B"),
         "{audit:?}"
     );
     let log = launcher_log(&s, "ops_backfill");
@@ -303,7 +314,9 @@ fn every_fragment_of_the_argument_list_starts_with_a_space() {
         seen += 1;
         let value = value.trim_matches('"');
         assert!(
-            value.starts_with(' ') || value.starts_with("$EXTRA ") || value.is_empty()
+            value.starts_with(' ')
+                || value.starts_with("$EXTRA ")
+                || value.is_empty()
                 || value == "${EXTRA# }",
             "launch.sh: {line}"
         );
