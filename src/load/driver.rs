@@ -128,7 +128,9 @@ pub fn run_load(conn: &Connection, req: LoadRequest<'_>) -> Result<LoadFigures> 
         })
     });
     let Load {
-        figures, mut audit, ..
+        figures,
+        mut audit,
+        ..
     } = load;
     match result {
         Ok(()) => {
