@@ -70,7 +70,7 @@ pub async fn command(config: Option<&Path>, args: BackfillArgs) -> Result<Outcom
         return Ok(Outcome::Success);
     }
 
-    let stamp = chrono::Local::now().format("%Y%m%d_%H%M%S").to_string();
+    let stamp = crate::logging::process_stamp();
     let log = exec::open_log(&project, &stamp, false, exec::LogTo::Process);
     let to_run = slots
         .iter()

@@ -150,7 +150,7 @@ impl Session {
                 let analysis = Analysis::of(&project);
                 let project = Arc::new(project);
                 if self.log.is_none() {
-                    let stamp = chrono::Local::now().format("%Y%m%d_%H%M%S").to_string();
+                    let stamp = crate::logging::process_stamp();
                     let log = exec::open_log(&project, &stamp, false, exec::LogTo::Process);
                     if let Some(p) = &log.path {
                         crate::stdout::note(format_args!("watch: log in {}", shorten(p)));
