@@ -10,6 +10,7 @@ pub mod context;
 pub mod cron;
 pub mod data;
 pub mod defs;
+pub mod dotenv;
 pub mod error;
 pub mod exec;
 pub mod launcher;
