@@ -1,14 +1,16 @@
 //! `etl.toml`: named environments with named connections, plus run-time limits.
 //! Found by `--config`, `ETL_CONFIG`, or by walking up from the project (then the working
-//! directory). `ETL_CONN_<NAME>` supplies or overrides a connection; passwords come from the
-//! environment and are masked wherever a URL is shown.
+//! directory). `ETL_CONN_<NAME>` (from the environment, else `.env` beside the file) supplies
+//! or overrides a connection; passwords come from there and are masked wherever a URL is shown.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use serde::Deserialize;
 
 pub use crate::connectors::mask_url;
+use crate::dotenv::DotEnv;
 use crate::error::{EtlError, Result};
 use crate::notify::config::{NotifyOverride, SmtpConfig, SmtpSection};
 
@@ -135,6 +137,8 @@ pub struct Config {
     pub load: LoadSettings,
     connections: BTreeMap<String, String>,
     env_names: Vec<String>,
+    /// The variables of `.env` beside the configuration (see dotenv.rs).
+    dotenv: Arc<DotEnv>,
 }
 
 impl Config {
@@ -161,10 +165,12 @@ impl Config {
             Some(p) => absolute(p.parent().unwrap_or(Path::new("."))),
             None => absolute(Path::new(".")),
         };
-        // A .env beside the config (or in the working directory) fills in secrets; variables
-        // already set in the environment win.
-        let _ = dotenvy::from_path(base_dir.join(".env"));
-        let _ = dotenvy::dotenv();
+        // Read into the configuration, not the environment (see dotenv.rs).
+        let dotenv = DotEnv::read(&base_dir).map_err(EtlError::Config)?;
+        for w in &dotenv.warnings {
+            tracing::warn!("{w}");
+        }
+        let dotenv = Arc::new(dotenv.dotenv);
 
         let file: FileConfig = match &path {
             Some(p) => {
@@ -177,6 +183,12 @@ impl Config {
         let env_name = env
             .map(str::to_string)
             .or_else(|| std::env::var("ETL_ENV").ok().filter(|s| !s.is_empty()))
+            .or_else(|| {
+                dotenv
+                    .get("ETL_ENV")
+                    .filter(|s| !s.is_empty())
+                    .map(str::to_string)
+            })
             .or(file.default_env.clone())
             .unwrap_or_else(|| DEFAULT_ENV.to_string());
         let env_names: Vec<String> = file.env.keys().cloned().collect();
@@ -194,8 +206,11 @@ impl Config {
             .get(&env_name)
             .map(|e| e.connections.clone())
             .unwrap_or_default();
-        let (smtp, notify) = notify_settings(&file, &env_name, &base_dir)
+        let (mut smtp, notify) = notify_settings(&file, &env_name, &base_dir)
             .map_err(|e| EtlError::Config(format!("{}: {e}", display(&path))))?;
+        if let Some(smtp) = &mut smtp {
+            smtp.password_from_dotenv = dotenv.secret(&smtp.password_env);
+        }
         let metadata_dir = base_dir.join(file.metadata_dir.as_deref().unwrap_or("metadata"));
         let audit_schema = match file.audit.schema {
             Some(s) if s.trim().is_empty() || s.len() > 63 => {
@@ -222,7 +237,22 @@ impl Config {
             load: file.load,
             connections,
             env_names,
+            dotenv,
         })
+    }
+
+    /// A variable of the environment, else of `.env` (the environment wins; an empty value
+    /// counts as unset).
+    pub fn var(&self, name: &str) -> Option<String> {
+        std::env::var(name)
+            .ok()
+            .filter(|s| !s.is_empty())
+            .or_else(|| {
+                self.dotenv
+                    .get(name)
+                    .filter(|s| !s.is_empty())
+                    .map(str::to_string)
+            })
     }
 
     /// What connectors take from this file beyond a connection's URL.
@@ -246,9 +276,8 @@ impl Config {
     /// then the embedded default for "warehouse" when no etl.toml exists. Relative sqlite paths are made absolute.
     pub fn connection_url(&self, name: &str) -> Result<String> {
         let var = format!("ETL_CONN_{}", name.to_ascii_uppercase());
-        let url = std::env::var(&var)
-            .ok()
-            .filter(|s| !s.is_empty())
+        let url = self
+            .var(&var)
             .or_else(|| self.connections.get(name).cloned())
             // Only without any etl.toml: with one, a missing warehouse in `--env prod` must be
             // an error, not a quiet load into a local file.

@@ -65,12 +65,13 @@ impl RunInfo {
         format!("{}-{suffix}", at.format("%Y%m%dT%H%M%S"))
     }
 
-    /// Timestamp used in file names of this run (`NAME_YYYYmmdd_HHMMSS`).
+    /// The stamp in this run's file names (`NAME_YYYYmmdd_HHMMSS_mmm_SUFFIX`): its local
+    /// start time to the millisecond, then the random suffix of its id, so two runs started
+    /// in the same second (or millisecond) never share a log or an output file, names sort by
+    /// start time, and a file leads to its run's audit records.
     pub fn file_stamp(&self) -> String {
-        self.started_at
-            .with_timezone(&chrono::Local)
-            .format("%Y%m%d_%H%M%S")
-            .to_string()
+        let suffix = self.id.rsplit('-').next().unwrap_or_default();
+        crate::logging::stamp(self.started_at, suffix)
     }
 }
 

@@ -49,11 +49,7 @@ pub fn register(engine: &mut Engine, host: &Arc<Host>) {
 }
 
 fn project(host: &Host, ctx: &NativeCallContext, name: &str, opts: Map) -> Res<()> {
-    if name.trim().is_empty() || name.contains(['/', '\\']) {
-        return Err(fail(format!(
-            "project name '{name}' must be non-empty and contain no slashes"
-        )));
-    }
+    crate::script::project_options::check_name(name).map_err(fail)?;
     let mut o = Options::new("project()", opts, PROJECT_OPTIONS)?;
     let mut meta = ProjectMeta {
         name: name.to_string(),
