@@ -12,6 +12,9 @@ pub use crate::connectors::mask_url;
 use crate::error::{EtlError, Result};
 use crate::notify::config::{NotifyOverride, SmtpConfig, SmtpSection};
 
+mod limits;
+pub use limits::Limits;
+
 pub const FILE_NAME: &str = "etl.toml";
 const DEFAULT_ENV: &str = "dev";
 /// The embedded default warehouse: works with no server and no configuration.
@@ -88,27 +91,6 @@ struct EnvSection {
     smtp: Option<SmtpSection>,
     /// `notify = false` or `[env.NAME.notify]`: overrides the projects' `notify` option.
     notify: Option<toml::Value>,
-}
-
-/// Guards against runaway scripts. Loops in ETL scripts are legitimately long, so the
-/// operation limit is high; it exists to stop an endless loop, not a big job.
-#[derive(Clone, Debug, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct Limits {
-    pub max_operations: u64,
-    pub max_call_levels: usize,
-    /// `.rows()` refuses to materialise more rows than this into the interpreter.
-    pub max_rows_in_script: usize,
-}
-
-impl Default for Limits {
-    fn default() -> Self {
-        Limits {
-            max_operations: 1_000_000_000,
-            max_call_levels: 64,
-            max_rows_in_script: 100_000,
-        }
-    }
 }
 
 #[derive(Clone, Debug)]
@@ -194,6 +176,9 @@ impl Config {
         let (smtp, notify) = notify_settings(&file, &env_name, &base_dir)
             .map_err(|e| EtlError::Config(format!("{}: {e}", display(&path))))?;
         let metadata_dir = base_dir.join(file.metadata_dir.as_deref().unwrap_or("metadata"));
+        file.limits
+            .check()
+            .map_err(|e| EtlError::Config(format!("{}: [limits] {e}", display(&path))))?;
         let audit_schema = match file.audit.schema {
             Some(s) if s.trim().is_empty() || s.len() > 63 => {
                 return Err(EtlError::Config(format!(

@@ -6,12 +6,13 @@ use rhai::Engine;
 
 use super::host::Host;
 use super::modules::ProjectResolver;
+use crate::config::Limits;
 
 pub fn build(host: &Arc<Host>) -> Engine {
     let mut engine = Engine::new();
-    let limits = &host.config.limits;
-    engine.set_max_operations(limits.max_operations);
-    engine.set_max_call_levels(limits.max_call_levels);
+    // The top level runs under etl.toml's limits; the project's own apply to its tasks
+    // (`factory::load` sets them once `project()` has declared them).
+    set_limits(&mut engine, &host.config.limits);
     engine.set_module_resolver(ProjectResolver {
         project_dir: host.project_dir.clone(),
         stdlib_dir: std::env::var_os("ETL_STDLIB")
@@ -37,4 +38,20 @@ pub fn build(host: &Arc<Host>) -> Engine {
     });
     super::api::register(&mut engine, host);
     engine
+}
+
+/// Every limit of `[limits]` Rhai enforces itself (`max_rows_in_script` is the API's). Without
+/// the size limits a value that doubles in a loop exhausts memory, and the allocation failure
+/// aborts the whole process: no audit record, and every project of `etl schedule` gone with it.
+pub fn set_limits(engine: &mut Engine, limits: &Limits) {
+    engine.set_max_operations(limits.max_operations);
+    engine.set_max_call_levels(limits.max_call_levels);
+    engine.set_max_string_size(limits.max_string_size);
+    engine.set_max_array_size(limits.max_array_size);
+    engine.set_max_map_size(limits.max_map_size);
+    engine.set_max_expr_depths(limits.max_expr_depth, limits.max_function_expr_depth);
+    engine.set_max_modules(match limits.max_modules {
+        0 => usize::MAX,
+        n => n,
+    });
 }

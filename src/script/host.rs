@@ -3,9 +3,9 @@
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex, RwLock};
+use std::sync::{Arc, Mutex, OnceLock, RwLock};
 
-use crate::config::Config;
+use crate::config::{Config, Limits};
 use crate::connectors::{mask_url, registry, Connection, Io};
 use crate::error::{EtlError, Result};
 use crate::runmode::RunMode;
@@ -100,6 +100,8 @@ pub struct Host {
     wrapped: Mutex<HashMap<String, Arc<Connection>>>,
     pub mode: RunMode,
     pub recorder: Option<Arc<Recorder>>,
+    /// `[limits]` changed by the project's `limits` option, once `project()` declared it.
+    project_limits: OnceLock<Limits>,
 }
 
 impl Host {
@@ -131,7 +133,19 @@ impl Host {
             wrapped: Mutex::new(HashMap::new()),
             mode: options.mode,
             recorder: options.recorder,
+            project_limits: OnceLock::new(),
         })
+    }
+
+    /// The limits of the project's tasks: etl.toml's `[limits]`, changed by the project's
+    /// `limits` option.
+    pub fn limits(&self) -> &Limits {
+        self.project_limits.get().unwrap_or(&self.config.limits)
+    }
+
+    /// Called once, by `project()`.
+    pub(crate) fn set_project_limits(&self, limits: Limits) {
+        let _ = self.project_limits.set(limits);
     }
 
     /// The open connections, to hand to the next host of the same configuration.

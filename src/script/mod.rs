@@ -6,6 +6,7 @@ pub mod engine;
 pub mod errors;
 pub mod factory;
 pub mod host;
+pub mod limits;
 pub mod lint;
 mod modules;
 pub mod project_options;

@@ -9,5 +9,6 @@ mod config;
 mod demo;
 mod files;
 mod interrupt;
+mod limits;
 mod loads;
 mod runner;

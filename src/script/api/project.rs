@@ -21,6 +21,7 @@ const PROJECT_OPTIONS: &[&str] = &[
     "logs",
     "missed",
     "load_type",
+    "limits",
 ];
 const TASK_OPTIONS: &[&str] = &["after", "retries", "retry_delay", "description"];
 
@@ -86,6 +87,11 @@ fn project(host: &Host, ctx: &NativeCallContext, name: &str, opts: Map) -> Res<(
             meta.extra.insert(key.into(), v);
         }
     }
+    let limits = o
+        .map("limits")?
+        .map(|m| crate::script::limits::project_option(host.limits(), m))
+        .transpose()
+        .map_err(fail)?;
     // schedule, timezone, missed, load_type: what the scheduler and launchers read.
     crate::script::project_options::ProjectOptions::from_meta(&meta).map_err(fail)?;
     host.check_connection(&meta.target).map_err(fail)?;
@@ -94,6 +100,9 @@ fn project(host: &Host, ctx: &NativeCallContext, name: &str, opts: Map) -> Res<(
         return Err(fail(
             "project(...) is called twice: a script declares one project",
         ));
+    }
+    if let Some(limits) = limits {
+        host.set_project_limits(limits);
     }
     defs.project = Some((
         meta,

@@ -13,6 +13,7 @@ use crate::data::{Batch, Column, Schema};
 use crate::error::{EtlError, Result};
 use crate::load::Transform;
 use crate::script::host::Host;
+use crate::script::limits::Growth;
 
 #[derive(Clone)]
 pub enum Step {
@@ -182,21 +183,34 @@ fn csv_file(host: &Host, path: &str, opts: Map) -> Res<Relation> {
 }
 
 fn rows(host: &Host, ctx: &NativeCallContext, r: &Relation) -> Res<Array> {
-    let cap = host.config.limits.max_rows_in_script;
+    let cap = host.limits().max_rows_in_script;
     let mut out = Array::new();
-    r.for_each_batch(host, ctx, |schema, batch| {
+    // Each row is measured as it comes, so rows that would pass the engine's size limits stop
+    // the read there rather than after all of them are in memory.
+    let mut growth = Growth::default();
+    let mut too_large = None;
+    let read = r.for_each_batch(host, ctx, |schema, batch| {
         for row in batch.rows() {
             if out.len() == cap {
                 return Err(EtlError::Other(format!(
                     ".rows() stops at {cap} rows (limits.max_rows_in_script): load the relation instead, or .limit(n) it"
                 )));
             }
-            out.push(row_to_map(schema, row).into());
+            let row: Dynamic = row_to_map(schema, row).into();
+            if let Err(e) = growth.push(ctx.engine(), &row) {
+                too_large = Some(e);
+                // Stops the read; the engine's own error is what the script gets.
+                return Err(EtlError::Other(String::new()));
+            }
+            out.push(row);
         }
         Ok(())
-    })
-    .map_err(fail)?;
-    Ok(out)
+    });
+    match (read, too_large) {
+        (_, Some(e)) => Err(e),
+        (Err(e), None) => Err(fail(e)),
+        (Ok(_), None) => Ok(out),
+    }
 }
 
 /// Runs `.map`/`.filter`/`.limit` steps on batches, calling script closures per row.
