@@ -8,6 +8,12 @@ use super::host::Host;
 use super::modules::ProjectResolver;
 use crate::config::Limits;
 
+/// The stack of the threads scripts run on. Rhai recurses once per call level and per nested
+/// expression, and a debug build spends some 40 KiB per call level: the default 2 MiB
+/// overflows (and the process aborts) before `max_call_levels` = 64 is reached. This holds
+/// `Limits::MAX_DEPTH` levels with room to spare; untouched pages cost nothing.
+pub const THREAD_STACK_SIZE: usize = 64 * 1024 * 1024;
+
 pub fn build(host: &Arc<Host>) -> Engine {
     let mut engine = Engine::new();
     // The top level runs under etl.toml's limits; the project's own apply to its tasks

@@ -13,6 +13,17 @@ type SharedModule = Arc<Module>;
 use super::host::Sources;
 use super::record::Recorder;
 
+/// Modules importing modules deeper than this are refused: each level is a nested evaluation
+/// on the script thread's stack.
+const MAX_IMPORT_DEPTH: usize = 32;
+
+thread_local! {
+    /// The modules being evaluated on this thread, outermost first: an import of one of them
+    /// is a cycle, which would otherwise recurse until the stack overflows and the process
+    /// aborts.
+    static IMPORTING: std::cell::RefCell<Vec<String>> = const { std::cell::RefCell::new(Vec::new()) };
+}
+
 /// The standard library compiled into the binary, so an installed `etl` works anywhere.
 const BUILT_IN: &[(&str, &str)] = &[("copy", include_str!("../../stdlib/copy.rhai"))];
 
@@ -70,11 +81,47 @@ impl ModuleResolver for ProjectResolver {
         let in_module = |e: Box<EvalAltResult>| -> Box<EvalAltResult> {
             EvalAltResult::ErrorInModule(path.to_string(), e, pos).into()
         };
+        let _importing = Importing::enter(&name).map_err(|message| {
+            EvalAltResult::ErrorRuntime(format!("import \"{path}\": {message}").into(), pos)
+        })?;
         let mut ast = engine
             .compile(&text)
             .map_err(|e| in_module(EvalAltResult::ErrorParsing(*e.0, e.1).into()))?;
         ast.set_source(name.as_str());
         let module = Module::eval_ast_as_new(Scope::new(), &ast, engine).map_err(in_module)?;
         Ok(module.into())
+    }
+}
+
+/// `name` on this thread's stack of modules being evaluated, for as long as it lives.
+struct Importing;
+
+impl Importing {
+    fn enter(name: &str) -> Result<Importing, String> {
+        IMPORTING.with(|stack| {
+            let mut stack = stack.borrow_mut();
+            if let Some(i) = stack.iter().position(|m| m == name) {
+                let mut cycle: Vec<&str> = stack[i..].iter().map(String::as_str).collect();
+                cycle.push(name);
+                return Err(format!(
+                    "the modules import each other in a cycle: {}",
+                    cycle.join(" -> ")
+                ));
+            }
+            if stack.len() >= MAX_IMPORT_DEPTH {
+                return Err(format!(
+                    "modules import modules more than {MAX_IMPORT_DEPTH} deep"
+                ));
+            }
+            stack.push(name.to_string());
+            Ok(Importing)
+        })
+    }
+}
+
+impl Drop for Importing {
+    fn drop(&mut self) {
+        // try_with: during thread teardown the slot may already be gone.
+        let _ = IMPORTING.try_with(|stack| stack.borrow_mut().pop());
     }
 }

@@ -1,6 +1,6 @@
-//! Runaway scripts meet the engine's limits: a value that grows without end ends as a clean
-//! error naming the limit (a failed task, exit 1, or a script error, exit 2), never as an
-//! aborted process.
+//! Runaway scripts meet the engine's limits: a value that grows without end, endless recursion
+//! and an import cycle each end as a clean error naming the limit (a failed task, exit 1, or a
+//! script error, exit 2), never as an aborted process.
 
 use crate::support::{Sandbox, ETL_TOML};
 
@@ -69,6 +69,38 @@ fn a_runaway_top_level_is_a_script_error() {
             .stderr_contains("limits.max_string_size is 67108864 bytes")
             .run();
     }
+}
+
+#[test]
+fn endless_recursion_fails_its_task_cleanly() {
+    let s = Sandbox::with_project("limits_recursion");
+    s.exec("limits_recursion")
+        .status(1)
+        .stderr_contains("limits.max_call_levels is 64")
+        .run();
+    assert!(error_of(&s, "dig").contains("max_call_levels"));
+    let statuses: Vec<(String, String)> = s
+        .warehouse()
+        .audit()
+        .into_iter()
+        .map(|r| (r.task, r.status))
+        .filter(|(t, _)| t == "steady")
+        .collect();
+    assert_eq!(statuses, [("steady".to_string(), "success".to_string())]);
+}
+
+#[test]
+fn an_import_cycle_is_a_script_error() {
+    let s = Sandbox::with_project("limits_import_cycle");
+    let ran = s.check("limits_import_cycle").status(2).run();
+    assert!(
+        ran.stderr
+            .contains("the modules import each other in a cycle")
+            && ran.stderr.contains("lib/a.rhai -> ")
+            && ran.stderr.contains("lib/b.rhai -> "),
+        "{}",
+        ran.stderr
+    );
 }
 
 #[test]
