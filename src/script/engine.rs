@@ -34,14 +34,10 @@ pub fn build(host: &Arc<Host>) -> Engine {
             .unwrap_or_default();
         tracing::debug!(target: "script", "{at} {text}");
     });
-    // Ctrl-C (or a scheduler's shutdown) stops a script between two operations; connectors
-    // check the same token between batches.
+    // Ctrl-C (or a scheduler's shutdown) stops a script between two operations, and so does
+    // the end of its task's `timeout`; connectors stop on the same tokens (`Host::task_io`).
     let cancel = host.io.cancel.clone();
-    engine.on_progress(move |_| {
-        cancel
-            .is_cancelled()
-            .then(|| "the run was cancelled".into())
-    });
+    engine.on_progress(move |_| crate::context::interruption(&cancel).map(Into::into));
     super::api::register(&mut engine, host);
     engine
 }

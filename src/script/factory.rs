@@ -32,6 +32,8 @@ pub struct TaskDef {
     pub after: Vec<String>,
     pub retries: u32,
     pub retry_delay: Duration,
+    /// The wall-clock limit of each attempt (the `timeout` option); None: no limit.
+    pub timeout: Option<Duration>,
     pub func: FnPtr,
     /// The script state where `task(...)` was called (its functions and imports), so a
     /// closure defined inside an imported module still finds its module when it runs.

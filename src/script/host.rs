@@ -148,6 +148,18 @@ impl Host {
         let _ = self.project_limits.set(limits);
     }
 
+    /// What the script API reaches the async core with: inside a task, an `Io` that stops with
+    /// the task's attempt (its `timeout`) as well as with the run; elsewhere the run's.
+    pub fn task_io(&self) -> Io {
+        match crate::context::current_task().and_then(|t| t.cancel.clone()) {
+            Some(cancel) => Io {
+                handle: self.io.handle.clone(),
+                cancel,
+            },
+            None => self.io.clone(),
+        }
+    }
+
     /// The open connections, to hand to the next host of the same configuration.
     pub fn shared_connections(&self) -> SharedConnections {
         self.connections.clone()

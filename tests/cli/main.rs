@@ -12,3 +12,4 @@ mod interrupt;
 mod limits;
 mod loads;
 mod runner;
+mod timeout;

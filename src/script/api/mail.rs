@@ -85,9 +85,9 @@ fn send_email(host: &Host, opts: Map) -> Res<bool> {
         attachments,
     };
     let smtp = host.config.smtp.as_ref();
-    host.io
-        .handle
-        .block_on(mailer::send(smtp, &mail, &host.io.cancel))
+    let io = host.task_io();
+    io.handle
+        .block_on(mailer::send(smtp, &mail, &io.cancel))
         .map_err(|e| {
             fail(format!(
                 "send_email(): '{subject}' to {recipients} was not sent: {e}"

@@ -23,7 +23,9 @@ const PROJECT_OPTIONS: &[&str] = &[
     "load_type",
     "limits",
 ];
-const TASK_OPTIONS: &[&str] = &["after", "retries", "retry_delay", "description"];
+const TASK_OPTIONS: &[&str] = &["after", "retries", "retry_delay", "timeout", "description"];
+/// The longest `timeout`: a bound Duration can hold, far above any real task.
+const MAX_TIMEOUT_SECONDS: f64 = 30.0 * 24.0 * 3600.0;
 
 pub fn register(engine: &mut Engine, host: &Arc<Host>) {
     let h = host.clone();
@@ -137,6 +139,16 @@ fn task(host: &Host, ctx: &NativeCallContext, name: &str, opts: Map, func: FnPtr
             "{what}: retry_delay must be between 0 and 3600 seconds, not {delay}"
         )));
     }
+    let timeout = match o.number("timeout")? {
+        None => None,
+        Some(t) if t > 0.0 && t <= MAX_TIMEOUT_SECONDS => Some(Duration::from_secs_f64(t)),
+        Some(t) => {
+            return Err(fail(format!(
+                "{what}: timeout must be a number of seconds above 0 and at most \
+                 {MAX_TIMEOUT_SECONDS} (30 days), not {t}"
+            )))
+        }
+    };
     let _ = o.string("description")?;
     let mut defs = host.defs.lock().expect("defs lock");
     if defs.tasks.iter().any(|t| t.name == name) {
@@ -149,6 +161,7 @@ fn task(host: &Host, ctx: &NativeCallContext, name: &str, opts: Map, func: FnPtr
         after,
         retries,
         retry_delay: Duration::from_secs_f64(delay),
+        timeout,
         func,
         defined_in: Arc::new(call_site(ctx)),
         pos: ctx.call_position(),

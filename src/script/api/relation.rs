@@ -98,7 +98,7 @@ impl Relation {
             limit,
             ..ReadOptions::default()
         };
-        let mut stream = self.source.open(&host.io, &opts)?;
+        let mut stream = self.source.open(&host.task_io(), &opts)?;
         let mut transform = RhaiTransform::new(ctx, &self.steps, stream.schema.clone());
         while let Some(batch) = stream.next_blocking() {
             let out = transform.apply(batch?)?;
@@ -150,7 +150,7 @@ pub fn register(engine: &mut Engine, host: &Arc<Host>) {
     );
     let h = host.clone();
     engine.register_fn("columns", move |r: &mut Relation| -> Res<Array> {
-        let schema = r.source.schema(&h.io).map_err(fail)?;
+        let schema = r.source.schema(&h.task_io()).map_err(fail)?;
         Ok(schema
             .columns
             .iter()
