@@ -42,6 +42,18 @@ struct FileConfig {
     /// `[schedule]`: defaults of `etl schedule`.
     #[serde(default)]
     schedule: ScheduleSettings,
+    #[serde(default)]
+    security: SecuritySection,
+}
+
+/// `[security]`: what scripts may reach besides the configured databases
+/// (docs/operations.md#trust-model).
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SecuritySection {
+    /// Folders, relative to this file, that every file a script reads or writes must be in.
+    /// Unset: scripts are trusted with the whole file system.
+    allowed_paths: Option<Vec<String>>,
 }
 
 /// `[schedule]`: defaults of `etl schedule` (docs/operations.md#the-scheduler).
@@ -112,6 +124,8 @@ pub struct Config {
     pub schedule: ScheduleSettings,
     /// `[load]`: how loads wait for other sessions.
     pub load: LoadSettings,
+    /// `[security] allowed_paths`, absolute: the folders script files must be in (None: any).
+    pub allowed_paths: Option<Vec<PathBuf>>,
     connections: BTreeMap<String, String>,
     env_names: Vec<String>,
 }
@@ -191,6 +205,10 @@ impl Config {
             Some(s) => s,
             None => DEFAULT_AUDIT_SCHEMA.to_string(),
         };
+        let allowed_paths = file
+            .security
+            .allowed_paths
+            .map(|dirs| dirs.iter().map(|d| base_dir.join(d)).collect());
         Ok(Config {
             path,
             base_dir,
@@ -202,6 +220,7 @@ impl Config {
             notify,
             schedule: file.schedule,
             load: file.load,
+            allowed_paths,
             connections,
             env_names,
         })

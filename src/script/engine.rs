@@ -26,6 +26,7 @@ pub fn build(host: &Arc<Host>) -> Engine {
             .unwrap_or_else(|| host.config.base_dir.join("stdlib")),
         sources: host.sources.clone(),
         recorder: host.recorder.clone(),
+        fence: host.fence.clone(),
     });
     engine.on_print(|text| tracing::info!(target: "script", "{text}"));
     engine.on_debug(|text, source, pos| {

@@ -11,6 +11,7 @@ use crate::error::{EtlError, Result};
 use crate::runmode::RunMode;
 
 use super::factory::Definitions;
+use super::paths::Fence;
 use super::record::Recorder;
 
 /// Open connections by name, as their connectors made them (before a run mode wraps them).
@@ -102,6 +103,8 @@ pub struct Host {
     pub recorder: Option<Arc<Recorder>>,
     /// `[limits]` changed by the project's `limits` option, once `project()` declared it.
     project_limits: OnceLock<Limits>,
+    /// `[security] allowed_paths`: the folders script files must be in (None: anywhere).
+    pub fence: Option<Fence>,
 }
 
 impl Host {
@@ -121,7 +124,9 @@ impl Host {
             .parent()
             .map(Path::to_path_buf)
             .unwrap_or_else(|| PathBuf::from("."));
+        let fence = Fence::from_config(&config, &project_dir);
         Arc::new(Host {
+            fence,
             phase: mode,
             config,
             script,
@@ -186,6 +191,20 @@ impl Host {
             path.to_path_buf()
         } else {
             self.project_dir.join(path)
+        }
+    }
+
+    /// A file a script names (`csv_file`, `run_file`, an attachment), resolved against the
+    /// project's folder; under `[security] allowed_paths`, as the file system resolves it, and
+    /// refused outside the allowed folders.
+    pub fn script_file(&self, p: &str) -> std::result::Result<PathBuf, String> {
+        let path = self.resolve_path(p);
+        match &self.fence {
+            None => Ok(path),
+            Some(fence) => {
+                let output = crate::context::current_task().map(|t| t.run.output_dir.clone());
+                fence.check(&path, output.as_deref())
+            }
         }
     }
 

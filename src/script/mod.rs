@@ -9,6 +9,7 @@ pub mod host;
 pub mod limits;
 pub mod lint;
 mod modules;
+pub mod paths;
 pub mod project_options;
 pub mod record;
 

@@ -11,6 +11,7 @@ use rhai::{Engine, EvalAltResult, Module, ModuleResolver, Position, Scope};
 type SharedModule = Arc<Module>;
 
 use super::host::Sources;
+use super::paths::Fence;
 use super::record::Recorder;
 
 /// Modules importing modules deeper than this are refused: each level is a nested evaluation
@@ -33,17 +34,28 @@ pub struct ProjectResolver {
     pub sources: Arc<Sources>,
     /// Notes modules imported while a task runs (`etl watch`).
     pub recorder: Option<Arc<Recorder>>,
+    /// `[security] allowed_paths`: the project's own modules must be inside it (the standard
+    /// library is the operator's, not the script's, choice).
+    pub fence: Option<Fence>,
 }
 
 impl ProjectResolver {
-    fn locate(&self, importer: Option<&str>, path: &str) -> Option<(String, String)> {
+    /// The module's source name and text; None when there is no such file; the refusal of
+    /// `[security] allowed_paths`.
+    fn locate(
+        &self,
+        importer: Option<&str>,
+        path: &str,
+    ) -> Result<Option<(String, String)>, String> {
         if let Some(name) = path.strip_prefix("etl/") {
             let file = self.stdlib_dir.join(format!("{name}.rhai"));
             if let Ok(text) = std::fs::read_to_string(&file) {
-                return Some((file.display().to_string(), text));
+                return Ok(Some((file.display().to_string(), text)));
             }
-            let (_, text) = BUILT_IN.iter().find(|(n, _)| *n == name)?;
-            return Some((format!("<built-in>/stdlib/{name}.rhai"), text.to_string()));
+            return Ok(BUILT_IN
+                .iter()
+                .find(|(n, _)| *n == name)
+                .map(|(_, text)| (format!("<built-in>/stdlib/{name}.rhai"), text.to_string())));
         }
         let base = importer
             .map(Path::new)
@@ -55,8 +67,12 @@ impl ProjectResolver {
         if file.extension().is_none() {
             file.set_extension("rhai");
         }
-        let text = std::fs::read_to_string(&file).ok()?;
-        Some((file.display().to_string(), text))
+        if let Some(fence) = &self.fence {
+            file = fence.check(&file, None)?;
+        }
+        Ok(std::fs::read_to_string(&file)
+            .ok()
+            .map(|text| (file.display().to_string(), text)))
     }
 }
 
@@ -68,7 +84,10 @@ impl ModuleResolver for ProjectResolver {
         path: &str,
         pos: Position,
     ) -> Result<SharedModule, Box<EvalAltResult>> {
-        let Some((name, text)) = self.locate(source, path) else {
+        let found = self.locate(source, path).map_err(|refused| {
+            EvalAltResult::ErrorRuntime(format!("import \"{path}\": {refused}").into(), pos)
+        })?;
+        let Some((name, text)) = found else {
             return Err(EvalAltResult::ErrorModuleNotFound(path.to_string(), pos).into());
         };
         self.sources.add(&name, &text);

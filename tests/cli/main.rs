@@ -13,3 +13,4 @@ mod limits;
 mod loads;
 mod runner;
 mod timeout;
+mod trust;

@@ -150,7 +150,10 @@ fn execute(c: &Conn, sql: &str, p: Map) -> Res<i64> {
 }
 
 fn run_file(c: &Conn, path: &str, p: Map) -> Res<i64> {
-    let file = c.host.resolve_path(path);
+    let file = c
+        .host
+        .script_file(path)
+        .map_err(|e| fail(format!("run_file(\"{path}\"): {e}")))?;
     c.host.record_input(&file);
     let sql = std::fs::read_to_string(&file).map_err(|e| {
         fail(format!(

@@ -49,7 +49,9 @@ fn send_email(host: &Host, opts: Map) -> Res<bool> {
     let mut attachments = Vec::new();
     let mut total = 0u64;
     for p in &paths {
-        let path = host.resolve_path(p);
+        let path = host
+            .script_file(p)
+            .map_err(|e| fail(format!("send_email(): attachment \"{p}\": {e}")))?;
         let bytes = std::fs::read(&path)
             .map_err(|e| fail(format!("send_email(): attachment {}: {e}", path.display())))?;
         total += bytes.len() as u64;

@@ -168,16 +168,15 @@ pub fn register(engine: &mut Engine, host: &Arc<Host>) {
 fn csv_file(host: &Host, path: &str, opts: Map) -> Res<Relation> {
     let opts =
         CsvOptions::from_map(&opts).map_err(|e| fail(format!("csv_file(\"{path}\"): {e}")))?;
+    let file = host
+        .script_file(path)
+        .map_err(|e| fail(format!("csv_file(\"{path}\"): {e}")))?;
     let origin = Origin::Csv {
-        path: host.resolve_path(path),
+        path: file.clone(),
         options: format!("{opts:?}"),
     };
     Ok(Relation::with_origin(
-        Arc::new(CsvSource::new(
-            host.resolve_path(path),
-            path.to_string(),
-            opts,
-        )),
+        Arc::new(CsvSource::new(file, path.to_string(), opts)),
         origin,
     ))
 }
