@@ -14,6 +14,9 @@ use crate::dotenv::DotEnv;
 use crate::error::{EtlError, Result};
 use crate::notify::config::{NotifyOverride, SmtpConfig, SmtpSection};
 
+mod limits;
+pub use limits::Limits;
+
 pub const FILE_NAME: &str = "etl.toml";
 const DEFAULT_ENV: &str = "dev";
 /// The embedded default warehouse: works with no server and no configuration.
@@ -41,6 +44,18 @@ struct FileConfig {
     /// `[schedule]`: defaults of `etl schedule`.
     #[serde(default)]
     schedule: ScheduleSettings,
+    #[serde(default)]
+    security: SecuritySection,
+}
+
+/// `[security]`: what scripts may reach besides the configured databases
+/// (docs/operations.md#trust-model).
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SecuritySection {
+    /// Folders, relative to this file, that every file a script reads or writes must be in.
+    /// Unset: scripts are trusted with the whole file system.
+    allowed_paths: Option<Vec<String>>,
 }
 
 /// `[schedule]`: defaults of `etl schedule` (docs/operations.md#the-scheduler).
@@ -95,27 +110,6 @@ struct EnvSection {
     notify: Option<toml::Value>,
 }
 
-/// Guards against runaway scripts. Loops in ETL scripts are legitimately long, so the
-/// operation limit is high; it exists to stop an endless loop, not a big job.
-#[derive(Clone, Debug, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct Limits {
-    pub max_operations: u64,
-    pub max_call_levels: usize,
-    /// `.rows()` refuses to materialise more rows than this into the interpreter.
-    pub max_rows_in_script: usize,
-}
-
-impl Default for Limits {
-    fn default() -> Self {
-        Limits {
-            max_operations: 1_000_000_000,
-            max_call_levels: 64,
-            max_rows_in_script: 100_000,
-        }
-    }
-}
-
 #[derive(Clone, Debug)]
 pub struct Config {
     /// The file read, if any.
@@ -135,6 +129,8 @@ pub struct Config {
     pub schedule: ScheduleSettings,
     /// `[load]`: how loads wait for other sessions.
     pub load: LoadSettings,
+    /// `[security] allowed_paths`, absolute: the folders script files must be in (None: any).
+    pub allowed_paths: Option<Vec<PathBuf>>,
     connections: BTreeMap<String, String>,
     env_names: Vec<String>,
     /// The variables of `.env` beside the configuration (see dotenv.rs).
@@ -212,6 +208,9 @@ impl Config {
             smtp.password_from_dotenv = dotenv.secret(&smtp.password_env);
         }
         let metadata_dir = base_dir.join(file.metadata_dir.as_deref().unwrap_or("metadata"));
+        file.limits
+            .check()
+            .map_err(|e| EtlError::Config(format!("{}: [limits] {e}", display(&path))))?;
         let audit_schema = match file.audit.schema {
             Some(s) if s.trim().is_empty() || s.len() > 63 => {
                 return Err(EtlError::Config(format!(
@@ -224,6 +223,10 @@ impl Config {
             Some(s) => s,
             None => DEFAULT_AUDIT_SCHEMA.to_string(),
         };
+        let allowed_paths = file
+            .security
+            .allowed_paths
+            .map(|dirs| dirs.iter().map(|d| base_dir.join(d)).collect());
         Ok(Config {
             path,
             base_dir,
@@ -235,6 +238,7 @@ impl Config {
             notify,
             schedule: file.schedule,
             load: file.load,
+            allowed_paths,
             connections,
             env_names,
             dotenv,

@@ -4,6 +4,7 @@
 
 mod support;
 
+mod arguments;
 mod check_errors;
 mod config;
 mod demo;
@@ -12,3 +13,5 @@ mod interrupt;
 mod limits;
 mod loads;
 mod runner;
+mod timeout;
+mod trust;

@@ -5,6 +5,7 @@
 #[path = "../common/mod.rs"]
 mod common;
 mod modes;
+mod timeout;
 
 use std::path::PathBuf;
 use std::process::{Command, Output};

@@ -146,13 +146,16 @@ fn execute(c: &Conn, sql: &str, p: Map) -> Res<i64> {
     let n = conn
         .sql()
         .map_err(fail)?
-        .execute(&c.host.io, sql, &params(p).map_err(fail)?)
+        .execute(&c.host.task_io(), sql, &params(p).map_err(fail)?)
         .map_err(fail)?;
     Ok(n as i64)
 }
 
 fn run_file(c: &Conn, path: &str, p: Map) -> Res<i64> {
-    let file = c.host.resolve_path(path);
+    let file = c
+        .host
+        .script_file(path)
+        .map_err(|e| fail(format!("run_file(\"{path}\"): {e}")))?;
     c.host.record_input(&file);
     let sql = std::fs::read_to_string(&file).map_err(|e| {
         fail(format!(
@@ -164,7 +167,7 @@ fn run_file(c: &Conn, path: &str, p: Map) -> Res<i64> {
     let n = conn
         .sql()
         .map_err(fail)?
-        .run_script(&c.host.io, path, &sql, &params(p).map_err(fail)?)
+        .run_script(&c.host.task_io(), path, &sql, &params(p).map_err(fail)?)
         .map_err(|e| fail(format!("{path}: {e}")))?;
     tracing::info!(connection = %c.name, file = path, changed = n, "Ran {path}.");
     Ok(n as i64)
@@ -175,7 +178,13 @@ fn rows(c: &Conn, sql: &str, p: Map) -> Res<crate::connectors::Rows> {
     c.open()?
         .sql()
         .map_err(fail)?
-        .query(&c.host.io, sql, &params, MAX_QUERY_ROWS, Access::ReadWrite)
+        .query(
+            &c.host.task_io(),
+            sql,
+            &params,
+            MAX_QUERY_ROWS,
+            Access::ReadWrite,
+        )
         .map_err(fail)
 }
 
@@ -258,7 +267,7 @@ fn load(ctx: &NativeCallContext, c: &Conn, spec: Map) -> Res<Map> {
         },
     };
     let conn = c.open()?;
-    let io = &c.host.io;
+    let io = &c.host.task_io();
     let input = from.source.schema(io).map_err(fail)?;
     let mut transform = RhaiTransform::new(ctx, &from.steps, input);
     let req = LoadRequest {
