@@ -128,9 +128,7 @@ pub fn run_load(conn: &Connection, req: LoadRequest<'_>) -> Result<LoadFigures> 
         })
     });
     let Load {
-        figures,
-        mut audit,
-        ..
+        figures, mut audit, ..
     } = load;
     match result {
         Ok(()) => {
