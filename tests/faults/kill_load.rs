@@ -111,11 +111,11 @@ impl Rig {
             .expect("count")
     }
 
-    /// Whether a session waits for a row lock (only the run's read can).
+    /// Whether the run's locking read of the source waits for a row lock.
     fn source_waits(&self) -> bool {
         self.my_count(
             "SELECT count(*) FROM information_schema.INNODB_TRX WHERE trx_state = 'LOCK WAIT' \
-             AND trx_query NOT LIKE 'UPDATE gate%'",
+             AND trx_query LIKE '%LOCK IN SHARE MODE%'",
         ) > 0
     }
 

@@ -13,6 +13,7 @@ mod common;
 mod kill_data;
 mod kill_load;
 mod kill_pg;
+mod kill_sqlite;
 mod pg_hold;
 mod rig;
 mod warehouse;

@@ -13,7 +13,8 @@ use crate::rig::wait_until;
 
 pub enum Warehouse {
     Pg(PgTestDb),
-    Sqlite(PathBuf),
+    /// The file (created by the first load) in a folder of its own.
+    Sqlite(tempfile::TempDir, PathBuf),
 }
 
 /// A record of `etl_runs`.
@@ -32,15 +33,19 @@ impl Warehouse {
         Warehouse::Pg(PgTestDb::new(test))
     }
 
-    /// A SQLite file (created by the first load) at `path`.
-    pub fn sqlite(path: PathBuf) -> Warehouse {
-        Warehouse::Sqlite(path)
+    pub fn sqlite() -> Warehouse {
+        let dir = tempfile::Builder::new()
+            .prefix("etl-faults-dw-")
+            .tempdir()
+            .expect("temp dir");
+        let path = dir.path().join("warehouse.db");
+        Warehouse::Sqlite(dir, path)
     }
 
     pub fn url(&self) -> String {
         match self {
             Warehouse::Pg(db) => db.url().to_string(),
-            Warehouse::Sqlite(path) => format!("sqlite://{}", path.display()),
+            Warehouse::Sqlite(_, path) => format!("sqlite://{}", path.display()),
         }
     }
 
@@ -51,7 +56,7 @@ impl Warehouse {
     pub fn pg_db(&self) -> &PgTestDb {
         match self {
             Warehouse::Pg(db) => db,
-            Warehouse::Sqlite(_) => panic!("not a PostgreSQL warehouse"),
+            Warehouse::Sqlite(..) => panic!("not a PostgreSQL warehouse"),
         }
     }
 
@@ -59,7 +64,7 @@ impl Warehouse {
     pub fn rows(&self, sql: &str) -> Vec<Vec<Option<String>>> {
         match self {
             Warehouse::Pg(db) => db.query(sql),
-            Warehouse::Sqlite(path) => sqlite_rows(path, sql, false),
+            Warehouse::Sqlite(_, path) => sqlite_rows(path, sql, false),
         }
     }
 
@@ -84,10 +89,12 @@ impl Warehouse {
                     "SELECT count(*) FROM pg_tables WHERE tablename = '{table}'"
                 )) > 0
             }
-            Warehouse::Sqlite(path) => path.exists()
-                && self.count(&format!(
+            Warehouse::Sqlite(_, path) => {
+                path.exists()
+                    && self.count(&format!(
                     "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = '{table}'"
-                )) > 0,
+                )) > 0
+            }
         }
     }
 
@@ -101,7 +108,7 @@ impl Warehouse {
                 ),
             )
             .remove(0),
-            Warehouse::Sqlite(path) => {
+            Warehouse::Sqlite(_, path) => {
                 let sql = format!("SELECT * FROM \"{table}\" ORDER BY id");
                 let rows = sqlite_rows(path, &sql, true);
                 let mut h = std::collections::hash_map::DefaultHasher::new();
@@ -130,7 +137,7 @@ impl Warehouse {
                 "SELECT schemaname || '.' || tablename FROM pg_tables \
                  WHERE tablename LIKE '%etl_new%' OR tablename LIKE '%etl_stage%' ORDER BY 1"
             }
-            Warehouse::Sqlite(_) => {
+            Warehouse::Sqlite(..) => {
                 "SELECT name FROM sqlite_master WHERE name LIKE '%etl_new%' OR name LIKE '%etl_stage%' ORDER BY 1"
             }
         };
@@ -143,7 +150,7 @@ impl Warehouse {
     fn audit_table(&self) -> &'static str {
         match self {
             Warehouse::Pg(_) => "etl.etl_runs",
-            Warehouse::Sqlite(_) => "etl_runs",
+            Warehouse::Sqlite(..) => "etl_runs",
         }
     }
 
@@ -153,7 +160,7 @@ impl Warehouse {
             Warehouse::Pg(_) => self
                 .scalar("SELECT to_regclass('etl.etl_runs')::text")
                 .is_some(),
-            Warehouse::Sqlite(_) => self.table_exists("etl_runs"),
+            Warehouse::Sqlite(..) => self.table_exists("etl_runs"),
         };
         if !exists {
             return Vec::new();
@@ -245,7 +252,7 @@ impl Warehouse {
                     format!("{}{copy}", rows.join(" | "))
                 }
             }
-            Warehouse::Sqlite(path) => {
+            Warehouse::Sqlite(_, path) => {
                 let mut wal = path.clone().into_os_string();
                 wal.push("-wal");
                 match std::fs::metadata(&wal) {
