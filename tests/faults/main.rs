@@ -10,6 +10,8 @@
 #[path = "../common/mod.rs"]
 mod common;
 
+mod bad_csv;
+mod corpus;
 mod kill_data;
 mod kill_load;
 mod kill_pg;
