@@ -17,7 +17,15 @@ pub const SEED: &str = "id,name,qty\n1,pen,10\n2,ink,20\n3,pad,30\n";
 impl Corpus {
     /// A sandbox whose `items` holds [`SEED`], loaded with key `id`.
     pub fn new(dw: Warehouse) -> Corpus {
-        let sandbox = Sandbox::new().connection("warehouse", &dw.url());
+        Corpus::with_connections(dw, &[])
+    }
+
+    /// Like [`Corpus::new`], with more connections (name, URL).
+    pub fn with_connections(dw: Warehouse, more: &[(&str, &str)]) -> Corpus {
+        let mut sandbox = Sandbox::new().connection("warehouse", &dw.url());
+        for (name, url) in more {
+            sandbox = sandbox.connection(name, url);
+        }
         let c = Corpus { sandbox, dw };
         c.file("seed.csv", SEED);
         c.script(
@@ -49,9 +57,21 @@ impl Corpus {
     }
 
     /// Runs `args`, expecting exit code `code` and every fragment of `error` on the console;
-    /// then the audit's last record of `items` is `failed` with the first fragment (the
+    /// then the audit's last record of the load into `items` is `failed` with the first fragment (the
     /// location), `items` is unchanged and no load table is left.
     pub fn fails(&self, case: &str, args: &[&str], code: i32, error: &[&str]) -> Ran {
+        self.fails_on(case, "items", args, code, error)
+    }
+
+    /// [`Corpus::fails`] for a load into `table` (`items` is still checked unchanged).
+    pub fn fails_on(
+        &self,
+        case: &str,
+        table: &str,
+        args: &[&str],
+        code: i32,
+        error: &[&str],
+    ) -> Ran {
         let before = self.fingerprint();
         let last = self.dw.last_audit_id();
         let ran = self.run(args);
@@ -73,7 +93,7 @@ impl Corpus {
             let record = records
                 .iter()
                 .rev()
-                .find(|r| r.target_table.as_deref().is_none_or(|t| t == "items"))
+                .find(|r| r.target_table.as_deref().is_none_or(|t| t == table))
                 .unwrap_or_else(|| panic!("{case}: no audit record of the failure: {records:?}"));
             assert_eq!(record.status, "failed", "{case}: {record:?}");
             let message = record.error_message.as_deref().unwrap_or_default();

@@ -12,6 +12,7 @@ mod common;
 
 mod bad_csv;
 mod corpus;
+mod hostile;
 mod keys_types;
 mod kill_data;
 mod kill_load;
