@@ -20,4 +20,5 @@ mod kill_pg;
 mod kill_sqlite;
 mod pg_hold;
 mod rig;
+mod runaway;
 mod warehouse;
