@@ -161,7 +161,7 @@ fn hostile_column_names_load_as_themselves() {
         let rows: Vec<String> =
             c.dw.rows(&format!(
                 "SELECT {} FROM hostile ORDER BY 1",
-                quote(COLUMNS[0]) + ", " + &quote(COLUMNS[6])
+                format!("{}, {}", quote(COLUMNS[0]), quote(COLUMNS[6]))
             ))
             .into_iter()
             .map(|r| {

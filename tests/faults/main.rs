@@ -11,6 +11,7 @@
 mod common;
 
 mod bad_csv;
+mod copy_props;
 mod corpus;
 mod hostile;
 mod keys_types;
@@ -21,4 +22,5 @@ mod kill_sqlite;
 mod pg_hold;
 mod rig;
 mod runaway;
+mod values;
 mod warehouse;
