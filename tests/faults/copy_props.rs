@@ -259,6 +259,7 @@ fn every_portable_type_reads_back_equal_after_binary_copy() {
     }
     // Each case is a table; every case ran and compared something.
     assert_eq!(h.case.get(), 64);
-    let tables = h.db.scalar("SELECT count(*) FROM pg_tables WHERE schemaname = 'props'");
+    let tables =
+        h.db.scalar("SELECT count(*) FROM pg_tables WHERE schemaname = 'props'");
     assert_eq!(tables.as_deref(), Some("128"));
 }

@@ -13,6 +13,7 @@ mod common;
 mod bad_csv;
 mod copy_props;
 mod corpus;
+mod csv_values;
 mod hostile;
 mod keys_types;
 mod kill_data;
