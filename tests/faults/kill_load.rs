@@ -324,12 +324,19 @@ fn kill_once(rig: &Rig, point: Point, undisturbed: Duration) -> Outcome {
         );
     }
     if rig.dw.is_pg() && !committed {
-        // PostgreSQL closes the records of runs that died holding the table's load lock.
+        // PostgreSQL closes the records of runs that died, when the next load of the table
+        // takes its lock, naming the run that found them.
+        let next_run = &records
+            .iter()
+            .find(|r| !killed_records.contains(&r.id))
+            .expect("the next run's record")
+            .run_id;
         for r in records.iter().filter(|r| killed_records.contains(&r.id)) {
             assert_eq!(r.status, "failed", "{what}: {r:?}");
             let error = r.error_message.as_deref().unwrap_or_default();
             assert!(
-                error.contains("the run stopped without recording an outcome"),
+                error.contains("the run stopped without recording an outcome")
+                    && error.contains(next_run.as_str()),
                 "{what}: {error}"
             );
         }

@@ -14,7 +14,10 @@ use crate::rig::wait_until;
 pub enum Warehouse {
     Pg(PgTestDb),
     /// The file (created by the first load) in a folder of its own.
-    Sqlite(tempfile::TempDir, PathBuf),
+    Sqlite {
+        _dir: tempfile::TempDir,
+        path: PathBuf,
+    },
 }
 
 /// A record of `etl_runs`.
@@ -39,13 +42,13 @@ impl Warehouse {
             .tempdir()
             .expect("temp dir");
         let path = dir.path().join("warehouse.db");
-        Warehouse::Sqlite(dir, path)
+        Warehouse::Sqlite { _dir: dir, path }
     }
 
     pub fn url(&self) -> String {
         match self {
             Warehouse::Pg(db) => db.url().to_string(),
-            Warehouse::Sqlite(_, path) => format!("sqlite://{}", path.display()),
+            Warehouse::Sqlite { path, .. } => format!("sqlite://{}", path.display()),
         }
     }
 
@@ -56,7 +59,7 @@ impl Warehouse {
     pub fn pg_db(&self) -> &PgTestDb {
         match self {
             Warehouse::Pg(db) => db,
-            Warehouse::Sqlite(..) => panic!("not a PostgreSQL warehouse"),
+            Warehouse::Sqlite { .. } => panic!("not a PostgreSQL warehouse"),
         }
     }
 
@@ -64,7 +67,7 @@ impl Warehouse {
     pub fn rows(&self, sql: &str) -> Vec<Vec<Option<String>>> {
         match self {
             Warehouse::Pg(db) => db.query(sql),
-            Warehouse::Sqlite(_, path) => sqlite_rows(path, sql, false),
+            Warehouse::Sqlite { path, .. } => sqlite_rows(path, sql, false),
         }
     }
 
@@ -89,7 +92,7 @@ impl Warehouse {
                     "SELECT count(*) FROM pg_tables WHERE tablename = '{table}'"
                 )) > 0
             }
-            Warehouse::Sqlite(_, path) => {
+            Warehouse::Sqlite { path, .. } => {
                 path.exists()
                     && self.count(&format!(
                     "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = '{table}'"
@@ -108,7 +111,7 @@ impl Warehouse {
                 ),
             )
             .remove(0),
-            Warehouse::Sqlite(_, path) => {
+            Warehouse::Sqlite { path, .. } => {
                 let sql = format!("SELECT * FROM \"{table}\" ORDER BY id");
                 let rows = sqlite_rows(path, &sql, true);
                 let mut h = std::collections::hash_map::DefaultHasher::new();
@@ -137,7 +140,7 @@ impl Warehouse {
                 "SELECT schemaname || '.' || tablename FROM pg_tables \
                  WHERE tablename LIKE '%etl_new%' OR tablename LIKE '%etl_stage%' ORDER BY 1"
             }
-            Warehouse::Sqlite(..) => {
+            Warehouse::Sqlite { .. } => {
                 "SELECT name FROM sqlite_master WHERE name LIKE '%etl_new%' OR name LIKE '%etl_stage%' ORDER BY 1"
             }
         };
@@ -150,7 +153,7 @@ impl Warehouse {
     fn audit_table(&self) -> &'static str {
         match self {
             Warehouse::Pg(_) => "etl.etl_runs",
-            Warehouse::Sqlite(..) => "etl_runs",
+            Warehouse::Sqlite { .. } => "etl_runs",
         }
     }
 
@@ -160,7 +163,7 @@ impl Warehouse {
             Warehouse::Pg(_) => self
                 .scalar("SELECT to_regclass('etl.etl_runs')::text")
                 .is_some(),
-            Warehouse::Sqlite(..) => self.table_exists("etl_runs"),
+            Warehouse::Sqlite { .. } => self.table_exists("etl_runs"),
         };
         if !exists {
             return Vec::new();
@@ -252,7 +255,7 @@ impl Warehouse {
                     format!("{}{copy}", rows.join(" | "))
                 }
             }
-            Warehouse::Sqlite(_, path) => {
+            Warehouse::Sqlite { path, .. } => {
                 let mut wal = path.clone().into_os_string();
                 wal.push("-wal");
                 match std::fs::metadata(&wal) {
