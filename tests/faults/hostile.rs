@@ -160,8 +160,9 @@ fn hostile_column_names_load_as_themselves() {
         assert_eq!(names, COLUMNS);
         let rows: Vec<String> =
             c.dw.rows(&format!(
-                "SELECT {} FROM hostile ORDER BY 1",
-                format!("{}, {}", quote(COLUMNS[0]), quote(COLUMNS[6]))
+                "SELECT {}, {} FROM hostile ORDER BY 1",
+                quote(COLUMNS[0]),
+                quote(COLUMNS[6])
             ))
             .into_iter()
             .map(|r| {
