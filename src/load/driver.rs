@@ -24,6 +24,9 @@ use crate::progress::Progress;
 
 /// Row-level script steps (`.map`, `.filter`) applied between source and target.
 pub trait Transform {
+    /// Learns the source's columns before the first batch (the load reads them only once its
+    /// audit record exists, so a source that fails there is recorded against its table).
+    fn start(&mut self, input: &Schema);
     /// Transforms one batch; the first call fixes the output schema.
     fn apply(&mut self, batch: Batch) -> Result<Batch>;
     /// The output columns once known (None before the first batch when it depends on data).
@@ -169,7 +172,13 @@ pub fn run_load(conn: &Connection, req: LoadRequest<'_>) -> Result<LoadFigures> 
             audit.error_message = Some(error_text(&message));
             audit.end_script_execution_time = Some(Utc::now());
             audit.number_of_records = Some(0);
-            if let Err(audit_err) = audit_store.update(io, id, &audit) {
+            // Written even when the load was cancelled (Ctrl-C, a task's timeout): the
+            // cancellation stopped the load, not the record of how it ended.
+            let record_io = Io {
+                handle: io.handle.clone(),
+                cancel: Default::default(),
+            };
+            if let Err(audit_err) = audit_store.update(&record_io, id, &audit) {
                 tracing::error!("Could not record the failure in the audit table: {audit_err}");
             }
             Err(e)
@@ -236,6 +245,7 @@ impl Load<'_> {
             window: if pushed_down { window.clone() } else { None },
         };
         let mut stream = source.open(io, &opts)?;
+        transform.start(&stream.schema);
         let cursor_index = spec
             .cursor
             .as_deref()

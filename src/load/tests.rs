@@ -348,6 +348,7 @@ fn with_rejects_allowed_a_bad_row_is_set_aside_and_the_rest_kept() {
 struct Panics;
 
 impl Transform for Panics {
+    fn start(&mut self, _: &Schema) {}
     fn apply(&mut self, _: Batch) -> Result<Batch> {
         panic!("boom in a transform");
     }
@@ -360,6 +361,7 @@ impl Transform for Panics {
 struct Identity(Schema);
 
 impl Transform for Identity {
+    fn start(&mut self, _: &Schema) {}
     fn apply(&mut self, batch: Batch) -> Result<Batch> {
         Ok(batch)
     }

@@ -104,7 +104,6 @@ fn every_portable_type_reads_back_equal_through_csv() {
 /// its parser trims any Unicode whitespace: an element of just a vertical tab vanishes (the
 /// array comes back empty), a no-break space at an element's end is lost.
 #[test]
-#[ignore = "defect: array elements with non-ASCII whitespace at either end are written unquoted and trimmed on reading (data/array.rs needs_quotes uses is_ascii_whitespace, the parser char::is_whitespace)"]
 fn array_elements_keep_every_kind_of_whitespace_through_csv() {
     let t = DataType::parse("text[]").expect("type");
     let cases = [

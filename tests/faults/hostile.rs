@@ -180,7 +180,6 @@ fn hostile_column_names_load_as_themselves() {
 /// PostgreSQL truncates names past 63 bytes; a column so named must be refused as a table
 /// name is ("longer than PostgreSQL's 63 bytes"), not lost.
 #[test]
-#[ignore = "defect: a CSV column name longer than 63 bytes fails on PostgreSQL with \"column 'ccc…' vanished\" instead of naming the 63-byte limit"]
 fn a_column_name_past_63_bytes_is_refused_clearly_by_postgres() {
     let c = Corpus::new(Warehouse::pg("hostile_long_column"));
     let long = "c".repeat(64);

@@ -165,14 +165,13 @@ fn a_null_key_fails_the_load_in_postgres() {
             &format!("a NULL key, --load-type {load_type}"),
             &["--load-type", load_type],
             1,
-            &["load into items", "\"id\"", "null value"],
+            &["load into items", "column 'id'", "the key column is NULL"],
         );
     }
 }
 
 /// Issue 11 item 4, the documented behaviour: the error names the source row.
 #[test]
-#[ignore = "defect: a NULL key's error on PostgreSQL names no source row (`building the primary key (id): column \"id\" ... contains null values`; merge: `Failing row contains (null, nobody, 0)`) (issue 11 item 4)"]
 fn a_null_key_error_names_the_source_row_in_postgres() {
     for load_type in ["F", "I"] {
         let c = null_key(Warehouse::pg("null_key_row"));
@@ -188,7 +187,6 @@ fn a_null_key_error_names_the_source_row_in_postgres() {
 /// Issue 11 item 4: SQLite takes the NULL key (its primary keys allow NULL), and every merge
 /// adds the row again.
 #[test]
-#[ignore = "defect: SQLite loads a NULL key, and each merge adds the row again (issue 11 item 4)"]
 fn a_null_key_fails_the_load_in_sqlite() {
     for load_type in ["F", "I"] {
         let c = null_key(Warehouse::sqlite());

@@ -76,7 +76,6 @@ fn kills_of_an_incremental_load_from_csv_into_sqlite() {
 /// Issue 11 item 6: PostgreSQL marks the record of a run that died mid-load `failed` when the
 /// next load of the table takes its lock; SQLite leaves it `running` for ever.
 #[test]
-#[ignore = "defect: on SQLite a killed run's audit record stays `running` after the next run (issue 11 item 6)"]
 fn the_next_run_closes_a_killed_runs_record_on_sqlite() {
     let s = Scenario {
         name: "kill_lite_stale",

@@ -48,13 +48,10 @@ fn a_timeout_cancels_the_statement_on_the_server() {
     assert!(records.iter().any(|r| r.starts_with("steady|success|")));
 }
 
-/// A load whose source query has not sent a row yet. Neither the load's wait for the next
-/// batch (`BatchStream::next_blocking`) nor the PostgreSQL source's COPY watches the cancellation
-/// token, so a timeout (like Ctrl-C) cannot stop it; and the load driver records its failure
-/// through the cancelled `Io`, so the record would stay `running`. Both are outside this change
-/// (connectors/, load/); the test passes once they are fixed.
+/// A load whose source query has not sent a row yet: the load's wait for the next batch and the
+/// source's query both end at the timeout (the query cancelled on the server), and the load's
+/// record says failed although its task's cancellation token has fired.
 #[test]
-#[ignore = "needs connectors/stream.rs + postgres/source.rs to watch cancellation during a source query, and load/driver.rs to record a failure with an uncancelled Io"]
 fn a_timeout_cancels_a_load_waiting_for_its_source() {
     let db = PgTestDb::new("pg_timeout_extract");
     let s = Sandbox::new(&db, &["pg_timeout"]);

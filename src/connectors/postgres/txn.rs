@@ -205,6 +205,23 @@ impl PgTxn {
     }
 }
 
+/// PostgreSQL cuts longer names to 63 bytes, so two columns could become one; refuse them.
+fn check_names(table: &str, columns: &[ColumnDef]) -> Result<()> {
+    match columns.iter().find(|c| c.name.len() > 63) {
+        None => Ok(()),
+        Some(c) => Err(EtlError::Load {
+            table: table.to_string(),
+            row: None,
+            column: Some(c.name.clone()),
+            message: format!(
+                "the column name is {} bytes, longer than PostgreSQL's 63-byte limit for names: \
+                 rename it in the source (AS in a query, columns: [...] for a CSV file, or a .map)",
+                c.name.len()
+            ),
+        }),
+    }
+}
+
 /// A column definition: the declared type kept from an old table, or the portable type's.
 fn column_sql(d: &ColumnDef) -> String {
     let ty = d
@@ -275,6 +292,7 @@ impl TargetTxn for PgTxn {
         columns: &[ColumnDef],
         _key: &[String],
     ) -> Result<TableId> {
+        check_names(&self.table, columns)?;
         let new = TableId {
             schema: target.schema.clone(),
             name: short_name(&target.name, "__etl_new"),
@@ -312,6 +330,7 @@ impl TargetTxn for PgTxn {
     }
 
     fn add_column(&mut self, table: &TableId, column: &ColumnDef) -> Result<()> {
+        check_names(&self.table, std::slice::from_ref(column))?;
         self.run(
             &format!(
                 "ALTER TABLE {} ADD COLUMN {}",

@@ -268,8 +268,7 @@ fn load(ctx: &NativeCallContext, c: &Conn, spec: Map) -> Res<Map> {
     };
     let conn = c.open()?;
     let io = &c.host.task_io();
-    let input = from.source.schema(io).map_err(fail)?;
-    let mut transform = RhaiTransform::new(ctx, &from.steps, input);
+    let mut transform = RhaiTransform::new(ctx, &from.steps, None);
     let req = LoadRequest {
         io,
         task: &task,

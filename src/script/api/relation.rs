@@ -99,7 +99,7 @@ impl Relation {
             ..ReadOptions::default()
         };
         let mut stream = self.source.open(&host.task_io(), &opts)?;
-        let mut transform = RhaiTransform::new(ctx, &self.steps, stream.schema.clone());
+        let mut transform = RhaiTransform::new(ctx, &self.steps, Some(stream.schema.clone()));
         while let Some(batch) = stream.next_blocking() {
             let out = transform.apply(batch?)?;
             if let Some(schema) = transform.output_schema() {
@@ -224,17 +224,26 @@ pub struct RhaiTransform<'a> {
 }
 
 impl<'a> RhaiTransform<'a> {
-    pub fn new(ctx: &'a NativeCallContext<'a>, steps: &[Step], input: Schema) -> RhaiTransform<'a> {
+    /// Steps over rows of `input`; a load gives the input later, through `start`.
+    pub fn new(
+        ctx: &'a NativeCallContext<'a>,
+        steps: &[Step],
+        input: Option<Schema>,
+    ) -> RhaiTransform<'a> {
         let has_map = steps.iter().any(|s| matches!(s, Step::Map(_)));
-        RhaiTransform {
+        let mut t = RhaiTransform {
             ctx,
             steps: steps.to_vec(),
-            output: (!has_map).then(|| input.clone()),
-            input,
+            output: None,
+            input: Schema::default(),
             has_map,
             counts: vec![0; steps.len()],
             rows_seen: 0,
+        };
+        if let Some(input) = input {
+            t.start(&input);
         }
+        t
     }
 
     /// True once the last step is a limit that is full: nothing more can pass.
@@ -315,6 +324,13 @@ impl<'a> RhaiTransform<'a> {
 }
 
 impl Transform for RhaiTransform<'_> {
+    fn start(&mut self, input: &Schema) {
+        self.input = input.clone();
+        if !self.has_map {
+            self.output = Some(input.clone());
+        }
+    }
+
     fn apply(&mut self, batch: Batch) -> Result<Batch> {
         if self.steps.is_empty() {
             return Ok(batch);
