@@ -181,6 +181,41 @@ pub fn update_sql(quoted_table: &str) -> String {
     )
 }
 
+/// Marks `running` records of other runs of a project and table that started before this run as
+/// failed: their run died without a word (SIGKILL, power loss). Run inside the load's
+/// transaction, which holds the table's load lock, so no live run of theirs is loading.
+pub fn close_stale_sql(quoted_table: &str) -> String {
+    format!(
+        "UPDATE {quoted_table} SET status = 'failed', end_script_execution_time = :now, \
+         error_message = :message WHERE project = :project AND target_table = :table \
+         AND status = 'running' AND run_id <> :run AND start_script_execution_time < :before"
+    )
+}
+
+/// The values `close_stale_sql` binds.
+pub fn close_stale_params(
+    project: &str,
+    table: &str,
+    run_id: &str,
+    before: DateTime<Utc>,
+) -> Vec<(String, crate::data::Value)> {
+    use crate::data::Value;
+    let text = |s: &str| Value::Text(s.to_string());
+    vec![
+        ("now".into(), Value::TimestampTz(Utc::now())),
+        (
+            "message".into(),
+            text(&format!(
+                "the run stopped without recording an outcome (killed or lost its connection); found by run {run_id}"
+            )),
+        ),
+        ("project".into(), text(project)),
+        ("table".into(), text(table)),
+        ("run".into(), text(run_id)),
+        ("before".into(), Value::TimestampTz(before)),
+    ]
+}
+
 /// Error text stored in the audit table: bounded, so one huge message cannot bloat it.
 pub fn error_text(message: &str) -> String {
     const MAX: usize = 4000;

@@ -1,16 +1,21 @@
 //! `etl.toml`: named environments with named connections, plus run-time limits.
 //! Found by `--config`, `ETL_CONFIG`, or by walking up from the project (then the working
-//! directory). `ETL_CONN_<NAME>` supplies or overrides a connection; passwords come from the
-//! environment and are masked wherever a URL is shown.
+//! directory). `ETL_CONN_<NAME>` (from the environment, else `.env` beside the file) supplies
+//! or overrides a connection; passwords come from there and are masked wherever a URL is shown.
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use serde::Deserialize;
 
 pub use crate::connectors::mask_url;
+use crate::dotenv::DotEnv;
 use crate::error::{EtlError, Result};
 use crate::notify::config::{NotifyOverride, SmtpConfig, SmtpSection};
+
+mod limits;
+pub use limits::Limits;
 
 pub const FILE_NAME: &str = "etl.toml";
 const DEFAULT_ENV: &str = "dev";
@@ -42,6 +47,18 @@ struct FileConfig {
     /// `[connections]`: timeouts and keepalive of every connection, unless its URL sets them.
     #[serde(default)]
     connections: ConnectionDefaults,
+    #[serde(default)]
+    security: SecuritySection,
+}
+
+/// `[security]`: what scripts may reach besides the configured databases
+/// (docs/operations.md#trust-model).
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct SecuritySection {
+    /// Folders, relative to this file, that every file a script reads or writes must be in.
+    /// Unset: scripts are trusted with the whole file system.
+    allowed_paths: Option<Vec<String>>,
 }
 
 /// `[connections]` (docs/operations.md#timeouts-and-keepalive): the same keys as the URL parameters.
@@ -91,6 +108,8 @@ pub struct LoadSettings {
     pub swap_lock_timeout_seconds: f64,
     /// Tries before the load fails with the old table kept.
     pub swap_attempts: u32,
+    /// How long a load waits for another load of the same table (any project) to finish.
+    pub table_lock_timeout_seconds: f64,
 }
 
 impl Default for LoadSettings {
@@ -98,6 +117,7 @@ impl Default for LoadSettings {
         LoadSettings {
             swap_lock_timeout_seconds: 2.0,
             swap_attempts: 10,
+            table_lock_timeout_seconds: 1800.0,
         }
     }
 }
@@ -121,27 +141,6 @@ struct EnvSection {
     notify: Option<toml::Value>,
 }
 
-/// Guards against runaway scripts. Loops in ETL scripts are legitimately long, so the
-/// operation limit is high; it exists to stop an endless loop, not a big job.
-#[derive(Clone, Debug, Deserialize)]
-#[serde(deny_unknown_fields, default)]
-pub struct Limits {
-    pub max_operations: u64,
-    pub max_call_levels: usize,
-    /// `.rows()` refuses to materialise more rows than this into the interpreter.
-    pub max_rows_in_script: usize,
-}
-
-impl Default for Limits {
-    fn default() -> Self {
-        Limits {
-            max_operations: 1_000_000_000,
-            max_call_levels: 64,
-            max_rows_in_script: 100_000,
-        }
-    }
-}
-
 #[derive(Clone, Debug)]
 pub struct Config {
     /// The file read, if any.
@@ -163,8 +162,12 @@ pub struct Config {
     pub load: LoadSettings,
     /// `[connections]`: timeouts and keepalive unless a connection's URL sets them.
     pub timeouts: crate::connectors::Timeouts,
+    /// `[security] allowed_paths`, absolute: the folders script files must be in (None: any).
+    pub allowed_paths: Option<Vec<PathBuf>>,
     connections: BTreeMap<String, String>,
     env_names: Vec<String>,
+    /// The variables of `.env` beside the configuration (see dotenv.rs).
+    dotenv: Arc<DotEnv>,
 }
 
 impl Config {
@@ -191,10 +194,12 @@ impl Config {
             Some(p) => absolute(p.parent().unwrap_or(Path::new("."))),
             None => absolute(Path::new(".")),
         };
-        // A .env beside the config (or in the working directory) fills in secrets; variables
-        // already set in the environment win.
-        let _ = dotenvy::from_path(base_dir.join(".env"));
-        let _ = dotenvy::dotenv();
+        // Read into the configuration, not the environment (see dotenv.rs).
+        let dotenv = DotEnv::read(&base_dir).map_err(EtlError::Config)?;
+        for w in &dotenv.warnings {
+            tracing::warn!("{w}");
+        }
+        let dotenv = Arc::new(dotenv.dotenv);
 
         let file: FileConfig = match &path {
             Some(p) => {
@@ -207,6 +212,12 @@ impl Config {
         let env_name = env
             .map(str::to_string)
             .or_else(|| std::env::var("ETL_ENV").ok().filter(|s| !s.is_empty()))
+            .or_else(|| {
+                dotenv
+                    .get("ETL_ENV")
+                    .filter(|s| !s.is_empty())
+                    .map(str::to_string)
+            })
             .or(file.default_env.clone())
             .unwrap_or_else(|| DEFAULT_ENV.to_string());
         let env_names: Vec<String> = file.env.keys().cloned().collect();
@@ -224,9 +235,15 @@ impl Config {
             .get(&env_name)
             .map(|e| e.connections.clone())
             .unwrap_or_default();
-        let (smtp, notify) = notify_settings(&file, &env_name, &base_dir)
+        let (mut smtp, notify) = notify_settings(&file, &env_name, &base_dir)
             .map_err(|e| EtlError::Config(format!("{}: {e}", display(&path))))?;
+        if let Some(smtp) = &mut smtp {
+            smtp.password_from_dotenv = dotenv.secret(&smtp.password_env);
+        }
         let metadata_dir = base_dir.join(file.metadata_dir.as_deref().unwrap_or("metadata"));
+        file.limits
+            .check()
+            .map_err(|e| EtlError::Config(format!("{}: [limits] {e}", display(&path))))?;
         let audit_schema = match file.audit.schema {
             Some(s) if s.trim().is_empty() || s.len() > 63 => {
                 return Err(EtlError::Config(format!(
@@ -243,6 +260,10 @@ impl Config {
             .connections
             .timeouts()
             .map_err(|e| EtlError::Config(format!("{}: {e}", display(&path))))?;
+        let allowed_paths = file
+            .security
+            .allowed_paths
+            .map(|dirs| dirs.iter().map(|d| base_dir.join(d)).collect());
         Ok(Config {
             path,
             base_dir,
@@ -255,23 +276,42 @@ impl Config {
             schedule: file.schedule,
             load: file.load,
             timeouts,
+            allowed_paths,
             connections,
             env_names,
+            dotenv,
         })
+    }
+
+    /// A variable of the environment, else of `.env` (the environment wins; an empty value
+    /// counts as unset).
+    pub fn var(&self, name: &str) -> Option<String> {
+        std::env::var(name)
+            .ok()
+            .filter(|s| !s.is_empty())
+            .or_else(|| {
+                self.dotenv
+                    .get(name)
+                    .filter(|s| !s.is_empty())
+                    .map(str::to_string)
+            })
     }
 
     /// What connectors take from this file beyond a connection's URL.
     pub fn open_options(&self) -> crate::connectors::OpenOptions {
-        let timeout = self.load.swap_lock_timeout_seconds;
+        let seconds = |v: f64, default: f64, max: f64| {
+            std::time::Duration::from_secs_f64(if v.is_finite() {
+                v.clamp(0.001, max)
+            } else {
+                default
+            })
+        };
         crate::connectors::OpenOptions {
             audit_schema: self.audit_schema.clone(),
-            swap_lock_timeout: std::time::Duration::from_secs_f64(if timeout.is_finite() {
-                timeout.clamp(0.001, 3600.0)
-            } else {
-                2.0
-            }),
+            swap_lock_timeout: seconds(self.load.swap_lock_timeout_seconds, 2.0, 3600.0),
             swap_attempts: self.load.swap_attempts.max(1),
             timeouts: self.timeouts,
+            table_lock_timeout: seconds(self.load.table_lock_timeout_seconds, 1800.0, 86400.0),
         }
     }
 
@@ -279,9 +319,8 @@ impl Config {
     /// then the embedded default for "warehouse" when no etl.toml exists. Relative sqlite paths are made absolute.
     pub fn connection_url(&self, name: &str) -> Result<String> {
         let var = format!("ETL_CONN_{}", name.to_ascii_uppercase());
-        let url = std::env::var(&var)
-            .ok()
-            .filter(|s| !s.is_empty())
+        let url = self
+            .var(&var)
             .or_else(|| self.connections.get(name).cloned())
             // Only without any etl.toml: with one, a missing warehouse in `--env prod` must be
             // an error, not a quiet load into a local file.

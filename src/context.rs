@@ -4,10 +4,12 @@
 use std::cell::RefCell;
 use std::collections::BTreeMap;
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use chrono::{DateTime, Utc};
+use tokio_util::sync::CancellationToken;
 
 /// F: full reload; I: incremental from the audit watermark; B: a backfill window.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -65,12 +67,13 @@ impl RunInfo {
         format!("{}-{suffix}", at.format("%Y%m%dT%H%M%S"))
     }
 
-    /// Timestamp used in file names of this run (`NAME_YYYYmmdd_HHMMSS`).
+    /// The stamp in this run's file names (`NAME_YYYYmmdd_HHMMSS_mmm_SUFFIX`): its local
+    /// start time to the millisecond, then the random suffix of its id, so two runs started
+    /// in the same second (or millisecond) never share a log or an output file, names sort by
+    /// start time, and a file leads to its run's audit records.
     pub fn file_stamp(&self) -> String {
-        self.started_at
-            .with_timezone(&chrono::Local)
-            .format("%Y%m%d_%H%M%S")
-            .to_string()
+        let suffix = self.id.rsplit('-').next().unwrap_or_default();
+        crate::logging::stamp(self.started_at, suffix)
     }
 }
 
@@ -86,6 +89,12 @@ pub struct TaskCtx {
     pub failed_loads: AtomicU64,
     /// The figures of the loads, shown in the summary.
     pub targets: Mutex<Vec<String>>,
+    /// This attempt's own stop: a child of the run's token, so it stops with the run, and
+    /// alone when the task's `timeout` passes. None outside the runner: the run's token rules.
+    pub cancel: Option<CancellationToken>,
+    /// The task's `timeout`, per attempt.
+    pub timeout: Option<Duration>,
+    timed_out: AtomicBool,
 }
 
 impl TaskCtx {
@@ -97,7 +106,38 @@ impl TaskCtx {
             load_records: AtomicU64::new(0),
             failed_loads: AtomicU64::new(0),
             targets: Mutex::new(Vec::new()),
+            cancel: None,
+            timeout: None,
+            timed_out: AtomicBool::new(false),
         }
+    }
+
+    /// An attempt the runner starts: stopped by `cancel`, and by `timeout` once it passes.
+    pub fn with_stop(mut self, cancel: CancellationToken, timeout: Option<Duration>) -> TaskCtx {
+        self.cancel = Some(cancel);
+        self.timeout = timeout;
+        self
+    }
+
+    /// The attempt's time is up: what it runs stops (the script at its next operation, a
+    /// database call at once, a load rolling back), the rest of the run goes on.
+    pub fn time_out(&self) {
+        self.timed_out.store(true, Ordering::SeqCst);
+        if let Some(c) = &self.cancel {
+            c.cancel();
+        }
+    }
+
+    /// Why this attempt failed when its `timeout` passed (None otherwise).
+    pub fn timed_out(&self) -> Option<String> {
+        let t = self.timeout?;
+        self.timed_out.load(Ordering::SeqCst).then(|| {
+            format!(
+                "task '{}' timed out after {}s (its timeout option)",
+                self.task,
+                t.as_secs_f64()
+            )
+        })
     }
 
     pub fn add_rows(&self, n: u64) {
@@ -128,4 +168,16 @@ pub fn with_task<R>(ctx: Arc<TaskCtx>, f: impl FnOnce() -> R) -> R {
 
 pub fn current_task() -> Option<Arc<TaskCtx>> {
     CURRENT.with(|c| c.borrow().clone())
+}
+
+/// Why the script on this thread must stop now, if it must: its task's attempt timed out, or
+/// the run (`run`, its token) was cancelled. Asked between every two script operations, so it
+/// clones nothing.
+pub fn interruption(run: &CancellationToken) -> Option<String> {
+    CURRENT
+        .with(|c| c.borrow().as_deref().and_then(TaskCtx::timed_out))
+        .or_else(|| {
+            run.is_cancelled()
+                .then(|| "the run was cancelled".to_string())
+        })
 }

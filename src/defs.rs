@@ -32,7 +32,7 @@ pub fn command(config: Option<&Path>, args: DefsArgs) -> Result<Outcome, CliErro
     let engine = engine::build(&host);
     let defs = engine.definitions().include_standard_packages(!args.no_std);
     if args.stdout {
-        print!("{}", tidy(&defs.single_file()));
+        crate::stdout::print(&tidy(&defs.single_file()))?;
         return Ok(Outcome::Success);
     }
     let written = std::fs::create_dir_all(&args.out).and_then(|()| {
@@ -46,12 +46,12 @@ pub fn command(config: Option<&Path>, args: DefsArgs) -> Result<Outcome, CliErro
     let mut files = written
         .map_err(|e| CliError::system(format!("cannot write {}: {e}", args.out.display())))?;
     files.sort();
-    println!(
+    crate::stdout::line(format_args!(
         "Wrote {} definition files to {}: {}",
         files.len(),
         args.out.display(),
         files.join(", ")
-    );
+    ))?;
     Ok(Outcome::Success)
 }
 

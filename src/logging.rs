@@ -1,5 +1,6 @@
-//! One log format on the console and in `metadata/logs/PROJECT/PROJECT_YYYYmmdd_HHMMSS.log`,
-//! with retention by age and by count applied at the start of each run.
+//! One log format on the console and in
+//! `metadata/logs/PROJECT/PROJECT_YYYYmmdd_HHMMSS_mmm_SUFFIX.log` (see [`stamp`]), with
+//! retention by age and by count applied at the start of each run.
 //!
 //! A process that runs one project at a time (`etl exec`, `etl backfill`) attaches one file
 //! for the whole process. The scheduler runs several projects at once: each run gets a span
@@ -11,6 +12,8 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, SystemTime};
+
+use chrono::{DateTime, Utc};
 
 use tracing_subscriber::fmt::format::Writer;
 use tracing_subscriber::fmt::{FmtContext, FormatEvent, FormatFields, MakeWriter};
@@ -178,27 +181,64 @@ pub fn detach_file() {
     }
 }
 
+/// The stamp of a log or output file name: `YYYYmmdd_HHMMSS_mmm_SUFFIX`, the local time to the
+/// millisecond and a short suffix (a run's id suffix, or a random one for a process log).
+/// Stamps sort by time; the suffix only keeps apart files started in the same millisecond.
+pub fn stamp(at: DateTime<Utc>, suffix: &str) -> String {
+    format!(
+        "{}_{suffix}",
+        at.with_timezone(&chrono::Local).format("%Y%m%d_%H%M%S_%3f")
+    )
+}
+
+/// A [`stamp`] of now with a random suffix: for the log of a process (a backfill, the
+/// scheduler, a watch session) rather than of one run.
+pub fn process_stamp() -> String {
+    let suffix = uuid::Uuid::new_v4().simple().to_string();
+    stamp(Utc::now(), &suffix[..6])
+}
+
+/// The stamp of `name` when it is a log of `project`: `PROJECT_STAMP.log`, where STAMP is a
+/// [`stamp`] or the older `YYYYmmdd_HHMMSS` (kept by retention, sorting before newer stamps of
+/// the same second).
+fn log_stamp<'a>(name: &'a str, project: &str) -> Option<&'a str> {
+    let stamp = name
+        .strip_prefix(project)?
+        .strip_prefix('_')?
+        .strip_suffix(".log")?;
+    let b = stamp.as_bytes();
+    let digits = |r: std::ops::Range<usize>| b[r].iter().all(u8::is_ascii_digit);
+    let second = b.len() >= 15 && digits(0..8) && b[8] == b'_' && digits(9..15);
+    let old = b.len() == 15;
+    let new = b.len() > 20
+        && b[15] == b'_'
+        && digits(16..19)
+        && b[19] == b'_'
+        && b[20..].iter().all(u8::is_ascii_alphanumeric);
+    (second && (old || new)).then_some(stamp)
+}
+
 /// Deletes this project's logs older than `keep_days` (0 = no age limit) and all but the
-/// newest `keep_runs` (0 = no count limit). Returns how many were removed.
+/// newest `keep_runs` (0 = no count limit). Returns how many were removed. Only files named
+/// as this project's logs are touched (see [`log_stamp`]).
 pub fn apply_retention(dir: &Path, project: &str, keep_days: u32, keep_runs: u32) -> usize {
     let Ok(entries) = std::fs::read_dir(dir) else {
         return 0;
     };
-    let prefix = format!("{project}_");
-    let mut logs: Vec<(PathBuf, SystemTime)> = entries
+    let mut logs: Vec<(String, PathBuf, SystemTime)> = entries
         .filter_map(Result::ok)
-        .filter(|e| {
+        .filter_map(|e| {
             let name = e.file_name().to_string_lossy().to_string();
-            name.starts_with(&prefix) && name.ends_with(".log")
+            let stamp = log_stamp(&name, project)?.to_string();
+            Some((stamp, e.path(), e.metadata().ok()?.modified().ok()?))
         })
-        .filter_map(|e| Some((e.path(), e.metadata().ok()?.modified().ok()?)))
         .collect();
-    // Names carry the start time, so they sort by age even if mtimes were touched.
+    // Stamps carry the start time, so they sort by age even if mtimes were touched.
     logs.sort_by(|a, b| b.0.cmp(&a.0));
     let now = SystemTime::now();
     let max_age = Duration::from_secs(u64::from(keep_days) * 86_400);
     let mut removed = 0;
-    for (i, (path, modified)) in logs.iter().enumerate() {
+    for (i, (_, path, modified)) in logs.iter().enumerate() {
         let too_many = keep_runs > 0 && i >= keep_runs as usize;
         let too_old = keep_days > 0 && now.duration_since(*modified).unwrap_or_default() > max_age;
         if (too_many || too_old) && std::fs::remove_file(path).is_ok() {
@@ -223,5 +263,54 @@ mod tests {
         assert!(!dir.path().join("shop_20260101_000000.log").exists());
         assert!(dir.path().join("shop_20260103_000000.log").exists());
         assert!(dir.path().join("other_20260101_000000.log").exists());
+    }
+
+    #[test]
+    fn stamps_are_unique_within_a_second_and_retention_orders_old_and_new_names() {
+        let at = DateTime::parse_from_rfc3339("2026-01-02T03:04:05.678Z")
+            .unwrap()
+            .with_timezone(&Utc);
+        let (a, b) = (stamp(at, "aaaaaa"), stamp(at, "bbbbbb"));
+        assert_ne!(a, b);
+        assert!(a.ends_with(".678_aaaaaa".replace('.', "_").as_str()), "{a}");
+        assert_eq!(a.len(), "20260102_030405_678_aaaaaa".len());
+        assert_ne!(process_stamp(), process_stamp());
+
+        let dir = tempfile::tempdir().unwrap();
+        let names = [
+            "shop_20260101_000000.log",
+            "shop_20260101_000000_001_c0ffee.log",
+            "shop_20260101_000000_001_d00d1e.log",
+            "shop_20260101_000001_000_0a0b0c.log",
+            "shop_20260102_000000.log",
+        ];
+        for n in names {
+            std::fs::write(dir.path().join(n), "x").unwrap();
+        }
+        // Not logs of this project: kept whatever their number.
+        for n in [
+            "shop_notes.log",
+            "shop_eu_20260101_000000.log",
+            "launcher.log",
+        ] {
+            std::fs::write(dir.path().join(n), "x").unwrap();
+        }
+        assert_eq!(apply_retention(dir.path(), "shop", 0, 3), 2);
+        let mut left: Vec<String> = std::fs::read_dir(dir.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .collect();
+        left.sort();
+        assert_eq!(
+            left,
+            [
+                "launcher.log",
+                "shop_20260101_000000_001_d00d1e.log",
+                "shop_20260101_000001_000_0a0b0c.log",
+                "shop_20260102_000000.log",
+                "shop_eu_20260101_000000.log",
+                "shop_notes.log",
+            ]
+        );
     }
 }

@@ -206,7 +206,9 @@ launch() {
         [ -n "$FROM" ] || fail_usage "--from DATE is missing (the first day of the range)"
         [ -n "$TO" ] || fail_usage "--to DATE is missing (the end of the range, excluded)"
         [ -n "$DAYS" ] || fail_usage "--days N is missing (days per window)"
-        EXTRA="--from $(quote "$FROM") --to $(quote "$TO") --days $DAYS$EXTRA"
+        # Every fragment of EXTRA starts with a space (the one in front is removed below), so
+        # options prepended later (--env, --load-type) never run into the next one.
+        EXTRA=" --from $(quote "$FROM") --to $(quote "$TO") --days $DAYS$EXTRA"
     fi
 
     HERE=$(cd "$(dirname "$0")" && pwd)

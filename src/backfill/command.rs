@@ -66,11 +66,11 @@ pub async fn command(config: Option<&Path>, args: BackfillArgs) -> Result<Outcom
         }
     }
     if args.dry_run {
-        print!("{}", dry_run_listing(&project, &selected, &range, &slots));
+        crate::stdout::print(&dry_run_listing(&project, &selected, &range, &slots))?;
         return Ok(Outcome::Success);
     }
 
-    let stamp = chrono::Local::now().format("%Y%m%d_%H%M%S").to_string();
+    let stamp = crate::logging::process_stamp();
     let log = exec::open_log(&project, &stamp, false, exec::LogTo::Process);
     let to_run = slots
         .iter()

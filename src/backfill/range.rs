@@ -7,6 +7,9 @@ use crate::load::parse_date_arg;
 /// More windows than this is almost certainly a typo in `--days` or the dates.
 pub const MAX_WINDOWS: usize = 10_000;
 
+/// The longest window: 10000 years, more than any range of dates `--from`/`--to` can give.
+pub const MAX_DAYS: u32 = 3_652_500;
+
 /// One window `[since, until)`; `index` counts from 0.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Window {
@@ -31,6 +34,11 @@ impl Range {
         let (t, t_time) = parse_date_arg(to).map_err(|e| format!("--to {e}"))?;
         if days == 0 {
             return Err("--days must be 1 or more".into());
+        }
+        if days > MAX_DAYS {
+            return Err(format!(
+                "--days {days} is longer than any range of dates: give at most {MAX_DAYS} (10000 years)"
+            ));
         }
         if t <= f {
             return Err(format!(
@@ -60,11 +68,14 @@ impl Range {
 
     /// The windows in order: `[from, from+N)`, ..., the last one cut at `to`.
     pub fn windows(&self) -> Vec<Window> {
-        let step = chrono::Duration::days(i64::from(self.days));
+        let step = chrono::Duration::try_days(i64::from(self.days));
         let mut out = Vec::with_capacity(self.count());
         let mut since = self.from;
         while since < self.to {
-            let until = (since + step).min(self.to);
+            // A step past the last date chrono holds (`--days 4294967295`) ends at `to`.
+            let until = step
+                .and_then(|s| since.checked_add_signed(s))
+                .map_or(self.to, |u| u.min(self.to));
             out.push(Window {
                 index: out.len(),
                 since,
@@ -146,5 +157,18 @@ mod tests {
             .contains("--days must be 1 or more"));
         let e = Range::parse("1900-01-01", "2100-01-01", 1).unwrap_err();
         assert!(e.contains("use a larger --days"), "{e}");
+    }
+
+    #[test]
+    fn days_are_bounded_and_a_window_past_the_calendar_ends_at_to() {
+        let e = Range::parse("0001-01-01", "9999-12-31", u32::MAX).unwrap_err();
+        assert!(
+            e.contains("--days 4294967295 is longer than any range"),
+            "{e}"
+        );
+        let r = Range::parse("0001-01-01", "9999-12-31", MAX_DAYS).unwrap();
+        assert_eq!(texts(&r), [("0001-01-01".into(), "9999-12-31".into())]);
+        let r = Range::parse("9999-12-30", "9999-12-31 12:00", 1).unwrap();
+        assert_eq!(r.windows().len(), 2);
     }
 }

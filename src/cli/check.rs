@@ -20,20 +20,20 @@ pub(super) async fn check(config: Option<&Path>, args: CheckArgs) -> Result<Outc
     );
     let p = exec::compile(host).await.map_err(CliError::script)?;
     exec::check_options(&p, script).map_err(CliError::script)?;
-    println!(
+    crate::stdout::line(format_args!(
         "{}: project '{}' v{} is valid: {} tasks",
         script.display(),
         p.meta.name,
         p.meta.version,
         p.tasks.len()
-    );
+    ))?;
     for t in &p.tasks {
         let after = if t.after.is_empty() {
             String::new()
         } else {
             format!(" (after {})", t.after.join(", "))
         };
-        println!("  {}{after}", t.name);
+        crate::stdout::line(format_args!("  {}{after}", t.name))?;
     }
     Ok(Outcome::Success)
 }

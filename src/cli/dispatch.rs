@@ -20,6 +20,7 @@ pub fn main() -> ExitCode {
     progress::set_quiet(cli.quiet);
     let runtime = match tokio::runtime::Builder::new_multi_thread()
         .enable_all()
+        .thread_stack_size(crate::script::engine::THREAD_STACK_SIZE)
         .build()
     {
         Ok(r) => r,

@@ -6,10 +6,10 @@ use crate::scaffold;
 
 pub(super) fn new(args: NewArgs) -> Result<Outcome, CliError> {
     let path = scaffold::new_project(&args.dir, &args.name).map_err(CliError::usage)?;
-    println!(
+    crate::stdout::line(format_args!(
         "Created {}. Run it with: etl exec {}",
         path.display(),
         path.display()
-    );
+    ))?;
     Ok(Outcome::Success)
 }

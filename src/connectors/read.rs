@@ -16,6 +16,10 @@ pub struct ReadOptions {
     pub limit: Option<u64>,
     /// Pushed down by sources that can filter (SQL); applied by the load otherwise.
     pub window: Option<CursorWindow>,
+    /// A record that cannot be read (a CSV line with the wrong number of fields, a value that
+    /// is not its column's type) goes to `Batch::rejects` instead of failing the read. Sources
+    /// whose rows are typed by a database have no such records.
+    pub keep_going: bool,
 }
 
 impl Default for ReadOptions {
@@ -24,6 +28,7 @@ impl Default for ReadOptions {
             batch_rows: DEFAULT_BATCH_ROWS,
             limit: None,
             window: None,
+            keep_going: false,
         }
     }
 }

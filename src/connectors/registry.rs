@@ -18,6 +18,9 @@ pub struct OpenOptions {
     pub swap_attempts: u32,
     /// `[connections]`: statement and read timeouts and keepalive, unless a URL sets them.
     pub timeouts: super::Timeouts,
+    /// How long a load waits for another load of the same table to finish (`[load]
+    /// table_lock_timeout_seconds`).
+    pub table_lock_timeout: std::time::Duration,
 }
 
 impl Default for OpenOptions {
@@ -27,6 +30,7 @@ impl Default for OpenOptions {
             swap_lock_timeout: std::time::Duration::from_secs(2),
             swap_attempts: 10,
             timeouts: super::Timeouts::default(),
+            table_lock_timeout: std::time::Duration::from_secs(1800),
         }
     }
 }

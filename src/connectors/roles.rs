@@ -123,7 +123,7 @@ pub struct LoadIdentity {
 /// A place loads write to: the primitives of its SQL dialect. `load/` decides which to call.
 pub trait LoadTarget: Send + Sync {
     /// Opens the transaction of one load into `load.table`, holding the target's load lock
-    /// (one load of a project into a table at a time) until commit or rollback.
+    /// (one load of a table at a time, whatever the project) until commit or rollback.
     fn begin(&self, io: &Io, load: &LoadIdentity) -> Result<Box<dyn TargetTxn>>;
 
     /// The table's columns (None when it does not exist), read without writing anything.
@@ -248,9 +248,29 @@ pub trait AuditStore: Send + Sync {
     /// Inserts a record in its own committed transaction; returns its id.
     fn insert(&self, io: &Io, record: &AuditRecord) -> Result<i64>;
     fn update(&self, io: &Io, id: i64, record: &AuditRecord) -> Result<()>;
+    /// The table's name as its dialect writes it in SQL (quoted, with its schema).
+    fn quoted_table(&self) -> String;
     /// The statement that writes record `id`, to run inside a load's transaction so the
     /// record commits with the rows.
-    fn update_statement(&self, id: i64, record: &AuditRecord) -> (String, Params);
+    fn update_statement(&self, id: i64, record: &AuditRecord) -> (String, Params) {
+        let mut params = record.params();
+        params.push(("id".into(), Value::Int64(id)));
+        (crate::audit::update_sql(&self.quoted_table()), params)
+    }
+    /// The statement that marks `running` records of other runs of `load`'s project and table
+    /// failed, to run inside the load's transaction: holding the table's load lock proves
+    /// those runs died.
+    fn close_stale_statement(&self, load: &LoadIdentity) -> (String, Params) {
+        (
+            crate::audit::close_stale_sql(&self.quoted_table()),
+            crate::audit::close_stale_params(
+                &load.project,
+                &load.table,
+                &load.run_id,
+                load.run_started,
+            ),
+        )
+    }
     /// The greatest `data_max_date` of successful loads of `project` into `table`.
     fn watermark(&self, io: &Io, project: &str, table: &str) -> Result<Option<String>>;
     /// The latest records, newest first.
@@ -268,11 +288,6 @@ pub trait AuditStore: Send + Sync {
         })?;
         change(&mut record).map_err(crate::error::EtlError::Other)?;
         self.update(io, id, &record)
-    }
-    /// Marks `running` records of other runs of `project` into `table` failed: called while
-    /// holding the table's load lock, which proves those runs died. Returns how many.
-    fn close_stale(&self, _io: &Io, _stale: &LoadIdentity) -> Result<u64> {
-        Ok(0)
     }
     /// The same store kept under a scratch name (sample runs never touch the real one).
     fn relocated(&self, scratch: &str) -> Arc<dyn AuditStore>;

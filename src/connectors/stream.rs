@@ -10,6 +10,7 @@ pub struct BatchStream {
     pub schema: Schema,
     rx: mpsc::Receiver<Result<Batch>>,
     cancel: tokio_util::sync::CancellationToken,
+    handle: tokio::runtime::Handle,
 }
 
 /// The producing end, handed to the code that reads the source.
@@ -35,6 +36,21 @@ impl BatchSender {
             r = self.tx.send(Ok(batch)) => r.map_err(|_| EtlError::Cancelled),
             _ = self.cancel.cancelled() => Err(EtlError::Cancelled),
         }
+    }
+
+    /// Runs an async producer from its blocking thread until it ends or the run is cancelled:
+    /// a query that has not sent its first row is then dropped (and cancelled on the server).
+    pub fn block_on(
+        &self,
+        handle: &tokio::runtime::Handle,
+        produce: impl std::future::Future<Output = Result<()>>,
+    ) -> Result<()> {
+        handle.block_on(async {
+            tokio::select! {
+                r = produce => r,
+                _ = self.cancel.cancelled() => Err(EtlError::Cancelled),
+            }
+        })
     }
 
     pub fn is_cancelled(&self) -> bool {
@@ -65,6 +81,7 @@ impl BatchStream {
             schema,
             rx,
             cancel: io.cancel.clone(),
+            handle: io.handle.clone(),
         }
     }
 
@@ -81,7 +98,12 @@ impl BatchStream {
         };
         let cancel = io.cancel.clone();
         io.handle.spawn(async move {
-            if let Err(e) = produce(sender).await {
+            // A cancelled run drops the producer, and with it the queries it waits on.
+            let produced = tokio::select! {
+                r = produce(sender) => r,
+                _ = cancel.cancelled() => Err(EtlError::Cancelled),
+            };
+            if let Err(e) = produced {
                 if !matches!(e, EtlError::Cancelled) || cancel.is_cancelled() {
                     let _ = tx.send(Err(e)).await;
                 }
@@ -91,15 +113,19 @@ impl BatchStream {
             schema,
             rx,
             cancel: io.cancel.clone(),
+            handle: io.handle.clone(),
         }
     }
 
-    /// Next batch, waiting on the calling (blocking) thread. None at the end of the data.
+    /// Next batch, waiting on the calling (blocking) thread. None at the end of the data. A
+    /// cancellation ends the wait even when the producer is stuck (a query that has not sent
+    /// its first row).
     pub fn next_blocking(&mut self) -> Option<Result<Batch>> {
         if self.cancel.is_cancelled() {
             return Some(Err(EtlError::Cancelled));
         }
-        self.rx.blocking_recv()
+        let handle = self.handle.clone();
+        handle.block_on(self.next())
     }
 
     pub async fn next(&mut self) -> Option<Result<Batch>> {

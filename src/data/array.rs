@@ -40,7 +40,14 @@ fn needs_quotes(text: &str) -> bool {
         || text.eq_ignore_ascii_case("NULL")
         || text
             .chars()
-            .any(|c| matches!(c, '{' | '}' | ',' | '"' | '\\') || c.is_ascii_whitespace())
+            .any(|c| matches!(c, '{' | '}' | ',' | '"' | '\\') || is_array_space(c))
+}
+
+/// The white space PostgreSQL's array syntax skips around elements (its `array_isspace`):
+/// ASCII only, vertical tab included. Writer and parser must agree on it, or an element
+/// ending in such a character would lose it.
+fn is_array_space(c: char) -> bool {
+    matches!(c, ' ' | '\t' | '\n' | '\r' | '\x0B' | '\x0C')
 }
 
 /// Appends the value as JSON: numbers stay numbers except decimals, which become strings so no
@@ -78,7 +85,7 @@ pub fn write_json(v: &Value, out: &mut String) {
 
 /// Parses an array literal (PostgreSQL braces or a JSON array) of `elem` values.
 pub fn parse_array(text: &str, elem: &DataType) -> Result<Value, String> {
-    let t = text.trim();
+    let t = text.trim_matches(is_array_space);
     if t.starts_with('[') {
         let json: serde_json::Value =
             serde_json::from_str(t).map_err(|e| format!("not a valid JSON array: {e}"))?;
@@ -131,7 +138,7 @@ struct Parser<'a> {
 
 impl Parser<'_> {
     fn skip_ws(&mut self) {
-        while self.chars.next_if(|(_, c)| c.is_whitespace()).is_some() {}
+        while self.chars.next_if(|(_, c)| is_array_space(*c)).is_some() {}
     }
 
     fn array(&mut self) -> Result<Value, String> {
@@ -211,7 +218,7 @@ impl Parser<'_> {
                 s.push(c);
             }
         }
-        let trimmed = s.trim();
+        let trimmed = s.trim_matches(is_array_space);
         if trimmed.is_empty() {
             return Err("empty array element (write \"\" for an empty string)".into());
         }

@@ -1,4 +1,4 @@
-use super::Value;
+use super::{Reject, Value};
 
 /// A bounded run of rows stored flat (one allocation per batch, not per row).
 #[derive(Clone, Debug, Default, PartialEq)]
@@ -7,6 +7,9 @@ pub struct Batch {
     values: Vec<Value>,
     /// 1-based number of the first row in its source stream, for error messages.
     pub first_row: u64,
+    /// Records of this stretch of the source that were set aside instead of read (only when
+    /// the read asked for it: `ReadOptions::keep_going`).
+    pub rejects: Vec<Reject>,
 }
 
 impl Batch {
@@ -15,6 +18,7 @@ impl Batch {
             width,
             values: Vec::with_capacity(width * capacity_rows),
             first_row,
+            rejects: Vec::new(),
         }
     }
 
@@ -25,6 +29,7 @@ impl Batch {
             width,
             values,
             first_row,
+            rejects: Vec::new(),
         }
     }
 

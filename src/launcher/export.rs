@@ -4,19 +4,8 @@
 
 use std::path::Path;
 
+use super::quote::{bat_arg, bat_bare, bat_comment, cron_word, sh_comment};
 use crate::cron::{Schedule, Zone};
-
-/// A word for a POSIX shell: unchanged when safe, else single-quoted.
-pub fn sh_quote(s: &str) -> String {
-    if !s.is_empty()
-        && s.chars()
-            .all(|c| c.is_ascii_alphanumeric() || "-_./=:,+@%".contains(c))
-    {
-        s.to_string()
-    } else {
-        format!("'{}'", s.replace('\'', "'\\''"))
-    }
-}
 
 /// The crontab entry: a comment, `CRON_TZ` when the schedule has a named zone, and the line
 /// that starts `launchers/run.sh` with the project's defaults (`--quiet`: cron mails only
@@ -35,11 +24,12 @@ pub fn cron_line(
         ));
     }
     check_portable(&schedule.text, "cron")?;
-    let mut out = format!(
+    let fields = schedule_fields(schedule)?;
+    let mut out = sh_comment(&format!(
         "# etl: project '{name}' ({}), schedule \"{}\"",
         script.display(),
         schedule.text
-    );
+    ));
     let mut zone_line = String::new();
     if let Zone::Named(tz) = &schedule.zone {
         out.push_str(&format!(" in {}", tz.name()));
@@ -49,11 +39,31 @@ pub fn cron_line(
     out.push('\n');
     out.push_str(&zone_line);
     let launcher = format!("{}/launchers/run.sh", root.trim_end_matches('/'));
-    let mut words = vec![sh_quote(&launcher)];
-    words.extend(launcher_args.iter().map(|a| sh_quote(a)));
+    let mut words = vec![cron_word(&launcher, "the folder (--root)")?];
+    for a in launcher_args {
+        words.push(cron_word(a, "an argument")?);
+    }
     words.push("--quiet".into());
-    out.push_str(&format!("{} {}\n", schedule.text, words.join(" ")));
+    out.push_str(&format!("{fields} {}\n", words.join(" ")));
     Ok(out)
+}
+
+/// The schedule's fields as a crontab line starts: one space between them, and only the
+/// characters of cron fields (a schedule is checked when the script runs; this keeps any
+/// other text off the line whatever the parser accepted).
+fn schedule_fields(schedule: &Schedule) -> Result<String, String> {
+    let fields: Vec<&str> = schedule.text.split_whitespace().collect();
+    let plain = fields.iter().all(|f| {
+        f.chars()
+            .all(|c| c.is_ascii_alphanumeric() || "*,/-@".contains(c))
+    });
+    if !plain {
+        return Err(format!(
+            "schedule \"{}\" holds characters that are not part of a cron expression",
+            sh_comment(&schedule.text)
+        ));
+    }
+    Ok(fields.join(" "))
 }
 
 /// Extensions of croner that crontab and Task Scheduler do not have.
@@ -308,9 +318,24 @@ pub fn schtasks_commands(
     }
     let root = root.trim_end_matches(['\\', '/']);
     let launcher = format!("{root}\\launchers\\run.bat");
-    let command = format!("\\\"{launcher}\\\" {}", launcher_args.join(" "));
-    let mut out = format!(
-        "rem etl: project '{name}', schedule \"{}\"{} ({} task{})\n",
+    // Inside /TR's quotes the path is written as \"...\", which cmd reads as outside its
+    // quotes: it must hold nothing cmd acts on; the arguments must be plain for the same reason.
+    bat_bare(&launcher, "the folder (--root)")?;
+    bat_bare(name, "the project name")?;
+    let mut args = Vec::new();
+    for a in launcher_args {
+        let word = bat_arg(a, "an argument")?;
+        if word != *a {
+            return Err(format!(
+                "the argument '{}' cannot be written into a Task Scheduler command: use letters, digits, '_' and '-'",
+                bat_comment(a)
+            ));
+        }
+        args.push(word);
+    }
+    let command = format!("\\\"{launcher}\\\" {}", args.join(" "));
+    let mut out = bat_comment(&format!(
+        "rem etl: project '{name}', schedule '{}'{} ({} task{})",
         schedule.text,
         match &schedule.zone {
             Zone::Named(tz) => format!(
@@ -321,7 +346,8 @@ pub fn schtasks_commands(
         },
         triggers.len(),
         if triggers.len() == 1 { "" } else { "s" }
-    );
+    ));
+    out.push('\n');
     for (i, trigger) in triggers.iter().enumerate() {
         let task = if triggers.len() == 1 {
             format!("etl\\{name}")
@@ -443,13 +469,5 @@ mod tests {
             let e = sch(s).unwrap_err();
             assert!(e.contains(why) && e.contains("etl schedule"), "{s}: {e}");
         }
-    }
-
-    #[test]
-    fn shell_words_are_quoted_only_when_needed() {
-        assert_eq!(sh_quote("shop"), "shop");
-        assert_eq!(sh_quote("/srv/etl/run.sh"), "/srv/etl/run.sh");
-        assert_eq!(sh_quote("it's here"), "'it'\\''s here'");
-        assert_eq!(sh_quote(""), "''");
     }
 }

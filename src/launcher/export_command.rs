@@ -44,6 +44,6 @@ pub async fn export(config: Option<&Path>, what: ExportCommand) -> Result<Outcom
     } else {
         schtasks_commands(&t.project.meta.name, &schedule, &root, &launcher_args)
     };
-    print!("{}", text.map_err(CliError::usage)?);
+    crate::stdout::print(&text.map_err(CliError::usage)?)?;
     Ok(Outcome::Success)
 }

@@ -6,6 +6,7 @@
 mod args;
 mod export;
 mod export_command;
+mod quote;
 mod target;
 mod write;
 

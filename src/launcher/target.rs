@@ -64,6 +64,7 @@ pub(super) async fn load(
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_default();
+    check_folder(&folder)?;
     let root = dir
         .parent()
         .and_then(Path::parent)
@@ -104,6 +105,22 @@ pub(super) fn launcher_args(t: &Target, env: Option<&str>) -> Vec<String> {
         t.options.load_type.code().to_string(),
     ]);
     args
+}
+
+/// The launchers take a project's folder name and accept letters, digits, `_` and `-` only
+/// (launchers/lib/launch.sh): a launcher or a schedule for another folder could never start.
+fn check_folder(folder: &str) -> Result<(), CliError> {
+    if folder.is_empty()
+        || !folder
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+    {
+        let shown: String = folder.escape_debug().collect();
+        return Err(CliError::usage(format!(
+            "project folder \"{shown}\": the launchers run folders under projects/ named with letters, digits, '_' and '-' only; rename the folder"
+        )));
+    }
+    Ok(())
 }
 
 pub(super) fn check_env_name(env: Option<&str>) -> Result<(), CliError> {

@@ -3,13 +3,13 @@
 use std::path::{Path, PathBuf};
 
 use super::args::{LauncherArgs, Os};
-use super::export;
+use super::quote::{bat_arg, bat_comment, bat_word, sh_comment, sh_word};
 use super::target::{check_env_name, launcher_args, load, Target};
 use crate::outcome::{CliError, Outcome};
 
 pub async fn command(config: Option<&Path>, args: LauncherArgs) -> Result<Outcome, CliError> {
     let path = write_launcher(config, &args).await?;
-    println!("Wrote {}", path.display());
+    crate::stdout::line(format_args!("Wrote {}", path.display()))?;
     Ok(Outcome::Success)
 }
 
@@ -43,7 +43,8 @@ async fn write_launcher(config: Option<&Path>, args: &LauncherArgs) -> Result<Pa
             generic.display()
         );
     }
-    let text = launcher_text(&t, os, args.env.as_deref(), beside, &generic);
+    let text =
+        launcher_text(&t, os, args.env.as_deref(), beside, &generic).map_err(CliError::usage)?;
     if let Some(dir) = out.parent() {
         std::fs::create_dir_all(dir)
             .map_err(|e| CliError::system(format!("{}: {e}", dir.display())))?;
@@ -57,7 +58,16 @@ async fn write_launcher(config: Option<&Path>, args: &LauncherArgs) -> Result<Pa
     Ok(out)
 }
 
-fn launcher_text(t: &Target, os: Os, env: Option<&str>, beside: bool, generic: &Path) -> String {
+/// The launcher's text. Every value in it is quoted or cleaned for the language (a comment
+/// cannot be ended by a version or a folder name, a word cannot leave its quotes); a value
+/// that cannot be written into a batch file safely is refused.
+fn launcher_text(
+    t: &Target,
+    os: Os,
+    env: Option<&str>,
+    beside: bool,
+    generic: &Path,
+) -> Result<String, String> {
     let meta = &t.project.meta;
     let schedule = match &t.options.schedule {
         Some(s) => format!(
@@ -71,23 +81,24 @@ fn launcher_text(t: &Target, os: Os, env: Option<&str>, beside: bool, generic: &
         None => "no schedule".into(),
     };
     let args = launcher_args(t, env);
-    match os {
+    Ok(match os {
         Os::Unix => {
             let target = if beside {
                 "\"$(dirname \"$0\")/run.sh\"".to_string()
             } else {
-                export::sh_quote(&generic.display().to_string())
+                sh_word(&generic.display().to_string())
             };
-            let args: Vec<String> = args.iter().map(|a| export::sh_quote(a)).collect();
+            let args: Vec<String> = args.iter().map(|a| sh_word(a)).collect();
             format!(
                 "#!/bin/sh\n\
-                 # Runs project '{name}' ({folder}/project.rhai, v{version}; {schedule}) with its defaults.\n\
+                 {about}\n\
                  # Written by `etl launcher`. Arguments given to this script follow the defaults, so a\n\
                  # later --env or --load-type wins; see launchers/run.sh --help.\n\
                  exec {target} {args} \"$@\"\n",
-                name = meta.name,
-                folder = t.folder,
-                version = meta.version,
+                about = sh_comment(&format!(
+                    "# Runs project '{}' ({}/project.rhai, v{}; {schedule}) with its defaults.",
+                    meta.name, t.folder, meta.version
+                )),
                 args = args.join(" ")
             )
         }
@@ -95,20 +106,25 @@ fn launcher_text(t: &Target, os: Os, env: Option<&str>, beside: bool, generic: &
             let target = if beside {
                 "\"%~dp0run.bat\"".to_string()
             } else {
-                format!("\"{}\"", generic.display())
+                bat_word(&generic.display().to_string(), "the launcher's path")?
             };
+            let args = args
+                .iter()
+                .map(|a| bat_arg(a, "an argument"))
+                .collect::<Result<Vec<String>, String>>()?;
             format!(
                 "@echo off\r\n\
-                 rem Runs project '{name}' ({folder}\\project.rhai, v{version}; {schedule}) with its defaults.\r\n\
+                 {about}\r\n\
                  rem Written by `etl launcher`. Arguments given to this file follow the defaults, so a\r\n\
                  rem later --env or --load-type wins; see launchers\\run.bat --help.\r\n\
                  call {target} {args} %*\r\n\
                  exit /b %ERRORLEVEL%\r\n",
-                name = meta.name,
-                folder = t.folder,
-                version = meta.version,
+                about = bat_comment(&format!(
+                    "rem Runs project '{}' ({}\\project.rhai, v{}; {}) with its defaults.",
+                    meta.name, t.folder, meta.version, schedule.replace('"', "'")
+                )),
                 args = args.join(" ")
             )
         }
-    }
+    })
 }

@@ -8,7 +8,8 @@ use std::sync::Arc;
 
 use chrono::Utc;
 
-use super::rows::{coerce, cursor_pass};
+use super::rejects::Rejects;
+use super::rows::{check_keys, coerce, cursor_pass};
 use super::write::{self, Write};
 use super::{LoadMode, LoadPlan, LoadSpec, NullCursor, Resolved};
 use crate::audit::{error_text, AuditRecord, Status};
@@ -23,6 +24,9 @@ use crate::progress::Progress;
 
 /// Row-level script steps (`.map`, `.filter`) applied between source and target.
 pub trait Transform {
+    /// Learns the source's columns before the first batch (the load reads them only once its
+    /// audit record exists, so a source that fails there is recorded against its table).
+    fn start(&mut self, input: &Schema);
     /// Transforms one batch; the first call fixes the output schema.
     fn apply(&mut self, batch: Batch) -> Result<Batch>;
     /// The output columns once known (None before the first batch when it depends on data).
@@ -43,6 +47,9 @@ pub struct LoadFigures {
     pub max: Option<Value>,
     pub since: Option<Value>,
     pub audit_id: Option<i64>,
+    /// Rows set aside (`max_errors`, `max_error_ratio`), and the file that lists them.
+    pub rejected: u64,
+    pub rejects_file: Option<std::path::PathBuf>,
 }
 
 /// One `load()` call: where rows come from, how they change on the way, what the script asked.
@@ -165,7 +172,13 @@ pub fn run_load(conn: &Connection, req: LoadRequest<'_>) -> Result<LoadFigures> 
             audit.error_message = Some(error_text(&message));
             audit.end_script_execution_time = Some(Utc::now());
             audit.number_of_records = Some(0);
-            if let Err(audit_err) = audit_store.update(io, id, &audit) {
+            // Written even when the load was cancelled (Ctrl-C, a task's timeout): the
+            // cancellation stopped the load, not the record of how it ended.
+            let record_io = Io {
+                handle: io.handle.clone(),
+                cancel: Default::default(),
+            };
+            if let Err(audit_err) = audit_store.update(&record_io, id, &audit) {
                 tracing::error!("Could not record the failure in the audit table: {audit_err}");
             }
             Err(e)
@@ -226,11 +239,13 @@ impl Load<'_> {
         };
         let pushed_down = source.applies_window();
         let opts = ReadOptions {
+            keep_going: spec.rejects_allowed(),
             batch_rows: spec.batch_rows,
             limit: spec.limit,
             window: if pushed_down { window.clone() } else { None },
         };
         let mut stream = source.open(io, &opts)?;
+        transform.start(&stream.schema);
         let cursor_index = spec
             .cursor
             .as_deref()
@@ -238,6 +253,7 @@ impl Load<'_> {
         let filter_window = if pushed_down { None } else { window };
         let mut progress = Progress::new(&spec.into);
         let mut session: Option<Session> = None;
+        let mut rejects = Rejects::new(spec, run, &source.describe());
 
         loop {
             if io.cancel.is_cancelled() {
@@ -246,8 +262,14 @@ impl Load<'_> {
             let Some(batch) = stream.next_blocking() else {
                 break;
             };
+            let mut batch = batch?;
+            if let Some(r) = rejects.as_mut() {
+                for reject in std::mem::take(&mut batch.rejects) {
+                    r.add(reject)?;
+                }
+            }
             let batch = cursor_pass(
-                batch?,
+                batch,
                 cursor_index,
                 filter_window.as_ref(),
                 spec,
@@ -265,7 +287,8 @@ impl Load<'_> {
             if batch.is_empty() {
                 continue;
             }
-            let batch = coerce(batch, &s.write.types, &spec.into)?;
+            let batch = coerce(batch, &s.write.types, &spec.into, rejects.as_mut())?;
+            let batch = check_keys(batch, &s.write.key_columns, &spec.into, rejects.as_mut())?;
             s.txn.write(&batch)?;
             self.figures.rows += batch.len() as u64;
             progress.update(self.figures.rows);
@@ -279,6 +302,19 @@ impl Load<'_> {
             },
         };
         progress.finish(self.figures.rows);
+        if let Some(r) = rejects.as_mut() {
+            r.finish(self.figures.rows)?;
+            if r.count > 0 {
+                tracing::warn!(table = %spec.into, rejected = r.count, "{} rows were rejected; they are listed in {}.", r.count, r.path.display());
+                self.audit.error_message = Some(format!(
+                    "{} rows rejected (listed in {})",
+                    r.count,
+                    r.path.display()
+                ));
+                self.figures.rejected = r.count;
+                self.figures.rejects_file = Some(r.path.clone());
+            }
+        }
         let audit = &mut self.audit;
         audit.status = Status::Success.as_str().into();
         audit.number_of_records = Some(self.figures.rows as i64);
@@ -307,7 +343,7 @@ impl Load<'_> {
     }
 
     /// Opens the target's transaction (holding its load lock), closes the records of runs that
-    /// died loading this table, and prepares the table for the mode.
+    /// died loading this table (committed with this load), and prepares the table for the mode.
     fn begin(
         &self,
         mode: LoadMode,
@@ -315,15 +351,10 @@ impl Load<'_> {
         replace_window: Option<CursorWindow>,
     ) -> Result<Session> {
         let mut txn = self.target.begin(self.io, &self.identity)?;
-        match self.audit_store.close_stale(self.io, &self.identity) {
-            Ok(0) => {}
-            Ok(n) => {
-                tracing::warn!(table = %self.spec.into, records = n, "Marked {n} audit record(s) of runs that stopped without finishing as failed.")
-            }
-            Err(e) => tracing::warn!(
-                "Could not close stale audit records for {}: {e}",
-                self.spec.into
-            ),
+        let (sql, params) = self.audit_store.close_stale_statement(&self.identity);
+        let closed = txn.execute(&sql, &params)?;
+        if closed > 0 {
+            tracing::warn!(table = %self.spec.into, records = closed, "Marked {closed} audit record(s) of runs that stopped without finishing as failed.");
         }
         let plan = LoadPlan {
             table: self.spec.into.clone(),

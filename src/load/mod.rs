@@ -4,6 +4,7 @@
 //! record's life cycle around it all (`driver.rs`). Targets supply only dialect primitives.
 
 mod driver;
+mod rejects;
 mod rows;
 mod spec;
 #[cfg(test)]

@@ -2,9 +2,10 @@
 //! cannot filter, NULL cursors counted, the cursor's min/max tracked, values coerced to the
 //! target's column types (lossy casts refused with row, column and value).
 
+use super::rejects::Rejects;
 use super::{LoadFigures, LoadSpec, NullCursor};
 use crate::connectors::CursorWindow;
-use crate::data::{Batch, Schema, Value};
+use crate::data::{bounded_record, Batch, DataType, Reject, Schema, Value};
 use crate::error::{EtlError, Result};
 
 /// Applies the window for sources that cannot, handles NULL cursors and tracks min/max.
@@ -66,25 +67,57 @@ pub(super) fn cursor_pass(
     if !dropped {
         return Ok(batch);
     }
-    let width = batch.width();
-    let first = batch.first_row;
-    let mut out = Batch::new(width, first, keep.len());
-    let values = batch.into_values();
-    let mut it = values.into_iter();
-    for k in keep {
-        let row = it.by_ref().take(width);
-        if k {
-            out.push_row(row);
-        } else {
-            row.for_each(drop);
-        }
+    Ok(retain_rows(batch, &keep))
+}
+
+/// Refuses a NULL in a key column, naming the row: a key identifies a row, and a NULL one
+/// would never match in a merge, so every run would add the row again. With rejects allowed
+/// the row is set aside instead.
+pub(super) fn check_keys(
+    batch: Batch,
+    key: &[(usize, String)],
+    table: &str,
+    mut rejects: Option<&mut Rejects>,
+) -> Result<Batch> {
+    if key.is_empty() {
+        return Ok(batch);
     }
-    Ok(out)
+    let mut bad = Vec::new();
+    for (i, row) in batch.rows().enumerate() {
+        let Some((_, name)) = key.iter().find(|(k, _)| row[*k].is_null()) else {
+            continue;
+        };
+        let message = "the key column is NULL; a key identifies each row, so it cannot be NULL: \
+                       fix the source, or filter such rows out with .filter(|r| r.NAME != ())";
+        let row_no = batch.first_row + i as u64;
+        let Some(r) = rejects.as_deref_mut() else {
+            return Err(EtlError::Load {
+                table: table.to_string(),
+                row: Some(row_no),
+                column: Some(name.clone()),
+                message: message.into(),
+            });
+        };
+        r.add(Reject {
+            line: None,
+            row: row_no,
+            column: Some(name.clone()),
+            reason: message.into(),
+            record: row_text(row),
+        })?;
+        bad.push(i);
+    }
+    Ok(without_rows(batch, &bad))
 }
 
 /// Converts each value to its target column's type, refusing lossy casts with the row,
-/// column and value in the message.
-pub(super) fn coerce(batch: Batch, columns: &Schema, table: &str) -> Result<Batch> {
+/// column and value in the message; with rejects allowed such a row is set aside instead.
+pub(super) fn coerce(
+    batch: Batch,
+    columns: &Schema,
+    table: &str,
+    mut rejects: Option<&mut Rejects>,
+) -> Result<Batch> {
     let width = batch.width();
     if width != columns.len() {
         return Err(EtlError::load(
@@ -97,27 +130,86 @@ pub(super) fn coerce(batch: Batch, columns: &Schema, table: &str) -> Result<Batc
     }
     let first = batch.first_row;
     let mut values = batch.into_values();
-    for (i, v) in values.iter_mut().enumerate() {
+    let mut bad = Vec::new();
+    let mut i = 0;
+    while i < values.len() {
         let col = &columns.columns[i % width];
+        let v = &mut values[i];
         if v.is_null()
             || v.data_type().as_ref() == Some(&col.data_type)
                 && !matches!(
                     col.data_type,
-                    crate::data::DataType::Decimal { .. }
-                        | crate::data::DataType::Text { max_len: Some(_) }
+                    DataType::Decimal { .. } | DataType::Text { max_len: Some(_) }
                 )
         {
+            i += 1;
             continue;
         }
+        // Only a row that may be set aside needs its value kept to show it.
+        let original = rejects.is_some().then(|| v.clone());
         let taken = std::mem::replace(v, Value::Null);
-        *v = taken
-            .coerce(&col.data_type)
-            .map_err(|message| EtlError::Load {
-                table: table.to_string(),
-                row: Some(first + (i / width) as u64),
-                column: Some(col.name.clone()),
-                message,
-            })?;
+        match taken.coerce(&col.data_type) {
+            Ok(converted) => {
+                values[i] = converted;
+                i += 1;
+            }
+            Err(message) => {
+                let row = i / width;
+                let Some(r) = rejects.as_deref_mut() else {
+                    return Err(EtlError::Load {
+                        table: table.to_string(),
+                        row: Some(first + row as u64),
+                        column: Some(col.name.clone()),
+                        message,
+                    });
+                };
+                values[i] = original.unwrap_or(Value::Null);
+                r.add(Reject {
+                    line: None,
+                    row: first + row as u64,
+                    column: Some(col.name.clone()),
+                    reason: message,
+                    record: row_text(&values[row * width..(row + 1) * width]),
+                })?;
+                bad.push(row);
+                i = (row + 1) * width;
+            }
+        }
     }
-    Ok(Batch::from_values(width, first, values))
+    Ok(without_rows(Batch::from_values(width, first, values), &bad))
+}
+
+/// A row's values as text, for the rejects file (`,` between them, NULL as nothing).
+fn row_text(row: &[Value]) -> String {
+    let fields: Vec<String> = row
+        .iter()
+        .map(|v| v.to_text().unwrap_or_default())
+        .collect();
+    bounded_record(&fields.join(","))
+}
+
+/// The batch without the rows at `bad` (ascending).
+fn without_rows(batch: Batch, bad: &[usize]) -> Batch {
+    if bad.is_empty() {
+        return batch;
+    }
+    let keep: Vec<bool> = (0..batch.len()).map(|i| !bad.contains(&i)).collect();
+    retain_rows(batch, &keep)
+}
+
+/// The rows whose `keep` is true, moved (not copied) into a new batch.
+fn retain_rows(batch: Batch, keep: &[bool]) -> Batch {
+    let (width, first) = (batch.width(), batch.first_row);
+    let kept = keep.iter().filter(|k| **k).count();
+    let mut out = Batch::new(width, first, kept);
+    let mut values = batch.into_values().into_iter();
+    for k in keep {
+        let row = values.by_ref().take(width);
+        if *k {
+            out.push_row(row);
+        } else {
+            row.for_each(drop);
+        }
+    }
+    out
 }

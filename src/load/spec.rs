@@ -59,4 +59,16 @@ pub struct LoadSpec {
     pub allow_type_change: bool,
     /// A leading `.limit(n)` on the relation: the source stops reading after n rows.
     pub limit: Option<u64>,
+    /// Rows that cannot be read or converted are set aside in a rejects file, and the load
+    /// commits the others, as long as there are at most this many...
+    pub max_errors: Option<u64>,
+    /// ...and they are at most this share of the rows read (0.0 to 1.0).
+    pub max_error_ratio: Option<f64>,
+}
+
+impl LoadSpec {
+    /// Whether bad rows are set aside rather than failing the load.
+    pub fn rejects_allowed(&self) -> bool {
+        self.max_errors.is_some() || self.max_error_ratio.is_some()
+    }
 }

@@ -46,6 +46,8 @@ fn spec(key: &[&str], cursor: Option<&str>) -> LoadSpec {
         batch_rows: 2,
         allow_type_change: false,
         limit: None,
+        max_errors: None,
+        max_error_ratio: None,
     }
 }
 
@@ -295,7 +297,7 @@ fn coercion_widens_exactly_and_refuses_lossy_casts_with_row_and_column() {
     let mut b = Batch::new(2, 7, 2);
     b.push(Value::Int32(1));
     b.push(Value::parse("10.5", &DataType::parse("numeric(4,1)").unwrap()).unwrap());
-    let out = coerce(b, &target, "orders").unwrap();
+    let out = coerce(b, &target, "orders", None).unwrap();
     let row: Vec<String> = out
         .rows()
         .next()
@@ -308,17 +310,45 @@ fn coercion_widens_exactly_and_refuses_lossy_casts_with_row_and_column() {
     let mut lossy = Batch::new(2, 7, 2);
     lossy.push(Value::Int32(2));
     lossy.push(Value::parse("10.125", &DataType::parse("numeric(6,3)").unwrap()).unwrap());
-    let e = coerce(lossy, &target, "orders").unwrap_err();
+    let e = coerce(lossy, &target, "orders", None).unwrap_err();
     assert!(
         matches!(&e, EtlError::Load { row: Some(7), column: Some(c), .. } if c == "amount"),
         "{e}"
     );
 }
 
+#[test]
+fn with_rejects_allowed_a_bad_row_is_set_aside_and_the_rest_kept() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut run = Arc::try_unwrap(run(LoadType::Full, None)).unwrap_or_else(|_| unreachable!());
+    run.output_dir = dir.path().to_path_buf();
+    let mut spec = spec(&["id"], None);
+    spec.max_errors = Some(1);
+    let mut rejects = super::rejects::Rejects::new(&spec, &run, "test rows").unwrap();
+    let target = Schema::new(vec![
+        Column::new("id", DataType::Int64),
+        Column::new("amount", DataType::parse("numeric(4,2)").unwrap()),
+    ]);
+    let mut b = Batch::new(2, 1, 3);
+    for (id, amount) in [(1, "1.50"), (2, "12.345"), (3, "2.00")] {
+        b.push(Value::Int32(id));
+        b.push(Value::parse(amount, &DataType::parse("numeric(6,3)").unwrap()).unwrap());
+    }
+    let out = coerce(b, &target, "orders", Some(&mut rejects)).unwrap();
+    let ids: Vec<String> = out.rows().map(|r| r[0].to_text().unwrap()).collect();
+    assert_eq!(ids, ["1", "3"]);
+    assert_eq!(rejects.count, 1);
+    rejects.finish(2).unwrap();
+    let text = std::fs::read_to_string(&rejects.path).unwrap();
+    assert!(text.contains("test rows,,2,amount,"), "{text}");
+    assert!(text.contains("\"2,12.345\""), "{text}");
+}
+
 /// A transform that panics on its first batch: a bug in a connector or an API function.
 struct Panics;
 
 impl Transform for Panics {
+    fn start(&mut self, _: &Schema) {}
     fn apply(&mut self, _: Batch) -> Result<Batch> {
         panic!("boom in a transform");
     }
@@ -331,6 +361,7 @@ impl Transform for Panics {
 struct Identity(Schema);
 
 impl Transform for Identity {
+    fn start(&mut self, _: &Schema) {}
     fn apply(&mut self, batch: Batch) -> Result<Batch> {
         Ok(batch)
     }

@@ -38,6 +38,8 @@ pub(super) struct Write {
     key: Vec<String>,
     /// The written columns' types in the table: rows are coerced to these.
     pub types: Schema,
+    /// Where the key columns are in a written row, and their names.
+    pub key_columns: Vec<(usize, String)>,
 }
 
 /// Prepares the target for `plan` and starts writing.
@@ -101,6 +103,7 @@ fn prepare_full(
     let types = txn.begin_write(&into, &columns)?;
     Ok(Write {
         mode: LoadMode::Full,
+        key_columns: positions(&columns, &key),
         target,
         into,
         columns,
@@ -186,6 +189,7 @@ fn prepare_existing(
     let types = txn.begin_write(&into, &columns)?;
     Ok(Write {
         mode: plan.mode,
+        key_columns: positions(&columns, &key),
         target,
         into,
         columns,
@@ -230,6 +234,13 @@ fn evolve(
         }
     }
     Ok(())
+}
+
+/// Where each key column is among the written columns.
+fn positions(columns: &[String], key: &[String]) -> Vec<(usize, String)> {
+    key.iter()
+        .filter_map(|k| columns.iter().position(|c| c == k).map(|i| (i, k.clone())))
+        .collect()
 }
 
 /// The key columns by their names in the table.

@@ -125,6 +125,7 @@ impl SmtpSection {
             retry_delay: seconds("retry_delay", self.retry_delay, 1.0)?,
             attach_max_bytes: self.attach_max_bytes.unwrap_or(DEFAULT_ATTACH_MAX_BYTES),
             ca_file: self.ca_file.as_ref().map(|f| base_dir.join(f)),
+            password_from_dotenv: None,
         }))
     }
 }
@@ -151,6 +152,8 @@ pub struct SmtpConfig {
     pub attach_max_bytes: u64,
     /// Extra trusted root certificates (PEM) besides the built-in Mozilla roots.
     pub ca_file: Option<PathBuf>,
+    /// `password_env` as `.env` gives it (the environment wins when it has the variable).
+    pub password_from_dotenv: Option<crate::dotenv::Secret>,
 }
 
 impl SmtpConfig {

@@ -219,7 +219,14 @@ fn transport(smtp: &SmtpConfig) -> Result<AsyncSmtpTransport<Tokio1Executor>, Ma
         .timeout(Some(smtp.timeout.max(Duration::from_millis(100))));
     if let Some(user) = &smtp.user {
         // Read at the last moment and handed to the transport only: never logged.
-        let password = std::env::var(&smtp.password_env).map_err(|_| {
+        let password = std::env::var(&smtp.password_env)
+            .ok()
+            .or_else(|| {
+                smtp.password_from_dotenv
+                    .as_ref()
+                    .map(|s| s.expose().to_string())
+            })
+            .ok_or_else(|| {
             MailError::Config(format!(
                 "[smtp] user is set but the password variable {} is not (set it in the environment or .env)",
                 smtp.password_env
@@ -247,6 +254,7 @@ mod tests {
             retry_delay: Duration::ZERO,
             attach_max_bytes: 10,
             ca_file: None,
+            password_from_dotenv: None,
         }
     }
 

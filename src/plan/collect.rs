@@ -119,6 +119,7 @@ fn describe(conn: &Connection, req: LoadRequest<'_>) -> Result<LoadView> {
     let window = describe_window(resolved.window.as_ref(), resolved.mode, run, audit_exists);
 
     // The rows' columns: the source's, or what its `.map` makes of the first rows.
+    transform.start(&source.schema(io)?);
     let columns = match transform.output_schema() {
         Some(schema) => schema,
         None => {

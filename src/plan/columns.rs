@@ -122,6 +122,8 @@ mod tests {
             batch_rows: 10,
             allow_type_change: false,
             limit: None,
+            max_errors: None,
+            max_error_ratio: None,
         };
         assert!(cast_flag(&t("integer"), &t("bigint"), &spec).is_none());
         assert!(cast_flag(&t("bigint"), &t("integer"), &spec)

@@ -58,10 +58,14 @@ pub async fn command(config: Option<&Path>, args: PlanArgs) -> Result<Outcome, C
     // One task at a time, so the plan reads in the order of the graph.
     let report = runner::run(project.clone(), run.clone(), selected.clone(), 1).await;
     let items = collector.take();
-    print!(
-        "{}",
-        render(&project, &run, range.as_ref(), &selected, &report, items)
-    );
+    crate::stdout::print(&render(
+        &project,
+        &run,
+        range.as_ref(),
+        &selected,
+        &report,
+        items,
+    ))?;
     Ok(Outcome::of(
         report
             .outcomes

@@ -12,6 +12,9 @@ use crate::outcome::{CliError, Outcome};
 /// Audit records read at most (newest first).
 pub const MAX_RECORDS: usize = 100_000;
 
+/// Days of history a report covers at most.
+pub const MAX_DAYS: u32 = 36_500;
+
 pub async fn command(config: Option<&Path>, args: ReportArgs) -> Result<Outcome, CliError> {
     let config = Config::load(config, None, args.env.as_deref()).map_err(CliError::config)?;
     let out = args
@@ -26,7 +29,15 @@ pub async fn command(config: Option<&Path>, args: ReportArgs) -> Result<Outcome,
     )
     .await?;
     let now = Utc::now();
-    let since = now - Duration::days(i64::from(args.days));
+    let since = Duration::try_days(i64::from(args.days))
+        .filter(|_| args.days <= MAX_DAYS)
+        .and_then(|d| now.checked_sub_signed(d))
+        .ok_or_else(|| {
+            CliError::usage(format!(
+                "--days {} is more than a report covers: give at most {MAX_DAYS} (100 years)",
+                args.days
+            ))
+        })?;
     let projects = model::build(&records, since);
     let info = html::PageInfo {
         generated: now,
@@ -39,7 +50,7 @@ pub async fn command(config: Option<&Path>, args: ReportArgs) -> Result<Outcome,
     };
     let page = html::page(&projects, &info);
     if out.as_os_str() == "-" {
-        print!("{page}");
+        crate::stdout::print(&page)?;
         return Ok(Outcome::Success);
     }
     if let Some(dir) = out.parent().filter(|d| !d.as_os_str().is_empty()) {
@@ -48,12 +59,12 @@ pub async fn command(config: Option<&Path>, args: ReportArgs) -> Result<Outcome,
     }
     std::fs::write(&out, page).map_err(|e| CliError::system(format!("{}: {e}", out.display())))?;
     let runs: usize = projects.iter().map(|p| p.runs.len()).sum();
-    println!(
+    crate::stdout::line(format_args!(
         "Wrote {} ({} runs of {} projects in the last {} days).",
         out.display(),
         runs,
         projects.len(),
         args.days
-    );
+    ))?;
     Ok(Outcome::Success)
 }

@@ -179,8 +179,8 @@ impl AuditStore for SkippedAudit {
         self.update(_io, id, &AuditRecord::default())
     }
 
-    fn update_statement(&self, id: i64, record: &AuditRecord) -> (String, Params) {
-        self.inner.update_statement(id, record)
+    fn quoted_table(&self) -> String {
+        self.inner.quoted_table()
     }
 
     fn watermark(&self, io: &Io, project: &str, table: &str) -> Result<Option<String>> {

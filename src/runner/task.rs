@@ -4,7 +4,7 @@
 use std::collections::BTreeMap;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use chrono::Utc;
 use rhai::{Dynamic, Map};
@@ -55,8 +55,20 @@ pub(super) fn execute(project: &Project, run: &Arc<RunInfo>, def: &TaskDef) -> T
     tracing::info!(task = %def.name, "Task started.");
     while attempts <= def.retries {
         attempts += 1;
-        ctx = Arc::new(TaskCtx::new(run.clone(), &def.name));
-        match attempt(project, run, def, &ctx) {
+        // Each attempt gets its own token and deadline: a timeout stops this attempt (and what
+        // it waits for in a database) without touching the run or the other tasks, and a
+        // retry starts with the whole `timeout` again.
+        ctx = Arc::new(
+            TaskCtx::new(run.clone(), &def.name).with_stop(cancel.child_token(), def.timeout),
+        );
+        let result = {
+            // Dropped with the attempt's end, before any pause for a retry.
+            let _deadline = def
+                .timeout
+                .map(|t| Deadline::start(&project.host.io.handle, &ctx, t));
+            attempt(project, run, def, &ctx)
+        };
+        match result {
             Ok(()) => {
                 let rows = ctx.rows.load(Ordering::Relaxed);
                 let duration = started.elapsed();
@@ -67,7 +79,7 @@ pub(super) fn execute(project: &Project, run: &Arc<RunInfo>, def: &TaskDef) -> T
                 if ctx.load_records.load(Ordering::Relaxed) == 0
                     || run.load_type == LoadType::Backfill
                 {
-                    record_task(project, run, def, &ctx, start_time, Status::Success, None);
+                    record_task(project, run, def, &ctx, start_time, Ended::Success);
                 }
                 return TaskOutcome {
                     name: def.name.clone(),
@@ -86,6 +98,7 @@ pub(super) fn execute(project: &Project, run: &Arc<RunInfo>, def: &TaskDef) -> T
                     last_error = Some("the run was cancelled".to_string());
                     break;
                 }
+                let failure = timed_out(&ctx, failure);
                 let more = attempts <= def.retries && !cancel.is_cancelled();
                 tracing::error!(
                     "Task '{}' failed (attempt {attempts}{}):\n{}",
@@ -106,16 +119,13 @@ pub(super) fn execute(project: &Project, run: &Arc<RunInfo>, def: &TaskDef) -> T
     } else {
         TaskStatus::Failed
     };
-    // A failure inside a load is already in the audit table; one elsewhere gets its own record.
-    record_task(
-        project,
-        run,
-        def,
-        &ctx,
-        start_time,
-        Status::Failed,
-        last_error.as_deref(),
-    );
+    // A failure inside a load is already in the audit table; one elsewhere gets its own record,
+    // and so does a timeout, which ends the task rather than one of its loads.
+    let ended = Ended::Failed {
+        error: last_error.as_deref(),
+        timed_out: ctx.timed_out().is_some() && !cancel.is_cancelled(),
+    };
+    record_task(project, run, def, &ctx, start_time, ended);
     TaskOutcome {
         name: def.name.clone(),
         status,
@@ -129,6 +139,38 @@ pub(super) fn execute(project: &Project, run: &Arc<RunInfo>, def: &TaskDef) -> T
 struct Failure {
     message: String,
     panicked: bool,
+}
+
+/// A failure of an attempt whose `timeout` passed says so first: what it stopped at (the
+/// script's next operation, a database call "cancelled") is only the symptom.
+fn timed_out(ctx: &TaskCtx, failure: Failure) -> Failure {
+    match ctx.timed_out() {
+        Some(why) if !failure.panicked && !failure.message.contains(&why) => Failure {
+            message: format!("{why}; it was stopped here:\n{}", failure.message),
+            panicked: false,
+        },
+        _ => failure,
+    }
+}
+
+/// Times an attempt out when `timeout` passes, unless the attempt ends first (dropped).
+struct Deadline(tokio::task::JoinHandle<()>);
+
+impl Deadline {
+    fn start(handle: &tokio::runtime::Handle, ctx: &Arc<TaskCtx>, timeout: Duration) -> Deadline {
+        let ctx = ctx.clone();
+        Deadline(handle.spawn(async move {
+            tokio::time::sleep(timeout).await;
+            tracing::warn!(task = %ctx.task, "Stopping the task: its timeout of {}s has passed.", timeout.as_secs_f64());
+            ctx.time_out();
+        }))
+    }
+}
+
+impl Drop for Deadline {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
 }
 
 /// One call of the task's closure. A panic below it is caught here, on the task's own
@@ -153,18 +195,36 @@ fn attempt(
     }
 }
 
-/// A task-level audit record (no target table) for tasks without loads and for failures
-/// that happened outside a load.
+/// How a task ended, for its task-level audit record.
+enum Ended<'a> {
+    Success,
+    Failed {
+        error: Option<&'a str>,
+        /// Its last attempt's `timeout` passed: a failure of the task, not of one of its loads.
+        timed_out: bool,
+    },
+}
+
+/// A task-level audit record (no target table) for tasks without loads, for failures that
+/// happened outside a load, and for timeouts.
 fn record_task(
     project: &Project,
     run: &RunInfo,
     def: &TaskDef,
     ctx: &TaskCtx,
     start: chrono::DateTime<Utc>,
-    status: Status,
-    error: Option<&str>,
+    ended: Ended<'_>,
 ) {
-    if run.dry_run || (status == Status::Failed && ctx.failed_loads.load(Ordering::Relaxed) > 0) {
+    let (status, error) = match ended {
+        Ended::Success => (Status::Success, None),
+        Ended::Failed { error, timed_out } => {
+            if ctx.failed_loads.load(Ordering::Relaxed) > 0 && !timed_out {
+                return;
+            }
+            (Status::Failed, error)
+        }
+    };
+    if run.dry_run {
         return;
     }
     let target = &project.meta.target;

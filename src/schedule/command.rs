@@ -54,7 +54,7 @@ pub async fn command(config_path: Option<&Path>, args: ScheduleArgs) -> Result<O
         )));
     }
     let home = config.metadata_dir.join("schedule");
-    let stamp = chrono::Local::now().format("%Y%m%d_%H%M%S").to_string();
+    let stamp = crate::logging::process_stamp();
     let log_path = logging::attach_file(&home, "schedule", &stamp);
     logging::apply_retention(&home, "schedule", 30, 30);
     let mut signals =

@@ -7,6 +7,8 @@ use std::path::Path;
 use rhai::{EvalAltResult, ParseError, Position};
 
 use super::host::Sources;
+use super::limits::{explain, explain_parse};
+use crate::config::Limits;
 
 #[derive(Clone, Debug)]
 pub struct Frame {
@@ -27,17 +29,25 @@ pub struct ScriptError {
 }
 
 impl ScriptError {
-    pub fn from_parse(err: &ParseError, source: &str, sources: &Sources) -> ScriptError {
+    /// `limits` are those the script was compiled under, named when it ran into one.
+    pub fn from_parse(
+        err: &ParseError,
+        source: &str,
+        sources: &Sources,
+        limits: &Limits,
+    ) -> ScriptError {
         let frame = frame(Some(source.to_string()), err.position(), String::new());
-        ScriptError::build(
-            format!("syntax error: {}", err.err_type()),
-            vec![frame],
-            sources,
-        )
+        ScriptError::build(syntax_error(err.err_type(), limits), vec![frame], sources)
     }
 
     /// Walks Rhai's nested call errors down to the innermost one, collecting every place.
-    pub fn from_eval(err: &EvalAltResult, main_source: &str, sources: &Sources) -> ScriptError {
+    /// `limits` are those the script ran under, named when it ran into one.
+    pub fn from_eval(
+        err: &EvalAltResult,
+        main_source: &str,
+        sources: &Sources,
+        limits: &Limits,
+    ) -> ScriptError {
         let mut outer = Vec::new();
         let mut current = Some(main_source.to_string());
         let mut e = err;
@@ -67,10 +77,13 @@ impl ScriptError {
                 EvalAltResult::ErrorParsing(p, pos) => {
                     let mut frames = vec![frame(current, *pos, String::new())];
                     frames.extend(outer.into_iter().rev());
-                    return ScriptError::build(format!("syntax error: {p}"), frames, sources);
+                    return ScriptError::build(syntax_error(p, limits), frames, sources);
                 }
                 inner => {
-                    let message = message_of(inner);
+                    let message = match explain(inner, limits) {
+                        Some(why) => format!("{} {why}", message_of(inner)),
+                        None => message_of(inner),
+                    };
                     let mut frames = vec![frame(current, inner.position(), String::new())];
                     frames.extend(outer.into_iter().rev());
                     return ScriptError::build(message, frames, sources);
@@ -145,6 +158,10 @@ fn display_path(p: &str) -> String {
         .ok()
         .and_then(|cwd| path.strip_prefix(cwd).ok().map(|r| r.display().to_string()))
         .unwrap_or_else(|| p.to_string())
+}
+
+fn syntax_error(err: &rhai::ParseErrorType, limits: &Limits) -> String {
+    explain_parse(err, limits).unwrap_or_else(|| format!("syntax error: {err}"))
 }
 
 /// Rhai's own text for an error, without its "(line x, position y)" suffix: we print the

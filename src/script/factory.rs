@@ -32,6 +32,8 @@ pub struct TaskDef {
     pub after: Vec<String>,
     pub retries: u32,
     pub retry_delay: Duration,
+    /// The wall-clock limit of each attempt (the `timeout` option); None: no limit.
+    pub timeout: Option<Duration>,
     pub func: FnPtr,
     /// The script state where `task(...)` was called (its functions and imports), so a
     /// closure defined inside an imported module still finds its module when it runs.
@@ -89,7 +91,8 @@ impl Project {
 
     /// Renders a runtime error raised inside this project's script.
     pub fn script_error(&self, err: &rhai::EvalAltResult) -> ScriptError {
-        ScriptError::from_eval(err, &self.host.script_name(), &self.host.sources)
+        let host = &self.host;
+        ScriptError::from_eval(err, &host.script_name(), &host.sources, host.limits())
     }
 }
 
@@ -105,10 +108,10 @@ pub fn load(host: Arc<Host>) -> Result<Project, ScriptError> {
         )
     })?;
     host.sources.add(&name, &text);
-    let engine = engine::build(&host);
+    let mut engine = engine::build(&host);
     let mut ast = engine
         .compile(&text)
-        .map_err(|e| ScriptError::from_parse(&e, &name, &host.sources))?;
+        .map_err(|e| ScriptError::from_parse(&e, &name, &host.sources, &host.config.limits))?;
     ast.set_source(name.as_str());
     if let Some((func, pos)) = super::lint::unknown_functions(&engine, &ast)
         .into_iter()
@@ -123,7 +126,7 @@ pub fn load(host: Arc<Host>) -> Result<Project, ScriptError> {
     }
     engine
         .run_ast(&ast)
-        .map_err(|e| ScriptError::from_eval(&e, &name, &host.sources))?;
+        .map_err(|e| ScriptError::from_eval(&e, &name, &host.sources, &host.config.limits))?;
 
     let defs = std::mem::take(&mut *host.defs.lock().expect("defs lock"));
     let Some((meta, _, _)) = defs.project else {
@@ -135,6 +138,7 @@ pub fn load(host: Arc<Host>) -> Result<Project, ScriptError> {
         ));
     };
     validate(&defs.tasks, &host)?;
+    engine::set_limits(&mut engine, host.limits());
     Ok(Project {
         meta,
         tasks: defs.tasks,

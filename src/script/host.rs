@@ -3,14 +3,15 @@
 
 use std::collections::HashMap;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex, RwLock};
+use std::sync::{Arc, Mutex, OnceLock, RwLock};
 
-use crate::config::Config;
+use crate::config::{Config, Limits};
 use crate::connectors::{registry, Connection, Io};
 use crate::error::{EtlError, Result};
 use crate::runmode::RunMode;
 
 use super::factory::Definitions;
+use super::paths::Fence;
 use super::record::Recorder;
 
 /// Open connections by name, as their connectors made them (before a run mode wraps them).
@@ -100,6 +101,10 @@ pub struct Host {
     wrapped: Mutex<HashMap<String, Arc<Connection>>>,
     pub mode: RunMode,
     pub recorder: Option<Arc<Recorder>>,
+    /// `[limits]` changed by the project's `limits` option, once `project()` declared it.
+    project_limits: OnceLock<Limits>,
+    /// `[security] allowed_paths`: the folders script files must be in (None: anywhere).
+    pub fence: Option<Fence>,
 }
 
 impl Host {
@@ -119,7 +124,9 @@ impl Host {
             .parent()
             .map(Path::to_path_buf)
             .unwrap_or_else(|| PathBuf::from("."));
+        let fence = Fence::from_config(&config, &project_dir);
         Arc::new(Host {
+            fence,
             phase: mode,
             config,
             script,
@@ -131,7 +138,31 @@ impl Host {
             wrapped: Mutex::new(HashMap::new()),
             mode: options.mode,
             recorder: options.recorder,
+            project_limits: OnceLock::new(),
         })
+    }
+
+    /// The limits of the project's tasks: etl.toml's `[limits]`, changed by the project's
+    /// `limits` option.
+    pub fn limits(&self) -> &Limits {
+        self.project_limits.get().unwrap_or(&self.config.limits)
+    }
+
+    /// Called once, by `project()`.
+    pub(crate) fn set_project_limits(&self, limits: Limits) {
+        let _ = self.project_limits.set(limits);
+    }
+
+    /// What the script API reaches the async core with: inside a task, an `Io` that stops with
+    /// the task's attempt (its `timeout`) as well as with the run; elsewhere the run's.
+    pub fn task_io(&self) -> Io {
+        match crate::context::current_task().and_then(|t| t.cancel.clone()) {
+            Some(cancel) => Io {
+                handle: self.io.handle.clone(),
+                cancel,
+            },
+            None => self.io.clone(),
+        }
     }
 
     /// The open connections, to hand to the next host of the same configuration.
@@ -160,6 +191,20 @@ impl Host {
             path.to_path_buf()
         } else {
             self.project_dir.join(path)
+        }
+    }
+
+    /// A file a script names (`csv_file`, `run_file`, an attachment), resolved against the
+    /// project's folder; under `[security] allowed_paths`, as the file system resolves it, and
+    /// refused outside the allowed folders.
+    pub fn script_file(&self, p: &str) -> std::result::Result<PathBuf, String> {
+        let path = self.resolve_path(p);
+        match &self.fence {
+            None => Ok(path),
+            Some(fence) => {
+                let output = crate::context::current_task().map(|t| t.run.output_dir.clone());
+                fence.check(&path, output.as_deref())
+            }
         }
     }
 

@@ -6,8 +6,10 @@ pub mod engine;
 pub mod errors;
 pub mod factory;
 pub mod host;
+pub mod limits;
 pub mod lint;
 mod modules;
+pub mod paths;
 pub mod project_options;
 pub mod record;
 

@@ -7,6 +7,20 @@ use crate::context::LoadType;
 use crate::cron::{Schedule, Zone};
 use crate::script::factory::ProjectMeta;
 
+/// A project's name: letters, digits, `_`, `-` and `.`, not `.` or `..`. It names log and
+/// output folders and files, launchers and Task Scheduler tasks, and is written into shell,
+/// batch and crontab text, so nothing in it may be a path, a quote or a line break.
+pub fn check_name(name: &str) -> Result<(), String> {
+    let allowed = |c: char| c.is_ascii_alphanumeric() || "_-.".contains(c);
+    if name.is_empty() || name == "." || name == ".." || !name.chars().all(allowed) {
+        let shown: String = name.escape_debug().collect();
+        return Err(format!(
+            "project name \"{shown}\" is not allowed: a project name is letters, digits, '_', '-' and '.' (not \".\" or \"..\"), e.g. \"shop\" or \"sales-eu.v2\""
+        ));
+    }
+    Ok(())
+}
+
 /// What to do about runs that fell while the scheduler was not running.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Default)]
 pub enum Missed {
@@ -95,5 +109,36 @@ impl ProjectOptions {
             .clone()
             .unwrap_or_else(|| default_zone.clone());
         self.schedule.as_deref().map(|s| Schedule::parse(s, zone))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn project_names_are_letters_digits_and_underscore_dash_dot() {
+        for ok in ["shop", "sales-eu.v2", "A_1", "..x", "x.."] {
+            assert!(check_name(ok).is_ok(), "{ok}");
+        }
+        for bad in [
+            "",
+            ".",
+            "..",
+            "a/b",
+            "a\\b",
+            "x\nid > /tmp/pwned #",
+            "a b",
+            "$(id)",
+            "é",
+            "a'b",
+        ] {
+            let e = check_name(bad).unwrap_err();
+            assert!(
+                e.contains("letters, digits, '_', '-' and '.'") && !e.contains('\n'),
+                "{bad:?}: {e}"
+            );
+        }
+        assert!(check_name("x\nid").unwrap_err().contains("\"x\\nid\""));
     }
 }

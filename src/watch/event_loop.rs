@@ -45,10 +45,10 @@ impl Session {
             self.run_tasks(all, Reason::Start).await;
         }
         self.watch_dirs(&mut watcher);
-        println!(
+        crate::stdout::note(format_args!(
             "watch: watching {} (save a file to re-run what it concerns; r + Enter re-runs everything, q + Enter or Ctrl-C quits)",
             self.project_dir().display()
-        );
+        ));
         self.timeline.emit("ready", json!({}));
         loop {
             let trigger = tokio::select! {
@@ -65,7 +65,7 @@ impl Session {
             loop {
                 match trigger {
                     Trigger::Quit => {
-                        println!("watch: bye");
+                        crate::stdout::note(format_args!("watch: bye"));
                         return Outcome::Success;
                     }
                     Trigger::Full => full = true,
@@ -82,7 +82,7 @@ impl Session {
             let changed = self.changed_files(paths);
             if !changed.is_empty() {
                 let shown: Vec<String> = changed.iter().map(|p| shorten(p)).collect();
-                println!("watch: changed {}", shown.join(", "));
+                crate::stdout::note(format_args!("watch: changed {}", shown.join(", ")));
                 self.timeline.emit(
                     "change",
                     json!({ "first_event": first.map(micros), "paths": shown }),
@@ -93,7 +93,7 @@ impl Session {
             }
             self.on_change(&changed, full).await;
         }
-        println!("watch: stopped");
+        crate::stdout::note(format_args!("watch: stopped"));
         Outcome::Success
     }
 
@@ -105,11 +105,13 @@ impl Session {
                     self.config = c;
                     // Connections may point elsewhere now: open them anew.
                     self.connections = SharedConnections::default();
-                    println!("watch: configuration reloaded");
+                    crate::stdout::note(format_args!("watch: configuration reloaded"));
                 }
                 Err(e) => {
                     tracing::error!("{e}");
-                    println!("watch: the configuration does not load: keeping the previous one");
+                    crate::stdout::note(format_args!(
+                        "watch: the configuration does not load: keeping the previous one"
+                    ));
                     return;
                 }
             }
@@ -129,7 +131,7 @@ impl Session {
             self.affected(changed)
         };
         if tasks.is_empty() {
-            println!("watch: no task is affected by this change");
+            crate::stdout::note(format_args!("watch: no task is affected by this change"));
             self.timeline.emit("nothing_to_run", json!({}));
             return;
         }

@@ -127,7 +127,7 @@ pub fn read_keys(out: UnboundedSender<Trigger>) {
                     "q" | "Q" => Trigger::Quit,
                     "" => continue,
                     other => {
-                        println!("watch: '{other}' is not a command: r + Enter re-runs every task, q + Enter quits");
+                        crate::stdout::note(format_args!("watch: '{other}' is not a command: r + Enter re-runs every task, q + Enter quits"));
                         continue;
                     }
                 };

@@ -35,12 +35,12 @@ impl Session {
             },
         );
         let _ = self.recorder.take();
-        println!(
+        crate::stdout::note(format_args!(
             "watch: run {} ({}): {}",
             self.runs,
             reason.as_str(),
             tasks.join(", ")
-        );
+        ));
         self.timeline.emit(
             "run_start",
             json!({ "run": self.runs, "reason": reason.as_str(), "tasks": tasks }),
@@ -76,14 +76,14 @@ impl Session {
         let table = Summary::of_report(&report, &["change since the previous run"], |o| {
             vec![changes.get(&o.name).cloned().unwrap_or_default()]
         });
-        print!("{}", table.render());
+        crate::stdout::note(table.render().trim_end_matches('\n'));
         for o in &report.outcomes {
             if o.status == TaskStatus::Failed {
-                println!(
+                crate::stdout::note(format_args!(
                     "watch: task '{}' failed:\n{}",
                     o.name,
                     o.error.clone().unwrap_or_default()
-                );
+                ));
             }
         }
         let outcomes: Vec<serde_json::Value> = report

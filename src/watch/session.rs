@@ -150,10 +150,10 @@ impl Session {
                 let analysis = Analysis::of(&project);
                 let project = Arc::new(project);
                 if self.log.is_none() {
-                    let stamp = chrono::Local::now().format("%Y%m%d_%H%M%S").to_string();
+                    let stamp = crate::logging::process_stamp();
                     let log = exec::open_log(&project, &stamp, false, exec::LogTo::Process);
                     if let Some(p) = &log.path {
-                        println!("watch: log in {}", shorten(p));
+                        crate::stdout::note(format_args!("watch: log in {}", shorten(p)));
                     }
                     self.log = Some(log);
                 }
@@ -174,7 +174,7 @@ impl Session {
                 } else {
                     "nothing to run yet; fix the script and save to load it"
                 };
-                println!("watch: the script does not compile: {kept}");
+                crate::stdout::note(format_args!("watch: the script does not compile: {kept}"));
                 self.timeline.emit("compile_error", json!({ "error": e }));
                 false
             }

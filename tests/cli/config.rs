@@ -122,3 +122,66 @@ fn dot_env_beside_etl_toml_supplies_connections() {
     assert!(!s.exists("metadata/warehouse.db"));
     assert_eq!(s.sqlite("from_dotenv.db").count("items"), 2);
 }
+
+#[test]
+fn a_malformed_dot_env_line_is_reported_and_the_lines_after_it_are_read() {
+    let s = Sandbox::with_project("config_basic");
+    s.write(
+        ".env",
+        "# secrets\nthis line is broken\nETL_CONN_WAREHOUSE=sqlite://from_dotenv.db\n",
+    );
+    s.exec("config_basic")
+        .stderr_contains(".env:2:")
+        .stderr_contains("this line is not KEY=VALUE and is skipped (`this line is broken`)")
+        .run();
+    assert_eq!(s.sqlite("from_dotenv.db").count("items"), 2);
+    assert!(!s.exists("metadata/warehouse.db"));
+
+    // A quote never closed swallows the rest of the file: an error, nothing runs.
+    s.write(
+        ".env",
+        "A=1\nETL_CONN_WAREHOUSE=\"sqlite://x.db\nETL_CONN_OTHER=y\n",
+    );
+    s.exec("config_basic")
+        .status(2)
+        .stderr_contains(".env:2:")
+        .stderr_contains("a quote opened here is never closed")
+        .run();
+}
+
+#[test]
+fn dot_env_is_read_beside_etl_toml_only_and_the_environment_wins() {
+    let s = Sandbox::new();
+    // The project and its etl.toml in work/, run from there; a .env in the folder above is
+    // not theirs.
+    s.add_project(
+        &crate::support::repo().join("tests/projects/config_basic"),
+        "../work/projects/config_basic",
+    );
+    s.write("work/etl.toml", crate::support::ETL_TOML);
+    s.write(".env", "ETL_CONN_WAREHOUSE=sqlite://parent.db\n");
+    let run = |env: Option<&str>| {
+        let mut cmd = s
+            .etl(&["exec", "projects/config_basic/project.rhai"])
+            .command();
+        cmd.current_dir(s.path("work"));
+        if let Some(url) = env {
+            cmd.env("ETL_CONN_WAREHOUSE", url);
+        }
+        let out = cmd.output().unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    };
+    run(None);
+    assert!(!s.exists("parent.db") && !s.exists("work/parent.db"));
+    assert_eq!(s.sqlite("work/metadata/warehouse.db").count("items"), 2);
+
+    s.write("work/.env", "ETL_CONN_WAREHOUSE=sqlite://beside.db\n");
+    run(None);
+    assert_eq!(s.sqlite("work/beside.db").count("items"), 2);
+    run(Some("sqlite://from_env.db"));
+    assert_eq!(s.sqlite("work/from_env.db").count("items"), 2);
+}

@@ -140,3 +140,66 @@ fn runs_exits_1_when_the_database_is_unreachable_and_2_when_the_connection_is_mi
         .stderr_contains("connection 'warehouse'")
         .run();
 }
+
+/// The run ids in every log of `dir`.
+fn run_ids(s: &Sandbox, dir: &str) -> Vec<String> {
+    let mut ids: Vec<String> = s
+        .files_in(dir)
+        .iter()
+        .flat_map(|f| {
+            s.read(&format!("{dir}/{f}"))
+                .lines()
+                .filter(|l| l.contains("started"))
+                .filter_map(|l| l.split("run_id=").nth(1))
+                .map(|r| r.split_whitespace().next().unwrap_or_default().to_string())
+                .collect::<Vec<_>>()
+        })
+        .collect();
+    ids.sort();
+    ids.dedup();
+    ids
+}
+
+#[test]
+fn two_runs_started_in_the_same_second_keep_their_own_log_and_output() {
+    let logs = "metadata/logs/files_same_second";
+    let outputs = "metadata/output/files_same_second";
+    // Two processes started together nearly always start in the same second; when they
+    // straddle one, the pair is tried again (the run ids tell the seconds apart).
+    for _ in 0..10 {
+        let s = Sandbox::with_project("files_same_second");
+        let mut a = s.exec("files_same_second").command();
+        let mut b = s.exec("files_same_second").command();
+        let (mut a, mut b) = (a.spawn().unwrap(), b.spawn().unwrap());
+        assert!(a.wait().unwrap().success() && b.wait().unwrap().success());
+        let ids = run_ids(&s, logs);
+        assert_eq!(ids.len(), 2, "two runs: {ids:?}");
+        let second = |id: &str| id.split('-').next().unwrap_or_default().to_string();
+        if second(&ids[0]) != second(&ids[1]) {
+            continue;
+        }
+        let log_files = s.files_in(logs);
+        assert_eq!(log_files.len(), 2, "one log per run: {log_files:?}");
+        for f in &log_files {
+            let text = s.read(&format!("{logs}/{f}"));
+            assert_eq!(text.matches("Run of project").count(), 1, "{f}:\n{text}");
+        }
+        let out_files = s.files_in(outputs);
+        assert_eq!(out_files.len(), 2, "one output per run: {out_files:?}");
+        // Each name carries its run's id suffix, and sorts by start time.
+        for id in &ids {
+            let suffix = id.rsplit('-').next().unwrap();
+            assert!(
+                log_files
+                    .iter()
+                    .any(|f| f.ends_with(&format!("_{suffix}.log")))
+                    && out_files
+                        .iter()
+                        .any(|f| f.ends_with(&format!("_{suffix}.csv"))),
+                "{id}: {log_files:?} {out_files:?}"
+            );
+        }
+        return;
+    }
+    panic!("ten pairs of runs started in different seconds: the case was never tested");
+}

@@ -324,3 +324,158 @@ fn value_that_does_not_fit_the_declared_type_names_column_and_row() {
     assert!(!w.table_exists("payments"));
     assert_eq!(w.audit_of("payments")[0].status, "failed");
 }
+
+#[test]
+fn a_killed_runs_running_record_is_closed_by_the_next_load_of_its_table() {
+    let s = Sandbox::with_project("load_full");
+    s.exec("load_full").run();
+    // What a run killed mid-load leaves behind: its record stays `running`.
+    s.warehouse()
+        .conn
+        .execute_batch(
+            "INSERT INTO etl_runs (run_id, project, task, status, load_type, environment, script_version, \
+             target_database, target_table, start_script_execution_time) \
+             VALUES ('dead-run', 'load_full', 'items', 'running', 'F', 'dev', '', 'warehouse', 'items', \
+                     '2020-01-01 00:00:00.000000+00:00')",
+        )
+        .unwrap();
+    s.exec("load_full")
+        .stderr_contains(
+            "Marked 1 audit record(s) of runs that stopped without finishing as failed",
+        )
+        .run();
+    let w = s.warehouse();
+    let dead = table(
+        &w,
+        "SELECT status, error_message FROM etl_runs WHERE run_id = 'dead-run'",
+    );
+    assert_eq!(dead[0][0], "failed");
+    assert!(
+        dead[0][1].starts_with("the run stopped without recording an outcome"),
+        "{dead:?}"
+    );
+    assert_eq!(
+        w.scalar_i64("SELECT count(*) FROM etl_runs WHERE status = 'running'"),
+        0
+    );
+}
+
+#[test]
+fn a_null_key_is_refused_with_its_row_and_nothing_is_written() {
+    let s = Sandbox::with_project("load_null_key");
+    s.exec("load_null_key").run();
+    // The third data row has no id: a merge would add it again on every run.
+    s.write(
+        "projects/load_null_key/data/items.csv",
+        "id,name\n1,pen\n3,nib\n,lost\n",
+    );
+    for _ in 0..2 {
+        s.exec("load_null_key")
+            .status(1)
+            .stderr_contains("load into items, row 3, column 'id': the key column is NULL")
+            .run();
+    }
+    let w = s.warehouse();
+    assert_eq!(
+        table(&w, "SELECT id, name FROM items ORDER BY id"),
+        [["1", "pen"], ["2", "ink"]],
+        "the failed loads changed nothing"
+    );
+    // The table a load creates cannot hold a NULL key either.
+    let id = table(
+        &w,
+        "SELECT \"notnull\" FROM pragma_table_info('items') WHERE name = 'id'",
+    );
+    assert_eq!(id, [["1"]]);
+}
+
+/// A CSV file (the rejects file) as its header and then its rows, NULL read as "".
+fn csv_rows(path: &std::path::Path) -> Vec<Vec<String>> {
+    let (header, rows) = crate::support::parse_csv(&std::fs::read_to_string(path).unwrap());
+    std::iter::once(header)
+        .chain(
+            rows.into_iter()
+                .map(|r| r.into_iter().map(Option::unwrap_or_default).collect()),
+        )
+        .collect()
+}
+
+fn rejects_file(s: &Sandbox) -> std::path::PathBuf {
+    let dir = s.path("metadata/output/load_rejects");
+    let mut files: Vec<_> = std::fs::read_dir(&dir)
+        .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.to_string_lossy().contains("items_rejects_"))
+        .collect();
+    assert_eq!(files.len(), 1, "{files:?}");
+    files.remove(0)
+}
+
+#[test]
+fn bad_rows_go_to_a_rejects_file_and_the_good_ones_load_under_max_errors() {
+    let s = Sandbox::with_project("load_rejects");
+    s.exec("load_rejects")
+        .args(&["--param", "max_errors=4"])
+        .stderr_contains("loaded 3, rejected 4, rejects ")
+        .stderr_contains("4 rows were rejected; they are listed in")
+        .run();
+    let w = s.warehouse();
+    assert_eq!(
+        table(&w, "SELECT id, name, price FROM items ORDER BY id"),
+        [
+            ["1", "pen", "1.50"],
+            ["3", "nib", "0.10"],
+            ["6", "box", "3.00"]
+        ]
+    );
+    // Each reject: where it was, why, and the record itself.
+    let rows = csv_rows(&rejects_file(&s));
+    assert_eq!(
+        rows[0],
+        ["source", "line", "row", "column", "reason", "record"]
+    );
+    let lines: Vec<(&str, &str)> = rows[1..]
+        .iter()
+        .map(|r| (r[1].as_str(), r[3].as_str()))
+        .collect();
+    // Values that are not a numeric(8,2) and a row with a field missing are set aside by the
+    // reader (with their lines in the file), a NULL key by the load.
+    assert_eq!(
+        lines,
+        [("3", "price"), ("5", ""), ("7", "price"), ("", "id")]
+    );
+    assert!(rows[1][4].contains("price"), "{rows:?}");
+    assert!(rows[2][5].starts_with("4,cap"), "{rows:?}");
+    let audit = w.audit_of("items");
+    assert_eq!(audit[0].status, "success");
+    assert_eq!(audit[0].number_of_records, Some(3));
+    assert!(
+        audit[0]
+            .error_message
+            .as_deref()
+            .unwrap_or_default()
+            .starts_with("4 rows rejected (listed in "),
+        "{audit:?}"
+    );
+}
+
+#[test]
+fn over_the_limits_nothing_is_loaded_and_the_rejects_are_still_listed() {
+    let s = Sandbox::with_project("load_rejects");
+    s.exec("load_rejects")
+        .args(&["--param", "max_errors=3"])
+        .status(1)
+        .stderr_contains("more than max_errors: 3 rows were rejected, so nothing was loaded")
+        .run();
+    assert!(!s.warehouse().table_exists("items"));
+    assert_eq!(csv_rows(&rejects_file(&s)).len(), 1 + 4);
+
+    let s = Sandbox::with_project("load_rejects");
+    s.exec("load_rejects")
+        .args(&["--param", "max_error_ratio=0.5"])
+        .status(1)
+        .stderr_contains("4 of 7 rows (57.14%) were rejected, more than max_error_ratio: 0.5")
+        .run();
+    assert!(!s.warehouse().table_exists("items"));
+    assert_eq!(s.warehouse().audit_of("items")[0].status, "failed");
+}

@@ -4,10 +4,14 @@
 
 mod support;
 
+mod arguments;
 mod check_errors;
 mod config;
 mod demo;
 mod files;
 mod interrupt;
+mod limits;
 mod loads;
 mod runner;
+mod timeout;
+mod trust;

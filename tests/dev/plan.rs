@@ -21,14 +21,24 @@ fn prepared() -> Sandbox {
     s
 }
 
+/// With `UPDATE_SNAPSHOTS` set, a snapshot that differs is rewritten and the test fails (it
+/// compared nothing): review the diff and run again without it. An unchanged one passes.
 fn check_snapshot(name: &str, actual: &str) {
     let path = repo().join("tests/dev/snapshots").join(name);
-    if std::env::var_os("UPDATE_SNAPSHOTS").is_some() {
+    let expected = std::fs::read_to_string(&path).ok();
+    if std::env::var_os("UPDATE_SNAPSHOTS").is_some() && expected.as_deref() != Some(actual) {
         std::fs::write(&path, actual).unwrap();
-        return;
+        panic!(
+            "{} rewritten (UPDATE_SNAPSHOTS): review the diff, then run the tests again without UPDATE_SNAPSHOTS",
+            path.display()
+        );
     }
-    let expected = std::fs::read_to_string(&path)
-        .unwrap_or_else(|e| panic!("{}: {e} (UPDATE_SNAPSHOTS=1 writes it)", path.display()));
+    let expected = expected.unwrap_or_else(|| {
+        panic!(
+            "{} is missing (UPDATE_SNAPSHOTS=1 writes it)",
+            path.display()
+        )
+    });
     assert!(
         expected == actual,
         "etl plan output differs from {}:\n--- expected ---\n{expected}\n--- actual ---\n{actual}",

@@ -123,7 +123,7 @@ fn cron_and_task_scheduler_entries_follow_the_schedule() {
         .stdout;
     assert_eq!(
         out,
-        "rem etl: project 'ops_backfill', schedule \"0 2 * * *\" (1 task)\n\
+        "rem etl: project 'ops_backfill', schedule '0 2 * * *' (1 task)\n\
          schtasks /Create /F /TN \"etl\\ops_backfill\" /TR \"\\\"C:\\etl\\launchers\\run.bat\\\" ops_backfill --load-type I\" /SC DAILY /ST 02:00\n"
     );
 

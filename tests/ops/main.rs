@@ -13,5 +13,7 @@ mod backfill;
 mod backfill_pg;
 mod docker;
 mod export;
+mod generated_text;
+mod launcher_options;
 mod launchers;
 mod schedule;

@@ -14,6 +14,8 @@ mod scanner;
 mod writer;
 
 #[cfg(test)]
+mod props;
+#[cfg(test)]
 mod throughput;
 
 pub use encoding::Encoding;

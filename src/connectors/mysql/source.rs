@@ -220,7 +220,7 @@ impl Source for MySource {
         Ok(BatchStream::spawn_blocking(
             io,
             schema_of(&cols),
-            move |tx| handle.block_on(reader.stream(stmt, tx)),
+            move |tx| tx.block_on(&handle, reader.stream(stmt, tx)),
         ))
     }
 

@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use super::error::{message, sqlstate};
 use super::Shared;
-use crate::connectors::{AuditStore, Io, LoadIdentity, Params};
+use crate::connectors::{AuditStore, Io};
 use crate::error::{EtlError, Result};
 
 use tokio_postgres::Client;
@@ -15,7 +15,6 @@ use super::bind::{refs, Bind, BindValue};
 use super::types::{quote_ident, PgType};
 use super::wire;
 use crate::audit::{max_watermark, AuditRecord, COLUMNS, TABLE};
-use crate::data::Value;
 
 /// The audit table's qualified, quoted name.
 pub fn table(schema: &str) -> String {
@@ -214,10 +213,8 @@ impl AuditStore for PgAudit {
         })
     }
 
-    fn update_statement(&self, id: i64, record: &AuditRecord) -> (String, Params) {
-        let mut params = record.params();
-        params.push(("id".into(), Value::Int64(id)));
-        (crate::audit::update_sql(&table(&self.schema)), params)
+    fn quoted_table(&self) -> String {
+        table(&self.schema)
     }
 
     fn watermark(&self, io: &Io, project: &str, target: &str) -> Result<Option<String>> {
@@ -239,65 +236,9 @@ impl AuditStore for PgAudit {
         Ok(found.pop())
     }
 
-    fn close_stale(&self, io: &Io, load: &LoadIdentity) -> Result<u64> {
-        if !self.exists(io)? {
-            return Ok(0);
-        }
-        self.with(io, "closing stale audit records", async |c, s| {
-            fail_stale(
-                c,
-                s,
-                &load.project,
-                &load.table,
-                &load.run_id,
-                load.run_started,
-            )
-            .await
-        })
-    }
-
     fn relocated(&self, scratch: &str) -> Arc<dyn AuditStore> {
         Arc::new(PgAudit::new(self.shared.clone(), scratch))
     }
-}
-
-/// Marks `running` records of this project and table that started before `before` as failed:
-/// their run died without a word (SIGKILL, power loss); the caller holds the load lock, so no
-/// live run of theirs is loading.
-pub async fn fail_stale(
-    client: &Client,
-    schema: &str,
-    project: &str,
-    target: &str,
-    run_id: &str,
-    before: chrono::DateTime<chrono::Utc>,
-) -> Result<u64, tokio_postgres::Error> {
-    let sql = format!(
-        "UPDATE {} SET status = 'failed', end_script_execution_time = now(), \
-         error_message = 'the run stopped without recording an outcome (killed or lost its connection); found by run ' || $3 \
-         WHERE project = $1 AND target_table = $2 AND status = 'running' AND run_id <> $3 \
-         AND start_script_execution_time < $4",
-        table(schema)
-    );
-    let b = [
-        Bind {
-            name: "project".into(),
-            value: BindValue::Value(Value::Text(project.into())),
-        },
-        Bind {
-            name: "table".into(),
-            value: BindValue::Value(Value::Text(target.into())),
-        },
-        Bind {
-            name: "run".into(),
-            value: BindValue::Value(Value::Text(run_id.into())),
-        },
-        Bind {
-            name: "before".into(),
-            value: BindValue::Value(Value::TimestampTz(before)),
-        },
-    ];
-    client.execute(&sql, &refs(&b)).await
 }
 
 /// The latest records, newest first; `id` picks one record.

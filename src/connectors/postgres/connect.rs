@@ -32,6 +32,8 @@ pub struct Shared {
     /// it tries before failing with the old table in place.
     pub swap_lock_timeout: std::time::Duration,
     pub swap_attempts: u32,
+    /// How long a load waits for another load of the same table to finish.
+    pub table_lock_timeout: std::time::Duration,
 }
 
 /// Parses the URL and sets up the pool; nothing connects until first use.
@@ -44,6 +46,7 @@ fn open(name: &str, url: &str, opts: &OpenOptions) -> Result<Connection> {
         pool: PgPool::new(name, settings)?,
         swap_lock_timeout: opts.swap_lock_timeout,
         swap_attempts: opts.swap_attempts.max(1),
+        table_lock_timeout: opts.table_lock_timeout,
     });
     let mut conn = Connection::new(name, &CONNECTOR, describe);
     conn.relations = Some(Arc::new(source::PgRelations(shared.clone())));

@@ -180,8 +180,7 @@ impl Source for PgSource {
             io,
             schema_of(&cols),
             move |tx| {
-                let rt = handle.clone();
-                rt.block_on(async move {
+                tx.block_on(&handle.clone(), async move {
                     let conn = shared.pool.get(&handle).await?;
                     let done = if stmt.is_copy() {
                         stream_copy(

@@ -40,7 +40,7 @@ pub struct PgTxn {
 }
 
 impl PgTxn {
-    /// BEGIN, then the load lock: one load of a project into a table at a time.
+    /// BEGIN, then the load lock: one load of a table at a time.
     pub fn begin(shared: &Arc<Shared>, io: &Io, load: &LoadIdentity) -> Result<PgTxn> {
         let name = TableName::parse(&load.table).map_err(|e| EtlError::load(&load.table, e))?;
         let conn = io.block_on(shared.pool.get(&io.handle))?;
@@ -60,7 +60,7 @@ impl PgTxn {
                 .await
                 .map_err(|e| txn.pg(&e, "starting the transaction"))?;
             let target = txn.resolved(c, &name).await?;
-            txn.lock(c, &load.project, &target).await
+            txn.lock(c, &target).await
         })?;
         Ok(PgTxn {
             conn: Some(conn),
@@ -89,10 +89,12 @@ impl PgTxn {
             })
     }
 
-    /// Refuses a second concurrent load of the same project into the same table. The lock is
-    /// the transaction's: it goes away with COMMIT, ROLLBACK or a dead connection.
-    async fn lock(&self, c: &Client, project: &str, target: &TableId) -> Result<()> {
-        let key = format!("etl load\u{1f}{project}\u{1f}{target}");
+    /// One load of a table at a time, whatever the project: a second one waits its turn
+    /// (two loads of one table at once can deadlock: a swap's exclusive lock against a merge's
+    /// row locks). The lock is the transaction's: it goes away with COMMIT, ROLLBACK or a
+    /// dead connection. The wait is bounded, so a stuck holder fails this load clearly.
+    async fn lock(&self, c: &Client, target: &TableId) -> Result<()> {
+        let key = format!("etl load\u{1f}{target}");
         let got: bool = c
             .query_one(
                 "SELECT pg_try_advisory_xact_lock(hashtextextended($1, 0))",
@@ -101,21 +103,47 @@ impl PgTxn {
             .await
             .map_err(|e| self.pg(&e, "taking the load lock"))?
             .get(0);
-        if !got {
-            let who = if project.is_empty() {
-                "another load".to_string()
-            } else {
-                format!("another run of project {project}")
-            };
-            return Err(EtlError::load(
-                &self.table,
-                format!(
-                    "{who} is loading {} right now; wait for it to finish (nothing was changed)",
-                    self.table
-                ),
-            ));
+        if got {
+            return Ok(());
         }
-        Ok(())
+        let wait = self.shared.table_lock_timeout;
+        tracing::warn!(
+            table = %self.table,
+            "Another load of {} is running; waiting for it to finish (at most {:.1}s, [load] table_lock_timeout_seconds).",
+            self.table,
+            wait.as_secs_f64()
+        );
+        c.batch_execute(&format!(
+            "SET LOCAL lock_timeout = {}",
+            wait.as_millis().max(1)
+        ))
+        .await
+        .map_err(|e| self.pg(&e, "waiting for the load lock"))?;
+        match c
+            .execute(
+                "SELECT pg_advisory_xact_lock(hashtextextended($1, 0))",
+                &[&key],
+            )
+            .await
+        {
+            Ok(_) => {}
+            Err(e) if e.code() == Some(&tokio_postgres::error::SqlState::LOCK_NOT_AVAILABLE) => {
+                return Err(EtlError::load(
+                    &self.table,
+                    format!(
+                        "another load of {} (this project or another) held the table for {:.1}s \
+                         and is still running; nothing was changed: run again when it is done, or \
+                         raise [load] table_lock_timeout_seconds in etl.toml",
+                        self.table,
+                        wait.as_secs_f64()
+                    ),
+                ))
+            }
+            Err(e) => return Err(self.pg(&e, "waiting for the load lock")),
+        }
+        c.batch_execute("SET LOCAL lock_timeout TO DEFAULT")
+            .await
+            .map_err(|e| self.pg(&e, "taking the load lock"))
     }
 
     /// Creates the schema when missing, committed on its own (under a lock: concurrent
@@ -174,6 +202,23 @@ impl PgTxn {
                 .map(|(_, cols)| cols)
                 .unwrap_or_default())
         })
+    }
+}
+
+/// PostgreSQL cuts longer names to 63 bytes, so two columns could become one; refuse them.
+fn check_names(table: &str, columns: &[ColumnDef]) -> Result<()> {
+    match columns.iter().find(|c| c.name.len() > 63) {
+        None => Ok(()),
+        Some(c) => Err(EtlError::Load {
+            table: table.to_string(),
+            row: None,
+            column: Some(c.name.clone()),
+            message: format!(
+                "the column name is {} bytes, longer than PostgreSQL's 63-byte limit for names: \
+                 rename it in the source (AS in a query, columns: [...] for a CSV file, or a .map)",
+                c.name.len()
+            ),
+        }),
     }
 }
 
@@ -247,6 +292,7 @@ impl TargetTxn for PgTxn {
         columns: &[ColumnDef],
         _key: &[String],
     ) -> Result<TableId> {
+        check_names(&self.table, columns)?;
         let new = TableId {
             schema: target.schema.clone(),
             name: short_name(&target.name, "__etl_new"),
@@ -284,6 +330,7 @@ impl TargetTxn for PgTxn {
     }
 
     fn add_column(&mut self, table: &TableId, column: &ColumnDef) -> Result<()> {
+        check_names(&self.table, std::slice::from_ref(column))?;
         self.run(
             &format!(
                 "ALTER TABLE {} ADD COLUMN {}",

@@ -7,8 +7,7 @@ use rusqlite::{params_from_iter, Connection};
 use super::db::{bind, SqliteDb};
 use super::types::quote_ident;
 use crate::audit::{max_watermark, AuditRecord, Field, COLUMNS, TABLE};
-use crate::connectors::{AuditStore, Io, Params};
-use crate::data::Value;
+use crate::connectors::{AuditStore, Io};
 use crate::error::Result;
 
 /// The audit table of one SQLite file.
@@ -72,10 +71,8 @@ impl AuditStore for SqliteAudit {
         Ok(())
     }
 
-    fn update_statement(&self, id: i64, record: &AuditRecord) -> (String, Params) {
-        let mut params = record.params();
-        params.push(("id".into(), Value::Int64(id)));
-        (crate::audit::update_sql(&self.quoted()), params)
+    fn quoted_table(&self) -> String {
+        self.quoted()
     }
 
     fn watermark(&self, _io: &Io, project: &str, table: &str) -> Result<Option<String>> {

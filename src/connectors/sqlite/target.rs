@@ -72,11 +72,15 @@ pub(super) fn quoted(t: &TableId) -> String {
     }
 }
 
-/// `CREATE TABLE` from (name, declared type) pairs, the key as primary key.
+/// `CREATE TABLE` from (name, declared type) pairs, the key as primary key. Key columns are
+/// NOT NULL: SQLite's primary keys, unlike PostgreSQL's, would accept NULLs.
 pub(super) fn create_sql(table: &str, columns: &[(String, String)], key: &[String]) -> String {
     let mut defs: Vec<String> = columns
         .iter()
-        .map(|(n, t)| format!("{} {t}", quote_ident(n)))
+        .map(|(n, t)| {
+            let not_null = if key.contains(n) { " NOT NULL" } else { "" };
+            format!("{} {t}{not_null}", quote_ident(n))
+        })
         .collect();
     if !key.is_empty() {
         let keys: Vec<String> = key.iter().map(|k| quote_ident(k)).collect();

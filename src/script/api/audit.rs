@@ -16,7 +16,11 @@ use crate::script::host::Host;
 pub fn register(engine: &mut Engine, host: &Arc<Host>) {
     let h = host.clone();
     engine.register_fn("create_etl_runs_table", move |c: Conn| -> Res<()> {
-        c.open()?.audit().map_err(fail)?.ensure(&h.io).map_err(fail)
+        c.open()?
+            .audit()
+            .map_err(fail)?
+            .ensure(&h.task_io())
+            .map_err(fail)
     });
     let h = host.clone();
     engine.register_fn(
@@ -27,7 +31,7 @@ pub fn register(engine: &mut Engine, host: &Arc<Host>) {
             apply(&mut rec, fields).map_err(fail)?;
             conn.audit()
                 .map_err(fail)?
-                .insert(&h.io, &rec)
+                .insert(&h.task_io(), &rec)
                 .map_err(fail)
         },
     );
@@ -39,7 +43,7 @@ pub fn register(engine: &mut Engine, host: &Arc<Host>) {
             c.open()?
                 .audit()
                 .map_err(fail)?
-                .amend(&h.io, id, &mut |rec| {
+                .amend(&h.task_io(), id, &mut |rec| {
                     apply(rec, fields.take().unwrap_or_default())
                 })
                 .map_err(|e| fail(format!("update_etl_runs_record: {e}")))

@@ -38,6 +38,8 @@ const LOAD_OPTIONS: &[&str] = &[
     "null_cursor",
     "batch_rows",
     "allow_type_change",
+    "max_errors",
+    "max_error_ratio",
 ];
 /// Small results only: `query` is for lookups and checks, loads stream.
 const MAX_QUERY_ROWS: usize = 100_000;
@@ -144,13 +146,16 @@ fn execute(c: &Conn, sql: &str, p: Map) -> Res<i64> {
     let n = conn
         .sql()
         .map_err(fail)?
-        .execute(&c.host.io, sql, &params(p).map_err(fail)?)
+        .execute(&c.host.task_io(), sql, &params(p).map_err(fail)?)
         .map_err(fail)?;
     Ok(n as i64)
 }
 
 fn run_file(c: &Conn, path: &str, p: Map) -> Res<i64> {
-    let file = c.host.resolve_path(path);
+    let file = c
+        .host
+        .script_file(path)
+        .map_err(|e| fail(format!("run_file(\"{path}\"): {e}")))?;
     c.host.record_input(&file);
     let sql = std::fs::read_to_string(&file).map_err(|e| {
         fail(format!(
@@ -162,7 +167,7 @@ fn run_file(c: &Conn, path: &str, p: Map) -> Res<i64> {
     let n = conn
         .sql()
         .map_err(fail)?
-        .run_script(&c.host.io, path, &sql, &params(p).map_err(fail)?)
+        .run_script(&c.host.task_io(), path, &sql, &params(p).map_err(fail)?)
         .map_err(|e| fail(format!("{path}: {e}")))?;
     tracing::info!(connection = %c.name, file = path, changed = n, "Ran {path}.");
     Ok(n as i64)
@@ -173,7 +178,13 @@ fn rows(c: &Conn, sql: &str, p: Map) -> Res<crate::connectors::Rows> {
     c.open()?
         .sql()
         .map_err(fail)?
-        .query(&c.host.io, sql, &params, MAX_QUERY_ROWS, Access::ReadWrite)
+        .query(
+            &c.host.task_io(),
+            sql,
+            &params,
+            MAX_QUERY_ROWS,
+            Access::ReadWrite,
+        )
         .map_err(fail)
 }
 
@@ -236,11 +247,28 @@ fn load(ctx: &NativeCallContext, c: &Conn, spec: Map) -> Res<Map> {
         },
         allow_type_change: o.bool("allow_type_change")?.unwrap_or(false),
         limit: from.read_limit(),
+        max_errors: match o.int("max_errors")? {
+            Some(n) if n >= 0 => Some(n as u64),
+            Some(n) => {
+                return Err(fail(format!(
+                    "load(): max_errors must be 0 or more, not {n}"
+                )))
+            }
+            None => None,
+        },
+        max_error_ratio: match o.number("max_error_ratio")? {
+            Some(r) if (0.0..=1.0).contains(&r) => Some(r),
+            Some(r) => {
+                return Err(fail(format!(
+                    "load(): max_error_ratio must be between 0 and 1 (a share of the rows read), not {r}"
+                )))
+            }
+            None => None,
+        },
     };
     let conn = c.open()?;
-    let io = &c.host.io;
-    let input = from.source.schema(io).map_err(fail)?;
-    let mut transform = RhaiTransform::new(ctx, &from.steps, input);
+    let io = &c.host.task_io();
+    let mut transform = RhaiTransform::new(ctx, &from.steps, None);
     let req = LoadRequest {
         io,
         task: &task,
@@ -275,6 +303,13 @@ fn load(ctx: &NativeCallContext, c: &Conn, spec: Map) -> Res<Map> {
     out.insert(
         "since".into(),
         f.since.map(to_dynamic).unwrap_or(Dynamic::UNIT),
+    );
+    out.insert("rejected".into(), (f.rejected as i64).into());
+    out.insert(
+        "rejects".into(),
+        f.rejects_file
+            .map(|p| Dynamic::from(p.display().to_string()))
+            .unwrap_or(Dynamic::UNIT),
     );
     Ok(out)
 }

@@ -37,7 +37,7 @@ fn output_csv(host: &Host, ctx: &NativeCallContext, name: &str, r: &Relation) ->
     let tmp = path.with_extension("csv.partial");
     // Written under a temporary name and renamed: a reader never sees half a file.
     let file = std::fs::File::create(&tmp).map_err(|e| fail(EtlError::io(&tmp, e)))?;
-    let schema = r.source.schema(&host.io).map_err(fail)?;
+    let schema = r.source.schema(&host.task_io()).map_err(fail)?;
     let mut writer: Option<CsvWriter<std::io::BufWriter<std::fs::File>>> = None;
     let mut file = Some(std::io::BufWriter::new(file));
     let mut rows = 0u64;

@@ -49,7 +49,9 @@ fn send_email(host: &Host, opts: Map) -> Res<bool> {
     let mut attachments = Vec::new();
     let mut total = 0u64;
     for p in &paths {
-        let path = host.resolve_path(p);
+        let path = host
+            .script_file(p)
+            .map_err(|e| fail(format!("send_email(): attachment \"{p}\": {e}")))?;
         let bytes = std::fs::read(&path)
             .map_err(|e| fail(format!("send_email(): attachment {}: {e}", path.display())))?;
         total += bytes.len() as u64;
@@ -85,9 +87,9 @@ fn send_email(host: &Host, opts: Map) -> Res<bool> {
         attachments,
     };
     let smtp = host.config.smtp.as_ref();
-    host.io
-        .handle
-        .block_on(mailer::send(smtp, &mail, &host.io.cancel))
+    let io = host.task_io();
+    io.handle
+        .block_on(mailer::send(smtp, &mail, &io.cancel))
         .map_err(|e| {
             fail(format!(
                 "send_email(): '{subject}' to {recipients} was not sent: {e}"

@@ -21,8 +21,11 @@ const PROJECT_OPTIONS: &[&str] = &[
     "logs",
     "missed",
     "load_type",
+    "limits",
 ];
-const TASK_OPTIONS: &[&str] = &["after", "retries", "retry_delay", "description"];
+const TASK_OPTIONS: &[&str] = &["after", "retries", "retry_delay", "timeout", "description"];
+/// The longest `timeout`: a bound Duration can hold, far above any real task.
+const MAX_TIMEOUT_SECONDS: f64 = 30.0 * 24.0 * 3600.0;
 
 pub fn register(engine: &mut Engine, host: &Arc<Host>) {
     let h = host.clone();
@@ -49,11 +52,7 @@ pub fn register(engine: &mut Engine, host: &Arc<Host>) {
 }
 
 fn project(host: &Host, ctx: &NativeCallContext, name: &str, opts: Map) -> Res<()> {
-    if name.trim().is_empty() || name.contains(['/', '\\']) {
-        return Err(fail(format!(
-            "project name '{name}' must be non-empty and contain no slashes"
-        )));
-    }
+    crate::script::project_options::check_name(name).map_err(fail)?;
     let mut o = Options::new("project()", opts, PROJECT_OPTIONS)?;
     let mut meta = ProjectMeta {
         name: name.to_string(),
@@ -86,6 +85,11 @@ fn project(host: &Host, ctx: &NativeCallContext, name: &str, opts: Map) -> Res<(
             meta.extra.insert(key.into(), v);
         }
     }
+    let limits = o
+        .map("limits")?
+        .map(|m| crate::script::limits::project_option(host.limits(), m))
+        .transpose()
+        .map_err(fail)?;
     // schedule, timezone, missed, load_type: what the scheduler and launchers read.
     crate::script::project_options::ProjectOptions::from_meta(&meta).map_err(fail)?;
     host.check_connection(&meta.target).map_err(fail)?;
@@ -94,6 +98,9 @@ fn project(host: &Host, ctx: &NativeCallContext, name: &str, opts: Map) -> Res<(
         return Err(fail(
             "project(...) is called twice: a script declares one project",
         ));
+    }
+    if let Some(limits) = limits {
+        host.set_project_limits(limits);
     }
     defs.project = Some((
         meta,
@@ -128,6 +135,16 @@ fn task(host: &Host, ctx: &NativeCallContext, name: &str, opts: Map, func: FnPtr
             "{what}: retry_delay must be between 0 and 3600 seconds, not {delay}"
         )));
     }
+    let timeout = match o.number("timeout")? {
+        None => None,
+        Some(t) if t > 0.0 && t <= MAX_TIMEOUT_SECONDS => Some(Duration::from_secs_f64(t)),
+        Some(t) => {
+            return Err(fail(format!(
+                "{what}: timeout must be a number of seconds above 0 and at most \
+                 {MAX_TIMEOUT_SECONDS} (30 days), not {t}"
+            )))
+        }
+    };
     let _ = o.string("description")?;
     let mut defs = host.defs.lock().expect("defs lock");
     if defs.tasks.iter().any(|t| t.name == name) {
@@ -140,6 +157,7 @@ fn task(host: &Host, ctx: &NativeCallContext, name: &str, opts: Map, func: FnPtr
         after,
         retries,
         retry_delay: Duration::from_secs_f64(delay),
+        timeout,
         func,
         defined_in: Arc::new(call_site(ctx)),
         pos: ctx.call_position(),

@@ -13,6 +13,7 @@ use crate::data::{Batch, Column, Schema};
 use crate::error::{EtlError, Result};
 use crate::load::Transform;
 use crate::script::host::Host;
+use crate::script::limits::Growth;
 
 #[derive(Clone)]
 pub enum Step {
@@ -97,8 +98,8 @@ impl Relation {
             limit,
             ..ReadOptions::default()
         };
-        let mut stream = self.source.open(&host.io, &opts)?;
-        let mut transform = RhaiTransform::new(ctx, &self.steps, stream.schema.clone());
+        let mut stream = self.source.open(&host.task_io(), &opts)?;
+        let mut transform = RhaiTransform::new(ctx, &self.steps, Some(stream.schema.clone()));
         while let Some(batch) = stream.next_blocking() {
             let out = transform.apply(batch?)?;
             if let Some(schema) = transform.output_schema() {
@@ -149,7 +150,7 @@ pub fn register(engine: &mut Engine, host: &Arc<Host>) {
     );
     let h = host.clone();
     engine.register_fn("columns", move |r: &mut Relation| -> Res<Array> {
-        let schema = r.source.schema(&h.io).map_err(fail)?;
+        let schema = r.source.schema(&h.task_io()).map_err(fail)?;
         Ok(schema
             .columns
             .iter()
@@ -167,36 +168,48 @@ pub fn register(engine: &mut Engine, host: &Arc<Host>) {
 fn csv_file(host: &Host, path: &str, opts: Map) -> Res<Relation> {
     let opts =
         CsvOptions::from_map(&opts).map_err(|e| fail(format!("csv_file(\"{path}\"): {e}")))?;
+    let file = host
+        .script_file(path)
+        .map_err(|e| fail(format!("csv_file(\"{path}\"): {e}")))?;
     let origin = Origin::Csv {
-        path: host.resolve_path(path),
+        path: file.clone(),
         options: format!("{opts:?}"),
     };
     Ok(Relation::with_origin(
-        Arc::new(CsvSource::new(
-            host.resolve_path(path),
-            path.to_string(),
-            opts,
-        )),
+        Arc::new(CsvSource::new(file, path.to_string(), opts)),
         origin,
     ))
 }
 
 fn rows(host: &Host, ctx: &NativeCallContext, r: &Relation) -> Res<Array> {
-    let cap = host.config.limits.max_rows_in_script;
+    let cap = host.limits().max_rows_in_script;
     let mut out = Array::new();
-    r.for_each_batch(host, ctx, |schema, batch| {
+    // Each row is measured as it comes, so rows that would pass the engine's size limits stop
+    // the read there rather than after all of them are in memory.
+    let mut growth = Growth::default();
+    let mut too_large = None;
+    let read = r.for_each_batch(host, ctx, |schema, batch| {
         for row in batch.rows() {
             if out.len() == cap {
                 return Err(EtlError::Other(format!(
                     ".rows() stops at {cap} rows (limits.max_rows_in_script): load the relation instead, or .limit(n) it"
                 )));
             }
-            out.push(row_to_map(schema, row).into());
+            let row: Dynamic = row_to_map(schema, row).into();
+            if let Err(e) = growth.push(ctx.engine(), &row) {
+                too_large = Some(e);
+                // Stops the read; the engine's own error is what the script gets.
+                return Err(EtlError::Other(String::new()));
+            }
+            out.push(row);
         }
         Ok(())
-    })
-    .map_err(fail)?;
-    Ok(out)
+    });
+    match (read, too_large) {
+        (_, Some(e)) => Err(e),
+        (Err(e), None) => Err(fail(e)),
+        (Ok(_), None) => Ok(out),
+    }
 }
 
 /// Runs `.map`/`.filter`/`.limit` steps on batches, calling script closures per row.
@@ -211,17 +224,26 @@ pub struct RhaiTransform<'a> {
 }
 
 impl<'a> RhaiTransform<'a> {
-    pub fn new(ctx: &'a NativeCallContext<'a>, steps: &[Step], input: Schema) -> RhaiTransform<'a> {
+    /// Steps over rows of `input`; a load gives the input later, through `start`.
+    pub fn new(
+        ctx: &'a NativeCallContext<'a>,
+        steps: &[Step],
+        input: Option<Schema>,
+    ) -> RhaiTransform<'a> {
         let has_map = steps.iter().any(|s| matches!(s, Step::Map(_)));
-        RhaiTransform {
+        let mut t = RhaiTransform {
             ctx,
             steps: steps.to_vec(),
-            output: (!has_map).then(|| input.clone()),
-            input,
+            output: None,
+            input: Schema::default(),
             has_map,
             counts: vec![0; steps.len()],
             rows_seen: 0,
+        };
+        if let Some(input) = input {
+            t.start(&input);
         }
+        t
     }
 
     /// True once the last step is a limit that is full: nothing more can pass.
@@ -302,6 +324,13 @@ impl<'a> RhaiTransform<'a> {
 }
 
 impl Transform for RhaiTransform<'_> {
+    fn start(&mut self, input: &Schema) {
+        self.input = input.clone();
+        if !self.has_map {
+            self.output = Some(input.clone());
+        }
+    }
+
     fn apply(&mut self, batch: Batch) -> Result<Batch> {
         if self.steps.is_empty() {
             return Ok(batch);

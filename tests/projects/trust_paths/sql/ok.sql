@@ -1,0 +1,1 @@
+CREATE TABLE IF NOT EXISTS from_sql (n INTEGER);
