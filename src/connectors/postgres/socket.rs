@@ -1,14 +1,14 @@
 //! Opening a PostgreSQL connection ourselves (tokio-postgres's `connect_raw`), so the socket
 //! gets TCP keepalive and the read timeout (`watch.rs`), and each session its
-//! statement_timeout. Hosts are tried in order, as libpq does.
+//! statement_timeout. Hosts are tried in order, as libpq does; cancel requests go the same way.
+//! (Not `Config::connect`: it offers no hook for the socket without TLS.)
 
 use std::future::Future;
 use std::pin::Pin;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
-use std::time::Duration;
-
 use std::task::{Context, Poll};
+use std::time::Duration;
 
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio::task::JoinHandle;

@@ -7,7 +7,8 @@
 //!
 //! Under TLS the raw socket's wrapper goes quiet (`set_opaque`) and a second wrapper above the
 //! TLS stream reads the plaintext. tokio-postgres reports the ended connection as "connection
-//! closed"; `take_end` gives the reason to the error that reports it.
+//! closed"; `take_end` gives the reason to the error that reports it. The framing also yields
+//! the session's BackendKeyData, which a dropped connection's cancel request needs.
 
 use std::future::Future;
 use std::io;
@@ -82,10 +83,9 @@ impl Watch {
         self.state.lock().expect("watch lock").key
     }
 
-    /// Whether the server owes an answer, the time of the last progress then.
-    fn deadline_any(&self) -> Option<Instant> {
-        let s = self.state.lock().expect("watch lock");
-        s.awaiting.then_some(s.last_progress)
+    /// Whether the server owes an answer.
+    fn owed(&self) -> bool {
+        self.state.lock().expect("watch lock").awaiting
     }
 
     /// When the connection times out if nothing moves (None: it is idle or never timed).
@@ -232,7 +232,7 @@ impl<S> Watched<S> {
     /// The socket ended under a statement: tokio-postgres will only say "connection closed",
     /// so the reason (naming the connection) is kept for the error that reports it.
     fn ended(&self, how: &str) {
-        if self.framed && self.watch.deadline_any().is_some() {
+        if self.framed && self.watch.owed() {
             self.watch.losses.fetch_add(1, Ordering::Relaxed);
             record_end(format!(
                 "{} ended while the server owed an answer: {how}",
