@@ -89,6 +89,8 @@ pub struct TaskCtx {
     pub failed_loads: AtomicU64,
     /// The figures of the loads, shown in the summary.
     pub targets: Mutex<Vec<String>>,
+    /// What the checks of this task's loads and check tasks found.
+    pub checks: Mutex<Vec<crate::audit_checks::CheckRecord>>,
     /// This attempt's own stop: a child of the run's token, so it stops with the run, and
     /// alone when the task's `timeout` passes. None outside the runner: the run's token rules.
     pub cancel: Option<CancellationToken>,
@@ -106,6 +108,7 @@ impl TaskCtx {
             load_records: AtomicU64::new(0),
             failed_loads: AtomicU64::new(0),
             targets: Mutex::new(Vec::new()),
+            checks: Mutex::new(Vec::new()),
             cancel: None,
             timeout: None,
             timed_out: AtomicBool::new(false),

@@ -2,6 +2,7 @@
 //! Rhai is the control plane (what moves where), Rust is the data plane (rows in batches).
 
 pub mod audit;
+pub mod audit_checks;
 pub mod backfill;
 pub mod cli;
 pub mod config;

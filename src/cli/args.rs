@@ -81,6 +81,9 @@ pub struct RunsArgs {
     /// How many records, newest first
     #[arg(long, default_value_t = 20)]
     pub limit: usize,
+    /// The check results (etl_checks) instead of the runs
+    #[arg(long)]
+    pub checks: bool,
     /// Connection that holds the audit table
     #[arg(long, default_value = "warehouse")]
     pub connection: String,

@@ -23,8 +23,14 @@ pub(super) async fn runs(config: Option<&Path>, args: RunsArgs) -> Result<Outcom
         &args.connection,
         args.project.as_deref(),
         args.limit,
+        args.checks,
     )
     .await?;
-    crate::stdout::print(&crate::audit::history_table(&read.records))?;
+    let table = if args.checks {
+        crate::audit_checks::history_table(&read.checks)
+    } else {
+        crate::audit::history_table(&read.records)
+    };
+    crate::stdout::print(&table)?;
     Ok(Outcome::Success)
 }

@@ -10,6 +10,7 @@ use chrono::{DateTime, Utc};
 
 use super::{BatchStream, CursorWindow, Io, ReadOptions, RowEstimate};
 use crate::audit::AuditRecord;
+use crate::audit_checks::CheckRecord;
 use crate::data::{Batch, DataType, Schema, Value};
 use crate::error::Result;
 
@@ -136,6 +137,16 @@ pub trait LoadTarget: Send + Sync {
 
     /// How sample runs name scratch copies of this target's tables.
     fn scratch_naming(&self) -> ScratchNaming;
+
+    /// A table as the script names it, quoted for this dialect's SQL (checks query it).
+    fn quote_table(&self, table: &str) -> String;
+    /// A resolved table quoted for this dialect's SQL.
+    fn quote_id(&self, table: &TableId) -> String;
+    /// An expression compared as a number (SQLite keeps exact decimals as text, which would
+    /// compare as text).
+    fn as_number(&self, expr: &str) -> String {
+        expr.to_string()
+    }
 }
 
 /// How a database can hold scratch copies of tables.
@@ -215,6 +226,14 @@ pub trait TargetTxn {
     fn write(&mut self, batch: &Batch) -> Result<()>;
     /// Ends the write; returns the rows written.
     fn end_write(&mut self) -> Result<u64>;
+    /// Appends the rows of `stage` to `target` (an append whose new rows were checked first);
+    /// returns how many.
+    fn append_stage(
+        &mut self,
+        stage: &TableId,
+        target: &TableId,
+        columns: &[String],
+    ) -> Result<u64>;
     /// Replaces `target` by `replacement` (from `create_replacement`), keyed on `key`.
     fn swap(&mut self, replacement: &TableId, target: &TableId, key: &[String]) -> Result<()>;
     /// Upserts `stage` into `target` on `key`: the last staged row of a key wins; rows whose
@@ -288,6 +307,30 @@ pub trait AuditStore: Send + Sync {
         })?;
         change(&mut record).map_err(crate::error::EtlError::Other)?;
         self.update(io, id, &record)
+    }
+    /// Writes check results (`etl_checks`), in their own committed transaction.
+    fn record_checks(&self, io: &Io, records: &[CheckRecord]) -> Result<()>;
+    /// The latest check results, newest first.
+    fn check_history(
+        &self,
+        io: &Io,
+        project: Option<&str>,
+        limit: usize,
+    ) -> Result<Vec<CheckRecord>>;
+    /// The query for the row count of the latest successful load of `project` into `table`
+    /// (a check's `row_count(#{ max_change })` compares with it).
+    fn last_rows_statement(&self, project: &str, table: &str) -> (String, Params) {
+        (
+            format!(
+                "SELECT number_of_records FROM {} WHERE project = :project AND target_table = :table \
+                 AND status = 'success' AND number_of_records IS NOT NULL ORDER BY id DESC LIMIT 1",
+                self.quoted_table()
+            ),
+            vec![
+                ("project".into(), Value::Text(project.to_string())),
+                ("table".into(), Value::Text(table.to_string())),
+            ],
+        )
     }
     /// The same store kept under a scratch name (sample runs never touch the real one).
     fn relocated(&self, scratch: &str) -> Arc<dyn AuditStore>;

@@ -277,6 +277,24 @@ pub fn split_statements(sql: &str) -> Result<Vec<&str>, String> {
 }
 
 /// Whether anything but whitespace and comments is left.
+/// `sql` with every `:name` parameter replaced by `text` (a quoted table name, say); other
+/// parameters, and `:name` inside strings or comments, stay as they are.
+pub fn replace_param(sql: &str, name: &str, text: &str) -> Result<String, String> {
+    let mut out = String::with_capacity(sql.len() + text.len());
+    let mut last = 0;
+    scan(sql, |t| {
+        if let Token::Param { start, end } = t {
+            if &sql[start + 1..end] == name {
+                out.push_str(&sql[last..start]);
+                out.push_str(text);
+                last = end;
+            }
+        }
+    })?;
+    out.push_str(&sql[last..]);
+    Ok(out)
+}
+
 /// The one statement of a query source (`conn.sql(..)`), from its split text.
 pub fn one_statement(parts: Vec<&str>) -> Result<String, String> {
     match parts.as_slice() {

@@ -8,14 +8,16 @@ use std::sync::Arc;
 
 use chrono::Utc;
 
+use super::checks::{run_checks, CheckKind, CheckResult, CheckStatus, CheckTarget, Rowset};
 use super::rejects::Rejects;
 use super::rows::{check_keys, coerce, cursor_pass};
 use super::write::{self, Write};
 use super::{LoadMode, LoadPlan, LoadSpec, NullCursor, Resolved};
 use crate::audit::{error_text, AuditRecord, Status};
+use crate::audit_checks::CheckRecord;
 use crate::connectors::{
-    AuditStore, Connection, CursorWindow, Io, LoadIdentity, LoadTarget, ReadOptions, Source,
-    TargetTxn,
+    AuditStore, Connection, CursorWindow, Io, LoadIdentity, LoadTarget, Params, ReadOptions, Rows,
+    Source, TargetTxn,
 };
 use crate::context::{LoadType, RunInfo, TaskCtx};
 use crate::data::{Batch, Schema, Value};
@@ -116,6 +118,7 @@ pub fn run_load(conn: &Connection, req: LoadRequest<'_>) -> Result<LoadFigures> 
             ..LoadFigures::default()
         },
         audit,
+        checks: Vec::new(),
     };
     let resolved = super::resolve_window(run, io, source, spec, &mut || {
         audit_store.watermark(io, &run.project, &spec.into)
@@ -135,8 +138,18 @@ pub fn run_load(conn: &Connection, req: LoadRequest<'_>) -> Result<LoadFigures> 
         })
     });
     let Load {
-        figures, mut audit, ..
+        figures,
+        mut audit,
+        checks,
+        ..
     } = load;
+    // Written whatever became of the load (even a cancelled one): a failed check's record
+    // outlives its rollback.
+    let record_io = Io {
+        handle: io.handle.clone(),
+        cancel: Default::default(),
+    };
+    record_checks(audit_store.as_ref(), &record_io, task, &spec.into, &checks);
     match result {
         Ok(()) => {
             task.add_rows(figures.rows);
@@ -174,10 +187,6 @@ pub fn run_load(conn: &Connection, req: LoadRequest<'_>) -> Result<LoadFigures> 
             audit.number_of_records = Some(0);
             // Written even when the load was cancelled (Ctrl-C, a task's timeout): the
             // cancellation stopped the load, not the record of how it ended.
-            let record_io = Io {
-                handle: io.handle.clone(),
-                cancel: Default::default(),
-            };
             if let Err(audit_err) = audit_store.update(&record_io, id, &audit) {
                 tracing::error!("Could not record the failure in the audit table: {audit_err}");
             }
@@ -195,6 +204,28 @@ struct Load<'a> {
     identity: LoadIdentity,
     figures: LoadFigures,
     audit: AuditRecord,
+    /// What the load's checks found (recorded once the load ended).
+    checks: Vec<CheckResult>,
+}
+
+/// Checks run inside a load's transaction.
+struct InTxn<'a> {
+    txn: &'a mut dyn TargetTxn,
+    target: &'a dyn LoadTarget,
+}
+
+impl CheckTarget for InTxn<'_> {
+    fn query(&mut self, sql: &str, params: &Params, max_rows: usize) -> Result<Rows> {
+        self.txn.query(sql, params, max_rows)
+    }
+
+    fn quoted_table(&self, name: &str) -> String {
+        self.target.quote_table(name)
+    }
+
+    fn as_number(&self, expr: &str) -> String {
+        self.target.as_number(expr)
+    }
 }
 
 /// The target's open transaction and where its rows go.
@@ -329,17 +360,78 @@ impl Load<'_> {
         let id = audit.id.expect("audit record inserted");
         match session {
             Some(Session { mut txn, write }) => {
-                let counts = write::finish(txn.as_mut(), &write)?;
-                before_commit(txn.as_mut(), &self.identity)?;
-                let (sql, params) = self.audit_store.update_statement(id, audit);
+                let written = txn.end_write()?;
+                self.check(txn.as_mut(), &write)?;
+                let counts = write::put(txn.as_mut(), &write, written)?;
+                let (sql, params) = self.audit_store.update_statement(id, &self.audit);
                 txn.execute(&sql, &params)?;
                 txn.commit()?;
                 self.figures.inserted = counts.inserted;
                 self.figures.updated = counts.updated;
             }
-            None => self.audit_store.update(io, id, audit)?,
+            None => self.audit_store.update(io, id, &self.audit)?,
         }
         Ok(())
+    }
+
+    /// The load's checks, inside its transaction, over its new rows (the replacement table,
+    /// the stage), before they are put in place. An error-level failure fails the load, which
+    /// rolls it all back; the results are recorded either way, after the load ends.
+    fn check(&mut self, txn: &mut dyn TargetTxn, write: &Write) -> Result<()> {
+        let spec = self.spec;
+        if spec.checks.is_empty() {
+            return Ok(());
+        }
+        let previous_rows = if spec.checks.iter().any(|c| {
+            matches!(
+                c.kind,
+                CheckKind::RowCount {
+                    max_change: Some(_),
+                    ..
+                }
+            )
+        }) {
+            let (sql, params) = self
+                .audit_store
+                .last_rows_statement(&self.identity.project, &spec.into);
+            txn.query(&sql, &params, 1)?
+                .rows
+                .first()
+                .and_then(|r| r.first())
+                .and_then(Value::as_i64)
+        } else {
+            None
+        };
+        let rows = self.target.quote_id(&write.into);
+        let set = Rowset {
+            table: &spec.into,
+            rows: &rows,
+            key: write.key(),
+            previous_rows,
+        };
+        let mut on = InTxn {
+            txn,
+            target: self.target,
+        };
+        let checked = run_checks(&mut on, &set, &spec.checks, spec.on_check_fail)?;
+        for r in checked
+            .results
+            .iter()
+            .filter(|r| r.status == CheckStatus::Failed)
+        {
+            if !r.is_error() {
+                tracing::warn!(table = %spec.into, check = %r.check, "Check {}.", r.describe());
+            }
+        }
+        let errors = checked.errors();
+        self.checks = checked.results;
+        match errors {
+            Some(failed) => Err(EtlError::load(
+                &spec.into,
+                format!("checks failed, so nothing was loaded: {failed}"),
+            )),
+            None => Ok(()),
+        }
     }
 
     /// Opens the target's transaction (holding its load lock), closes the records of runs that
@@ -363,15 +455,47 @@ impl Load<'_> {
             mode,
             replace_window,
             allow_type_change: self.spec.allow_type_change,
+            checked: !self.spec.checks.is_empty(),
         };
         let write = write::prepare(txn.as_mut(), &plan)?;
         Ok(Session { txn, write })
     }
 }
 
-/// The hook inside the load's transaction, after the data and before the audit record and
-/// COMMIT, for every target: data-quality checks (a later issue) run here against the new
-/// rows through `txn.query` and fail the load by returning an error, which rolls it all back.
-fn before_commit(_txn: &mut dyn TargetTxn, _load: &LoadIdentity) -> Result<()> {
-    Ok(())
+/// Records check results in `etl_checks` and in the task's summary; a failure to record is a
+/// warning, never the load's failure.
+pub(crate) fn record_checks(
+    store: &dyn AuditStore,
+    io: &Io,
+    task: &TaskCtx,
+    table: &str,
+    results: &[CheckResult],
+) {
+    if results.is_empty() {
+        return;
+    }
+    let now = Utc::now();
+    let records: Vec<CheckRecord> = results
+        .iter()
+        .map(|r| CheckRecord {
+            run_id: task.run.id.clone(),
+            project: task.run.project.clone(),
+            task: task.task.clone(),
+            target_table: table.to_string(),
+            check_name: r.check.clone(),
+            severity: r.severity.as_str().into(),
+            status: r.status.as_str().into(),
+            failing_rows: r.failing.min(i64::MAX as u64) as i64,
+            samples: (!r.samples.is_empty()).then(|| r.samples.join("\n")),
+            detail: r.detail.clone(),
+            checked_at: Some(now),
+        })
+        .collect();
+    if let Err(e) = store.record_checks(io, &records) {
+        tracing::warn!(
+            table,
+            "Could not record the check results in etl_checks: {e}"
+        );
+    }
+    task.checks.lock().expect("checks lock").extend(records);
 }

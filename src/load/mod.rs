@@ -3,6 +3,7 @@
 //! primitives (`write.rs`), what happens to each batch on the way (`rows.rs`), and the audit
 //! record's life cycle around it all (`driver.rs`). Targets supply only dialect primitives.
 
+pub mod checks;
 mod driver;
 mod rejects;
 mod rows;
@@ -15,6 +16,7 @@ mod write;
 
 pub(crate) use write::LoadPlan;
 
+pub(crate) use driver::record_checks;
 pub use driver::{run_load, LoadFigures, LoadRequest, Transform};
 pub use spec::{LoadMode, LoadSpec, NullCursor};
 pub use turn::{table_turn, TableTurn};

@@ -1,3 +1,5 @@
+use super::checks::{CheckSpec, Severity};
+
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum LoadMode {
     /// Replace the whole table atomically.
@@ -64,6 +66,10 @@ pub struct LoadSpec {
     pub max_errors: Option<u64>,
     /// ...and they are at most this share of the rows read (0.0 to 1.0).
     pub max_error_ratio: Option<f64>,
+    /// Checks of the new rows, run inside the load's transaction before it commits.
+    pub checks: Vec<CheckSpec>,
+    /// The severity of a check that names none (`on_check_fail`).
+    pub on_check_fail: Severity,
 }
 
 impl LoadSpec {

@@ -48,6 +48,8 @@ fn spec(key: &[&str], cursor: Option<&str>) -> LoadSpec {
         limit: None,
         max_errors: None,
         max_error_ratio: None,
+        checks: Vec::new(),
+        on_check_fail: super::checks::Severity::Error,
     }
 }
 

@@ -25,14 +25,17 @@ pub(crate) struct LoadPlan {
     /// transaction, so re-running a window never duplicates.
     pub replace_window: Option<CursorWindow>,
     pub allow_type_change: bool,
+    /// The new rows are checked before they join the table: an append stages them too.
+    pub checked: bool,
 }
 
 /// Where a load's rows go, decided before the first row is written.
 pub(super) struct Write {
     mode: LoadMode,
     target: TableId,
-    /// The target (append), its replacement (full) or the stage (merge).
-    into: TableId,
+    /// The target (append), its replacement (full) or a stage (merge, a checked append):
+    /// where the new rows are until the load puts them in place, and where checks look.
+    pub into: TableId,
     /// The written columns and the key, named as in the table.
     columns: Vec<String>,
     key: Vec<String>,
@@ -40,6 +43,13 @@ pub(super) struct Write {
     pub types: Schema,
     /// Where the key columns are in a written row, and their names.
     pub key_columns: Vec<(usize, String)>,
+}
+
+impl Write {
+    /// The key columns, named as in the table.
+    pub fn key(&self) -> &[String] {
+        &self.key
+    }
 }
 
 /// Prepares the target for `plan` and starts writing.
@@ -51,9 +61,9 @@ pub(super) fn prepare(txn: &mut dyn TargetTxn, plan: &LoadPlan) -> Result<Write>
     }
 }
 
-/// Ends the write and puts the rows in place: swap, nothing more, or merge.
-pub(super) fn finish(txn: &mut dyn TargetTxn, w: &Write) -> Result<MergeCounts> {
-    let written = txn.end_write()?;
+/// Puts the `written` rows in place once they are all in (and checked): swap, nothing more,
+/// an append of the stage, or merge.
+pub(super) fn put(txn: &mut dyn TargetTxn, w: &Write, written: u64) -> Result<MergeCounts> {
     let inserted = MergeCounts {
         inserted: written,
         updated: 0,
@@ -63,6 +73,10 @@ pub(super) fn finish(txn: &mut dyn TargetTxn, w: &Write) -> Result<MergeCounts> 
             txn.swap(&w.into, &w.target, &w.key)?;
             Ok(inserted)
         }
+        LoadMode::Append if w.into != w.target => Ok(MergeCounts {
+            inserted: txn.append_stage(&w.into, &w.target, &w.columns)?,
+            updated: 0,
+        }),
         LoadMode::Append => Ok(inserted),
         LoadMode::Merge => txn.merge(&w.into, &w.target, &w.columns, &w.key),
     }
@@ -166,25 +180,13 @@ fn prepare_existing(
         txn.create_stage(&target, &columns)?
     } else {
         if let Some(w) = &plan.replace_window {
-            let column = columns
-                .iter()
-                .chain(have.iter().map(|t| &t.name))
-                .find(|c| c.eq_ignore_ascii_case(&w.column))
-                .cloned()
-                .ok_or_else(|| {
-                    EtlError::load(
-                        &plan.table,
-                        format!("cursor column '{}' is not in the table", w.column),
-                    )
-                })?;
-            let window = CursorWindow {
-                column,
-                ..w.clone()
-            };
-            let n = txn.delete_window(&target, &window)?;
-            tracing::info!(table = %plan.table, rows = n, "Deleted {n} rows of the window before reloading it.");
+            delete_window(txn, plan, &target, &columns, &have, w)?;
         }
-        target.clone()
+        if plan.checked {
+            txn.create_stage(&target, &columns)?
+        } else {
+            target.clone()
+        }
     };
     let types = txn.begin_write(&into, &columns)?;
     Ok(Write {
@@ -196,6 +198,35 @@ fn prepare_existing(
         key,
         types,
     })
+}
+
+/// Deletes the rows of a backfill window that is loaded again without a key.
+fn delete_window(
+    txn: &mut dyn TargetTxn,
+    plan: &LoadPlan,
+    target: &TableId,
+    columns: &[String],
+    have: &[TargetColumn],
+    w: &CursorWindow,
+) -> Result<()> {
+    let column = columns
+        .iter()
+        .chain(have.iter().map(|t| &t.name))
+        .find(|c| c.eq_ignore_ascii_case(&w.column))
+        .cloned()
+        .ok_or_else(|| {
+            EtlError::load(
+                &plan.table,
+                format!("cursor column '{}' is not in the table", w.column),
+            )
+        })?;
+    let window = CursorWindow {
+        column,
+        ..w.clone()
+    };
+    let n = txn.delete_window(target, &window)?;
+    tracing::info!(table = %plan.table, rows = n, "Deleted {n} rows of the window before reloading it.");
+    Ok(())
 }
 
 /// Adds source columns the target lacks; refuses a source type the target column cannot

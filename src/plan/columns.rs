@@ -124,6 +124,8 @@ mod tests {
             limit: None,
             max_errors: None,
             max_error_ratio: None,
+            checks: Vec::new(),
+            on_check_fail: crate::load::checks::Severity::Error,
         };
         assert!(cast_flag(&t("integer"), &t("bigint"), &spec).is_none());
         assert!(cast_flag(&t("bigint"), &t("integer"), &spec)

@@ -21,11 +21,16 @@ pub async fn command(config: Option<&Path>, args: ReportArgs) -> Result<Outcome,
         .out
         .clone()
         .unwrap_or_else(|| config.metadata_dir.join("report.html"));
-    let history::History { source, records } = history::read(
+    let history::History {
+        source,
+        records,
+        checks,
+    } = history::read(
         config,
         &args.connection,
         args.project.as_deref(),
         MAX_RECORDS,
+        true,
     )
     .await?;
     let now = Utc::now();
@@ -38,7 +43,8 @@ pub async fn command(config: Option<&Path>, args: ReportArgs) -> Result<Outcome,
                 args.days
             ))
         })?;
-    let projects = model::build(&records, since);
+    let mut projects = model::build(&records, since);
+    model::add_failed_checks(&mut projects, &checks, since);
     let info = html::PageInfo {
         generated: now,
         since,

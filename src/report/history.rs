@@ -13,6 +13,8 @@ pub struct History {
     pub source: String,
     /// Newest first.
     pub records: Vec<AuditRecord>,
+    /// Check results, newest first (when asked for).
+    pub checks: Vec<crate::audit_checks::CheckRecord>,
 }
 
 /// Reads the latest `limit` records of `connection`'s audit table. An unknown connection or
@@ -23,6 +25,7 @@ pub async fn read(
     connection: &str,
     project: Option<&str>,
     limit: usize,
+    with_checks: bool,
 ) -> Result<History, CliError> {
     let url = config
         .connection_url(connection)
@@ -35,10 +38,17 @@ pub async fn read(
             handle,
             cancel: CancellationToken::new(),
         };
-        let records = db.audit()?.history(&io, project.as_deref(), limit)?;
+        let audit = db.audit()?;
+        let records = audit.history(&io, project.as_deref(), limit)?;
+        let checks = if with_checks {
+            audit.check_history(&io, project.as_deref(), limit)?
+        } else {
+            Vec::new()
+        };
         Ok(History {
             source: db.describe.clone(),
             records,
+            checks,
         })
     })
     .await

@@ -244,6 +244,7 @@ fn project(h: &mut String, p: &ProjectHistory, info: &PageInfo) {
     ));
     watermarks(h, p);
     failures(h, p);
+    failed_checks(h, p);
     runs(h, p);
     h.push_str("</section>\n");
 }
@@ -315,6 +316,35 @@ fn failures(h: &mut String, p: &ProjectHistory) {
             escape(&p.name)
         );
     }
+}
+
+fn failed_checks(h: &mut String, p: &ProjectHistory) {
+    h.push_str("\n<h3>Failed checks</h3>\n");
+    if p.failed_checks.is_empty() {
+        h.push_str("<p class=\"muted\">No check failed in this period.</p>\n");
+        return;
+    }
+    h.push_str("<table><tr><th>checked</th><th>run</th><th>table</th><th>check</th><th>severity</th><th>failing</th><th>examples</th></tr>\n");
+    for c in p.failed_checks.iter().take(MAX_FAILURES) {
+        let examples = c
+            .samples
+            .as_deref()
+            .or(c.detail.as_deref())
+            .unwrap_or("")
+            .replace('\n', "; ");
+        let _ = writeln!(
+            h,
+            "<tr><td>{}</td><td><code>{}</code></td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+            escape(&time(c.checked_at)),
+            escape(&c.run_id),
+            escape(&c.target_table),
+            escape(&c.check_name),
+            escape(&c.severity),
+            c.failing_rows,
+            escape(&examples)
+        );
+    }
+    h.push_str("</table>\n");
 }
 
 fn runs(h: &mut String, p: &ProjectHistory) {

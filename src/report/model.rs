@@ -90,6 +90,8 @@ pub struct ProjectHistory {
     pub failures: Vec<Failure>,
     /// Over every record read (a table loaded before the period still has its watermark).
     pub watermarks: Vec<Watermark>,
+    /// Checks that failed in the period, newest first.
+    pub failed_checks: Vec<crate::audit_checks::CheckRecord>,
 }
 
 impl ProjectHistory {
@@ -102,6 +104,22 @@ impl ProjectHistory {
             .iter()
             .rev()
             .find(|r| r.status == RunStatus::Success)
+    }
+}
+
+/// Attaches to each project its checks that failed from `since` on (`checks` newest first).
+pub fn add_failed_checks(
+    projects: &mut [ProjectHistory],
+    checks: &[crate::audit_checks::CheckRecord],
+    since: DateTime<Utc>,
+) {
+    for p in projects {
+        p.failed_checks = checks
+            .iter()
+            .filter(|c| c.project == p.name && c.status == "failed")
+            .filter(|c| c.checked_at.is_none_or(|t| t >= since))
+            .cloned()
+            .collect();
     }
 }
 
@@ -120,6 +138,7 @@ pub fn build(records: &[AuditRecord], since: DateTime<Utc>) -> Vec<ProjectHistor
                 runs: runs(&recs, since),
                 failures: failures(&recs, since),
                 watermarks: watermarks(&recs),
+                failed_checks: Vec::new(),
             }
         })
         .collect()

@@ -5,6 +5,7 @@ use std::sync::Arc;
 
 use super::mode::Planner;
 use crate::audit::AuditRecord;
+use crate::audit_checks::CheckRecord;
 use crate::connectors::{
     Access, AuditStore, Io, LoadIdentity, LoadTarget, Params, Rows, ScratchNaming, SqlExec,
     TargetColumn, TargetTxn,
@@ -204,6 +205,26 @@ impl AuditStore for SkippedAudit {
         self.inner.get(io, id)
     }
 
+    fn record_checks(&self, _io: &Io, records: &[CheckRecord]) -> Result<()> {
+        self.skip.audit(
+            &self.connection,
+            &format!("record {} check result(s) in etl_checks", records.len()),
+        );
+        Ok(())
+    }
+
+    fn check_history(
+        &self,
+        io: &Io,
+        project: Option<&str>,
+        limit: usize,
+    ) -> Result<Vec<CheckRecord>> {
+        if !self.inner.exists(io)? {
+            return Ok(Vec::new());
+        }
+        self.inner.check_history(io, project, limit)
+    }
+
     fn relocated(&self, scratch: &str) -> Arc<dyn AuditStore> {
         Arc::new(SkippedAudit {
             inner: self.inner.relocated(scratch),
@@ -243,5 +264,17 @@ impl LoadTarget for RefusedTarget {
 
     fn scratch_naming(&self) -> ScratchNaming {
         self.inner.scratch_naming()
+    }
+
+    fn quote_table(&self, table: &str) -> String {
+        self.inner.quote_table(table)
+    }
+
+    fn as_number(&self, expr: &str) -> String {
+        self.inner.as_number(expr)
+    }
+
+    fn quote_id(&self, table: &crate::connectors::TableId) -> String {
+        self.inner.quote_id(table)
     }
 }

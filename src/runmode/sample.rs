@@ -166,6 +166,19 @@ impl LoadTarget for ScratchTarget {
     fn scratch_naming(&self) -> Naming {
         self.inner.scratch_naming()
     }
+
+    /// Checks read other tables (`relationships`) where they are: reads stay in production.
+    fn quote_table(&self, table: &str) -> String {
+        self.inner.quote_table(table)
+    }
+
+    fn as_number(&self, expr: &str) -> String {
+        self.inner.as_number(expr)
+    }
+
+    fn quote_id(&self, table: &TableId) -> String {
+        self.inner.quote_id(table)
+    }
 }
 
 /// A load's transaction that resolves every table name to its scratch copy; all other
@@ -216,6 +229,14 @@ impl TargetTxn for ScratchTxn {
     }
     fn end_write(&mut self) -> Result<u64> {
         self.inner.end_write()
+    }
+    fn append_stage(
+        &mut self,
+        stage: &TableId,
+        target: &TableId,
+        columns: &[String],
+    ) -> Result<u64> {
+        self.inner.append_stage(stage, target, columns)
     }
     fn swap(&mut self, replacement: &TableId, target: &TableId, key: &[String]) -> Result<()> {
         self.inner.swap(replacement, target, key)

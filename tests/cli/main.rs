@@ -6,6 +6,7 @@ mod support;
 
 mod arguments;
 mod check_errors;
+mod checks;
 mod config;
 mod demo;
 mod files;

@@ -6,7 +6,9 @@ use std::sync::Arc;
 
 use super::error::{message, sqlstate};
 use super::Shared;
+use crate::audit_checks::CheckRecord;
 use crate::connectors::{AuditStore, Io};
+use crate::data::Value;
 use crate::error::{EtlError, Result};
 
 use tokio_postgres::Client;
@@ -19,6 +21,15 @@ use crate::audit::{max_watermark, AuditRecord, COLUMNS, TABLE};
 /// The audit table's qualified, quoted name.
 pub fn table(schema: &str) -> String {
     format!("{}.{}", quote_ident(schema), quote_ident(TABLE))
+}
+
+/// The check results' table, beside the audit table.
+pub fn checks_table(schema: &str) -> String {
+    format!(
+        "{}.{}",
+        quote_ident(schema),
+        quote_ident(crate::audit_checks::TABLE)
+    )
 }
 
 fn create_sql(schema: &str) -> String {
@@ -122,6 +133,43 @@ pub async fn watermark(
     Ok(max_watermark(
         rows.iter().map(|r| r.get::<_, String>(0)).collect(),
     ))
+}
+
+/// Creates `etl_checks` beside the audit table when missing (its own table, so an
+/// `etl_runs` made by an earlier version gets it on first use), under the setup lock.
+async fn ensure_checks(client: &Client, schema: &str) -> Result<(), tokio_postgres::Error> {
+    let exists: bool = client
+        .query_one(
+            "SELECT to_regclass($1) IS NOT NULL",
+            &[&checks_table(schema)],
+        )
+        .await?
+        .get(0);
+    if exists {
+        return Ok(());
+    }
+    client.batch_execute("BEGIN").await?;
+    let created = async {
+        client
+            .execute(
+                "SELECT pg_advisory_xact_lock(hashtextextended('etl: audit table setup', 0))",
+                &[],
+            )
+            .await?;
+        client
+            .batch_execute(&crate::audit_checks::create_sql(
+                &checks_table(schema),
+                "id bigserial PRIMARY KEY",
+                "timestamptz",
+            ))
+            .await?;
+        client.batch_execute("COMMIT").await
+    }
+    .await;
+    if created.is_err() {
+        let _ = client.batch_execute("ROLLBACK").await;
+    }
+    created
 }
 
 /// `etl_runs` of one connection, in `schema`.
@@ -234,6 +282,53 @@ impl AuditStore for PgAudit {
             history(c, s, None, Some(id), 1).await
         })?;
         Ok(found.pop())
+    }
+
+    fn record_checks(&self, io: &Io, records: &[CheckRecord]) -> Result<()> {
+        let sql = crate::audit_checks::insert_sql(&checks_table(&self.schema));
+        let statements = records
+            .iter()
+            .map(|r| super::bind::prepare(&sql, &r.params()))
+            .collect::<std::result::Result<Vec<_>, String>>()
+            .map_err(|e| EtlError::db(&self.shared.name, e))?;
+        self.with(io, "check records", async |c, s| {
+            ensure_checks(c, s).await?;
+            for (text, binds) in &statements {
+                c.execute_raw(text.as_str(), refs(binds)).await?;
+            }
+            Ok(())
+        })
+    }
+
+    fn check_history(
+        &self,
+        io: &Io,
+        project: Option<&str>,
+        limit: usize,
+    ) -> Result<Vec<CheckRecord>> {
+        let sql = crate::audit_checks::history_sql(&checks_table(&self.schema));
+        let params = vec![
+            (
+                "project".to_string(),
+                project.map_or(Value::Null, |p| Value::Text(p.to_string())),
+            ),
+            (
+                "limit".to_string(),
+                Value::Int64(limit.min(i64::MAX as usize) as i64),
+            ),
+        ];
+        let name = self.shared.name.clone();
+        let rows = io.block_on(async {
+            let c = self.shared.pool.get(&io.handle).await?;
+            self.ensure_on(&c).await?;
+            ensure_checks(&c, &self.schema)
+                .await
+                .map_err(|e| self.err("creating etl_checks", &e))?;
+            let rows = super::sql::query_rows(&c, &name, &sql, &params, limit.max(1)).await?;
+            c.release();
+            Ok(rows)
+        })?;
+        Ok(rows.rows.iter().map(|r| CheckRecord::from_row(r)).collect())
     }
 
     fn relocated(&self, scratch: &str) -> Arc<dyn AuditStore> {

@@ -82,6 +82,16 @@ impl LoadTarget for PgTarget {
     fn scratch_naming(&self) -> ScratchNaming {
         ScratchNaming::Schema
     }
+
+    fn quote_table(&self, table: &str) -> String {
+        TableName::parse(table)
+            .map(|t| t.quoted())
+            .unwrap_or_else(|_| quote_ident(table))
+    }
+
+    fn quote_id(&self, table: &TableId) -> String {
+        quoted(table)
+    }
 }
 
 /// A table with its schema: the one named, or the connection's current schema. None when the

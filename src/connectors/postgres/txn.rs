@@ -417,6 +417,27 @@ impl TargetTxn for PgTxn {
         copy.finish()
     }
 
+    fn append_stage(
+        &mut self,
+        stage: &TableId,
+        target: &TableId,
+        columns: &[String],
+    ) -> Result<u64> {
+        let cols: Vec<String> = columns.iter().map(|c| quote_ident(c)).collect();
+        let sql = format!(
+            "INSERT INTO {} ({c}) SELECT {c} FROM {}",
+            quoted(target),
+            quoted(stage),
+            c = cols.join(", ")
+        );
+        self.io.block_on(async {
+            self.client()
+                .execute(sql.as_str(), &[])
+                .await
+                .map_err(|e| self.pg(&e, "appending the checked rows"))
+        })
+    }
+
     fn swap(&mut self, replacement: &TableId, target: &TableId, key: &[String]) -> Result<()> {
         self.io.block_on(self.swap_in(replacement, target, key))
     }

@@ -7,7 +7,9 @@ use rusqlite::{params_from_iter, Connection};
 use super::db::{bind, SqliteDb};
 use super::types::quote_ident;
 use crate::audit::{max_watermark, AuditRecord, Field, COLUMNS, TABLE};
+use crate::audit_checks::CheckRecord;
 use crate::connectors::{AuditStore, Io};
+use crate::data::Value;
 use crate::error::Result;
 
 /// The audit table of one SQLite file.
@@ -25,16 +27,30 @@ impl SqliteAudit {
         }
     }
 
-    /// A connection with the table in place.
+    /// A connection with the tables in place.
     fn ready(&self) -> Result<Connection> {
         let conn = self.db.connect()?;
-        conn.execute_batch(&create_sql(&self.table))
+        let checks = crate::audit_checks::create_sql(
+            &self.checks_quoted(),
+            "id INTEGER PRIMARY KEY AUTOINCREMENT",
+            "TIMESTAMPTZ",
+        );
+        conn.execute_batch(&format!("{};\n{checks};", create_sql(&self.table)))
             .map_err(|e| self.db.err(e))?;
         Ok(conn)
     }
 
     fn quoted(&self) -> String {
         quote_ident(&self.table)
+    }
+
+    /// `etl_checks`, or a sample run's scratch copy beside its scratch `etl_runs`.
+    fn checks_quoted(&self) -> String {
+        let name = match self.table.strip_suffix(TABLE) {
+            Some(prefix) => format!("{prefix}{}", crate::audit_checks::TABLE),
+            None => format!("{}_checks", self.table),
+        };
+        quote_ident(&name)
     }
 }
 
@@ -90,6 +106,40 @@ impl AuditStore for SqliteAudit {
         Ok(history(&conn, &self.quoted(), None, Some(id), 1)
             .map_err(|e| self.db.err(e))?
             .pop())
+    }
+
+    fn record_checks(&self, _io: &Io, records: &[CheckRecord]) -> Result<()> {
+        let mut conn = self.ready()?;
+        let tx = conn.transaction().map_err(|e| self.db.err(e))?;
+        let sql = crate::audit_checks::insert_sql(&self.checks_quoted());
+        for r in records {
+            let mut stmt = tx.prepare_cached(&sql).map_err(|e| self.db.err(e))?;
+            bind(&mut stmt, &r.params()).map_err(|e| self.db.err(e))?;
+            stmt.raw_execute().map_err(|e| self.db.err(e))?;
+        }
+        tx.commit().map_err(|e| self.db.err(e))
+    }
+
+    fn check_history(
+        &self,
+        _io: &Io,
+        project: Option<&str>,
+        limit: usize,
+    ) -> Result<Vec<CheckRecord>> {
+        let conn = self.ready()?;
+        let sql = crate::audit_checks::history_sql(&self.checks_quoted());
+        let params = vec![
+            (
+                "project".to_string(),
+                project.map_or(Value::Null, |p| Value::Text(p.to_string())),
+            ),
+            (
+                "limit".to_string(),
+                Value::Int64(limit.min(i64::MAX as usize) as i64),
+            ),
+        ];
+        let rows = super::sql::query_rows(&conn, &self.db, &sql, &params, limit.max(1))?;
+        Ok(rows.rows.iter().map(|r| CheckRecord::from_row(r)).collect())
     }
 
     fn relocated(&self, scratch: &str) -> Arc<dyn AuditStore> {

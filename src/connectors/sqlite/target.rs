@@ -48,6 +48,18 @@ impl LoadTarget for SqliteTarget {
     fn scratch_naming(&self) -> ScratchNaming {
         ScratchNaming::Prefix
     }
+
+    fn quote_table(&self, table: &str) -> String {
+        table_ident(table)
+    }
+
+    fn quote_id(&self, table: &TableId) -> String {
+        quoted(table)
+    }
+
+    fn as_number(&self, expr: &str) -> String {
+        format!("CAST({expr} AS NUMERIC)")
+    }
 }
 
 /// `main.t` and `temp.t` keep their schema; any other dotted name is one identifier (SQLite's

@@ -202,6 +202,24 @@ impl TargetTxn for SqliteTxn {
         Ok(std::mem::take(&mut self.written))
     }
 
+    fn append_stage(
+        &mut self,
+        stage: &TableId,
+        target: &TableId,
+        columns: &[String],
+    ) -> Result<u64> {
+        let cols: Vec<String> = columns.iter().map(|c| quote_ident(c)).collect();
+        self.exec(
+            &format!(
+                "INSERT INTO {} ({c}) SELECT {c} FROM {}",
+                quoted(target),
+                quoted(stage),
+                c = cols.join(", ")
+            ),
+            &Params::new(),
+        )
+    }
+
     fn swap(&mut self, replacement: &TableId, target: &TableId, _key: &[String]) -> Result<()> {
         self.run(&format!(
             "DROP TABLE IF EXISTS {}; ALTER TABLE {} RENAME TO {};",

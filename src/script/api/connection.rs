@@ -10,6 +10,7 @@ use super::values::{params, row_to_map, to_dynamic};
 use super::{fail, Res};
 use crate::connectors::{Access, Connection, Params, TableOptions, DEFAULT_BATCH_ROWS};
 use crate::context::current_task;
+use crate::load::checks::Severity;
 use crate::load::{LoadMode, LoadRequest, LoadSpec, NullCursor};
 use crate::script::host::Host;
 use crate::script::record::LoadEvent;
@@ -40,6 +41,8 @@ const LOAD_OPTIONS: &[&str] = &[
     "allow_type_change",
     "max_errors",
     "max_error_ratio",
+    "checks",
+    "on_check_fail",
 ];
 /// Small results only: `query` is for lookups and checks, loads stream.
 const MAX_QUERY_ROWS: usize = 100_000;
@@ -255,6 +258,14 @@ fn load(ctx: &NativeCallContext, c: &Conn, spec: Map) -> Res<Map> {
                 )))
             }
             None => None,
+        },
+        checks: match o.take("checks") {
+            Some(v) => super::checks::check_list("load()", v)?,
+            None => Vec::new(),
+        },
+        on_check_fail: match o.string("on_check_fail")? {
+            Some(s) => Severity::parse(&s).map_err(|e| fail(format!("load(): on_check_fail: {e}")))?,
+            None => Severity::Error,
         },
         max_error_ratio: match o.number("max_error_ratio")? {
             Some(r) if (0.0..=1.0).contains(&r) => Some(r),

@@ -4,7 +4,7 @@ use std::sync::Arc;
 
 use rhai::{Engine, EvalAltResult, Position};
 
-use super::{audit, connection, files, log, mail, project, relation, values};
+use super::{audit, checks, connection, files, log, mail, project, relation, values};
 use crate::script::host::Host;
 
 pub fn register(engine: &mut Engine, host: &Arc<Host>) {
@@ -14,6 +14,7 @@ pub fn register(engine: &mut Engine, host: &Arc<Host>) {
     relation::register(engine, host);
     files::register(engine, host);
     audit::register(engine, host);
+    checks::register(engine, host);
     log::register(engine);
     mail::register(engine, host);
 }

@@ -1,0 +1,12 @@
+//! Data-quality checks (issue 13): what a check is (`spec.rs`), the SQL that finds the rows
+//! failing it in any dialect (`sql.rs`), running a list of them against the new rows of a load
+//! inside its transaction, or against any table (`run.rs`), and what each found (`result.rs`).
+
+mod result;
+mod run;
+mod spec;
+mod sql;
+
+pub use result::{CheckResult, CheckStatus};
+pub use run::{run_checks, CheckTarget, Checked, Rowset};
+pub use spec::{duration_seconds, CheckKind, CheckSpec, Severity};

@@ -1,0 +1,248 @@
+//! Running a list of checks over a set of rows: a load's new rows inside its transaction, or a
+//! table through a connection. Each check is one or two queries; none changes anything.
+
+use chrono::{DateTime, NaiveTime, Utc};
+
+use super::result::{CheckResult, CheckStatus};
+use super::spec::{CheckKind, CheckSpec, Severity};
+use super::sql::{probe, with_new};
+use crate::connectors::{Params, Rows};
+use crate::data::Value;
+use crate::error::{EtlError, Result};
+
+/// Failing rows shown per check.
+const SAMPLES: usize = 10;
+
+/// Where checks run: a load's transaction or a connection's read-only queries.
+pub trait CheckTarget {
+    fn query(&mut self, sql: &str, params: &Params, max_rows: usize) -> Result<Rows>;
+    /// A table the script names, quoted in this dialect (`relationships` looks into it).
+    fn quoted_table(&self, name: &str) -> String;
+    /// An expression compared as a number in this dialect.
+    fn as_number(&self, expr: &str) -> String;
+}
+
+/// The results of a list of checks.
+pub struct Checked {
+    pub results: Vec<CheckResult>,
+}
+
+impl Checked {
+    /// The error-level failures, as one message naming each (None when there are none).
+    pub fn errors(&self) -> Option<String> {
+        let failed: Vec<String> = self
+            .results
+            .iter()
+            .filter(|r| r.is_error())
+            .map(CheckResult::describe)
+            .collect();
+        (!failed.is_empty()).then(|| failed.join("; "))
+    }
+}
+
+/// What the checks look at.
+pub struct Rowset<'a> {
+    /// The table as the script names it (results, messages).
+    pub table: &'a str,
+    /// The rows as SQL: a quoted table (the load's new rows, or the table checked).
+    pub rows: &'a str,
+    /// Columns identifying a row in samples (the load's key), empty for none.
+    pub key: &'a [String],
+    /// Rows of the previous successful load of the table (`row_count`'s `max_change`).
+    pub previous_rows: Option<i64>,
+}
+
+pub fn run_checks(
+    target: &mut dyn CheckTarget,
+    set: &Rowset<'_>,
+    checks: &[CheckSpec],
+    default: Severity,
+) -> Result<Checked> {
+    let mut results = Vec::with_capacity(checks.len());
+    for check in checks {
+        let severity = check.severity.unwrap_or(default);
+        let fail = |e: EtlError| EtlError::load(set.table, format!("check {}: {e}", check.name));
+        let (failing, samples, detail) = measure(target, set, &check.kind).map_err(fail)?;
+        results.push(CheckResult {
+            table: set.table.to_string(),
+            check: check.name.clone(),
+            severity,
+            status: if failing > 0 {
+                CheckStatus::Failed
+            } else {
+                CheckStatus::Passed
+            },
+            failing,
+            samples,
+            detail,
+        });
+    }
+    Ok(Checked { results })
+}
+
+/// The failing row count (or 1 for a failing whole-set check), samples and the measure.
+fn measure(
+    target: &mut dyn CheckTarget,
+    set: &Rowset<'_>,
+    kind: &CheckKind,
+) -> Result<(u64, Vec<String>, Option<String>)> {
+    match kind {
+        CheckKind::RowCount {
+            min,
+            max,
+            max_change,
+        } => {
+            let n = count(target, &format!("SELECT count(*) FROM {}", set.rows), &[])?;
+            let mut broken = Vec::new();
+            if min.is_some_and(|m| n < m) {
+                broken.push(format!("at least {}", min.unwrap_or_default()));
+            }
+            if max.is_some_and(|m| n > m) {
+                broken.push(format!("at most {}", max.unwrap_or_default()));
+            }
+            if let (Some(share), Some(prev)) = (max_change, set.previous_rows) {
+                let prev = prev.max(0) as f64;
+                let change = if prev == 0.0 {
+                    if n == 0 {
+                        0.0
+                    } else {
+                        f64::INFINITY
+                    }
+                } else {
+                    (n as f64 - prev).abs() / prev
+                };
+                if change > *share {
+                    broken.push(format!(
+                        "within {:.0}% of the previous load's {prev} rows",
+                        share * 100.0
+                    ));
+                }
+            }
+            Ok(if broken.is_empty() {
+                (0, Vec::new(), None)
+            } else {
+                (
+                    1,
+                    Vec::new(),
+                    Some(format!("{n} rows, expected {}", broken.join(" and "))),
+                )
+            })
+        }
+        CheckKind::Freshness {
+            column,
+            within_seconds,
+        } => {
+            let sql = format!(
+                "SELECT max({}) FROM {}",
+                super::sql::ident(column),
+                set.rows
+            );
+            let rows = target.query(&sql, &Params::new(), 1)?;
+            let newest = rows.rows.first().and_then(|r| r.first()).cloned();
+            let at = newest.as_ref().and_then(as_utc);
+            let fresh = at.is_some_and(|t| (Utc::now() - t).num_seconds() <= *within_seconds);
+            Ok(if fresh {
+                (0, Vec::new(), None)
+            } else {
+                let newest = newest
+                    .and_then(|v| v.to_text())
+                    .unwrap_or_else(|| "none (no rows)".into());
+                (
+                    1,
+                    Vec::new(),
+                    Some(format!(
+                        "the newest {column} is {newest}, older than {}",
+                        span(*within_seconds)
+                    )),
+                )
+            })
+        }
+        CheckKind::Sql(text) => {
+            let failing = with_new(text, set.rows).map_err(EtlError::Other)?;
+            let n = count(
+                target,
+                &format!("SELECT count(*) FROM ({failing}) etl_check"),
+                &[],
+            )?;
+            let samples = if n > 0 {
+                sample(
+                    target,
+                    &format!("SELECT * FROM ({failing}) etl_check"),
+                    &Params::new(),
+                )?
+            } else {
+                Vec::new()
+            };
+            Ok((n, samples, None))
+        }
+        _ => {
+            let quoted = |t: &str| target.quoted_table(t);
+            let number = |e: &str| target.as_number(e);
+            let p = probe(kind, set.rows, set.key, &quoted, &number).expect("a row-level check");
+            let n = count(
+                target,
+                &format!("SELECT count(*) FROM ({}) etl_check", p.sql),
+                &p.params,
+            )?;
+            let samples = if n > 0 {
+                sample(target, &p.sql, &p.params)?
+            } else {
+                Vec::new()
+            };
+            Ok((n, samples, None))
+        }
+    }
+}
+
+fn count(target: &mut dyn CheckTarget, sql: &str, params: &[(String, Value)]) -> Result<u64> {
+    let rows = target.query(sql, &params.to_vec(), 1)?;
+    Ok(rows
+        .rows
+        .first()
+        .and_then(|r| r.first())
+        .and_then(Value::as_i64)
+        .unwrap_or(0)
+        .max(0) as u64)
+}
+
+fn sample(target: &mut dyn CheckTarget, sql: &str, params: &Params) -> Result<Vec<String>> {
+    let rows = target.query(&format!("{sql} LIMIT {SAMPLES}"), params, SAMPLES)?;
+    Ok(rows
+        .rows
+        .iter()
+        .map(|r| {
+            r.iter()
+                .map(|v| v.to_text().unwrap_or_else(|| "NULL".into()))
+                .collect::<Vec<_>>()
+                .join(", ")
+        })
+        .collect())
+}
+
+/// A cursor-like value as a UTC instant: a timestamp without zone is read as UTC, a date as
+/// its midnight.
+fn as_utc(v: &Value) -> Option<DateTime<Utc>> {
+    match v {
+        Value::TimestampTz(t) => Some(*t),
+        Value::Timestamp(t) => Some(t.and_utc()),
+        Value::Date(d) => Some(d.and_time(NaiveTime::MIN).and_utc()),
+        // SQLite hands an expression's value back as text.
+        Value::Text(s) => [
+            crate::data::DataType::TimestampTz,
+            crate::data::DataType::Timestamp,
+        ]
+        .iter()
+        .find_map(|t| Value::parse(s, t).ok())
+        .and_then(|v| as_utc(&v)),
+        _ => None,
+    }
+}
+
+/// Seconds as people write them: "2 days", "6 hours", "90s".
+fn span(seconds: i64) -> String {
+    match seconds {
+        s if s % 86_400 == 0 => format!("{} day(s)", s / 86_400),
+        s if s % 3_600 == 0 => format!("{} hour(s)", s / 3_600),
+        s => format!("{s}s"),
+    }
+}
