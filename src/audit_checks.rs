@@ -77,7 +77,7 @@ pub fn insert_sql(quoted_table: &str) -> String {
 /// The latest records, newest first, of one project or all (`:project` NULL).
 pub fn history_sql(quoted_table: &str) -> String {
     format!(
-        "SELECT {} FROM {quoted_table} WHERE (:project IS NULL OR project = :project) \
+        "SELECT {} FROM {quoted_table} WHERE (CAST(:project AS text) IS NULL OR project = :project) \
          ORDER BY id DESC LIMIT :limit",
         COLUMNS.join(", ")
     )
@@ -163,4 +163,43 @@ pub fn history_table(records: &[CheckRecord]) -> String {
         ]);
     }
     crate::table::render(&rows)
+}
+
+/// A task's checks in one cell of the run summary: `6 passed`, `5 passed, 1 failed (warn)`;
+/// empty when it ran none.
+pub fn tally(records: &[CheckRecord]) -> String {
+    if records.is_empty() {
+        return String::new();
+    }
+    let passed = records.iter().filter(|r| r.status == "passed").count();
+    let failed: Vec<&CheckRecord> = records.iter().filter(|r| r.status != "passed").collect();
+    let mut cell = format!("{passed} passed");
+    if !failed.is_empty() {
+        let warn = failed.iter().filter(|r| r.severity == "warn").count();
+        cell.push_str(&format!(", {} failed", failed.len()));
+        if warn == failed.len() {
+            cell.push_str(" (warn)");
+        } else if warn > 0 {
+            cell.push_str(&format!(" ({warn} warn)"));
+        }
+    }
+    cell
+}
+
+/// A failed check in one line for the summary's list below the table:
+/// `dw.orders unique(id): 2 failing rows (e.g. 7; 9) [error]`.
+pub fn failure_line(r: &CheckRecord) -> String {
+    let mut s = format!("{} {}: ", r.target_table, r.check_name);
+    match &r.detail {
+        Some(d) => s.push_str(d),
+        None => s.push_str(&format!("{} failing row(s)", r.failing_rows)),
+    }
+    if let Some(samples) = r.samples.as_deref().filter(|s| !s.is_empty()) {
+        s.push_str(&format!(
+            " (e.g. {})",
+            samples.lines().collect::<Vec<_>>().join("; ")
+        ));
+    }
+    s.push_str(&format!(" [{}]", r.severity));
+    s
 }

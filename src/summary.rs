@@ -105,6 +105,7 @@ mod tests {
             duration: Duration::from_millis(ms),
             attempts: 1,
             error: None,
+            checks: Vec::new(),
         }
     }
 

@@ -65,11 +65,31 @@ pub async fn run_tasks(
         "Run of project '{}' started ({} tasks{window}{}).", meta.name, selected.len(), if run.dry_run { ", dry run" } else { "" }
     );
     let report = runner::run(project.clone(), run.clone(), selected, jobs).await;
-    let table = Summary::of_report(&report, &["attempts"], |o| vec![o.attempts.to_string()]);
+    let table = if report.outcomes.iter().any(|o| !o.checks.is_empty()) {
+        Summary::of_report(&report, &["attempts", "checks"], |o| {
+            vec![
+                o.attempts.to_string(),
+                crate::audit_checks::tally(&o.checks),
+            ]
+        })
+    } else {
+        Summary::of_report(&report, &["attempts"], |o| vec![o.attempts.to_string()])
+    };
+    let failed_checks: String = report
+        .outcomes
+        .iter()
+        .flat_map(|o| o.checks.iter().filter(|c| c.status != "passed"))
+        .map(|c| format!("\n  {}", crate::audit_checks::failure_line(c)))
+        .collect();
     tracing::info!(
-        "Run finished in {:.2}s.\n{}",
+        "Run finished in {:.2}s.\n{}{}",
         report.duration.as_secs_f64(),
-        table.render()
+        table.render(),
+        if failed_checks.is_empty() {
+            String::new()
+        } else {
+            format!("\nFailed checks:{failed_checks}")
+        }
     );
     if report.succeeded() {
         tracing::info!(run_id = %run.id, "Run succeeded.");

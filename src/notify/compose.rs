@@ -22,6 +22,8 @@ pub struct TaskLine {
     pub duration: Duration,
     pub attempts: u32,
     pub error: Option<String>,
+    /// What the task's checks found.
+    pub checks: Vec<crate::audit_checks::CheckRecord>,
 }
 
 /// One load of the run (from its audit record).
@@ -102,7 +104,12 @@ impl RunSummary {
     /// The summary table: a row per task, and one per further load of a task that loaded
     /// several tables.
     fn table(&self) -> Summary {
-        let mut table = Summary::new(&["attempts", "target", "window", "max_date"]);
+        let with_checks = self.tasks.iter().any(|t| !t.checks.is_empty());
+        let mut table = if with_checks {
+            Summary::new(&["attempts", "target", "window", "max_date", "checks"])
+        } else {
+            Summary::new(&["attempts", "target", "window", "max_date"])
+        };
         for t in &self.tasks {
             let loads: Vec<&LoadLine> = self.loads.iter().filter(|l| l.task == t.name).collect();
             let status = match (&t.error, t.status.as_str()) {
@@ -116,6 +123,10 @@ impl RunSummary {
                     one.window.clone(),
                     one.max_date.clone().unwrap_or_default(),
                 ]);
+            }
+            if with_checks {
+                extra.resize(4, String::new());
+                extra.push(crate::audit_checks::tally(&t.checks));
             }
             let rows = t.rows.to_string();
             table.row(&t.name, &status, &rows, &duration(t.duration), extra);
@@ -144,6 +155,15 @@ impl RunSummary {
             })
     }
 
+    /// The checks that failed, one line each (error and warn severity alike).
+    fn failed_checks(&self) -> Vec<String> {
+        self.tasks
+            .iter()
+            .flat_map(|t| t.checks.iter().filter(|c| c.status != "passed"))
+            .map(crate::audit_checks::failure_line)
+            .collect()
+    }
+
     fn headline(&self) -> String {
         format!(
             "Run {} of project {} (version {}) in environment {}, load type {}, started {} UTC: {} in {}.",
@@ -164,6 +184,13 @@ impl RunSummary {
         out.push_str(&self.table().render());
         for (t, e) in self.failures() {
             let _ = writeln!(out, "\nTask '{}' failed:\n{e}", t.name);
+        }
+        let checks = self.failed_checks();
+        if !checks.is_empty() {
+            let _ = writeln!(out, "\nFailed checks:");
+            for c in checks {
+                let _ = writeln!(out, "  {c}");
+            }
         }
         if !self.log_tail.is_empty() {
             let _ = writeln!(out, "\nLast {} lines of the log:", self.log_tail.len());
@@ -248,6 +275,14 @@ impl RunSummary {
                 "<h3 style=\"color:#cf222e\">Task '{}' failed</h3><pre {pre}>{}</pre>",
                 escape(&t.name),
                 escape(e)
+            );
+        }
+        let checks = self.failed_checks();
+        if !checks.is_empty() {
+            let _ = write!(
+                h,
+                "<h3 style=\"color:#9a6700\">Failed checks</h3><pre {pre}>{}</pre>",
+                escape(&checks.join("\n"))
             );
         }
         if !self.log_tail.is_empty() {

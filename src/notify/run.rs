@@ -79,6 +79,7 @@ pub async fn after_run(
             duration: o.duration,
             attempts: o.attempts,
             error: o.error.clone(),
+            checks: o.checks.clone(),
         })
         .collect();
     let cancelled = report

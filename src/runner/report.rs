@@ -29,6 +29,8 @@ pub struct TaskOutcome {
     pub duration: Duration,
     pub attempts: u32,
     pub error: Option<String>,
+    /// What the task's checks found (its loads' and its check tasks', last attempt).
+    pub checks: Vec<crate::audit_checks::CheckRecord>,
 }
 
 impl TaskOutcome {
@@ -41,6 +43,7 @@ impl TaskOutcome {
             duration: Duration::ZERO,
             attempts: 0,
             error: Some(why),
+            checks: Vec::new(),
         }
     }
 }

@@ -90,5 +90,6 @@ fn escaped(name: String, e: JoinError) -> TaskOutcome {
         duration: Duration::ZERO,
         attempts: 1,
         error: Some(error),
+        checks: Vec::new(),
     }
 }

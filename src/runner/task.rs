@@ -88,6 +88,7 @@ pub(super) fn execute(project: &Project, run: &Arc<RunInfo>, def: &TaskDef) -> T
                     duration,
                     attempts,
                     error: None,
+                    checks: take_checks(&ctx),
                 };
             }
             Err(failure) => {
@@ -133,7 +134,12 @@ pub(super) fn execute(project: &Project, run: &Arc<RunInfo>, def: &TaskDef) -> T
         duration: started.elapsed(),
         attempts,
         error: last_error,
+        checks: take_checks(&ctx),
     }
+}
+
+fn take_checks(ctx: &TaskCtx) -> Vec<crate::audit_checks::CheckRecord> {
+    std::mem::take(&mut *ctx.checks.lock().unwrap_or_else(|e| e.into_inner()))
 }
 
 struct Failure {

@@ -30,6 +30,12 @@ fn passing_checks_are_recorded_and_the_load_commits() {
     let s = Sandbox::with_project("dw_checks");
     s.exec("dw_checks")
         .stderr_contains("Check range(amount) on fact_orders failed: 1 failing row(s) (e.g. 11)")
+        // The run summary has a checks column and lists the failed ones below it.
+        .stderr_contains("8 passed")
+        .stderr_contains("0 passed, 1 failed (warn)")
+        .stderr_contains(
+            "Failed checks:\n  fact_orders range(amount): 1 failing row(s) (e.g. 11) [warn]",
+        )
         .run();
     let c = checks(&s);
     assert_eq!(c.len(), 2 + 8 + 1, "{c:#?}");

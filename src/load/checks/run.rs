@@ -169,6 +169,7 @@ fn measure(
                     target,
                     &format!("SELECT * FROM ({failing}) etl_check"),
                     &Params::new(),
+                    set.key,
                 )?
             } else {
                 Vec::new()
@@ -185,7 +186,7 @@ fn measure(
                 &p.params,
             )?;
             let samples = if n > 0 {
-                sample(target, &p.sql, &p.params)?
+                sample(target, &p.sql, &p.params, &[])?
             } else {
                 Vec::new()
             };
@@ -205,13 +206,31 @@ fn count(target: &mut dyn CheckTarget, sql: &str, params: &[(String, Value)]) ->
         .max(0) as u64)
 }
 
-fn sample(target: &mut dyn CheckTarget, sql: &str, params: &Params) -> Result<Vec<String>> {
+/// Up to ten failing rows, each by the `key` columns when the query returns them all (a
+/// `sql_check` selects whatever it likes), else by every column it returns.
+fn sample(
+    target: &mut dyn CheckTarget,
+    sql: &str,
+    params: &Params,
+    key: &[String],
+) -> Result<Vec<String>> {
     let rows = target.query(&format!("{sql} LIMIT {SAMPLES}"), params, SAMPLES)?;
+    let names = rows.schema.names();
+    let by_key: Option<Vec<usize>> = key
+        .iter()
+        .map(|k| names.iter().position(|n| n.eq_ignore_ascii_case(k)))
+        .collect();
+    let shown: Vec<usize> = match by_key {
+        Some(at) if !at.is_empty() => at,
+        _ => (0..names.len()).collect(),
+    };
     Ok(rows
         .rows
         .iter()
         .map(|r| {
-            r.iter()
+            shown
+                .iter()
+                .filter_map(|&i| r.get(i))
                 .map(|v| v.to_text().unwrap_or_else(|| "NULL".into()))
                 .collect::<Vec<_>>()
                 .join(", ")

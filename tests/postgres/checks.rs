@@ -1,0 +1,137 @@
+//! Data-quality checks on PostgreSQL (the fixture tests/projects/dw_checks, also run on SQLite
+//! in tests/cli/checks.rs): each check sees the staged rows inside the load's transaction, so an
+//! error-level failure leaves the table, the watermark and the audit as they were; a warning
+//! lets the load commit; every result lands in `etl.etl_checks`.
+
+use crate::common::{text, PgTestDb};
+use crate::Sandbox;
+
+const GOOD: &str = "id,customer_id,status,amount,updated_at\n\
+    10,1,new,5.00,2024-01-01 10:00:00\n\
+    11,2,paid,150.00,2024-01-02 10:00:00\n";
+
+/// Breaks every row-level check: a duplicate and a NULL key part, an unknown status and
+/// customer, a negative amount, an order in the far future.
+const BAD: &str = "id,customer_id,status,amount,updated_at\n\
+    10,1,new,5.00,2024-01-01 10:00:00\n\
+    11,2,paid,150.00,2024-01-02 10:00:00\n\
+    12,9,lost,-1.00,2024-01-03 10:00:00\n\
+    13,,new,1.00,2024-01-04 10:00:00\n\
+    14,1,new,1.00,2200-01-01 00:00:00\n";
+
+fn results(db: &PgTestDb, task: &str) -> Vec<String> {
+    text(
+        db,
+        &format!(
+            "SELECT check_name || ' ' || severity || ' ' || status || ' ' || failing_rows \
+             FROM etl.etl_checks WHERE task = '{task}' ORDER BY id"
+        ),
+    )
+}
+
+fn watermark(db: &PgTestDb) -> Vec<String> {
+    text(
+        db,
+        "SELECT status || ' ' || coalesce(data_max_date, '-') FROM etl.etl_runs \
+         WHERE target_table = 'fact_orders' ORDER BY id",
+    )
+}
+
+fn prepared(test: &str) -> (PgTestDb, Sandbox) {
+    let db = PgTestDb::new(test);
+    let s = Sandbox::new(&db, &["dw_checks"]);
+    s.write("projects/dw_checks/data/orders.csv", GOOD);
+    s.exec("dw_checks", &[]).ok();
+    (db, s)
+}
+
+#[test]
+fn every_check_passes_on_good_rows_and_fails_at_error_level_with_nothing_loaded() {
+    let (db, s) = prepared("checks_error");
+    assert_eq!(
+        results(&db, "orders"),
+        [
+            "not_null(id, customer_id) error passed 0",
+            "unique(id) error passed 0",
+            "accepted_values(status) error passed 0",
+            "relationships(customer_id -> dim_customer.id) error passed 0",
+            "row_count error passed 0",
+            "range(amount) error passed 0",
+            "freshness(updated_at) error passed 0",
+            "no_far_future error passed 0",
+        ]
+    );
+    let before = text(
+        &db,
+        "SELECT id || ' ' || amount FROM fact_orders ORDER BY id",
+    );
+
+    s.write("projects/dw_checks/data/orders.csv", BAD);
+    s.exec("dw_checks", &["--load-type", "I"])
+        .failed()
+        .contains("checks failed, so nothing was loaded")
+        .contains("not_null(id, customer_id) on fact_orders failed: 1 failing row(s) (e.g. 13)")
+        .contains("accepted_values(status) on fact_orders failed: 1 failing row(s) (e.g. 12)")
+        .contains("range(amount) on fact_orders failed: 1 failing row(s) (e.g. 12)")
+        .contains("no_far_future on fact_orders failed: 1 failing row(s) (e.g. 14)");
+    // The table, the watermark and the audit are as the good run left them, plus a failed record.
+    assert_eq!(
+        text(
+            &db,
+            "SELECT id || ' ' || amount FROM fact_orders ORDER BY id"
+        ),
+        before
+    );
+    // The watermark is the newest successful load's: still the good run's.
+    let records = watermark(&db);
+    assert_eq!(records[0], "success 2024-01-02 10:00:00");
+    assert!(records[1].starts_with("failed "), "{records:?}");
+    let failed: Vec<String> = results(&db, "orders")
+        .into_iter()
+        .skip(8)
+        .filter(|r| r.contains(" failed "))
+        .collect();
+    assert_eq!(
+        failed,
+        [
+            "not_null(id, customer_id) error failed 1",
+            "accepted_values(status) error failed 1",
+            // A NULL reference is not_null's business, as in dbt.
+            "relationships(customer_id -> dim_customer.id) error failed 1",
+            // 5 rows against the previous load's 2: more than the 50% allowed.
+            "row_count error failed 1",
+            "range(amount) error failed 1",
+            "no_far_future error failed 1",
+        ]
+    );
+}
+
+#[test]
+fn warn_level_failures_let_the_load_commit_and_are_recorded_with_samples() {
+    let (db, s) = prepared("checks_warn");
+    s.write("projects/dw_checks/data/orders.csv", BAD);
+    s.exec(
+        "dw_checks",
+        &["--load-type", "I", "--param", "severity=warn"],
+    )
+    .ok()
+    .contains("Failed checks:");
+    assert_eq!(
+        text(&db, "SELECT count(*) FROM fact_orders"),
+        ["5"],
+        "warnings do not stop the load"
+    );
+    assert_eq!(
+        text(
+            &db,
+            "SELECT samples FROM etl.etl_checks WHERE check_name = 'range(amount)' \
+             AND task = 'orders' AND status = 'failed'"
+        ),
+        ["12"]
+    );
+    // `etl runs --checks` shows the same results.
+    s.etl(&["runs", "--checks"])
+        .ok()
+        .contains("accepted_values(status)")
+        .contains("failed");
+}
