@@ -147,6 +147,17 @@ pub trait LoadTarget: Send + Sync {
     fn as_number(&self, expr: &str) -> String {
         expr.to_string()
     }
+    /// An expression hashing the values of `columns` (already quoted and qualified) into
+    /// text: SCD2 dimensions compare versions by it. NULL and '' hash differently.
+    fn row_hash(&self, columns: &[String]) -> String;
+    /// The declared type of a surrogate key the database numbers itself when an insert
+    /// leaves it out.
+    fn identity_type(&self) -> &'static str;
+    /// Statements run before `row_hash` is used in a transaction, so values print the same
+    /// way whatever the session's settings.
+    fn stable_text_sql(&self) -> &'static [&'static str] {
+        &[]
+    }
 }
 
 /// How a database can hold scratch copies of tables.
@@ -214,7 +225,12 @@ pub trait TargetTxn {
         key: &[String],
     ) -> Result<TableId>;
     /// A private stage for merging into `target`, holding `columns` typed as in `target`.
-    fn create_stage(&mut self, target: &TableId, columns: &[String]) -> Result<TableId>;
+    fn create_stage(&mut self, target: &TableId, columns: &[String]) -> Result<TableId> {
+        self.create_work(target, columns, "etl_stage")
+    }
+    /// A private table `name` of the transaction holding `columns` typed as in `target`,
+    /// without their constraints (the stage is one; SCD2 keeps its versions' work in others).
+    fn create_work(&mut self, target: &TableId, columns: &[String], name: &str) -> Result<TableId>;
     fn add_column(&mut self, table: &TableId, column: &ColumnDef) -> Result<()>;
     /// A unique index on `key`, which merging needs; fails clearly on duplicates.
     fn ensure_unique_key(&mut self, table: &TableId, key: &[String]) -> Result<()>;

@@ -6,7 +6,7 @@
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 
-use chrono::Utc;
+use chrono::{SubsecRound, Utc};
 
 use super::checks::{run_checks, CheckKind, CheckResult, CheckStatus, CheckTarget, Rowset};
 use super::rejects::Rejects;
@@ -119,6 +119,7 @@ pub fn run_load(conn: &Connection, req: LoadRequest<'_>) -> Result<LoadFigures> 
         },
         audit,
         checks: Vec::new(),
+        complete: true,
     };
     let resolved = super::resolve_window(run, io, source, spec, &mut || {
         audit_store.watermark(io, &run.project, &spec.into)
@@ -206,6 +207,8 @@ struct Load<'a> {
     audit: AuditRecord,
     /// What the load's checks found (recorded once the load ended).
     checks: Vec<CheckResult>,
+    /// The load reads every row of its source (no watermark, no backfill window).
+    complete: bool,
 }
 
 /// Checks run inside a load's transaction.
@@ -263,6 +266,9 @@ impl Load<'_> {
         }
         self.figures.mode = Some(mode);
         self.figures.since = window.as_ref().and_then(|w| w.since.clone());
+        self.complete = window
+            .as_ref()
+            .is_none_or(|w| w.since.is_none() && w.until.is_none());
         let replace_window = match (mode, run.load_type) {
             // A backfill window without a key replaces exactly its range.
             (LoadMode::Append, LoadType::Backfill) => window.clone(),
@@ -362,7 +368,7 @@ impl Load<'_> {
             Some(Session { mut txn, write }) => {
                 let written = txn.end_write()?;
                 self.check(txn.as_mut(), &write)?;
-                let counts = write::put(txn.as_mut(), &write, written)?;
+                let counts = write::put(txn.as_mut(), self.target, &write, written)?;
                 let (sql, params) = self.audit_store.update_statement(id, &self.audit);
                 txn.execute(&sql, &params)?;
                 txn.commit()?;
@@ -456,8 +462,13 @@ impl Load<'_> {
             replace_window,
             allow_type_change: self.spec.allow_type_change,
             checked: !self.spec.checks.is_empty(),
+            scd2: self.spec.scd2.clone().map(|spec| super::scd::Scd2Plan {
+                spec,
+                now: Value::TimestampTz(self.identity.run_started.trunc_subsecs(6)),
+                complete: self.complete,
+            }),
         };
-        let write = write::prepare(txn.as_mut(), &plan)?;
+        let write = write::prepare(txn.as_mut(), self.target, &plan)?;
         Ok(Session { txn, write })
     }
 }

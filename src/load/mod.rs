@@ -7,6 +7,7 @@ pub mod checks;
 mod driver;
 mod rejects;
 mod rows;
+mod scd;
 mod spec;
 #[cfg(test)]
 mod tests;
@@ -18,6 +19,7 @@ pub(crate) use write::LoadPlan;
 
 pub(crate) use driver::record_checks;
 pub use driver::{run_load, LoadFigures, LoadRequest, Transform};
+pub use scd::{Scd2Spec, Track};
 pub use spec::{LoadMode, LoadSpec, NullCursor};
 pub use turn::{table_turn, TableTurn};
 pub use window::{bound_value, parse_date_arg, resolve_window, Resolved};

@@ -7,6 +7,8 @@ pub enum LoadMode {
     Append,
     /// Upsert by key.
     Merge,
+    /// A dimension with history: a new version when a tracked value changes (`scd2()`).
+    Scd2,
 }
 
 impl LoadMode {
@@ -24,6 +26,7 @@ impl LoadMode {
             LoadMode::Full => "full",
             LoadMode::Append => "append",
             LoadMode::Merge => "merge",
+            LoadMode::Scd2 => "scd2",
         }
     }
 }
@@ -70,6 +73,8 @@ pub struct LoadSpec {
     pub checks: Vec<CheckSpec>,
     /// The severity of a check that names none (`on_check_fail`).
     pub on_check_fail: Severity,
+    /// `scd2()`: how the dimension keeps its history (the mode is then `Scd2`).
+    pub scd2: Option<super::scd::Scd2Spec>,
 }
 
 impl LoadSpec {

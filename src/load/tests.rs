@@ -50,6 +50,7 @@ fn spec(key: &[&str], cursor: Option<&str>) -> LoadSpec {
         max_error_ratio: None,
         checks: Vec::new(),
         on_check_fail: super::checks::Severity::Error,
+        scd2: None,
     }
 }
 

@@ -39,10 +39,10 @@ pub fn resolve_window(
             (_, false) => LoadMode::Merge,
             (_, true) => LoadMode::Append,
         });
-    if mode == LoadMode::Merge && spec.key.is_empty() {
+    if matches!(mode, LoadMode::Merge | LoadMode::Scd2) && spec.key.is_empty() {
         return Err(EtlError::load(
             &spec.into,
-            "mode 'merge' needs a key: add `key: [\"id\"]`",
+            format!("mode '{}' needs a key: add `key: [\"id\"]`", mode.as_str()),
         ));
     }
     let Some(col) = &spec.cursor else {

@@ -9,7 +9,9 @@
 //! - merge: as append, into a private stage, then an upsert on the key.
 
 use super::LoadMode;
-use crate::connectors::{ColumnDef, CursorWindow, MergeCounts, TableId, TargetColumn, TargetTxn};
+use crate::connectors::{
+    ColumnDef, CursorWindow, LoadTarget, MergeCounts, TableId, TargetColumn, TargetTxn,
+};
 use crate::data::Schema;
 use crate::error::{EtlError, Result};
 
@@ -27,6 +29,8 @@ pub(crate) struct LoadPlan {
     pub allow_type_change: bool,
     /// The new rows are checked before they join the table: an append stages them too.
     pub checked: bool,
+    /// An SCD2 dimension's history rules (mode `Scd2`).
+    pub scd2: Option<super::scd::Scd2Plan>,
 }
 
 /// Where a load's rows go, decided before the first row is written.
@@ -43,6 +47,7 @@ pub(super) struct Write {
     pub types: Schema,
     /// Where the key columns are in a written row, and their names.
     pub key_columns: Vec<(usize, String)>,
+    scd2: Option<super::scd::Scd2Plan>,
 }
 
 impl Write {
@@ -50,20 +55,41 @@ impl Write {
     pub fn key(&self) -> &[String] {
         &self.key
     }
+
+    /// The written columns, named as in the table.
+    pub fn columns(&self) -> &[String] {
+        &self.columns
+    }
+
+    /// The table the load is for (`into` may be a stage or a replacement).
+    pub fn target(&self) -> &TableId {
+        &self.target
+    }
 }
 
 /// Prepares the target for `plan` and starts writing.
-pub(super) fn prepare(txn: &mut dyn TargetTxn, plan: &LoadPlan) -> Result<Write> {
+pub(super) fn prepare(
+    txn: &mut dyn TargetTxn,
+    on: &dyn LoadTarget,
+    plan: &LoadPlan,
+) -> Result<Write> {
     let (target, existing) = txn.resolve(&plan.table)?;
     match plan.mode {
         LoadMode::Full => prepare_full(txn, plan, target, existing),
-        LoadMode::Append | LoadMode::Merge => prepare_existing(txn, plan, target, existing),
+        LoadMode::Append | LoadMode::Merge | LoadMode::Scd2 => {
+            prepare_existing(txn, on, plan, target, existing)
+        }
     }
 }
 
 /// Puts the `written` rows in place once they are all in (and checked): swap, nothing more,
 /// an append of the stage, or merge.
-pub(super) fn put(txn: &mut dyn TargetTxn, w: &Write, written: u64) -> Result<MergeCounts> {
+pub(super) fn put(
+    txn: &mut dyn TargetTxn,
+    on: &dyn LoadTarget,
+    w: &Write,
+    written: u64,
+) -> Result<MergeCounts> {
     let inserted = MergeCounts {
         inserted: written,
         updated: 0,
@@ -79,6 +105,10 @@ pub(super) fn put(txn: &mut dyn TargetTxn, w: &Write, written: u64) -> Result<Me
         }),
         LoadMode::Append => Ok(inserted),
         LoadMode::Merge => txn.merge(&w.into, &w.target, &w.columns, &w.key),
+        LoadMode::Scd2 => {
+            let plan = w.scd2.as_ref().expect("an SCD2 load has its plan");
+            super::scd::apply(txn, on, w, plan)
+        }
     }
 }
 
@@ -123,11 +153,13 @@ fn prepare_full(
         columns,
         key,
         types,
+        scd2: None,
     })
 }
 
 fn prepare_existing(
     txn: &mut dyn TargetTxn,
+    on: &dyn LoadTarget,
     plan: &LoadPlan,
     target: TableId,
     existing: Option<Vec<TargetColumn>>,
@@ -145,11 +177,17 @@ fn prepare_existing(
                     declared: None,
                 })
                 .collect();
-            txn.create_table(&target, &defs, &plan.key)?;
+            match &plan.scd2 {
+                Some(scd) => super::scd::create_dimension(txn, on, plan, scd, &target, defs)?,
+                None => txn.create_table(&target, &defs, &plan.key)?,
+            }
             tracing::info!(table = %plan.table, "Created table {}.", plan.table);
             Vec::new()
         }
         Some(have) => {
+            if let Some(scd) = &plan.scd2 {
+                super::scd::check_dimension(plan, scd, &have)?;
+            }
             evolve(txn, plan, &target, &have)?;
             have
         }
@@ -173,7 +211,9 @@ fn prepare_existing(
         }
     }
     let key = key_names(plan, &columns)?;
-    let into = if plan.mode == LoadMode::Merge {
+    let into = if plan.mode == LoadMode::Scd2 {
+        txn.create_stage(&target, &columns)?
+    } else if plan.mode == LoadMode::Merge {
         if !created {
             txn.ensure_unique_key(&target, &key)?;
         }
@@ -197,6 +237,7 @@ fn prepare_existing(
         columns,
         key,
         types,
+        scd2: plan.scd2.clone(),
     })
 }
 

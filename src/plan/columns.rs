@@ -126,6 +126,7 @@ mod tests {
             max_error_ratio: None,
             checks: Vec::new(),
             on_check_fail: crate::load::checks::Severity::Error,
+            scd2: None,
         };
         assert!(cast_flag(&t("integer"), &t("bigint"), &spec).is_none());
         assert!(cast_flag(&t("bigint"), &t("integer"), &spec)

@@ -277,4 +277,16 @@ impl LoadTarget for RefusedTarget {
     fn quote_id(&self, table: &crate::connectors::TableId) -> String {
         self.inner.quote_id(table)
     }
+
+    fn row_hash(&self, columns: &[String]) -> String {
+        self.inner.row_hash(columns)
+    }
+
+    fn identity_type(&self) -> &'static str {
+        self.inner.identity_type()
+    }
+
+    fn stable_text_sql(&self) -> &'static [&'static str] {
+        self.inner.stable_text_sql()
+    }
 }

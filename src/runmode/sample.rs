@@ -179,6 +179,18 @@ impl LoadTarget for ScratchTarget {
     fn quote_id(&self, table: &TableId) -> String {
         self.inner.quote_id(table)
     }
+
+    fn row_hash(&self, columns: &[String]) -> String {
+        self.inner.row_hash(columns)
+    }
+
+    fn identity_type(&self) -> &'static str {
+        self.inner.identity_type()
+    }
+
+    fn stable_text_sql(&self) -> &'static [&'static str] {
+        self.inner.stable_text_sql()
+    }
 }
 
 /// A load's transaction that resolves every table name to its scratch copy; all other
@@ -209,8 +221,8 @@ impl TargetTxn for ScratchTxn {
     ) -> Result<TableId> {
         self.inner.create_replacement(target, columns, key)
     }
-    fn create_stage(&mut self, target: &TableId, columns: &[String]) -> Result<TableId> {
-        self.inner.create_stage(target, columns)
+    fn create_work(&mut self, target: &TableId, columns: &[String], name: &str) -> Result<TableId> {
+        self.inner.create_work(target, columns, name)
     }
     fn add_column(&mut self, table: &TableId, column: &ColumnDef) -> Result<()> {
         self.inner.add_column(table, column)

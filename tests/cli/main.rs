@@ -14,5 +14,6 @@ mod interrupt;
 mod limits;
 mod loads;
 mod runner;
+mod scd2;
 mod timeout;
 mod trust;

@@ -23,9 +23,6 @@ use crate::connectors::{
 use crate::data::{Batch, Column, Schema};
 use crate::error::{EtlError, Result};
 
-/// The stage of a merge; temporary tables are private to the session and dropped at COMMIT.
-const STAGE: &str = "etl_stage";
-
 pub struct PgTxn {
     pub(super) io: Io,
     pub(super) shared: Arc<Shared>,
@@ -311,7 +308,7 @@ impl TargetTxn for PgTxn {
         Ok(new)
     }
 
-    fn create_stage(&mut self, target: &TableId, columns: &[String]) -> Result<TableId> {
+    fn create_work(&mut self, target: &TableId, columns: &[String], name: &str) -> Result<TableId> {
         let list: Vec<String> = columns.iter().map(|c| quote_ident(c)).collect();
         self.run(
             &format!(
@@ -319,13 +316,13 @@ impl TargetTxn for PgTxn {
                  CREATE TEMP TABLE {stage} ON COMMIT DROP AS SELECT {} FROM {} WITH NO DATA",
                 list.join(", "),
                 quoted(target),
-                stage = quote_ident(STAGE)
+                stage = quote_ident(name)
             ),
             "creating the merge stage",
         )?;
         Ok(TableId {
             schema: Some("pg_temp".into()),
-            name: STAGE.into(),
+            name: name.into(),
         })
     }
 

@@ -44,6 +44,7 @@ impl SqliteDb {
         conn.busy_timeout(Duration::from_secs(300))
             .map_err(|e| self.err(e))?;
         self.ensure_wal(&conn)?;
+        super::hash::register(&conn).map_err(|e| self.err(e))?;
         conn.pragma_update(None, "synchronous", "NORMAL")
             .map_err(|e| self.err(e))?;
         Ok(conn)

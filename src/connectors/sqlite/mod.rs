@@ -5,6 +5,7 @@
 mod audit;
 mod connect;
 mod db;
+mod hash;
 mod source;
 mod sql;
 mod target;

@@ -60,6 +60,16 @@ impl LoadTarget for SqliteTarget {
     fn as_number(&self, expr: &str) -> String {
         format!("CAST({expr} AS NUMERIC)")
     }
+
+    /// `etl_row_hash`, registered on every connection (SQLite has no hash function).
+    fn row_hash(&self, columns: &[String]) -> String {
+        format!("etl_row_hash({})", columns.join(", "))
+    }
+
+    /// A rowid alias: SQLite numbers it when an insert leaves it out.
+    fn identity_type(&self) -> &'static str {
+        "INTEGER"
+    }
 }
 
 /// `main.t` and `temp.t` keep their schema; any other dotted name is one identifier (SQLite's

@@ -13,8 +13,6 @@ use crate::connectors::{
 use crate::data::{Batch, Column, Schema};
 use crate::error::{EtlError, Result};
 
-const STAGE: &str = "etl_stage";
-
 pub struct SqliteTxn {
     conn: Connection,
     db: SqliteDb,
@@ -103,7 +101,7 @@ impl TargetTxn for SqliteTxn {
         Ok(new)
     }
 
-    fn create_stage(&mut self, target: &TableId, columns: &[String]) -> Result<TableId> {
+    fn create_work(&mut self, target: &TableId, columns: &[String], name: &str) -> Result<TableId> {
         let have = self.columns_of(target)?;
         let defs: Vec<(String, String)> = columns
             .iter()
@@ -112,7 +110,7 @@ impl TargetTxn for SqliteTxn {
             .collect();
         let stage = TableId {
             schema: Some("temp".into()),
-            name: STAGE.into(),
+            name: name.into(),
         };
         self.run(&format!("DROP TABLE IF EXISTS {}", quoted(&stage)))?;
         self.run(&create_sql(&quoted(&stage), &defs, &[]))?;

@@ -5,7 +5,7 @@
 mod result;
 mod run;
 mod spec;
-mod sql;
+pub(crate) mod sql;
 
 pub use result::{CheckResult, CheckStatus};
 pub use run::{run_checks, CheckTarget, Checked, Rowset};

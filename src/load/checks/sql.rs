@@ -11,7 +11,7 @@ pub(super) struct Probe {
     pub params: Params,
 }
 
-pub(super) fn ident(name: &str) -> String {
+pub(crate) fn ident(name: &str) -> String {
     format!("\"{}\"", name.replace('"', "\"\""))
 }
 

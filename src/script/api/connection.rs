@@ -11,7 +11,7 @@ use super::{fail, Res};
 use crate::connectors::{Access, Connection, Params, TableOptions, DEFAULT_BATCH_ROWS};
 use crate::context::current_task;
 use crate::load::checks::Severity;
-use crate::load::{LoadMode, LoadRequest, LoadSpec, NullCursor};
+use crate::load::{LoadMode, LoadRequest, LoadSpec, NullCursor, Scd2Spec, Track};
 use crate::script::host::Host;
 use crate::script::record::LoadEvent;
 
@@ -44,6 +44,8 @@ const LOAD_OPTIONS: &[&str] = &[
     "checks",
     "on_check_fail",
 ];
+/// `scd2()` takes a load's options but `mode`, and these.
+const SCD2_OPTIONS: &[&str] = &["track", "effective_from", "deletes", "surrogate_key"];
 /// Small results only: `query` is for lookups and checks, loads stream.
 const MAX_QUERY_ROWS: usize = 100_000;
 
@@ -111,7 +113,10 @@ pub fn register(engine: &mut Engine, host: &Arc<Host>) {
         scalar(c, sql, p)
     });
     engine.register_fn("load", |ctx: NativeCallContext, c: &mut Conn, spec: Map| {
-        load(&ctx, c, spec)
+        load(&ctx, c, spec, false)
+    });
+    engine.register_fn("scd2", |ctx: NativeCallContext, c: &mut Conn, spec: Map| {
+        load(&ctx, c, spec, true)
     });
 }
 
@@ -210,11 +215,22 @@ fn scalar(c: &Conn, sql: &str, p: Map) -> Res<Dynamic> {
     Ok(first.map(to_dynamic).unwrap_or(Dynamic::UNIT))
 }
 
-fn load(ctx: &NativeCallContext, c: &Conn, spec: Map) -> Res<Map> {
+fn load(ctx: &NativeCallContext, c: &Conn, spec: Map, scd2: bool) -> Res<Map> {
     let task = current_task().ok_or_else(|| {
         fail("load() runs inside a task: task(\"name\", |run| dw.load(#{ ... }))")
     })?;
-    let mut o = Options::new("load()", spec, LOAD_OPTIONS)?;
+    let mut o = if scd2 {
+        let allowed: Vec<&str> = LOAD_OPTIONS
+            .iter()
+            .chain(SCD2_OPTIONS)
+            .copied()
+            .filter(|o| *o != "mode")
+            .collect();
+        Options::new("scd2()", spec, &allowed)?
+    } else {
+        Options::new("load()", spec, LOAD_OPTIONS)?
+    };
+    let scd2 = if scd2 { Some(scd2_spec(&mut o)?) } else { None };
     let from = o.take("from").ok_or_else(|| fail("load(): option 'from' is required (a relation: conn.table(..), conn.sql(..), csv_file(..))"))?;
     if !from.is::<Relation>() {
         return Err(fail(format!("load(): option 'from' must be a relation (conn.table(..), conn.sql(..), csv_file(..)), not {}", from.type_name())));
@@ -267,6 +283,7 @@ fn load(ctx: &NativeCallContext, c: &Conn, spec: Map) -> Res<Map> {
             Some(s) => Severity::parse(&s).map_err(|e| fail(format!("load(): on_check_fail: {e}")))?,
             None => Severity::Error,
         },
+        scd2: scd2.clone(),
         max_error_ratio: match o.number("max_error_ratio")? {
             Some(r) if (0.0..=1.0).contains(&r) => Some(r),
             Some(r) => {
@@ -276,6 +293,14 @@ fn load(ctx: &NativeCallContext, c: &Conn, spec: Map) -> Res<Map> {
             }
             None => None,
         },
+    };
+    let spec = LoadSpec {
+        mode: if scd2.is_some() {
+            Some(LoadMode::Scd2)
+        } else {
+            spec.mode
+        },
+        ..spec
     };
     let conn = c.open()?;
     let io = &c.host.task_io();
@@ -323,4 +348,40 @@ fn load(ctx: &NativeCallContext, c: &Conn, spec: Map) -> Res<Map> {
             .unwrap_or(Dynamic::UNIT),
     );
     Ok(out)
+}
+
+/// `scd2()`'s own options: what makes a version, when it starts, what a missing key means.
+fn scd2_spec(o: &mut Options) -> Res<Scd2Spec> {
+    let track = match o.take("track") {
+        None => Track::All,
+        Some(v) if v.clone().into_string().is_ok_and(|s| s == "all") => Track::All,
+        Some(v) => match v.clone().into_typed_array::<rhai::ImmutableString>() {
+            Ok(cols) if !cols.is_empty() => {
+                Track::Columns(cols.into_iter().map(|c| c.to_string()).collect())
+            }
+            _ => {
+                return Err(fail(format!(
+                    "scd2(): track is \"all\" or an array of column names, not {}",
+                    v.type_name()
+                )))
+            }
+        },
+    };
+    let close_deleted = match o.string("deletes")?.as_deref() {
+        None | Some("ignore") => false,
+        Some("close") => true,
+        Some(other) => {
+            return Err(fail(format!(
+                "scd2(): deletes '{other}' is not one of ignore, close"
+            )))
+        }
+    };
+    Ok(Scd2Spec {
+        track,
+        effective_from: o.string("effective_from")?,
+        close_deleted,
+        surrogate_key: o
+            .string("surrogate_key")?
+            .unwrap_or_else(|| "sk".to_string()),
+    })
 }
