@@ -52,6 +52,8 @@ pub struct LoadFigures {
     /// Rows set aside (`max_errors`, `max_error_ratio`), and the file that lists them.
     pub rejected: u64,
     pub rejects_file: Option<std::path::PathBuf>,
+    /// Rows whose lookups found no dimension member (they got the `unknown` key).
+    pub unknown: u64,
 }
 
 /// One `load()` call: where rows come from, how they change on the way, what the script asked.
@@ -367,6 +369,30 @@ impl Load<'_> {
         match session {
             Some(Session { mut txn, write }) => {
                 let written = txn.end_write()?;
+                if !spec.lookups.is_empty() {
+                    let unknown =
+                        super::lookup::resolve(txn.as_mut(), self.target, &write, &spec.lookups)?;
+                    self.figures.unknown = unknown.iter().sum();
+                    let said: Vec<String> = spec
+                        .lookups
+                        .iter()
+                        .zip(&unknown)
+                        .filter(|(_, n)| **n > 0)
+                        .map(|(l, n)| {
+                            format!(
+                                "{n} rows with no member in {} ({} = {})",
+                                l.dim, l.take, l.unknown
+                            )
+                        })
+                        .collect();
+                    if !said.is_empty() {
+                        let said = said.join("; ");
+                        self.audit.error_message = Some(match self.audit.error_message.take() {
+                            Some(m) => format!("{m}; {said}"),
+                            None => said,
+                        });
+                    }
+                }
                 self.check(txn.as_mut(), &write)?;
                 let counts = write::put(txn.as_mut(), self.target, &write, written)?;
                 let (sql, params) = self.audit_store.update_statement(id, &self.audit);
@@ -454,14 +480,17 @@ impl Load<'_> {
         if closed > 0 {
             tracing::warn!(table = %self.spec.into, records = closed, "Marked {closed} audit record(s) of runs that stopped without finishing as failed.");
         }
+        let filled = self.spec.lookups.len();
+        let schema = super::lookup::with_filled(schema, &self.spec.lookups, &self.spec.into)?;
         let plan = LoadPlan {
+            filled,
             table: self.spec.into.clone(),
             schema,
             key: self.spec.key.clone(),
             mode,
             replace_window,
             allow_type_change: self.spec.allow_type_change,
-            checked: !self.spec.checks.is_empty(),
+            checked: !self.spec.checks.is_empty() || filled > 0,
             scd2: self.spec.scd2.clone().map(|spec| super::scd::Scd2Plan {
                 spec,
                 now: Value::TimestampTz(self.identity.run_started.trunc_subsecs(6)),

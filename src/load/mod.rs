@@ -5,6 +5,7 @@
 
 pub mod checks;
 mod driver;
+mod lookup;
 mod rejects;
 mod rows;
 mod scd;
@@ -19,6 +20,7 @@ pub(crate) use write::LoadPlan;
 
 pub(crate) use driver::record_checks;
 pub use driver::{run_load, LoadFigures, LoadRequest, Transform};
+pub use lookup::Lookup;
 pub use scd::{Scd2Spec, Track};
 pub use spec::{LoadMode, LoadSpec, NullCursor};
 pub use turn::{table_turn, TableTurn};

@@ -75,6 +75,8 @@ pub struct LoadSpec {
     pub on_check_fail: Severity,
     /// `scd2()`: how the dimension keeps its history (the mode is then `Scd2`).
     pub scd2: Option<super::scd::Scd2Spec>,
+    /// Surrogate keys filled from dimensions once the rows are staged.
+    pub lookups: Vec<super::lookup::Lookup>,
 }
 
 impl LoadSpec {

@@ -51,6 +51,7 @@ fn spec(key: &[&str], cursor: Option<&str>) -> LoadSpec {
         checks: Vec::new(),
         on_check_fail: super::checks::Severity::Error,
         scd2: None,
+        lookups: Vec::new(),
     }
 }
 

@@ -31,6 +31,9 @@ pub(crate) struct LoadPlan {
     pub checked: bool,
     /// An SCD2 dimension's history rules (mode `Scd2`).
     pub scd2: Option<super::scd::Scd2Plan>,
+    /// The last this many columns of `schema` are not in the rows: lookups fill them once
+    /// the rows are staged.
+    pub filled: usize,
 }
 
 /// Where a load's rows go, decided before the first row is written.
@@ -144,7 +147,7 @@ fn prepare_full(
     let columns: Vec<String> = defs.iter().map(|d| d.name.clone()).collect();
     let key = key_names(plan, &columns)?;
     let into = txn.create_replacement(&target, &defs, &key)?;
-    let types = txn.begin_write(&into, &columns)?;
+    let types = txn.begin_write(&into, &columns[..columns.len() - plan.filled])?;
     Ok(Write {
         mode: LoadMode::Full,
         key_columns: positions(&columns, &key),
@@ -228,7 +231,7 @@ fn prepare_existing(
             target.clone()
         }
     };
-    let types = txn.begin_write(&into, &columns)?;
+    let types = txn.begin_write(&into, &columns[..columns.len() - plan.filled])?;
     Ok(Write {
         mode: plan.mode,
         key_columns: positions(&columns, &key),

@@ -127,6 +127,7 @@ mod tests {
             checks: Vec::new(),
             on_check_fail: crate::load::checks::Severity::Error,
             scd2: None,
+            lookups: Vec::new(),
         };
         assert!(cast_flag(&t("integer"), &t("bigint"), &spec).is_none());
         assert!(cast_flag(&t("bigint"), &t("integer"), &spec)

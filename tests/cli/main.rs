@@ -9,6 +9,7 @@ mod check_errors;
 mod checks;
 mod config;
 mod demo;
+mod facts;
 mod files;
 mod interrupt;
 mod limits;

@@ -5,6 +5,7 @@
 mod checks;
 #[path = "../common/mod.rs"]
 mod common;
+mod facts;
 mod modes;
 mod scd2;
 mod timeout;

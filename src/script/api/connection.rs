@@ -11,7 +11,7 @@ use super::{fail, Res};
 use crate::connectors::{Access, Connection, Params, TableOptions, DEFAULT_BATCH_ROWS};
 use crate::context::current_task;
 use crate::load::checks::Severity;
-use crate::load::{LoadMode, LoadRequest, LoadSpec, NullCursor, Scd2Spec, Track};
+use crate::load::{LoadMode, LoadRequest, LoadSpec, Lookup, NullCursor, Scd2Spec, Track};
 use crate::script::host::Host;
 use crate::script::record::LoadEvent;
 
@@ -43,6 +43,7 @@ const LOAD_OPTIONS: &[&str] = &[
     "max_error_ratio",
     "checks",
     "on_check_fail",
+    "lookups",
 ];
 /// `scd2()` takes a load's options but `mode`, and these.
 const SCD2_OPTIONS: &[&str] = &["track", "effective_from", "deletes", "surrogate_key"];
@@ -284,6 +285,10 @@ fn load(ctx: &NativeCallContext, c: &Conn, spec: Map, scd2: bool) -> Res<Map> {
             None => Severity::Error,
         },
         scd2: scd2.clone(),
+        lookups: match o.take("lookups") {
+            Some(v) => lookups(v)?,
+            None => Vec::new(),
+        },
         max_error_ratio: match o.number("max_error_ratio")? {
             Some(r) if (0.0..=1.0).contains(&r) => Some(r),
             Some(r) => {
@@ -341,6 +346,7 @@ fn load(ctx: &NativeCallContext, c: &Conn, spec: Map, scd2: bool) -> Res<Map> {
         f.since.map(to_dynamic).unwrap_or(Dynamic::UNIT),
     );
     out.insert("rejected".into(), (f.rejected as i64).into());
+    out.insert("unknown".into(), (f.unknown as i64).into());
     out.insert(
         "rejects".into(),
         f.rejects_file
@@ -384,4 +390,41 @@ fn scd2_spec(o: &mut Options) -> Res<Scd2Spec> {
             .string("surrogate_key")?
             .unwrap_or_else(|| "sk".to_string()),
     })
+}
+
+/// `lookups: [#{ dim, on, take, dim_on, at, unknown }]`.
+fn lookups(v: Dynamic) -> Res<Vec<Lookup>> {
+    let what = "load(): lookups";
+    let Some(list) = v.clone().try_cast::<Array>() else {
+        return Err(fail(format!(
+            "{what} is an array of maps (#{{ dim: \"dw.dim_customer\", on: \"customer_id\", take: \"customer_sk\" }}), not {}",
+            v.type_name()
+        )));
+    };
+    list.into_iter()
+        .map(|item| {
+            let Some(map) = item.clone().try_cast::<Map>() else {
+                return Err(fail(format!(
+                    "{what}: each lookup is a map, not {}",
+                    item.type_name()
+                )));
+            };
+            let mut o = Options::new(what, map, &["dim", "on", "take", "dim_on", "at", "unknown"])?;
+            let need = |o: &mut Options, k: &str| -> Res<String> {
+                o.string(k)?
+                    .ok_or_else(|| fail(format!("{what}: each lookup needs `{k}`")))
+            };
+            let dim = need(&mut o, "dim")?;
+            let on = need(&mut o, "on")?;
+            let take = need(&mut o, "take")?;
+            Ok(Lookup {
+                dim_on: o.string("dim_on")?.unwrap_or_else(|| on.clone()),
+                at: o.string("at")?,
+                unknown: o.int("unknown")?.unwrap_or(-1),
+                dim,
+                on,
+                take,
+            })
+        })
+        .collect()
 }
