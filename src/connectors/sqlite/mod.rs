@@ -7,6 +7,7 @@ mod connect;
 mod db;
 mod source;
 mod sql;
+mod sql_txn;
 mod target;
 mod txn;
 pub mod types;
