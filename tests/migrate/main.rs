@@ -5,6 +5,7 @@
 #[path = "../common/mod.rs"]
 mod common;
 mod concurrent;
+mod demo;
 mod dialects;
 mod runs;
 mod support;
