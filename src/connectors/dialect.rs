@@ -1,6 +1,8 @@
 //! Which SQL a connection speaks, named by its URL scheme family: what picks `x.postgres.sql`
 //! over `x.sql` and what migrations check before they run.
 
+use std::path::{Path, PathBuf};
+
 use super::Connection;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -54,6 +56,62 @@ impl Connection {
     }
 }
 
+/// Splits `x.postgres` into `x` and its dialect; a name without a dialect suffix is portable.
+pub fn dialect_suffix(stem: &str) -> (&str, Option<Dialect>) {
+    if let Some((base, key)) = stem.rsplit_once('.') {
+        if let Some(d) = Dialect::from_key(key) {
+            return (base, Some(d));
+        }
+    }
+    (stem, None)
+}
+
+/// The file of `base` (`sql/x.sql`) for `dialect`: `sql/x.postgres.sql` when it exists, else
+/// `sql/x.sql`. When neither exists but another dialect's variant does, the error names it.
+pub fn file_for(base: &Path, dialect: Option<Dialect>) -> Result<PathBuf, String> {
+    let name = base
+        .file_name()
+        .and_then(|n| n.to_str())
+        .unwrap_or_default();
+    let Some(stem) = name.strip_suffix(".sql") else {
+        return Ok(base.to_path_buf());
+    };
+    if dialect_suffix(stem).1.is_some() {
+        // Named with its dialect already: taken as given.
+        return Ok(base.to_path_buf());
+    }
+    let variant = |d: Dialect| base.with_file_name(format!("{stem}.{}.sql", d.key()));
+    if let Some(d) = dialect {
+        let own = variant(d);
+        if own.is_file() {
+            return Ok(own);
+        }
+    }
+    if base.is_file() {
+        return Ok(base.to_path_buf());
+    }
+    let others: Vec<String> = Dialect::ALL
+        .into_iter()
+        .filter(|d| Some(*d) != dialect && variant(*d).is_file())
+        .map(|d| variant(d).display().to_string())
+        .collect();
+    if others.is_empty() {
+        Ok(base.to_path_buf())
+    } else {
+        Err(format!(
+            "{} does not exist and there is no {} variant; only {} exists, which is for another \
+             dialect: add {} (or a portable {})",
+            base.display(),
+            dialect.map(|d| d.key()).unwrap_or("matching"),
+            others.join(", "),
+            dialect
+                .map(|d| variant(d).display().to_string())
+                .unwrap_or_else(|| base.display().to_string()),
+            base.display()
+        ))
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -67,5 +125,15 @@ mod tests {
         }
         assert_eq!(Dialect::of_scheme("postgresql"), Some(Dialect::Postgres));
         assert_eq!(Dialect::from_key("sqlite"), Some(Dialect::Sqlite));
+    }
+
+    #[test]
+    fn only_another_dialects_file_is_named_in_the_error() {
+        let dir = tempfile::tempdir().unwrap();
+        std::fs::write(dir.path().join("x.postgres.sql"), "SELECT 1;").unwrap();
+        let e = file_for(&dir.path().join("x.sql"), Some(Dialect::Sqlite)).unwrap_err();
+        assert!(e.contains("x.postgres.sql"), "{e}");
+        let pg = file_for(&dir.path().join("x.sql"), Some(Dialect::Postgres)).unwrap();
+        assert!(pg.ends_with("x.postgres.sql"));
     }
 }

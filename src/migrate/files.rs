@@ -7,6 +7,7 @@ use std::path::{Path, PathBuf};
 
 use sha2::{Digest, Sha256};
 
+use crate::connectors::dialect::dialect_suffix;
 use crate::connectors::Dialect;
 
 /// The migrations of one folder, recorded under `project` (`demo`, or `etl/NAME` for a
@@ -36,62 +37,6 @@ pub struct Chosen {
     pub file: String,
     pub sql: String,
     pub checksum: String,
-}
-
-/// Splits `x.postgres` into `x` and its dialect; a name without a dialect suffix is portable.
-pub fn dialect_suffix(stem: &str) -> (&str, Option<Dialect>) {
-    if let Some((base, key)) = stem.rsplit_once('.') {
-        if let Some(d) = Dialect::from_key(key) {
-            return (base, Some(d));
-        }
-    }
-    (stem, None)
-}
-
-/// The file of `base` (`sql/x.sql`) for `dialect`: `sql/x.postgres.sql` when it exists, else
-/// `sql/x.sql`. When neither exists but another dialect's variant does, the error names it.
-pub fn for_dialect(base: &Path, dialect: Option<Dialect>) -> Result<PathBuf, String> {
-    let name = base
-        .file_name()
-        .and_then(|n| n.to_str())
-        .unwrap_or_default();
-    let Some(stem) = name.strip_suffix(".sql") else {
-        return Ok(base.to_path_buf());
-    };
-    if dialect_suffix(stem).1.is_some() {
-        // Named with its dialect already: taken as given.
-        return Ok(base.to_path_buf());
-    }
-    let variant = |d: Dialect| base.with_file_name(format!("{stem}.{}.sql", d.key()));
-    if let Some(d) = dialect {
-        let own = variant(d);
-        if own.is_file() {
-            return Ok(own);
-        }
-    }
-    if base.is_file() {
-        return Ok(base.to_path_buf());
-    }
-    let others: Vec<String> = Dialect::ALL
-        .into_iter()
-        .filter(|d| Some(*d) != dialect && variant(*d).is_file())
-        .map(|d| variant(d).display().to_string())
-        .collect();
-    if others.is_empty() {
-        Ok(base.to_path_buf())
-    } else {
-        Err(format!(
-            "{} does not exist and there is no {} variant; only {} exists, which is for another \
-             dialect: add {} (or a portable {})",
-            base.display(),
-            dialect.map(|d| d.key()).unwrap_or("matching"),
-            others.join(", "),
-            dialect
-                .map(|d| variant(d).display().to_string())
-                .unwrap_or_else(|| base.display().to_string()),
-            base.display()
-        ))
-    }
 }
 
 impl Migration {
@@ -243,15 +188,5 @@ mod tests {
         let e = read_set("p", dir.path()).unwrap_err();
         assert!(e.contains("001_a.sql") && e.contains("001_b.sql"), "{e}");
         assert!(e.contains("fix.sql") && e.contains("NNN_name.sql"), "{e}");
-    }
-
-    #[test]
-    fn only_another_dialects_file_is_named_in_the_error() {
-        let dir = tempfile::tempdir().unwrap();
-        write(dir.path(), "x.postgres.sql");
-        let e = for_dialect(&dir.path().join("x.sql"), Some(Dialect::Sqlite)).unwrap_err();
-        assert!(e.contains("x.postgres.sql"), "{e}");
-        let pg = for_dialect(&dir.path().join("x.sql"), Some(Dialect::Postgres)).unwrap();
-        assert!(pg.ends_with("x.postgres.sql"));
     }
 }

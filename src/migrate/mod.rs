@@ -6,13 +6,12 @@
 mod apply;
 mod command;
 mod files;
-mod options;
 mod store;
 
+pub use crate::script::migration_options::{Options, Pending};
 pub use apply::{apply, status, MigrateError, State, Status};
 pub use command::{command, MigrateArgs};
-pub use files::{checksum, for_dialect, read_set, Migration, MigrationSet};
-pub use options::{Options, Pending};
+pub use files::{checksum, read_set, Migration, MigrationSet};
 pub use store::{Record, Store};
 
 use crate::runmode::RunMode;
@@ -21,7 +20,7 @@ use crate::script::Project;
 /// The sets a project applies: its shared sets first, then its own `migrations/` folder.
 pub fn sets_of(project: &Project) -> Result<Vec<MigrationSet>, MigrateError> {
     let options = Options::from_meta(&project.meta).map_err(MigrateError::Invalid)?;
-    let stdlib = options::stdlib_dir(&project.host.config.base_dir);
+    let stdlib = crate::script::migration_options::stdlib_dir(&project.host.config.base_dir);
     let mut sets = Vec::new();
     for include in &options.include {
         let name = include.trim_start_matches("etl/");

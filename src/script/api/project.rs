@@ -93,7 +93,7 @@ fn project(host: &Host, ctx: &NativeCallContext, name: &str, opts: Map) -> Res<(
         .map_err(fail)?;
     // schedule, timezone, missed, load_type: what the scheduler and launchers read.
     crate::script::project_options::ProjectOptions::from_meta(&meta).map_err(fail)?;
-    crate::migrate::Options::from_meta(&meta).map_err(fail)?;
+    crate::script::migration_options::Options::from_meta(&meta).map_err(fail)?;
     host.check_connection(&meta.target).map_err(fail)?;
     let mut defs = host.defs.lock().expect("defs lock");
     if defs.project.is_some() {

@@ -2,7 +2,7 @@
 
 use std::path::{Path, PathBuf};
 
-use crate::script::factory::ProjectMeta;
+use super::factory::ProjectMeta;
 
 /// What a run does with pending migrations.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
