@@ -17,6 +17,7 @@ pub mod exec;
 pub mod launcher;
 pub mod load;
 pub mod logging;
+pub mod migrate;
 pub mod notify;
 pub mod outcome;
 pub mod plan;

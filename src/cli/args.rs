@@ -54,6 +54,8 @@ pub enum Command {
     New(NewArgs),
     /// Show the audit history (etl_runs) of a connection
     Runs(RunsArgs),
+    /// Apply a project's pending SQL migrations (migrations/NNN_name.sql) and show their status
+    Migrate(crate::migrate::MigrateArgs),
 }
 
 #[derive(Args)]

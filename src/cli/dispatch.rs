@@ -50,5 +50,6 @@ async fn dispatch(cli: Cli) -> Result<Outcome, CliError> {
         Command::New(args) => new::new(args),
         Command::Report(args) => report::command(config, args).await,
         Command::Runs(args) => runs::runs(config, args).await,
+        Command::Migrate(args) => crate::migrate::command(config, args).await,
     }
 }

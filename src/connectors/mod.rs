@@ -5,6 +5,7 @@
 
 mod connection;
 pub mod csv;
+pub mod dialect;
 mod io;
 pub mod mysql;
 pub mod postgres;
@@ -19,12 +20,13 @@ pub(crate) mod url;
 mod window;
 
 pub use connection::{Connection, Role};
+pub use dialect::Dialect;
 pub use io::Io;
 pub use read::{ReadOptions, RowEstimate, DEFAULT_BATCH_ROWS, PIPELINE_DEPTH};
 pub use registry::{open, Connector, OpenOptions};
 pub use roles::{
     Access, AuditStore, ColumnDef, LoadIdentity, LoadTarget, MergeCounts, Params, Relations, Rows,
-    ScratchNaming, Source, SourceStatement, SqlExec, TableId, TableOptions, TargetColumn,
+    ScratchNaming, Source, SourceStatement, SqlExec, SqlTxn, TableId, TableOptions, TargetColumn,
     TargetTxn,
 };
 pub use stream::{BatchSender, BatchStream};

@@ -101,6 +101,23 @@ pub trait SqlExec: Send + Sync {
         max_rows: usize,
         access: Access,
     ) -> Result<Rows>;
+    /// Opens a transaction for several statements that commit together (a migration and its
+    /// record). Connectors without one, and run modes that do not write, refuse.
+    fn begin(&self, _io: &Io) -> Result<Box<dyn SqlTxn>> {
+        Err(crate::error::EtlError::Other(
+            "this connection cannot run SQL in a transaction of several statements".into(),
+        ))
+    }
+}
+
+/// Plain SQL in one transaction (`SqlExec::begin`). Dropping it without `commit` rolls
+/// everything back.
+pub trait SqlTxn: Send {
+    fn execute(&mut self, sql: &str, params: &Params) -> Result<u64>;
+    /// Runs a file of several statements; `file` names it in messages.
+    fn run_script(&mut self, file: &str, sql: &str, params: &Params) -> Result<u64>;
+    fn query(&mut self, sql: &str, params: &Params, max_rows: usize) -> Result<Rows>;
+    fn commit(self: Box<Self>) -> Result<()>;
 }
 
 /// Whether a query may write.

@@ -64,7 +64,13 @@ pub async fn run_tasks(
         run_id = %run.id, env = %run.env, load_type = run.load_type.code(), version = %meta.version,
         "Run of project '{}' started ({} tasks{window}{}).", meta.name, selected.len(), if run.dry_run { ", dry run" } else { "" }
     );
-    let report = runner::run(project.clone(), run.clone(), selected, jobs).await;
+    let report = match migrations_first(project, run).await {
+        Ok(()) => runner::run(project.clone(), run.clone(), selected, jobs).await,
+        Err(why) => {
+            tracing::error!(run_id = %run.id, "{why}");
+            runner::not_run("(migrations)", &selected, &why)
+        }
+    };
     let table = if report.outcomes.iter().any(|o| !o.checks.is_empty()) {
         Summary::of_report(&report, &["attempts", "checks"], |o| {
             vec![
@@ -97,6 +103,17 @@ pub async fn run_tasks(
         tracing::error!(run_id = %run.id, "Run failed: {} did not succeed.", failed_tasks(&report).join(", "));
     }
     report
+}
+
+/// Applies the project's pending migrations before its first task (or lists them in a dry
+/// run); the error says why the tasks cannot run.
+async fn migrations_first(project: &Arc<Project>, run: &Arc<RunInfo>) -> Result<(), String> {
+    let (project, run_id) = (project.clone(), run.id.clone());
+    tokio::task::spawn_blocking(move || crate::migrate::before_run(&project, &run_id))
+        .await
+        .map_err(|e| format!("applying migrations panicked: {e}"))?
+        .map(drop)
+        .map_err(|e| format!("migrations: {e}"))
 }
 
 /// The tasks of a report that did not succeed.

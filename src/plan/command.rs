@@ -55,9 +55,13 @@ pub async fn command(config: Option<&Path>, args: PlanArgs) -> Result<Outcome, C
             notify: None,
         },
     );
+    let migrations = migrations_section(&project).await;
     // One task at a time, so the plan reads in the order of the graph.
     let report = runner::run(project.clone(), run.clone(), selected.clone(), 1).await;
     let items = collector.take();
+    if let Some((text, _)) = &migrations {
+        crate::stdout::print(text)?;
+    }
     crate::stdout::print(&render(
         &project,
         &run,
@@ -67,9 +71,41 @@ pub async fn command(config: Option<&Path>, args: PlanArgs) -> Result<Outcome, C
         items,
     ))?;
     Ok(Outcome::of(
-        report
-            .outcomes
-            .iter()
-            .all(|o| o.status == TaskStatus::Success),
+        migrations.is_none_or(|(_, ok)| ok)
+            && report
+                .outcomes
+                .iter()
+                .all(|o| o.status == TaskStatus::Success),
     ))
+}
+
+/// What a run would apply first: the project's migrations and their state (read-only), or
+/// why they stop the run. None without migrations.
+async fn migrations_section(project: &Arc<crate::script::Project>) -> Option<(String, bool)> {
+    let p = project.clone();
+    let result = tokio::task::spawn_blocking(move || crate::migrate::before_run(&p, ""))
+        .await
+        .map_err(|e| crate::migrate::MigrateError::Failed(e.to_string()))
+        .and_then(|r| r);
+    match result {
+        Ok(statuses) if statuses.is_empty() => None,
+        Ok(statuses) => {
+            let pending = statuses
+                .iter()
+                .filter(|s| s.state == crate::migrate::State::Pending)
+                .count();
+            Some((
+                format!(
+                    "Migrations on '{}' ({pending} pending, applied before the first task):\n{}\n",
+                    project.meta.target,
+                    crate::migrate::table(&statuses)
+                ),
+                true,
+            ))
+        }
+        Err(e) => Some((
+            format!("Migrations: the run would stop here: {e}\n\n"),
+            false,
+        )),
+    }
 }

@@ -13,7 +13,7 @@ mod task;
 #[cfg(test)]
 mod panic_tests;
 
-pub use report::{RunReport, TaskOutcome, TaskStatus};
+pub use report::{not_run, RunReport, TaskOutcome, TaskStatus};
 pub use retry::MAX_RETRY_PAUSE;
 pub use run::run;
 pub use select::{select, Selection};

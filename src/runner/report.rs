@@ -35,7 +35,7 @@ pub struct TaskOutcome {
 
 impl TaskOutcome {
     /// A task that never started (its dependency failed, the run was cancelled).
-    pub(super) fn not_run(name: &str, status: TaskStatus, why: String) -> TaskOutcome {
+    pub fn not_run(name: &str, status: TaskStatus, why: String) -> TaskOutcome {
         TaskOutcome {
             name: name.to_string(),
             status,
@@ -58,5 +58,24 @@ impl RunReport {
         self.outcomes
             .iter()
             .all(|o| o.status == TaskStatus::Success)
+    }
+}
+
+/// The report of a run whose tasks could not start because `step` (its migrations) failed:
+/// `step` is reported failed and every task skipped, both with `why`.
+pub fn not_run(step: &str, tasks: &[String], why: &str) -> RunReport {
+    let mut outcomes = vec![TaskOutcome::not_run(
+        step,
+        TaskStatus::Failed,
+        why.to_string(),
+    )];
+    outcomes.extend(
+        tasks
+            .iter()
+            .map(|t| TaskOutcome::not_run(t, TaskStatus::Skipped, format!("not run: {why}"))),
+    );
+    RunReport {
+        outcomes,
+        duration: Duration::ZERO,
     }
 }

@@ -8,6 +8,7 @@ pub mod factory;
 pub mod host;
 pub mod limits;
 pub mod lint;
+pub mod migration_options;
 mod modules;
 pub mod paths;
 pub mod project_options;

@@ -1,16 +1,6 @@
--- Sales per customer country. Amounts are summed in integer cents so the total is exact
--- (SQLite would otherwise add them as floating point).
-DROP TABLE IF EXISTS sales_by_country;
-
-CREATE TABLE sales_by_country (
-    country     TEXT,
-    orders      BIGINT,
-    paid_orders BIGINT,
-    items       BIGINT,
-    revenue     DECIMAL_TEXT(16,2),
-    first_order TIMESTAMP,
-    last_order  TIMESTAMP
-);
+-- Sales per customer country, into the table migrations/001 created. Amounts are summed in
+-- integer cents so the total is exact (SQLite would otherwise add them as floating point).
+DELETE FROM sales_by_country;
 
 INSERT INTO sales_by_country
 SELECT coalesce(c.country, '(unknown)'),

@@ -20,6 +20,7 @@ mod read;
 mod socket;
 mod source;
 mod sql;
+mod sql_txn;
 mod statement;
 mod swap;
 mod target;

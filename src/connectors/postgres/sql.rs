@@ -20,15 +20,6 @@ impl PgSql {
     fn err(&self, e: &tokio_postgres::Error) -> EtlError {
         pg_error(&self.0.name, e)
     }
-
-    /// A statement error with the statement's position: `statement 3 (line 12)`.
-    fn err_at(&self, what: &str, e: &tokio_postgres::Error) -> EtlError {
-        EtlError::Database {
-            connection: self.0.name.clone(),
-            message: format!("{what}: {}", message(e)),
-            sqlstate: sqlstate(e),
-        }
-    }
 }
 
 /// 1-based line of a character position in `sql`.
@@ -63,46 +54,18 @@ impl SqlExec for PgSql {
     }
 
     fn run_script(&self, io: &Io, _file: &str, sql: &str, params: &Params) -> Result<u64> {
-        let names = sql_params::param_names(sql).map_err(|e| EtlError::db(&self.0.name, e))?;
         io.block_on(async {
             let c = self.0.pool.get(&io.handle).await?;
             c.batch_execute("BEGIN").await.map_err(|e| self.err(&e))?;
-            let mut changed = 0u64;
-            if names.is_empty() {
-                // The server parses the file itself: no splitting to get wrong.
-                let messages =
-                    c.simple_query(sql)
-                        .await
-                        .map_err(|e| match error_line(sql, &e) {
-                            Some(line) => self.err_at(&format!("line {line}"), &e),
-                            None => self.err(&e),
-                        })?;
-                for m in messages {
-                    if let SimpleQueryMessage::CommandComplete(n) = m {
-                        changed += n;
-                    }
-                }
-            } else {
-                let statements =
-                    sql_params::split_statements(sql).map_err(|e| EtlError::db(&self.0.name, e))?;
-                for (i, stmt) in statements.iter().enumerate() {
-                    let line = sql[..stmt.as_ptr() as usize - sql.as_ptr() as usize]
-                        .matches('\n')
-                        .count()
-                        + 1;
-                    let what = format!("statement {} (line {line})", i + 1);
-                    let (text, binds) = bind::prepare(stmt, params)
-                        .map_err(|e| EtlError::db(&self.0.name, format!("{what}: {e}")))?;
-                    changed += c
-                        .execute_raw(text.as_str(), bind::refs(&binds))
-                        .await
-                        .map_err(|e| self.err_at(&what, &e))?;
-                }
-            }
+            let changed = run_statements(&c, &self.0.name, sql, params).await?;
             c.batch_execute("COMMIT").await.map_err(|e| self.err(&e))?;
             c.release();
             Ok(changed)
         })
+    }
+
+    fn begin(&self, io: &Io) -> Result<Box<dyn crate::connectors::SqlTxn>> {
+        Ok(Box::new(super::sql_txn::PgSqlTxn::begin(&self.0, io)?))
     }
 
     fn query(
@@ -128,6 +91,55 @@ impl SqlExec for PgSql {
             Ok(rows)
         })
     }
+}
+
+/// Runs the statements of a file on `c`, inside whatever transaction the caller opened;
+/// returns the rows they changed. Shared by `run_file` and a transaction's `run_script`.
+pub(super) async fn run_statements(
+    c: &Client,
+    connection: &str,
+    sql: &str,
+    params: &Params,
+) -> Result<u64> {
+    let err_at = |what: &str, e: &tokio_postgres::Error| EtlError::Database {
+        connection: connection.to_string(),
+        message: format!("{what}: {}", message(e)),
+        sqlstate: sqlstate(e),
+    };
+    let names = sql_params::param_names(sql).map_err(|e| EtlError::db(connection, e))?;
+    let mut changed = 0u64;
+    if names.is_empty() {
+        // The server parses the file itself: no splitting to get wrong.
+        let messages = c
+            .simple_query(sql)
+            .await
+            .map_err(|e| match error_line(sql, &e) {
+                Some(line) => err_at(&format!("line {line}"), &e),
+                None => pg_error(connection, &e),
+            })?;
+        for m in messages {
+            if let SimpleQueryMessage::CommandComplete(n) = m {
+                changed += n;
+            }
+        }
+    } else {
+        let statements =
+            sql_params::split_statements(sql).map_err(|e| EtlError::db(connection, e))?;
+        for (i, stmt) in statements.iter().enumerate() {
+            let line = sql[..stmt.as_ptr() as usize - sql.as_ptr() as usize]
+                .matches('\n')
+                .count()
+                + 1;
+            let what = format!("statement {} (line {line})", i + 1);
+            let (text, binds) = bind::prepare(stmt, params)
+                .map_err(|e| EtlError::db(connection, format!("{what}: {e}")))?;
+            changed += c
+                .execute_raw(text.as_str(), bind::refs(&binds))
+                .await
+                .map_err(|e| err_at(&what, &e))?;
+        }
+    }
+    Ok(changed)
 }
 
 /// Runs a query on `c` and collects at most `max_rows` rows, decoded by our binary codecs

@@ -8,6 +8,7 @@ mod db;
 mod hash;
 mod source;
 mod sql;
+mod sql_txn;
 mod target;
 mod txn;
 pub mod types;

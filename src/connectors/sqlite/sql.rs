@@ -54,27 +54,13 @@ impl SqlExec for SqliteSql {
         let tx = conn
             .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
             .map_err(|e| self.0.err(e))?;
-        let mut changed = 0u64;
-        {
-            let mut batch = rusqlite::Batch::new(&tx, sql);
-            let mut n = 0;
-            while let Some(mut stmt) = batch
-                .next()
-                .map_err(|e| self.0.err(format!("statement {}: {e}", n + 1)))?
-            {
-                n += 1;
-                if io.cancel.is_cancelled() {
-                    return Err(EtlError::Cancelled);
-                }
-                bind(&mut stmt, params).map_err(|e| self.0.err(format!("statement {n}: {e}")))?;
-                changed += stmt
-                    .raw_execute()
-                    .map_err(|e| self.0.err(format!("statement {n}: {e}")))?
-                    as u64;
-            }
-        }
+        let changed = run_statements(&tx, &self.0, io, sql, params)?;
         tx.commit().map_err(|e| self.0.err(e))?;
         Ok(changed)
+    }
+
+    fn begin(&self, io: &Io) -> Result<Box<dyn crate::connectors::SqlTxn>> {
+        Ok(Box::new(super::sql_txn::SqliteSqlTxn::begin(&self.0, io)?))
     }
 
     fn query(
@@ -91,6 +77,34 @@ impl SqlExec for SqliteSql {
         };
         query_rows(&conn, &self.0, sql, params, max_rows)
     }
+}
+
+/// Runs the statements of a file on `conn`, inside whatever transaction the caller opened;
+/// returns the rows they changed. Shared by `run_file` and a transaction's `run_script`.
+pub(super) fn run_statements(
+    conn: &rusqlite::Connection,
+    db: &SqliteDb,
+    io: &Io,
+    sql: &str,
+    params: &Params,
+) -> Result<u64> {
+    let mut changed = 0u64;
+    let mut batch = rusqlite::Batch::new(conn, sql);
+    let mut n = 0;
+    while let Some(mut stmt) = batch
+        .next()
+        .map_err(|e| db.err(format!("statement {}: {e}", n + 1)))?
+    {
+        n += 1;
+        if io.cancel.is_cancelled() {
+            return Err(EtlError::Cancelled);
+        }
+        bind(&mut stmt, params).map_err(|e| db.err(format!("statement {n}: {e}")))?;
+        changed += stmt
+            .raw_execute()
+            .map_err(|e| db.err(format!("statement {n}: {e}")))? as u64;
+    }
+    Ok(changed)
 }
 
 /// Runs a query on `conn` and collects at most `max_rows` rows; columns without a declared

@@ -165,6 +165,10 @@ fn run_file(c: &Conn, path: &str, p: Map) -> Res<i64> {
         .host
         .script_file(path)
         .map_err(|e| fail(format!("run_file(\"{path}\"): {e}")))?;
+    let conn = c.open()?;
+    // `sql/x.postgres.sql` beside `sql/x.sql` is that dialect's version of the file.
+    let file = crate::connectors::dialect::file_for(&file, conn.dialect())
+        .map_err(|e| fail(format!("run_file(\"{path}\"): {e}")))?;
     c.host.record_input(&file);
     let sql = std::fs::read_to_string(&file).map_err(|e| {
         fail(format!(
@@ -172,7 +176,6 @@ fn run_file(c: &Conn, path: &str, p: Map) -> Res<i64> {
             file.display()
         ))
     })?;
-    let conn = c.open()?;
     let n = conn
         .sql()
         .map_err(fail)?

@@ -22,6 +22,7 @@ const PROJECT_OPTIONS: &[&str] = &[
     "missed",
     "load_type",
     "limits",
+    "migrations",
 ];
 const TASK_OPTIONS: &[&str] = &["after", "retries", "retry_delay", "timeout", "description"];
 /// The longest `timeout`: a bound Duration can hold, far above any real task.
@@ -80,7 +81,7 @@ fn project(host: &Host, ctx: &NativeCallContext, name: &str, opts: Map) -> Res<(
         meta.log_keep_days = non_negative("logs.keep_days", logs.int("keep_days")?.unwrap_or(7))?;
         meta.log_keep_runs = non_negative("logs.keep_runs", logs.int("keep_runs")?.unwrap_or(30))?;
     }
-    for key in ["timezone", "notify", "missed", "load_type"] {
+    for key in ["timezone", "notify", "missed", "load_type", "migrations"] {
         if let Some(v) = o.take(key) {
             meta.extra.insert(key.into(), v);
         }
@@ -92,6 +93,7 @@ fn project(host: &Host, ctx: &NativeCallContext, name: &str, opts: Map) -> Res<(
         .map_err(fail)?;
     // schedule, timezone, missed, load_type: what the scheduler and launchers read.
     crate::script::project_options::ProjectOptions::from_meta(&meta).map_err(fail)?;
+    crate::script::migration_options::Options::from_meta(&meta).map_err(fail)?;
     host.check_connection(&meta.target).map_err(fail)?;
     let mut defs = host.defs.lock().expect("defs lock");
     if defs.project.is_some() {
