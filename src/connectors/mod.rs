@@ -5,6 +5,7 @@
 
 mod connection;
 pub mod csv;
+pub mod http;
 mod io;
 pub mod mysql;
 pub mod postgres;
