@@ -6,6 +6,9 @@
 mod common;
 mod server;
 
+mod auth;
+mod failures;
+mod incremental;
 mod paging;
 
 use std::path::PathBuf;

@@ -144,6 +144,7 @@ impl Client {
     }
 
     async fn try_get(&self, url: &Url) -> Result<Fetched, Failure> {
+        // Paced before the credentials: a token checked after the wait is fresh when sent.
         self.pace().await;
         let target = self.auth.url(url);
         let mut req = self.http.get(target).header("accept", "application/json");

@@ -227,7 +227,7 @@ fn auth(what: &str, map: Map) -> Res<Auth> {
     let known: &[&str] = match kind.as_str() {
         "bearer" => &["type", "token_env"],
         "basic" => &["type", "user", "password_env"],
-        "api_key" => &["type", "name", "in", "key_env"],
+        "api_key" => &["type", "name", "send_in", "key_env"],
         "oauth2" => &[
             "type",
             "token_url",
@@ -259,12 +259,12 @@ fn auth(what: &str, map: Map) -> Res<Auth> {
         },
         "api_key" => Auth::ApiKey {
             name: required("name", o.string("name")?)?,
-            in_query: match o.string("in")?.as_deref() {
+            in_query: match o.string("send_in")?.as_deref() {
                 None | Some("header") => false,
                 Some("query") => true,
                 Some(other) => {
                     return Err(fail(format!(
-                        "{what}: in must be \"header\" or \"query\", not \"{other}\""
+                        "{what}: send_in must be \"header\" or \"query\", not \"{other}\""
                     )))
                 }
             },
