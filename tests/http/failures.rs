@@ -132,3 +132,55 @@ fn a_retry_after_longer_than_the_allowed_wait_fails_at_once_naming_the_option() 
         .contains("retry_max_wait_seconds = 5");
     assert_eq!(api.requests().len(), 1);
 }
+
+#[test]
+fn records_that_do_not_fit_the_columns_are_set_aside_with_max_errors() {
+    let api = Server::start(|_: &Request| {
+        Reply::json(
+            r#"[{"id": 1, "amount": 12.50}, {"id": 2, "amount": 1234.5}, {"id": 3, "amount": "n/a"},
+                {"id": 4, "amount": 0.01, "surprise": true}, {"id": 5, "amount": null}]"#,
+        )
+    });
+    let script = |max_errors: &str| {
+        format!(
+            r#"project("api");
+let dw = connect("warehouse");
+task("load", |run| {{
+    let f = dw.load(#{{ into: "items", key: ["id"], {max_errors}
+        from: http_json("{}", #{{ columns: #{{ id: "bigint", amount: "numeric(4,2)" }} }}) }});
+    log_info(`rejected ${{f.rejected}}`);
+}});
+"#,
+            api.url("/items")
+        )
+    };
+    // Without max_errors the first misfit fails the load, naming the row and column.
+    let s = Sandbox::new(&script(""));
+    s.exec()
+        .failed()
+        .contains("row 2, column 'amount'")
+        .contains("does not fit numeric(4,2)");
+    s.script(&script("max_errors: 5,"));
+    s.exec().ok().contains("rejected 2");
+    assert_eq!(
+        s.sqlite("SELECT id, amount, surprise FROM items ORDER BY id"),
+        [
+            ["1", "12.50", "NULL"],
+            ["4", "0.01", "1"],
+            ["5", "NULL", "NULL"]
+        ]
+    );
+    let rejects = std::fs::read_dir(s.path("metadata/output/api"))
+        .expect("rejects folder")
+        .flatten()
+        .map(|e| std::fs::read_to_string(e.path()).unwrap())
+        .collect::<String>();
+    assert!(
+        rejects.contains("\"{\"\"id\"\": 2, \"\"amount\"\": 1234.5}\""),
+        "{rejects}"
+    );
+    assert!(
+        rejects.contains("'n/a' is not a value of type numeric(4,2)"),
+        "{rejects}"
+    );
+}
