@@ -10,6 +10,7 @@ mod auth;
 mod failures;
 mod incremental;
 mod paging;
+mod throughput;
 
 use std::path::PathBuf;
 use std::process::Command;

@@ -128,7 +128,7 @@ impl HttpOptions {
             max_requests_per_second: 0.0,
             connect_timeout: Duration::from_secs(10),
             read_timeout: Duration::from_secs(60),
-            infer_rows: 1000,
+            infer_rows: 10_000,
         }
     }
 
