@@ -66,6 +66,24 @@ fn a_bearer_token_is_masked_even_when_the_server_echoes_it() {
 }
 
 #[test]
+fn etl_check_needs_no_secrets_and_a_missing_one_is_named_when_the_load_runs() {
+    let api = Server::start(|_: &Request| Reply::json("[]"));
+    let s = Sandbox::new(&script(
+        &api.url("/items"),
+        r#"#{ type: "bearer", token_env: "SHOP_TOKEN_NOT_SET" }"#,
+        "",
+    ));
+    s.etl(&["check", "projects/api/project.rhai"]).ok();
+    s.exec()
+        .failed()
+        .contains("environment variable SHOP_TOKEN_NOT_SET, which is not set");
+    assert!(
+        api.requests().is_empty(),
+        "nothing is sent without the token"
+    );
+}
+
+#[test]
 fn a_redirect_to_another_host_is_refused_when_credentials_are_set() {
     let elsewhere = Server::start(|_: &Request| Reply::json("[]"));
     let target = elsewhere.url("/collect");

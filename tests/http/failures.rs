@@ -184,3 +184,42 @@ task("load", |run| {{
         "{rejects}"
     );
 }
+
+#[test]
+fn a_reply_slower_than_the_read_timeout_is_tried_again() {
+    let slow_once = Arc::new(AtomicBool::new(true));
+    let s1 = slow_once.clone();
+    let api = Server::start(move |r: &Request| {
+        if s1.swap(false, Ordering::SeqCst) {
+            std::thread::sleep(Duration::from_secs(3));
+        }
+        Reply::json(slice(&items(1, 7), (page_of(r) - 1) * 3, 3))
+    });
+    let s = Sandbox::new(&load_script(
+        &api.url("/items"),
+        "read_timeout_seconds: 0.5, retry_backoff_ms: 10",
+    ));
+    s.exec().ok().contains("trying again");
+    assert_eq!(
+        s.sqlite("SELECT count(*), count(DISTINCT id) FROM items"),
+        [["7", "7"]]
+    );
+    let pages: Vec<usize> = api.requests().iter().map(page_of).collect();
+    assert_eq!(pages, [1, 1, 2, 3, 4]);
+}
+
+#[test]
+fn a_server_that_is_not_there_is_tried_again_then_named_in_the_error() {
+    // A port nobody listens on: bound, then let go.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let url = format!("http://127.0.0.1:{port}/items");
+    let s = Sandbox::new(&load_script(&url, "retries: 2, retry_backoff_ms: 10"));
+    s.exec()
+        .failed()
+        .contains(&format!("page 1 (GET {url}?page=1)"))
+        .contains("gave up after 3 tries");
+}

@@ -105,37 +105,41 @@ pub struct Misfit {
     pub reason: String,
 }
 
-/// One record as a row of `schema`; missing fields and nulls are NULL.
+/// One record as a row of `schema` appended to `out`; missing fields and nulls are NULL. On
+/// a misfit `out` is left as it was.
 pub fn to_row(rec: &RawValue, schema: &Schema, out: &mut Vec<Value>) -> Result<(), Misfit> {
+    let start = out.len();
+    let filled = fill(rec, schema, out, start);
+    if filled.is_err() {
+        out.truncate(start);
+    }
+    filled
+}
+
+fn fill(rec: &RawValue, schema: &Schema, out: &mut Vec<Value>, start: usize) -> Result<(), Misfit> {
     let fields: Fields = serde_json::from_str(rec.get()).map_err(|e| Misfit {
         column: None,
         reason: format!("not a JSON object: {e}"),
     })?;
-    let start = out.len();
     out.resize(start + schema.len(), Value::Null);
     for (k, v) in fields.0 {
         let Some(i) = schema.index_of(&k) else {
-            out.truncate(start);
             return Err(Misfit {
-                column: Some(k.clone()),
                 reason: format!(
                     "field '{k}' is not one of the columns (the first page did not have it); declare it with columns: #{{ {k}: \"text\" }}"
                 ),
+                column: Some(k),
             });
         };
         let ty = &schema.columns[i].data_type;
-        let json = Json::of(v).map_err(|reason| Misfit {
-            column: Some(k.clone()),
-            reason,
-        })?;
-        match value(&json, ty) {
+        let value = Json::of(v).and_then(|json| value(&json, ty));
+        match value {
             Ok(value) => out[start + i] = value,
             Err(reason) => {
-                out.truncate(start);
                 return Err(Misfit {
                     column: Some(k),
                     reason,
-                });
+                })
             }
         }
     }

@@ -57,17 +57,22 @@ impl PageLoop {
                 row += 1;
                 values.clear();
                 if let Err(m) = to_row(rec, &self.schema, &mut values) {
-                    let reason = format!("record {} of the page: {}", n + 1, m.reason);
                     if !self.read.keep_going {
                         let column = m
                             .column
+                            .as_ref()
                             .map(|c| format!(", column '{c}'"))
                             .unwrap_or_default();
                         return Err(self.fail(
                             Some((page_no, &url)),
-                            format!("row {row}{column}: {reason}; declare the column's type with columns: #{{...}} or allow bad records with max_errors"),
+                            format!(
+                                "row {row}{column} (record {} of the page): {}; declare the column's type with columns: #{{...}} or allow bad records with max_errors",
+                                n + 1,
+                                m.reason
+                            ),
                         ));
                     }
+                    let reason = format!("page {page_no}, record {}: {}", n + 1, m.reason);
                     batch.rejects.push(Reject {
                         line: None,
                         row,
