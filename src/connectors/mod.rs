@@ -6,6 +6,7 @@
 mod connection;
 pub mod csv;
 pub mod dialect;
+pub mod http;
 mod io;
 pub mod mysql;
 pub mod postgres;

@@ -6,7 +6,7 @@
 //! batches, `writer` goes the other way.
 
 mod encoding;
-mod infer;
+pub(crate) mod infer;
 mod iso;
 mod options;
 mod reader;

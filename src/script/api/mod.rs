@@ -4,6 +4,7 @@ mod audit;
 mod checks;
 mod connection;
 mod files;
+mod http;
 mod log;
 mod mail;
 mod options;

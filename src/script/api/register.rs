@@ -4,7 +4,7 @@ use std::sync::Arc;
 
 use rhai::{Engine, EvalAltResult, Position};
 
-use super::{audit, checks, connection, files, log, mail, project, relation, values};
+use super::{audit, checks, connection, files, http, log, mail, project, relation, values};
 use crate::script::host::Host;
 
 pub fn register(engine: &mut Engine, host: &Arc<Host>) {
@@ -13,6 +13,7 @@ pub fn register(engine: &mut Engine, host: &Arc<Host>) {
     connection::register(engine, host);
     relation::register(engine, host);
     files::register(engine, host);
+    http::register(engine);
     audit::register(engine, host);
     checks::register(engine, host);
     log::register(engine);

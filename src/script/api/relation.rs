@@ -40,6 +40,11 @@ pub enum Origin {
         /// The options as given (types, delimiter, ...).
         options: String,
     },
+    /// `http_json(url, #{...})`: a changed URL or option is a changed task for `etl watch`.
+    Http {
+        url: String,
+        options: String,
+    },
     #[default]
     Other,
 }
