@@ -484,3 +484,46 @@ task("no_cursor", |run| dw.load(#{ from: csv_file("data/orders.csv"), into: "no_
         ran.stderr
     );
 }
+
+/// `etl exec --from/--to` (what an Airflow task runs): one window of load type B, written
+/// with an offset as Airflow's `ts` gives it, loads and audits exactly what the backfill
+/// window [01-04, 01-07) does, and replaces it when run again.
+#[test]
+fn exec_with_from_and_to_runs_one_backfill_window() {
+    let s = Sandbox::with_project("ops_backfill");
+    let window = [
+        "--from",
+        "2025-01-04T00:00:00+00:00",
+        "--to",
+        "2025-01-07T00:00:00+00:00",
+    ];
+    for _ in 0..2 {
+        s.etl(&["exec", SCRIPT, "--no-retries"])
+            .args(&window)
+            .env("TZ", "UTC")
+            .stderr_contains("window 2025-01-04 .. 2025-01-07")
+            .run();
+    }
+    let w = s.warehouse();
+    assert_eq!(w.count("orders_log"), 9, "the window's rows, once");
+    assert_eq!(w.count("orders"), 9);
+    let ids = w.rows("SELECT min(id), max(id) FROM orders_log");
+    assert_eq!(ids[0], [Some("10".into()), Some("18".into())]);
+    let records = b_records(&w);
+    assert_eq!(
+        records.len(),
+        8,
+        "2 runs x 2 tasks x (load + marker): {records:#?}"
+    );
+    for r in &records {
+        assert_eq!(r[2], "success", "{r:?}");
+        assert!(
+            r[4].starts_with("2025-01-04") && r[5].starts_with("2025-01-07"),
+            "{r:?}"
+        );
+    }
+    s.etl(&["exec", SCRIPT, "--from", "2025-01-04", "--load-type", "I"])
+        .status(2)
+        .stderr_contains("--to")
+        .run();
+}
