@@ -59,6 +59,22 @@ pub async fn command(config: Option<&Path>, args: ExecArgs) -> Result<Outcome, C
         load_type
     };
     let mut project = project;
+    // `run_backfill()` (projects/backfill) runs the backfill command, in this run only.
+    let _ = project
+        .host
+        .backfiller
+        .set(std::sync::Arc::new(crate::backfill::CommandBackfiller {
+            config: config.map(Path::to_path_buf),
+            env: project.host.config.env.clone(),
+            projects_dir: project
+                .host
+                .project_dir
+                .parent()
+                .map(Path::to_path_buf)
+                .unwrap_or_default(),
+            handle: tokio::runtime::Handle::current(),
+            cancel: cancel.clone(),
+        }));
     if args.no_retries {
         // Freshly evaluated, so nothing else holds the project yet.
         if let Some(p) = std::sync::Arc::get_mut(&mut project) {

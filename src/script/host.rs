@@ -105,6 +105,28 @@ pub struct Host {
     project_limits: OnceLock<Limits>,
     /// `[security] allowed_paths`: the folders script files must be in (None: anywhere).
     pub fence: Option<Fence>,
+    /// What `run_backfill()` calls; set only by `etl exec`, so elsewhere it is refused.
+    pub backfiller: OnceLock<Arc<dyn Backfiller>>,
+}
+
+/// A backfill of another project, as `run_backfill()` asks for it.
+#[derive(Clone, Debug)]
+pub struct BackfillRequest {
+    /// The project's folder under the same `projects/` as this script.
+    pub project: String,
+    pub from: String,
+    pub to: String,
+    pub days: u32,
+    pub tasks: Vec<String>,
+    pub resume: bool,
+    pub keep_going: bool,
+}
+
+/// The `etl backfill` command as the script layer sees it: the command lives above the script
+/// layer (which must not import commands), so `etl exec` hands its implementation in.
+pub trait Backfiller: Send + Sync {
+    /// Runs the backfill to its end; `Err` says what failed and what to do.
+    fn backfill(&self, request: BackfillRequest) -> Result<(), String>;
 }
 
 impl Host {
@@ -139,6 +161,7 @@ impl Host {
             mode: options.mode,
             recorder: options.recorder,
             project_limits: OnceLock::new(),
+            backfiller: OnceLock::new(),
         })
     }
 

@@ -527,3 +527,69 @@ fn exec_with_from_and_to_runs_one_backfill_window() {
         .stderr_contains("--to")
         .run();
 }
+
+/// The backfill project (projects/backfill) started as any project is, through
+/// launchers/run.sh with params, backfills another project exactly as `etl backfill` does:
+/// the same rows, the same B records with the same windows. Outside `etl exec` its
+/// `run_backfill()` is refused.
+#[test]
+fn the_backfill_project_runs_another_projects_backfill_like_etl_backfill() {
+    let direct = Sandbox::with_project("ops_backfill");
+    backfill(&direct, &JAN).run();
+
+    let s = crate::launchers::sandbox(&["ops_backfill"]);
+    s.add_project(
+        &crate::support::repo().join("projects/backfill"),
+        "backfill",
+    );
+    let ran = crate::launchers::launch(
+        &s,
+        "run.sh",
+        &[
+            "backfill",
+            "--param",
+            "project_name=ops_backfill",
+            "--param",
+            "start_date=2025-01-01",
+            "--param",
+            "end_date=2025-01-31",
+            "--param",
+            "load_days=3",
+        ],
+        &[],
+    );
+    assert_eq!(ran.code, Some(0), "{}", ran.stderr);
+    assert!(
+        ran.stderr.contains("Backfill succeeded: 10 windows run"),
+        "{}",
+        ran.stderr
+    );
+    let (w, want) = (s.warehouse(), direct.warehouse());
+    assert_eq!(table(&w, "orders"), table(&want, "orders"));
+    assert_eq!(table(&w, "orders_log"), table(&want, "orders_log"));
+    // The same records; the two tasks of a window run at once, so their order may differ.
+    let sorted = |w: &crate::support::Warehouse| {
+        let mut r = b_records(w);
+        r.sort();
+        r
+    };
+    assert_eq!(sorted(&w), sorted(&want));
+    // Ten window runs of ops_backfill, and the run of the backfill project itself.
+    assert_eq!(
+        w.scalar_i64("SELECT count(DISTINCT run_id) FROM etl_runs WHERE project = 'ops_backfill'"),
+        10
+    );
+
+    s.etl(&["backfill", "projects/backfill/project.rhai"])
+        .args(&["--from", "2025-01-01", "--to", "2025-01-02", "--days", "1"])
+        .args(&[
+            "--param",
+            "project_name=ops_backfill",
+            "--param",
+            "start_date=2025-01-01",
+        ])
+        .args(&["--param", "end_date=2025-01-02"])
+        .status(1)
+        .stderr_contains("run_backfill() runs only in a run started by `etl exec`")
+        .run();
+}
