@@ -147,6 +147,13 @@ impl Host {
             .map(Path::to_path_buf)
             .unwrap_or_else(|| PathBuf::from("."));
         let fence = Fence::from_config(&config, &project_dir);
+        // Lineage events name what each task read and loaded: the recorder notes it.
+        let recorder = options.recorder.or_else(|| {
+            config
+                .lineage
+                .is_some()
+                .then(|| Arc::new(Recorder::default()))
+        });
         Arc::new(Host {
             fence,
             phase: mode,
@@ -159,7 +166,8 @@ impl Host {
             connections: options.connections.unwrap_or_default(),
             wrapped: Mutex::new(HashMap::new()),
             mode: options.mode,
-            recorder: options.recorder,
+            // Lineage events name what each task read and loaded: the recorder notes it.
+            recorder,
             project_limits: OnceLock::new(),
             backfiller: OnceLock::new(),
         })
