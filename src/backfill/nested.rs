@@ -52,7 +52,7 @@ impl Backfiller for CommandBackfiller {
             parallel: 1,
             resume: r.resume,
             keep_going: r.keep_going,
-            dry_run: false,
+            dry_run: r.dry_run,
             jobs: None,
         };
         let project = r.project.clone();

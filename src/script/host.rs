@@ -120,6 +120,8 @@ pub struct BackfillRequest {
     pub tasks: Vec<String>,
     pub resume: bool,
     pub keep_going: bool,
+    /// The calling run writes nothing (`--dry-run`): the backfill only lists its windows.
+    pub dry_run: bool,
 }
 
 /// The `etl backfill` command as the script layer sees it: the command lives above the script

@@ -10,6 +10,7 @@ use rhai::{Engine, Map};
 use super::options::Options;
 use super::{fail, Res};
 use crate::context::current_task;
+use crate::runmode::RunMode;
 use crate::script::host::{BackfillRequest, Host};
 
 const OPTIONS: &[&str] = &[
@@ -55,6 +56,7 @@ fn run_backfill(host: &Host, opts: Map) -> Res<()> {
         tasks: o.strings("tasks")?.unwrap_or_default(),
         resume: o.bool("resume")?.unwrap_or(false),
         keep_going: o.bool("keep_going")?.unwrap_or(false),
+        dry_run: !matches!(host.mode, RunMode::Write),
     };
     let backfiller = host.backfiller.get().ok_or_else(|| {
         fail("run_backfill() runs only in a run started by `etl exec` (or launchers/run.sh), not in etl backfill, etl schedule or etl watch")
