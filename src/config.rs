@@ -49,6 +49,8 @@ struct FileConfig {
     connections: ConnectionDefaults,
     #[serde(default)]
     security: SecuritySection,
+    /// `[lineage]`: OpenLineage events (docs/operations.md#lineage).
+    lineage: Option<crate::lineage::LineageSection>,
 }
 
 /// `[security]`: what scripts may reach besides the configured databases
@@ -164,6 +166,8 @@ pub struct Config {
     pub timeouts: crate::connectors::Timeouts,
     /// `[security] allowed_paths`, absolute: the folders script files must be in (None: any).
     pub allowed_paths: Option<Vec<PathBuf>>,
+    /// `[lineage]`: where OpenLineage events go (None: nowhere).
+    pub lineage: Option<crate::lineage::LineageConfig>,
     connections: BTreeMap<String, String>,
     env_names: Vec<String>,
     /// The variables of `.env` beside the configuration (see dotenv.rs).
@@ -264,7 +268,13 @@ impl Config {
             .security
             .allowed_paths
             .map(|dirs| dirs.iter().map(|d| base_dir.join(d)).collect());
+        let lineage = file
+            .lineage
+            .map(|l| l.resolve(&base_dir))
+            .transpose()
+            .map_err(|e| EtlError::Config(format!("{}: {e}", display(&path))))?;
         Ok(Config {
+            lineage,
             path,
             base_dir,
             env: env_name,

@@ -15,6 +15,7 @@ pub mod dotenv;
 pub mod error;
 pub mod exec;
 pub mod launcher;
+pub mod lineage;
 pub mod load;
 pub mod logging;
 pub mod migrate;

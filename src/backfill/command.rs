@@ -20,12 +20,31 @@ use crate::outcome::{CliError, Outcome};
 use crate::runner;
 
 pub async fn command(config: Option<&Path>, args: BackfillArgs) -> Result<Outcome, CliError> {
+    let cancel = CancellationToken::new();
+    let on_signal = cancel.clone();
+    tokio::spawn(async move {
+        if tokio::signal::ctrl_c().await.is_ok() {
+            tracing::warn!("Interrupted: cancelling the backfill (loads in progress roll back).");
+            on_signal.cancel();
+        }
+    });
+    run(config, args, cancel, true).await
+}
+
+/// The backfill itself, stopped by `cancel`. `own_log`: the process log file is this
+/// backfill's (`etl backfill`); a backfill started by `run_backfill()` inside a run logs into
+/// that run's log instead.
+pub async fn run(
+    config: Option<&Path>,
+    args: BackfillArgs,
+    cancel: CancellationToken,
+    own_log: bool,
+) -> Result<Outcome, CliError> {
     let range = Range::parse(&args.from, &args.to, args.days).map_err(CliError::usage)?;
     if args.parallel == 0 {
         return Err(CliError::usage("--parallel must be 1 or more"));
     }
     let params = exec::parse_params(&args.params).map_err(CliError::usage)?;
-    let cancel = CancellationToken::new();
     let selection = runner::Selection {
         tasks: args.tasks.clone(),
         with_deps: args.with_deps,
@@ -70,8 +89,12 @@ pub async fn command(config: Option<&Path>, args: BackfillArgs) -> Result<Outcom
         return Ok(Outcome::Success);
     }
 
-    let stamp = crate::logging::process_stamp();
-    let log = exec::open_log(&project, &stamp, false, exec::LogTo::Process);
+    let log_path = if own_log {
+        let stamp = crate::logging::process_stamp();
+        exec::open_log(&project, &stamp, false, exec::LogTo::Process).path
+    } else {
+        None
+    };
     let to_run = slots
         .iter()
         .filter(|s| !matches!(s.state, State::Done(_)))
@@ -87,14 +110,6 @@ pub async fn command(config: Option<&Path>, args: BackfillArgs) -> Result<Outcom
         slots.len() - to_run,
         args.parallel
     );
-    let on_signal = cancel.clone();
-    tokio::spawn(async move {
-        if tokio::signal::ctrl_c().await.is_ok() {
-            tracing::warn!("Interrupted: cancelling the backfill (loads in progress roll back).");
-            on_signal.cancel();
-        }
-    });
-
     let plan = Arc::new(Plan {
         config: project.host.config.clone(),
         script: project.host.script.clone(),
@@ -104,12 +119,12 @@ pub async fn command(config: Option<&Path>, args: BackfillArgs) -> Result<Outcom
         cancel,
         total: slots.len(),
         range: range.clone(),
-        log_path: log.path.clone(),
+        log_path: log_path.clone(),
     });
     let started = Instant::now();
     run_windows(plan, &mut slots, args.parallel, args.keep_going).await;
     let outcome = conclude(&range, &slots, started);
-    if let Some(p) = &log.path {
+    if let Some(p) = &log_path {
         tracing::info!("Log: {}", p.display());
     }
     Ok(outcome)

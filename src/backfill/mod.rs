@@ -7,6 +7,7 @@
 
 mod args;
 mod command;
+mod nested;
 mod range;
 mod resume;
 mod slots;
@@ -14,6 +15,7 @@ mod summary;
 mod window_run;
 
 pub use args::BackfillArgs;
-pub use command::command;
+pub use command::{command, run};
+pub use nested::CommandBackfiller;
 pub use range::{Range, Window, MAX_WINDOWS};
 pub use resume::{completed_by, stored_bound};

@@ -35,6 +35,21 @@ pub struct ExecArgs {
     /// Send no mail from this run: no notification, and send_email() sends nothing
     #[arg(long)]
     pub no_notify: bool,
+    /// Run as one backfill window from this bound (included): a date, a local time, or a time
+    /// with an offset such as Airflow's {{ data_interval_start | ts }}
+    #[arg(
+        long,
+        value_name = "TIME",
+        requires = "to",
+        conflicts_with = "load_type"
+    )]
+    pub from: Option<String>,
+    /// The window's end (excluded); with --from
+    #[arg(long, value_name = "TIME", requires = "from")]
+    pub to: Option<String>,
+    /// Run each task once, whatever its `retries` (for schedulers that retry themselves)
+    #[arg(long)]
+    pub no_retries: bool,
 }
 
 impl ExecArgs {

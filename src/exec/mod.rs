@@ -8,9 +8,11 @@ mod command;
 mod log;
 mod prepare;
 mod run;
+mod window;
 
 pub use args::ExecArgs;
 pub use command::command;
 pub use log::{log_dir, open_log, LogTo, RunLog};
 pub use prepare::{check_options, compile, default_jobs, io, load_config, parse_params, prepare};
 pub use run::{failed_tasks, finish, new_run, remove_outputs, run_tasks, RunRequest};
+pub use window::{parse as parse_window, ExecWindow};

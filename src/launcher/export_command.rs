@@ -13,6 +13,7 @@ pub async fn export(config: Option<&Path>, what: ExportCommand) -> Result<Outcom
     let (args, cron) = match &what {
         ExportCommand::Cron(a) => (a, true),
         ExportCommand::Schtasks(a) => (a, false),
+        ExportCommand::Airflow(a) => return super::airflow_command::export(config, a).await,
     };
     check_env_name(args.env.as_deref())?;
     let t = load(config, &args.project, args.env.as_deref()).await?;

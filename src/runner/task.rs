@@ -44,8 +44,17 @@ fn run_map(run: &RunInfo, task: &str) -> Map {
     .collect()
 }
 
-/// Runs one task on this (blocking) thread, with its retries.
+/// Runs one task on this (blocking) thread, with its retries, between its lineage events.
 pub(super) fn execute(project: &Project, run: &Arc<RunInfo>, def: &TaskDef) -> TaskOutcome {
+    let lineage = crate::lineage::TaskLineage::start(project, run, &def.name);
+    let outcome = attempts(project, run, def);
+    if let Some(l) = lineage {
+        l.end(project, run, &outcome);
+    }
+    outcome
+}
+
+fn attempts(project: &Project, run: &Arc<RunInfo>, def: &TaskDef) -> TaskOutcome {
     let started = Instant::now();
     let start_time = Utc::now();
     let cancel = &project.host.io.cancel;

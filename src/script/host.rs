@@ -105,6 +105,30 @@ pub struct Host {
     project_limits: OnceLock<Limits>,
     /// `[security] allowed_paths`: the folders script files must be in (None: anywhere).
     pub fence: Option<Fence>,
+    /// What `run_backfill()` calls; set only by `etl exec`, so elsewhere it is refused.
+    pub backfiller: OnceLock<Arc<dyn Backfiller>>,
+}
+
+/// A backfill of another project, as `run_backfill()` asks for it.
+#[derive(Clone, Debug)]
+pub struct BackfillRequest {
+    /// The project's folder under the same `projects/` as this script.
+    pub project: String,
+    pub from: String,
+    pub to: String,
+    pub days: u32,
+    pub tasks: Vec<String>,
+    pub resume: bool,
+    pub keep_going: bool,
+    /// The calling run writes nothing (`--dry-run`): the backfill only lists its windows.
+    pub dry_run: bool,
+}
+
+/// The `etl backfill` command as the script layer sees it: the command lives above the script
+/// layer (which must not import commands), so `etl exec` hands its implementation in.
+pub trait Backfiller: Send + Sync {
+    /// Runs the backfill to its end; `Err` says what failed and what to do.
+    fn backfill(&self, request: BackfillRequest) -> Result<(), String>;
 }
 
 impl Host {
@@ -125,6 +149,13 @@ impl Host {
             .map(Path::to_path_buf)
             .unwrap_or_else(|| PathBuf::from("."));
         let fence = Fence::from_config(&config, &project_dir);
+        // Lineage events name what each task read and loaded: the recorder notes it.
+        let recorder = options.recorder.or_else(|| {
+            config
+                .lineage
+                .is_some()
+                .then(|| Arc::new(Recorder::default()))
+        });
         Arc::new(Host {
             fence,
             phase: mode,
@@ -137,8 +168,10 @@ impl Host {
             connections: options.connections.unwrap_or_default(),
             wrapped: Mutex::new(HashMap::new()),
             mode: options.mode,
-            recorder: options.recorder,
+            // Lineage events name what each task read and loaded: the recorder notes it.
+            recorder,
             project_limits: OnceLock::new(),
+            backfiller: OnceLock::new(),
         })
     }
 

@@ -49,6 +49,26 @@ impl Recorder {
         self.loads.lock().expect("recorder lock").push(event);
     }
 
+    /// What `task` read and loaded so far, left in place (lineage reads it beside `etl watch`).
+    pub fn of_task(&self, task: &str) -> (BTreeSet<PathBuf>, Vec<LoadEvent>) {
+        let inputs = self
+            .inputs
+            .lock()
+            .expect("recorder lock")
+            .get(task)
+            .cloned()
+            .unwrap_or_default();
+        let loads = self
+            .loads
+            .lock()
+            .expect("recorder lock")
+            .iter()
+            .filter(|l| l.task == task)
+            .cloned()
+            .collect();
+        (inputs, loads)
+    }
+
     /// Everything recorded since the last call.
     pub fn take(&self) -> Recorded {
         Recorded {

@@ -484,3 +484,112 @@ task("no_cursor", |run| dw.load(#{ from: csv_file("data/orders.csv"), into: "no_
         ran.stderr
     );
 }
+
+/// `etl exec --from/--to` (what an Airflow task runs): one window of load type B, written
+/// with an offset as Airflow's `ts` gives it, loads and audits exactly what the backfill
+/// window [01-04, 01-07) does, and replaces it when run again.
+#[test]
+fn exec_with_from_and_to_runs_one_backfill_window() {
+    let s = Sandbox::with_project("ops_backfill");
+    let window = [
+        "--from",
+        "2025-01-04T00:00:00+00:00",
+        "--to",
+        "2025-01-07T00:00:00+00:00",
+    ];
+    for _ in 0..2 {
+        s.etl(&["exec", SCRIPT, "--no-retries"])
+            .args(&window)
+            .env("TZ", "UTC")
+            .stderr_contains("window 2025-01-04 .. 2025-01-07")
+            .run();
+    }
+    let w = s.warehouse();
+    assert_eq!(w.count("orders_log"), 9, "the window's rows, once");
+    assert_eq!(w.count("orders"), 9);
+    let ids = w.rows("SELECT min(id), max(id) FROM orders_log");
+    assert_eq!(ids[0], [Some("10".into()), Some("18".into())]);
+    let records = b_records(&w);
+    assert_eq!(
+        records.len(),
+        8,
+        "2 runs x 2 tasks x (load + marker): {records:#?}"
+    );
+    for r in &records {
+        assert_eq!(r[2], "success", "{r:?}");
+        assert!(
+            r[4].starts_with("2025-01-04") && r[5].starts_with("2025-01-07"),
+            "{r:?}"
+        );
+    }
+    s.etl(&["exec", SCRIPT, "--from", "2025-01-04", "--load-type", "I"])
+        .status(2)
+        .stderr_contains("--to")
+        .run();
+}
+
+/// The backfill project (projects/backfill) started as any project is, through
+/// launchers/run.sh with params, backfills another project exactly as `etl backfill` does:
+/// the same rows, the same B records with the same windows. Outside `etl exec` its
+/// `run_backfill()` is refused.
+#[test]
+fn the_backfill_project_runs_another_projects_backfill_like_etl_backfill() {
+    let direct = Sandbox::with_project("ops_backfill");
+    backfill(&direct, &JAN).run();
+
+    let s = crate::launchers::sandbox(&["ops_backfill"]);
+    s.add_project(
+        &crate::support::repo().join("projects/backfill"),
+        "backfill",
+    );
+    let ran = crate::launchers::launch(
+        &s,
+        "run.sh",
+        &[
+            "backfill",
+            "--param",
+            "project_name=ops_backfill",
+            "--param",
+            "start_date=2025-01-01",
+            "--param",
+            "end_date=2025-01-31",
+            "--param",
+            "load_days=3",
+        ],
+        &[],
+    );
+    assert_eq!(ran.code, Some(0), "{}", ran.stderr);
+    assert!(
+        ran.stderr.contains("Backfill succeeded: 10 windows run"),
+        "{}",
+        ran.stderr
+    );
+    let (w, want) = (s.warehouse(), direct.warehouse());
+    assert_eq!(table(&w, "orders"), table(&want, "orders"));
+    assert_eq!(table(&w, "orders_log"), table(&want, "orders_log"));
+    // The same records; the two tasks of a window run at once, so their order may differ.
+    let sorted = |w: &crate::support::Warehouse| {
+        let mut r = b_records(w);
+        r.sort();
+        r
+    };
+    assert_eq!(sorted(&w), sorted(&want));
+    // Ten window runs of ops_backfill, and the run of the backfill project itself.
+    assert_eq!(
+        w.scalar_i64("SELECT count(DISTINCT run_id) FROM etl_runs WHERE project = 'ops_backfill'"),
+        10
+    );
+
+    s.etl(&["backfill", "projects/backfill/project.rhai"])
+        .args(&["--from", "2025-01-01", "--to", "2025-01-02", "--days", "1"])
+        .args(&[
+            "--param",
+            "project_name=ops_backfill",
+            "--param",
+            "start_date=2025-01-01",
+        ])
+        .args(&["--param", "end_date=2025-01-02"])
+        .status(1)
+        .stderr_contains("run_backfill() runs only in a run started by `etl exec`")
+        .run();
+}

@@ -16,4 +16,5 @@ mod export;
 mod generated_text;
 mod launcher_options;
 mod launchers;
+mod lineage;
 mod schedule;

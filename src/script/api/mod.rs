@@ -1,6 +1,7 @@
 //! The script API, one file per domain, all registered here (DESIGN.md §2).
 
 mod audit;
+mod backfill;
 mod checks;
 mod connection;
 mod files;

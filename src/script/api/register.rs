@@ -4,7 +4,9 @@ use std::sync::Arc;
 
 use rhai::{Engine, EvalAltResult, Position};
 
-use super::{audit, checks, connection, files, http, log, mail, project, relation, values};
+use super::{
+    audit, backfill, checks, connection, files, http, log, mail, project, relation, values,
+};
 use crate::script::host::Host;
 
 pub fn register(engine: &mut Engine, host: &Arc<Host>) {
@@ -18,6 +20,7 @@ pub fn register(engine: &mut Engine, host: &Arc<Host>) {
     checks::register(engine, host);
     log::register(engine);
     mail::register(engine, host);
+    backfill::register(engine, host);
 }
 
 /// An error raised by an API function. Its position is left empty so Rhai fills in the
