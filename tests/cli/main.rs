@@ -7,6 +7,7 @@ mod support;
 mod arguments;
 mod check_errors;
 mod checks;
+mod compressed;
 mod config;
 mod demo;
 mod facts;

@@ -6,6 +6,7 @@ mod checks;
 #[path = "../common/mod.rs"]
 mod common;
 mod facts;
+mod files;
 mod modes;
 mod scd2;
 mod timeout;

@@ -1,10 +1,11 @@
 use rhai::{Dynamic, Map};
 
 use super::encoding::Encoding;
+use crate::connectors::files::Compression;
 use crate::data::DataType;
 
-const VALID_KEYS: &str =
-    "header, delimiter, quote, null (or null_marker), types, columns, infer_rows, encoding";
+const VALID_KEYS: &str = "header, delimiter, quote, null (or null_marker), types, columns, \
+                          infer_rows, encoding, compression, file_column";
 
 /// How a CSV file is read: the options map of `csv_file(path, #{ ... })`.
 #[derive(Clone, Debug, PartialEq)]
@@ -23,6 +24,10 @@ pub struct CsvOptions {
     /// Rows sampled to infer types; 0 reads the whole file first.
     pub infer_rows: usize,
     pub encoding: Encoding,
+    /// None: by each file's extension (`.gz`, `.zst`, `.bz2`, else none).
+    pub compression: Option<Compression>,
+    /// A text column, after the file's own, holding the name of the file each row came from.
+    pub file_column: Option<String>,
 }
 
 impl Default for CsvOptions {
@@ -36,6 +41,8 @@ impl Default for CsvOptions {
             columns: None,
             infer_rows: 10_000,
             encoding: Encoding::Utf8,
+            compression: None,
+            file_column: None,
         }
     }
 }
@@ -71,6 +78,22 @@ impl CsvOptions {
                     o.encoding = Encoding::parse(&name).ok_or_else(|| {
                         format!("unknown encoding '{name}' (expected \"utf-8\", \"latin1\", \"iso-8859-1\" or \"windows-1252\")")
                     })?;
+                }
+                "compression" => {
+                    let name = string("compression", value)?;
+                    o.compression = Some(Compression::parse(&name).ok_or_else(|| {
+                        format!(
+                            "unknown compression '{name}' (expected {}; without the option the file's extension decides)",
+                            Compression::NAMES
+                        )
+                    })?);
+                }
+                "file_column" => {
+                    let name = string("file_column", value)?;
+                    if name.trim().is_empty() {
+                        return Err("file_column must name a column, such as \"_file\"".into());
+                    }
+                    o.file_column = Some(name);
                 }
                 other => {
                     return Err(format!(
@@ -192,7 +215,8 @@ mod tests {
         let o = opts(
             r#"#{ header: false, delimiter: "\t", quote: "'", "null": "\\N",
                   types: #{ amount: "numeric(12,2)", id: "bigint" },
-                  columns: ["id", "amount"], infer_rows: 0, encoding: "windows-1252" }"#,
+                  columns: ["id", "amount"], infer_rows: 0, encoding: "windows-1252",
+                  compression: "zstd", file_column: "_file" }"#,
         )
         .unwrap();
         assert!(!o.header);
@@ -210,6 +234,8 @@ mod tests {
         );
         assert_eq!(o.infer_rows, 0);
         assert_eq!(o.encoding, Encoding::Windows1252);
+        assert_eq!(o.compression, Some(Compression::Zstd));
+        assert_eq!(o.file_column.as_deref(), Some("_file"));
         assert_eq!(
             opts(r#"#{ encoding: "ISO-8859-1" }"#).unwrap().encoding,
             Encoding::Latin1
@@ -221,7 +247,7 @@ mod tests {
         let err = opts("#{ delim: \";\" }").unwrap_err();
         assert_eq!(
             err,
-            "unknown CSV option 'delim' (valid options: header, delimiter, quote, null (or null_marker), types, columns, infer_rows, encoding)"
+            "unknown CSV option 'delim' (valid options: header, delimiter, quote, null (or null_marker), types, columns, infer_rows, encoding, compression, file_column)"
         );
         assert!(opts("#{ delimiter: \";;\" }")
             .unwrap_err()
@@ -245,6 +271,9 @@ mod tests {
         assert!(opts("#{ encoding: \"utf-16\" }")
             .unwrap_err()
             .contains("unknown encoding 'utf-16'"));
+        assert!(opts("#{ compression: \"lz4\" }")
+            .unwrap_err()
+            .starts_with("unknown compression 'lz4' (expected \"gzip\", \"zstd\""));
         assert!(opts("#{ quote: \",\" }")
             .unwrap_err()
             .contains("must differ"));

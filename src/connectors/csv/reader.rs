@@ -1,4 +1,3 @@
-use std::fs::File;
 use std::io::Read;
 use std::path::PathBuf;
 use std::sync::OnceLock;
@@ -6,15 +5,18 @@ use std::sync::OnceLock;
 use super::infer::{self, Kind};
 use super::options::CsvOptions;
 use super::scanner::{Record, ScanError, Scanner};
+use crate::connectors::files::FileRef;
 use crate::connectors::{BatchSender, BatchStream, Io, ReadOptions, RowEstimate, Source};
 use crate::data::{bounded_record, Batch, Column, DataType, Reject, Schema, Value};
 use crate::error::{EtlError, Result};
 
-/// A CSV file read as typed batches. The schema comes from the header plus declared and
-/// inferred types; it is worked out once and reused by every `open`.
+/// A CSV file, or the files a glob matched, read as typed batches. The schema comes from the
+/// (first file's) header plus declared and inferred types; it is worked out once and reused by
+/// every `open`.
 pub struct CsvSource {
-    path: PathBuf,
-    /// The path as the script wrote it, for messages.
+    /// Read in this order; never empty.
+    files: Vec<FileRef>,
+    /// The path or pattern as the script wrote it, for messages.
     display: String,
     opts: CsvOptions,
     layout: OnceLock<Layout>,
@@ -27,12 +29,23 @@ struct Layout {
     declared: Vec<bool>,
     /// How many rows the inference looked at, and whether that was the whole file.
     sampled: (u64, bool),
+    /// The first file's header as written: every other file of a glob must have the same.
+    header: Vec<String>,
+    /// Columns that come from the file; `file_column`, when asked for, follows them.
+    from_file: usize,
 }
 
 impl CsvSource {
     pub fn new(path: PathBuf, display: String, opts: CsvOptions) -> CsvSource {
+        let file = FileRef::local(path, display.clone());
+        CsvSource::from_files(vec![file], display, opts)
+    }
+
+    /// The files of a glob (see `files::expand`), read one after the other as one relation.
+    pub fn from_files(files: Vec<FileRef>, display: String, opts: CsvOptions) -> CsvSource {
+        assert!(!files.is_empty(), "a CSV source reads at least one file");
         CsvSource {
-            path,
+            files,
             display,
             opts,
             layout: OnceLock::new(),
@@ -47,34 +60,18 @@ impl CsvSource {
         Ok(self.layout.get_or_init(|| layout))
     }
 
-    fn open_file(&self) -> Result<File> {
-        File::open(&self.path).map_err(|e| {
-            let source = if self.path.as_os_str() == self.display.as_str() {
-                e
-            } else {
-                std::io::Error::new(
-                    e.kind(),
-                    format!("{e} (looked for {})", self.path.display()),
-                )
-            };
-            EtlError::io(&self.display, source)
-        })
-    }
-
-    fn records<R: Read>(&self, src: R) -> Records<R> {
-        Records {
-            scanner: Scanner::new(src, self.opts.delimiter, self.opts.quote),
-            rec: Record::default(),
-            width: None,
-            opts: self.opts.clone(),
-            display: self.display.clone(),
-        }
+    fn records(&self, file: &FileRef) -> Result<Records<Box<dyn Read + Send>>> {
+        open_records(file, &self.opts)
     }
 
     /// Reads the header and, unless every type is declared, a sample of rows to infer types.
     fn read_layout(&self) -> Result<Layout> {
-        let mut rows = self.records(self.open_file()?);
-        let names = self.column_names(&mut rows)?;
+        let mut rows = self.records(&self.files[0])?;
+        let header = self.header(&mut rows)?;
+        let names = match &self.opts.columns {
+            Some(rename) => rename.clone(),
+            None => header.clone(),
+        };
         let config = |message: String| EtlError::Config(format!("csv {}: {message}", self.display));
         check_names(&names).map_err(|m| match self.opts.columns {
             Some(_) => config(format!("columns: {m}")),
@@ -130,20 +127,34 @@ impl CsvSource {
             }
         }
         let declared = types.iter().map(Option::is_some).collect();
-        let columns = names
+        let from_file = names.len();
+        let mut columns: Vec<Column> = names
             .into_iter()
             .zip(types)
             .zip(kinds)
             .map(|((name, ty), kind)| Column::new(name, ty.unwrap_or_else(|| kind.data_type())))
             .collect();
+        if let Some(name) = &self.opts.file_column {
+            if let Some(c) = columns.iter().find(|c| c.name.eq_ignore_ascii_case(name)) {
+                return Err(config(format!(
+                    "file_column '{name}' is also a column of the file ('{}'); pick another name",
+                    c.name
+                )));
+            }
+            columns.push(Column::new(name.clone(), DataType::TEXT));
+        }
         Ok(Layout {
             schema: Schema::new(columns),
             declared,
             sampled: (sampled, complete),
+            header,
+            from_file,
         })
     }
 
-    fn column_names<R: Read>(&self, rows: &mut Records<R>) -> Result<Vec<String>> {
+    /// The names in the file's header line as written (after the `columns` option's check
+    /// that it renames all of them); without a header, the `columns` option's names.
+    fn header<R: Read>(&self, rows: &mut Records<R>) -> Result<Vec<String>> {
         if !self.opts.header {
             return Ok(self.opts.columns.clone().unwrap_or_default());
         }
@@ -175,10 +186,77 @@ impl CsvSource {
                     rename.len()
                 ),
             )),
-            Some(rename) => Ok(rename.clone()),
-            None => Ok(header),
+            _ => Ok(header),
         }
     }
+}
+
+fn open_records(file: &FileRef, opts: &CsvOptions) -> Result<Records<Box<dyn Read + Send>>> {
+    let src = file.open(opts.compression).map_err(|e| {
+        let source = if file.path.as_os_str() == file.display.as_str() {
+            e
+        } else {
+            std::io::Error::new(
+                e.kind(),
+                format!("{e} (looked for {})", file.path.display()),
+            )
+        };
+        EtlError::io(&file.display, source)
+    })?;
+    Ok(records_of(src, &file.display, opts))
+}
+
+fn records_of<R: Read>(src: R, display: &str, opts: &CsvOptions) -> Records<R> {
+    Records {
+        scanner: Scanner::new(src, opts.delimiter, opts.quote),
+        rec: Record::default(),
+        width: None,
+        opts: opts.clone(),
+        display: display.to_string(),
+    }
+}
+
+/// Checks that a later file of a glob has the first file's header, so that its values land in
+/// the columns they belong to.
+fn check_header(
+    rows: &mut Records<Box<dyn Read + Send>>,
+    layout: &Layout,
+    first: &str,
+) -> Result<()> {
+    if !rows.next()? {
+        return Err(rows.error(
+            1,
+            "the file is empty, but a header line naming the columns was expected".into(),
+        ));
+    }
+    let mut scratch = String::new();
+    let mut header = Vec::with_capacity(rows.rec.len());
+    for i in 0..rows.rec.len() {
+        let (bytes, _) = rows.rec.field(i);
+        let name = rows
+            .opts
+            .encoding
+            .decode(bytes, &mut scratch)
+            .map_err(|_| rows.utf8_error(i, "the header"))?;
+        header.push(name.trim().to_string());
+    }
+    let same = header.len() == layout.header.len()
+        && header
+            .iter()
+            .zip(&layout.header)
+            .all(|(a, b)| a.eq_ignore_ascii_case(b));
+    if same {
+        return Ok(());
+    }
+    Err(rows.error(
+        1,
+        format!(
+            "the header ({}) differs from the header of {first} ({}); the files one pattern reads \
+             must have the same columns in the same order: narrow the pattern or load them separately",
+            header.join(", "),
+            layout.header.join(", ")
+        ),
+    ))
 }
 
 fn check_names(names: &[String]) -> std::result::Result<(), String> {
@@ -212,41 +290,65 @@ impl Source for CsvSource {
 
     fn open(&self, io: &Io, opts: &ReadOptions) -> Result<BatchStream> {
         let layout = self.layout()?.clone();
-        let mut rows = self.records(self.open_file()?);
+        // The first file is opened here so that a file that went away fails the open itself;
+        // the others are opened one at a time as the read reaches them.
+        let mut first = Some(self.records(&self.files[0])?);
+        let files = self.files.clone();
+        let csv = self.opts.clone();
         let schema = layout.schema.clone();
         let opts = opts.clone();
-        let header = self.opts.header;
-        let renamed = self.opts.columns.is_some();
         Ok(BatchStream::spawn_blocking(io, schema, move |tx| {
-            if header {
-                rows.next()?;
+            let mut counts = Counts::default();
+            for (i, file) in files.iter().enumerate() {
+                let mut rows = match first.take() {
+                    Some(rows) => rows,
+                    None => open_records(file, &csv)?,
+                };
+                if csv.header {
+                    if i == 0 {
+                        rows.next()?;
+                    } else {
+                        check_header(&mut rows, &layout, &files[0].display)?;
+                    }
+                }
+                rows.set_width(layout.from_file, csv.columns.is_some());
+                let name = csv.file_column.as_ref().map(|_| file.display.as_str());
+                produce(&mut rows, &layout, &opts, tx, name, &mut counts)?;
+                if opts.limit.is_some_and(|l| counts.good >= l) {
+                    break;
+                }
             }
-            rows.set_width(layout.schema.len(), renamed);
-            produce(&mut rows, &layout, &opts, tx)
+            Ok(())
         }))
     }
 
     /// Lines in the file (a quoted field may span lines, so it is an estimate), counted in
     /// chunks without parsing; the window, which the load applies, is not.
     fn estimate_rows(&self, _io: &Io, opts: &ReadOptions) -> Result<Option<RowEstimate>> {
-        let mut file = self.open_file()?;
         let mut buf = vec![0u8; 1 << 20];
-        let (mut lines, mut last) = (0u64, b'\n');
-        loop {
-            let n = file
-                .read(&mut buf)
-                .map_err(|e| EtlError::io(&self.display, e))?;
-            if n == 0 {
-                break;
+        let mut lines = 0u64;
+        for f in &self.files {
+            let mut file = f
+                .open(self.opts.compression)
+                .map_err(|e| EtlError::io(&f.display, e))?;
+            let (mut in_file, mut last) = (0u64, b'\n');
+            loop {
+                let n = file
+                    .read(&mut buf)
+                    .map_err(|e| EtlError::io(&f.display, e))?;
+                if n == 0 {
+                    break;
+                }
+                in_file += memchr::memchr_iter(b'\n', &buf[..n]).count() as u64;
+                last = buf[n - 1];
             }
-            lines += memchr::memchr_iter(b'\n', &buf[..n]).count() as u64;
-            last = buf[n - 1];
-        }
-        if last != b'\n' {
-            lines += 1;
-        }
-        if self.opts.header {
-            lines = lines.saturating_sub(1);
+            if last != b'\n' {
+                in_file += 1;
+            }
+            if self.opts.header {
+                in_file = in_file.saturating_sub(1);
+            }
+            lines += in_file;
         }
         let windowed = opts
             .window
@@ -264,23 +366,36 @@ impl Source for CsvSource {
     }
 }
 
+/// Rows read so far over all the files of a source.
+#[derive(Clone, Copy, Default)]
+struct Counts {
+    good: u64,
+    records: u64,
+}
+
 /// Reads rows into batches until the data, the limit or the consumer's interest runs out.
 /// With `keep_going` a record that cannot be read (wrong number of fields, a value that does
 /// not fit its column, invalid text) is set aside in the batch's rejects; a broken file
-/// structure (an unterminated quote) still ends the read.
+/// structure (an unterminated quote) still ends the read. `file`, when given, is the value of
+/// the `file_column` that follows the file's own columns.
 fn produce<R: Read>(
     rows: &mut Records<R>,
     layout: &Layout,
     opts: &ReadOptions,
     tx: &BatchSender,
+    file: Option<&str>,
+    counts: &mut Counts,
 ) -> Result<()> {
     let (batch_rows, limit) = (opts.batch_rows.max(1), opts.limit);
-    let columns = &layout.schema.columns;
-    let width = columns.len();
-    let mut batch = Batch::new(width, 1, batch_rows);
+    let columns = &layout.schema.columns[..layout.from_file];
+    let width = layout.schema.len();
+    let mut batch = Batch::new(width, counts.records + 1, batch_rows);
     let mut row: Vec<Value> = Vec::with_capacity(width);
     let mut scratch = String::new();
-    let (mut good, mut records) = (0u64, 0u64);
+    let Counts {
+        mut good,
+        mut records,
+    } = *counts;
     while limit.is_none_or(|l| good < l) && rows.next()? {
         records += 1;
         let read = rows.check_width().and_then(|()| {
@@ -292,6 +407,9 @@ fn produce<R: Read>(
                         .map_err(|m| (Some(column.name.clone()), rows.error(rows.rec.line, m)))?,
                 };
                 row.push(value);
+            }
+            if let Some(name) = file {
+                row.push(Value::Text(name.into()));
             }
             Ok(())
         });
@@ -320,6 +438,7 @@ fn produce<R: Read>(
             tx.send_blocking(full)?;
         }
     }
+    *counts = Counts { good, records };
     if !batch.is_empty() || !batch.rejects.is_empty() {
         tx.send_blocking(batch)?;
     }
@@ -975,14 +1094,14 @@ mod tests {
             pending: Vec::new(),
             dropped: dropped.clone(),
         };
-        let mut rows = src.records(endless);
+        let mut rows = records_of(endless, "data/data.csv", &src.opts);
         rows.set_width(2, false);
         let mut stream = BatchStream::spawn_blocking(&h.io(), layout.schema.clone(), move |tx| {
             let opts = ReadOptions {
                 batch_rows: 100,
                 ..ReadOptions::default()
             };
-            produce(&mut rows, &layout, &opts, tx)
+            produce(&mut rows, &layout, &opts, tx, None, &mut Counts::default())
         });
         let first = stream.next_blocking().unwrap().unwrap();
         assert_eq!(first.rows().next().unwrap()[0], text("1"));
@@ -1018,5 +1137,141 @@ mod tests {
             stream.next_blocking(),
             Some(Err(EtlError::Cancelled))
         ));
+    }
+
+    fn gzip(data: &str) -> Vec<u8> {
+        let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+        e.write_all(data.as_bytes()).unwrap();
+        e.finish().unwrap()
+    }
+
+    /// The files of a glob over `raw/` in the harness's folder, as `csv_file` finds them.
+    fn glob(h: &Harness, files: &[(&str, Vec<u8>)], pattern: &str, opts: CsvOptions) -> CsvSource {
+        let raw = h.dir.path().join("raw");
+        std::fs::create_dir_all(&raw).unwrap();
+        for (name, content) in files {
+            std::fs::write(raw.join(name), content).unwrap();
+        }
+        let found = crate::connectors::files::expand(&h.dir.path().join(pattern), pattern).unwrap();
+        CsvSource::from_files(found, pattern.into(), opts)
+    }
+
+    #[test]
+    fn compressed_files_read_like_plain_ones_by_extension_or_option() {
+        let h = Harness::new();
+        let csv = "id,amount,note\n1,12.50,\"a,b\"\n2,,\"\"\n";
+        let zst = ruzstd::encoding::compress_to_vec(
+            csv.as_bytes(),
+            ruzstd::encoding::CompressionLevel::Fastest,
+        );
+        let mut bz = bzip2::write::BzEncoder::new(Vec::new(), bzip2::Compression::fast());
+        bz.write_all(csv.as_bytes()).unwrap();
+        let files = [
+            ("a.csv", csv.as_bytes().to_vec()),
+            ("b.csv.gz", gzip(csv)),
+            ("c.csv.zst", zst),
+            ("d.csv.bz2", bz.finish().unwrap()),
+        ];
+        let plain = h.rows(&glob(&h, &files[..1], "raw/a.csv", CsvOptions::default()));
+        let plain = plain.unwrap();
+        assert_eq!(plain[0], [Value::Int32(1), dec("12.50"), text("a,b")]);
+        assert_eq!(plain[1], [Value::Int32(2), Value::Null, text("")]);
+        for (name, _) in &files[1..] {
+            let src = glob(&h, &files, &format!("raw/{name}"), CsvOptions::default());
+            assert_eq!(
+                h.types(&src),
+                ["id integer", "amount numeric(4,2)", "note text"]
+            );
+            assert_eq!(h.rows(&src).unwrap(), plain, "{name}");
+        }
+        // A name that does not say: the option does.
+        std::fs::write(h.dir.path().join("raw/export.dat"), gzip(csv)).unwrap();
+        let src = CsvSource::new(
+            h.dir.path().join("raw/export.dat"),
+            "raw/export.dat".into(),
+            with(|o| o.compression = Some(crate::connectors::files::Compression::Gzip)),
+        );
+        assert_eq!(h.rows(&src).unwrap(), plain);
+    }
+
+    #[test]
+    fn a_truncated_gzip_file_fails_with_the_file_and_what_to_do() {
+        let h = Harness::new();
+        let body: String = (1..=50_000).map(|i| format!("{i},row {i}\n")).collect();
+        let data = gzip(&format!("id,name\n{body}"));
+        let cut = data[..data.len() * 2 / 3].to_vec();
+        let src = glob(
+            &h,
+            &[("cut.csv.gz", cut)],
+            "raw/cut.csv.gz",
+            CsvOptions::default(),
+        );
+        let err = h.rows(&src).unwrap_err().to_string();
+        assert!(err.starts_with("raw/cut.csv.gz:"), "{err}");
+        assert!(err.contains("the compressed data ends early"), "{err}");
+    }
+
+    #[test]
+    fn a_glob_reads_its_files_in_name_order_and_can_name_each_rows_file() {
+        let h = Harness::new();
+        let files = [
+            ("2024-01-02.csv.gz", gzip("id,name\n3,c\n")),
+            ("2024-01-01.csv", b"id,name\n1,a\n2,b\n".to_vec()),
+            ("2024-01-03.csv", b"ID,Name\n4,\"\"\n".to_vec()),
+        ];
+        let src = glob(
+            &h,
+            &files,
+            "raw/2024-*.csv*",
+            with(|o| o.file_column = Some("_file".into())),
+        );
+        assert_eq!(h.types(&src), ["id integer", "name text", "_file text"]);
+        let rows = h.rows(&src).unwrap();
+        let file = |n: &str| text(&format!("raw/2024-01-0{n}"));
+        assert_eq!(
+            rows,
+            vec![
+                vec![Value::Int32(1), text("a"), file("1.csv")],
+                vec![Value::Int32(2), text("b"), file("1.csv")],
+                vec![Value::Int32(3), text("c"), file("2.csv.gz")],
+                vec![Value::Int32(4), text(""), file("3.csv")],
+            ]
+        );
+        // A limit spans the files.
+        let opts = ReadOptions {
+            limit: Some(3),
+            ..ReadOptions::default()
+        };
+        let n: usize = h.batches(&src, &opts).unwrap().iter().map(Batch::len).sum();
+        assert_eq!(n, 3);
+
+        let clash = glob(
+            &h,
+            &files,
+            "raw/2024-*.csv*",
+            with(|o| o.file_column = Some("NAME".into())),
+        );
+        let err = clash.schema(&h.io()).unwrap_err().to_string();
+        assert!(
+            err.contains("file_column 'NAME' is also a column of the file ('name')"),
+            "{err}"
+        );
+    }
+
+    #[test]
+    fn a_file_of_a_glob_with_other_columns_is_refused() {
+        let h = Harness::new();
+        let files = [
+            ("a.csv", b"id,name\n1,a\n".to_vec()),
+            ("b.csv", b"id,title\n2,b\n".to_vec()),
+        ];
+        let src = glob(&h, &files, "raw/*.csv", CsvOptions::default());
+        let err = h.rows(&src).unwrap_err().to_string();
+        assert_eq!(
+            err,
+            "raw/b.csv:1: the header (id, title) differs from the header of raw/a.csv (id, name); \
+             the files one pattern reads must have the same columns in the same order: narrow the \
+             pattern or load them separately"
+        );
     }
 }

@@ -1,6 +1,7 @@
 //! Relations: lazy descriptions of rows (`conn.table`, `conn.sql`, `csv_file`) with optional
 //! row-level script steps. Nothing is read until a load, `.rows()`, `.count()` or an output.
 
+use std::path::PathBuf;
 use std::sync::Arc;
 
 use rhai::{Array, Dynamic, Engine, FnPtr, Map, NativeCallContext};
@@ -8,6 +9,8 @@ use rhai::{Array, Dynamic, Engine, FnPtr, Map, NativeCallContext};
 use super::values::{dynamic_type, from_dynamic, row_to_map};
 use super::{fail, Res};
 use crate::connectors::csv::{CsvOptions, CsvSource};
+use crate::connectors::files::{self, FileRef};
+use crate::connectors::json::{JsonOptions, JsonSource};
 use crate::connectors::{ReadOptions, Source};
 use crate::data::{Batch, Column, Schema};
 use crate::error::{EtlError, Result};
@@ -36,7 +39,10 @@ pub enum Origin {
         params: crate::connectors::Params,
     },
     Csv {
+        /// The path or glob, resolved against the project's folder.
         path: std::path::PathBuf,
+        /// The files it named when the script ran, in the order they are read.
+        files: Vec<std::path::PathBuf>,
         /// The options as given (types, delimiter, ...).
         options: String,
     },
@@ -71,8 +77,10 @@ impl Relation {
 
     /// Notes, for `etl watch`, the file this relation reads (CSV) as an input of the task.
     pub fn record_read(&self, host: &Host) {
-        if let Origin::Csv { path, .. } = &self.origin {
-            host.record_input(path);
+        if let Origin::Csv { files, .. } = &self.origin {
+            for path in files {
+                host.record_input(path);
+            }
         }
     }
 
@@ -128,6 +136,14 @@ pub fn register(engine: &mut Engine, host: &Arc<Host>) {
     engine.register_fn("csv_file", move |path: &str, opts: Map| {
         csv_file(&h, path, opts)
     });
+    let h = host.clone();
+    engine.register_fn("json_file", move |path: &str| {
+        json_file(&h, path, Map::new())
+    });
+    let h = host.clone();
+    engine.register_fn("json_file", move |path: &str, opts: Map| {
+        json_file(&h, path, opts)
+    });
     engine.register_fn("map", |r: &mut Relation, f: FnPtr| r.with(Step::Map(f)));
     engine.register_fn("filter", |r: &mut Relation, f: FnPtr| {
         r.with(Step::Filter(f))
@@ -171,19 +187,58 @@ pub fn register(engine: &mut Engine, host: &Arc<Host>) {
 }
 
 fn csv_file(host: &Host, path: &str, opts: Map) -> Res<Relation> {
-    let opts =
-        CsvOptions::from_map(&opts).map_err(|e| fail(format!("csv_file(\"{path}\"): {e}")))?;
-    let file = host
-        .script_file(path)
-        .map_err(|e| fail(format!("csv_file(\"{path}\"): {e}")))?;
+    let err = |e: String| fail(format!("csv_file(\"{path}\"): {e}"));
+    let opts = CsvOptions::from_map(&opts).map_err(err)?;
+    let (pattern, files) = file_set(host, path).map_err(err)?;
     let origin = Origin::Csv {
-        path: file.clone(),
+        path: pattern,
+        files: local_paths(&files),
         options: format!("{opts:?}"),
     };
     Ok(Relation::with_origin(
-        Arc::new(CsvSource::new(file, path.to_string(), opts)),
+        Arc::new(CsvSource::from_files(files, path.to_string(), opts)),
         origin,
     ))
+}
+
+fn json_file(host: &Host, path: &str, opts: Map) -> Res<Relation> {
+    let err = |e: String| fail(format!("json_file(\"{path}\"): {e}"));
+    let opts = JsonOptions::from_map(&opts).map_err(err)?;
+    let (pattern, files) = file_set(host, path).map_err(err)?;
+    // The same origin as a CSV file's: `etl watch` re-runs the task when one of them changes.
+    let origin = Origin::Csv {
+        path: pattern,
+        files: local_paths(&files),
+        options: format!("{opts:?}"),
+    };
+    Ok(Relation::with_origin(
+        Arc::new(JsonSource::from_files(files, path.to_string(), opts)),
+        origin,
+    ))
+}
+
+/// The local files among `files`, which `etl watch` can watch.
+fn local_paths(files: &[FileRef]) -> Vec<PathBuf> {
+    files
+        .iter()
+        .filter(|f| f.object.is_none())
+        .map(|f| f.path.clone())
+        .collect()
+}
+
+/// The files a path or glob names, resolved against the project's folder and fenced by
+/// `[security] allowed_paths`; the resolved path or pattern too.
+fn file_set(host: &Host, path: &str) -> std::result::Result<(PathBuf, Vec<FileRef>), String> {
+    if files::is_url(path) {
+        return Ok((PathBuf::from(path), files::objects(path)?));
+    }
+    let pattern = host.script_file(path)?;
+    let mut files = files::expand(&pattern, path)?;
+    // A glob's matches are checked one by one: a symbolic link among them may point elsewhere.
+    for f in &mut files {
+        f.path = host.script_file(&f.path.to_string_lossy())?;
+    }
+    Ok((pattern, files))
 }
 
 fn rows(host: &Host, ctx: &NativeCallContext, r: &Relation) -> Res<Array> {

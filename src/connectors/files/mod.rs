@@ -1,0 +1,22 @@
+//! What every file source shares, whatever the format: which files a path or glob names (in a
+//! stable order) and the decompressing reader that sits under the format's parser.
+
+mod compression;
+mod paths;
+mod remote;
+
+pub use compression::Compression;
+pub use paths::{expand, FileRef};
+pub use remote::{is_url, list as list_objects, Object};
+
+/// The objects an object-store URL (`s3://bucket/raw/*.csv.gz`) names, as files to read.
+pub fn objects(url: &str) -> Result<Vec<FileRef>, String> {
+    Ok(list_objects(url)?
+        .into_iter()
+        .map(|(display, object)| FileRef {
+            path: display.clone().into(),
+            display,
+            object: Some(std::sync::Arc::new(object)),
+        })
+        .collect())
+}
