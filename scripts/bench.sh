@@ -4,6 +4,7 @@
 #   scripts/bench.sh                    1,000,000 rows, every step
 #   scripts/bench.sh --rows 5000000     the memory check: peak RSS must not grow with N
 #   scripts/bench.sh --steps a,b,s      only some steps (see below)
+#   scripts/bench.sh checks scd2        the warehouse-layer steps alone (k and v; issue 13)
 #
 # Needs: PostgreSQL at 127.0.0.1:5432 (user postgres, trust) with psql; /usr/bin/time (GNU);
 # a Rust toolchain; optionally MariaDB at 127.0.0.1:3306 (root, no password) with the mariadb
@@ -23,8 +24,14 @@
 #   f   etl MariaDB -> PostgreSQL, full load                 target <= 1.15 x (b), <= 32 MiB
 #   e0  etl incremental (key + cursor, --load-type I), first run: loads everything
 #   e   etl incremental after 1% of the rows changed and 1% inserted    target < 0.5 s
+#   k0  etl PostgreSQL -> PostgreSQL, full load (as d), no checks
+#   k   the same with the six built-in checks (not_null, unique, accepted_values,
+#       relationships, row_count, range)                   target <= 1.30 x (k0)
+#   v0  etl SCD2 of an N-row customers dimension, first run (one version per key)
+#   v   the same after 1% of the customers changed         target <= 3 s
 #
-# (--steps takes the letters a,b,c,s,d,f,e; f includes f0 and e includes e0.) Every etl step
+# (--steps takes the letters a,b,c,s,d,f,e,k,v; f includes f0, e e0, k k0 and v v0. The words
+# `checks` and `scd2` as arguments select k and v.) Every etl step
 # uses the release binary (built first), a project under benches/projects/ and
 # benches/etl.toml, and runs after VACUUM ANALYZE + CHECKPOINT into a dropped target. After
 # each load the target is compared with the source by per-column checksums computed in SQL
@@ -52,7 +59,8 @@ MY_USER=${BENCH_MY_USER:-root}
 STEP_TIMEOUT=${BENCH_STEP_TIMEOUT:-900}
 
 ROWS=1000000
-STEPS=a,b,c,s,d,f,e
+STEPS=a,b,c,s,d,f,e,k,v
+WORDS=""
 BUILD=1
 REPEAT=1
 KEEP=0
@@ -63,7 +71,8 @@ usage() {
 
 Options:
   --rows N       rows in the dataset (default 1000000)
-  --steps LIST   comma-separated steps to run (default a,b,c,s,d,f,e); b always runs
+  --steps LIST   comma-separated steps to run (default a,b,c,s,d,f,e,k,v); b always runs
+  checks, scd2   (arguments) run only these groups: k0+k, v0+v (with b, the baseline)
   --repeat N     run each step but e0/e N times and keep the best time (and the largest
                  peak RSS): steadier ratios on a busy machine (default 1)
   --no-build     use the existing release binary instead of running cargo build --release
@@ -83,10 +92,13 @@ while [ $# -gt 0 ]; do
     --no-build) BUILD=0; shift ;;
     --keep) KEEP=1; shift ;;
     -h | --help) usage; exit 0 ;;
+    checks) WORDS+=,k; shift ;;
+    scd2) WORDS+=,v; shift ;;
     *) echo "unknown argument: $1 (see --help)" >&2; exit 2 ;;
   esac
 done
 ROWS=${ROWS//_/}
+[ -z "$WORDS" ] || STEPS=${WORDS#,}
 if ! [[ $ROWS =~ ^[1-9][0-9]*$ ]] || [ "$ROWS" -lt 200 ]; then
   echo "--rows must be a whole number of at least 200, not '$ROWS'" >&2
   exit 2
@@ -96,7 +108,7 @@ if ! [[ $REPEAT =~ ^[1-9][0-9]*$ ]]; then
   exit 2
 fi
 for s in ${STEPS//,/ }; do
-  case $s in a | b | c | s | d | e | f) ;; *) echo "unknown step '$s' in --steps (valid: a,b,c,s,d,f,e)" >&2; exit 2 ;; esac
+  case $s in a | b | c | s | d | e | f | k | v) ;; *) echo "unknown step '$s' in --steps (valid: a,b,c,s,d,f,e,k,v)" >&2; exit 2 ;; esac
 done
 want() { [[ ,$STEPS,b, == *,$1,* ]]; }
 
@@ -148,7 +160,7 @@ trap 'exit 143' TERM
 
 # Results per step.
 declare -A DESC ROWS_OF SECS RSS_KB STATUS CHECK ERR TAIL
-ORDER=(a b c s d f0 f e0 e)
+ORDER=(a b c s d f0 f e0 e k0 k v0 v)
 DESC=(
   [a]='psql \copy CSV (text COPY)'
   [b]='psql \copy binary file (baseline)'
@@ -159,6 +171,10 @@ DESC=(
   [f]='etl MariaDB -> PG, full'
   [e0]='etl incremental, first run (all)'
   [e]='etl incremental, 1% changed + 1% new'
+  [k0]='etl PG -> PG, full, no checks'
+  [k]='etl PG -> PG, full, 6 checks'
+  [v0]='etl SCD2 dimension, first run'
+  [v]='etl SCD2 dimension, 1% changed'
 )
 
 # error_tail FILE: the lines that say what went wrong: all of a short output; of a long one,
@@ -364,6 +380,11 @@ loaded=$(pg -Atc 'SELECT count(*) FROM orders')
 [ "$loaded" = "$ROWS" ] || { echo "orders has $loaded rows, expected $ROWS" >&2; exit 2; }
 say "source checksums"
 remember original
+if want k || want v; then
+  customers=$((ROWS > 200000 ? ROWS : 200000))
+  say "creating the source table customers ($customers rows)"
+  pg -v rows="$customers" -f "$HELPERS/customers.sql" >/dev/null
+fi
 SETUP_DONE=1
 
 # ---------------------------------------------------------------------------------------------
@@ -475,6 +496,65 @@ if want f; then
   fi
 fi
 
+# (k) runs before (e) and (v), which change its sources.
+if want k; then
+  ROWS_OF[k0]=$ROWS
+  ROWS_OF[k]=$ROWS
+  for step in k0 k; do
+    say "($step) ${DESC[$step]}"
+    on=off
+    [ "$step" = k ] && on=on
+    if etl_step "$step" "$REPEAT" "drop_table bench.orders_chk" pg_checks --param "checks=$on"; then
+      verify "$step" bench.orders_chk original
+    fi
+  done
+  # The check results of (k), recorded beside the audit table: six, all passed.
+  if [ "${STATUS[k]:-}" = ok ]; then
+    passed=$(pg -Atc "SELECT count(*) FILTER (WHERE status = 'passed') || '/' || count(*) FROM etl.etl_checks WHERE run_id = (SELECT max(run_id) FROM etl.etl_checks)" 2>&1 || true)
+    say "(k) checks passed: $passed"
+    [ "$passed" = 6/6 ] || CHECK[k]=MISMATCH
+  fi
+  done_with bench.orders_chk
+fi
+
+# (v): the dimension must hold every source row as its current version, and one closed
+# version per changed row.
+verify_scd2() {
+  local step=$1 changed=$2 out
+  out=$(pg -At -F ' ' <<SQL 2>&1 || true
+SELECT count(*), count(*) FILTER (WHERE is_current), count(*) FILTER (WHERE valid_to IS NOT NULL) FROM bench.dim_customer;
+SELECT count(*) FROM customers c FULL JOIN (SELECT * FROM bench.dim_customer WHERE is_current) d USING (id)
+ WHERE (c.name, c.email, c.country, c.segment, c.signup_date, c.visits) IS DISTINCT FROM (d.name, d.email, d.country, d.segment, d.signup_date, d.visits);
+SQL
+  )
+  local n
+  n=$(pg -Atc 'SELECT count(*) FROM customers')
+  if [ "$out" = "$((n + changed)) $n $changed"$'\n'0 ]; then
+    CHECK[$step]=OK
+  else
+    CHECK[$step]=MISMATCH
+  fi
+  say "($step) check: ${CHECK[$step]} (versions, current, closed; rows differing from the source: $(tr '\n' ';' <<<"$out"))"
+}
+
+if want v; then
+  customers=$(pg -Atc 'SELECT count(*) FROM customers')
+  ROWS_OF[v0]=$customers
+  say "(v0) ${DESC[v0]}: $customers rows"
+  if etl_step v0 1 "drop_table bench.dim_customer" pg_scd2; then
+    verify_scd2 v0 0
+    changed=$(pg -At -f "$HELPERS/change_customers.sql")
+    ROWS_OF[v]=$customers
+    say "(v) ${DESC[v]}: $changed of $customers rows changed"
+    if etl_step v 1 : pg_scd2; then
+      verify_scd2 v "$changed"
+    fi
+  else
+    fail v "the first SCD2 run (v0) failed"
+  fi
+  done_with bench.dim_customer
+fi
+
 if want e; then
   say "(e0) ${DESC[e0]}"
   ROWS_OF[e0]=$ROWS
@@ -517,7 +597,7 @@ printf '%-4s %-38s %9s %8s %10s %9s %7s  %s\n' step what rows seconds rows/s 'pe
 printf '%-4s %-38s %9s %8s %10s %9s %7s  %s\n' ---- ---- ---- ------- ------ -------- ----- -----
 failed=0
 for step in "${ORDER[@]}"; do
-  case $step in f0) want f || continue ;; e0) want e || continue ;; *) want "$step" || continue ;; esac
+  case $step in f0 | e0 | k0 | v0) want "${step:0:1}" || continue ;; *) want "$step" || continue ;; esac
   st=${STATUS[$step]:-not run}
   rows=${ROWS_OF[$step]:--}
   if [ "$st" = ok ]; then
@@ -555,6 +635,17 @@ target c 1.10 32
 target d 1.10 32
 target f 1.15 32
 target e "" 32 0.5
+if [ "${STATUS[k]:-}" = ok ] && [ "${STATUS[k0]:-}" = ok ]; then
+  awk -v k="${SECS[k]}" -v k0="${SECS[k0]}" 'BEGIN { r = k / k0
+    printf "(k)  checks add %.0f%% to the load: %.2f s vs %.2f s (target <= +30%%: %s)\n", (r - 1) * 100, k, k0, r <= 1.30 ? "met" : "MISSED" }'
+elif want k; then
+  echo "(k)  not measured (${STATUS[k]:-not run})"
+fi
+if [ "${STATUS[v]:-}" = ok ]; then
+  awk -v s="${SECS[v]}" 'BEGIN { printf "(v)  %.2f s (target <= 3 s: %s)\n", s, s <= 3 ? "met" : "MISSED" }'
+elif want v; then
+  echo "(v)  not measured (${STATUS[v]:-not run})"
+fi
 for step in "${ORDER[@]}"; do
   if [ "${STATUS[$step]:-}" = FAILED ] || [ "${STATUS[$step]:-}" = skipped ]; then
     printf '\n(%s) %s: %s\n' "$step" "${STATUS[$step]}" "${ERR[$step]:-}"
@@ -583,9 +674,9 @@ if [ "$(wc -l <<<"$all_results")" -gt 1 ]; then
   awk -F'\t' 'FNR == 1 { n = FILENAME; sub(/.*results-/, "", n); sub(/\.tsv$/, "", n); sizes[++ns] = n; next }
     $5 == "ok" { rss[$1, n] = sprintf("%.1f", $4 / 1024); steps[$1] = 1 }
     END {
-      split("a b c s d f0 f e0 e", order, " ")
+      split("a b c s d f0 f e0 e k0 k v0 v", order, " ")
       printf "%-6s", "step"; for (i = 1; i <= ns; i++) printf " %12s", sizes[i] " rows"; printf "\n"
-      for (j = 1; j <= 9; j++) { st = order[j]; if (!(st in steps)) continue
+      for (j = 1; j <= 13; j++) { st = order[j]; if (!(st in steps)) continue
         printf "%-6s", "(" st ")"; for (i = 1; i <= ns; i++) printf " %12s", ((st, sizes[i]) in rss) ? rss[st, sizes[i]] : "-"; printf "\n" }
     }' $all_results
 fi
