@@ -1,7 +1,9 @@
 #!/usr/bin/env python3
 """Writes projects/demo/data/{customers,orders}.csv: deterministic, small, and full of the
 cases a loader gets wrong (NULL vs '', quotes, commas, newlines, non-ASCII, big decimals,
-microsecond timestamps). Re-running it gives the same bytes."""
+microsecond timestamps); and customers_day2.csv, the customers as of a later day (`--param
+day=2`): a few moved country or VIP status on 2025-07-01 (new dimension versions), one changed
+email (corrected in place) and two are new. Re-running it gives the same bytes."""
 import csv
 import io
 import random
@@ -14,6 +16,12 @@ rnd = random.Random(20261129)
 FIRST = ["Ana", "Zoë", "Jürgen", "François", "Søren", "Łukasz", "Aiko", "José", "Ölüm", "Mary-Jane", "O'Brien", "Nguyễn"]
 LAST = ["Müller", "García", "Smith", "Østergaard", "Kowalski", "Tanaka", "D'Angelo", "Brontë", "Ivanova", "Li", "van der Berg"]
 COUNTRIES = ["DE", "FR", "ES", "PL", "JP", "DK", "US", "GB", "VN", "TR", "NL"]
+# changed_at: when a customer's row became true (the dimension's effective_from).
+SINCE = "2025-01-01 00:00:00"
+CHANGED = "2025-07-01 00:00:00"
+MOVED = [3, 7, 42, 99, 250]  # change country on CHANGED
+VIP_FLIPPED = [10, 11]  # change vip on CHANGED
+NEW_EMAIL = 5  # a correction of an untracked column: updated in place, no new version
 STATUSES = ["new", "paid", "shipped", "cancelled", "returned"]
 NOTES = ["gift wrap", 'says "urgent"', "call first, then deliver", "two\nlines", "tab\there", "back\\slash", "東京 office", "   ", "émigré café", "50% off; code=\"X,Y\""]
 
@@ -44,7 +52,7 @@ def customers(n):
         country = None if rnd.random() < 0.03 else rnd.choice(COUNTRIES)
         signup = date(2020, 1, 1) + timedelta(days=rnd.randrange(0, 2000))
         vip = rnd.random() < 0.1
-        yield [i, name, email, country, signup.isoformat(), "true" if vip else "false"]
+        yield [i, name, email, country, signup.isoformat(), "true" if vip else "false", SINCE]
 
 
 def orders(n, n_customers):
@@ -74,12 +82,34 @@ def orders(n, n_customers):
         ]
 
 
+def day2(rows):
+    """The customers file of a later day: MOVED, VIP_FLIPPED and NEW_EMAIL changed, 2 new."""
+    for row in rows:
+        row = list(row)
+        i = row[0]
+        if i in MOVED:
+            row[3] = COUNTRIES[(COUNTRIES.index(row[3]) + 1) % len(COUNTRIES)] if row[3] else "DE"
+            row[6] = CHANGED
+        if i in VIP_FLIPPED:
+            row[5] = "false" if row[5] == "true" else "true"
+            row[6] = CHANGED
+        if i == NEW_EMAIL:
+            row[2] = f"customer{i}@example.org"
+        yield row
+    yield [501, "Zoë Kowalski", "customer501@example.com", "FR", "2025-06-30", "false", CHANGED]
+    yield [502, "Aiko Tanaka", None, "JP", "2025-06-30", "true", CHANGED]
+
+
+CUSTOMER_HEADER = ["id", "name", "email", "country", "signup_date", "vip", "changed_at"]
+
 if __name__ == "__main__":
     OUT.mkdir(parents=True, exist_ok=True)
-    write(OUT / "customers.csv", ["id", "name", "email", "country", "signup_date", "vip"], customers(500))
+    day1 = list(customers(500))
+    write(OUT / "customers.csv", CUSTOMER_HEADER, day1)
     write(
         OUT / "orders.csv",
         ["id", "customer_id", "status", "amount", "quantity", "note", "is_paid", "created_at", "updated_at"],
         orders(3000, 500),
     )
-    print(f"wrote {OUT}/customers.csv and {OUT}/orders.csv")
+    write(OUT / "customers_day2.csv", CUSTOMER_HEADER, day2(day1))
+    print(f"wrote {OUT}/customers.csv, customers_day2.csv and orders.csv")

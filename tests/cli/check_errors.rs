@@ -192,8 +192,15 @@ fn wrong_option_type() {
 fn valid_project_lists_its_tasks_without_connecting() {
     let s = Sandbox::with_demo();
     s.check("demo")
-        .stdout_contains(&format!("{}: project 'demo' v1.0.0 is valid: 4 tasks", script("demo")))
-        .stdout_contains("\n  customers\n  orders\n  sales_by_country (after customers, orders)\n  export (after sales_by_country)\n")
+        .stdout_contains(&format!(
+            "{}: project 'demo' v2.0.0 is valid: 6 tasks",
+            script("demo")
+        ))
+        .stdout_contains(
+            "\n  stg_customers\n  stg_orders\n  dim_customer (after stg_customers)\n  \
+             fact_orders (after dim_customer, stg_orders)\n  \
+             sales_by_country_month (after fact_orders)\n  export (after sales_by_country_month)\n",
+        )
         .run();
     assert!(!s.exists("metadata/warehouse.db"));
     assert!(

@@ -1,5 +1,6 @@
-//! The shipped demo, run from a copy: every CSV value arrives exactly, the audit table has one
-//! record per load, the summary CSV and the log are written.
+//! The shipped demo, run from a copy: every CSV value arrives exactly in staging, the audit
+//! table has one record per load, the aggregate's CSV and the log are written. (Its history
+//! over two days, on SQLite and PostgreSQL: tests/migrate/demo.rs.)
 
 use std::collections::HashMap;
 
@@ -71,8 +72,8 @@ fn demo_tables_hold_exactly_the_csv_values() {
     let s = run_demo();
     let w = s.warehouse();
     for (file, table, nullable) in [
-        ("customers.csv", "customers", "email"),
-        ("orders.csv", "orders", "note"),
+        ("customers.csv", "stg_customers", "email"),
+        ("orders.csv", "stg_orders", "note"),
     ] {
         let (header, mut expected) = csv_of(file);
         for (i, name) in header
@@ -128,11 +129,11 @@ fn demo_tables_hold_exactly_the_csv_values() {
 
     // Decimals are exact text, never floats: the largest amount and the zeros keep their digits.
     assert_eq!(
-        w.rows("SELECT amount FROM orders WHERE id = 997"),
+        w.rows("SELECT amount FROM stg_orders WHERE id = 997"),
         vec![vec![Some("9999999999.99".to_string())]]
     );
     assert_eq!(
-        w.scalar_i64("SELECT count(*) FROM orders WHERE typeof(amount) <> 'text'"),
+        w.scalar_i64("SELECT count(*) FROM stg_orders WHERE typeof(amount) <> 'text'"),
         0
     );
     let (header, csv) = csv_of("orders.csv");
@@ -140,16 +141,16 @@ fn demo_tables_hold_exactly_the_csv_values() {
     let zeros = count_in_column(&csv, amount, Some("0.00"));
     assert!(zeros > 0);
     assert_eq!(
-        w.scalar_i64("SELECT count(*) FROM orders WHERE amount = '0.00'"),
+        w.scalar_i64("SELECT count(*) FROM stg_orders WHERE amount = '0.00'"),
         zeros as i64
     );
     // Timestamps keep their microseconds (the fraction is stored in its shortest exact form).
     assert_eq!(
-        w.rows("SELECT created_at FROM orders WHERE id = 278"),
+        w.rows("SELECT created_at FROM stg_orders WHERE id = 278"),
         vec![vec![Some("2025-01-07 02:11:12.643".to_string())]]
     );
     assert_eq!(
-        w.rows("SELECT created_at, updated_at FROM orders WHERE id = 1"),
+        w.rows("SELECT created_at, updated_at FROM stg_orders WHERE id = 1"),
         vec![vec![
             Some("2025-08-09 17:14:24.991860".to_string()),
             Some("2025-08-13 02:01:25.270604".to_string())
@@ -170,15 +171,17 @@ fn demo_audit_has_one_success_record_per_load_and_per_task() {
             && r.environment == "dev"),
         "{audit:#?}"
     );
-    for table in ["customers", "orders"] {
+    for table in ["stg_customers", "stg_orders", "dim_customer", "fact_orders"] {
         let loads = w.audit_of(table);
         assert_eq!(loads.len(), 1, "one record for {table}: {loads:#?}");
         assert_eq!(loads[0].status, "success");
         assert_eq!(loads[0].task, table);
         assert_eq!(loads[0].number_of_records, Some(w.count(table)));
     }
-    assert_eq!(w.count("customers"), 500);
-    assert_eq!(w.count("orders"), 3000);
+    assert_eq!(w.count("stg_customers"), 500);
+    assert_eq!(w.count("stg_orders"), 3000);
+    assert_eq!(w.count("dim_customer"), 500);
+    assert_eq!(w.count("fact_orders"), 3000);
     // Tasks without a load get a task-level record.
     let task_level: Vec<(String, String)> = audit
         .iter()
@@ -188,11 +191,11 @@ fn demo_audit_has_one_success_record_per_load_and_per_task() {
     assert_eq!(
         task_level,
         vec![
-            ("sales_by_country".to_string(), "success".to_string()),
+            ("sales_by_country_month".to_string(), "success".to_string()),
             ("export".to_string(), "success".to_string())
         ]
     );
-    assert_eq!(audit.len(), 4);
+    assert_eq!(audit.len(), 6);
 }
 
 #[test]
@@ -202,35 +205,40 @@ fn demo_writes_the_summary_csv_and_a_log() {
     let outputs = s.files_in("metadata/output/demo");
     assert_eq!(outputs.len(), 1, "{outputs:?}");
     assert!(
-        outputs[0].starts_with("sales_by_country_") && outputs[0].ends_with(".csv"),
+        outputs[0].starts_with("sales_by_country_month_") && outputs[0].ends_with(".csv"),
         "{outputs:?}"
     );
     let (header, rows) = parse_csv(&s.read(&format!("metadata/output/demo/{}", outputs[0])));
     assert_eq!(
         header,
         [
+            "month",
             "country",
             "orders",
             "paid_orders",
             "items",
-            "revenue",
-            "first_order",
-            "last_order"
+            "revenue"
         ]
     );
-    let countries = w.scalar_i64(
-        "SELECT count(DISTINCT coalesce(c.country, '(unknown)')) FROM orders o LEFT JOIN customers c ON c.id = o.customer_id",
+    // One row per month and country, counted from staging without the star in between.
+    let groups = w.scalar_i64(
+        "SELECT count(*) FROM (SELECT DISTINCT substr(o.created_at, 1, 7), \
+         CASE WHEN c.id IS NULL THEN '(unknown)' ELSE coalesce(c.country, '(none)') END \
+         FROM stg_orders o LEFT JOIN stg_customers c ON c.id = o.customer_id)",
     );
-    assert!(countries > 1);
-    assert_eq!(rows.len() as i64, countries, "one row per country");
-    let mut names: Vec<&str> = rows.iter().map(|r| r[0].as_deref().unwrap()).collect();
+    assert_eq!(groups, 129);
+    assert_eq!(rows.len() as i64, groups, "one row per month and country");
+    let mut names: Vec<String> = rows
+        .iter()
+        .map(|r| format!("{:?}/{:?}", r[0], r[1]))
+        .collect();
     names.sort_unstable();
     names.dedup();
-    assert_eq!(names.len(), rows.len(), "countries are unique: {names:?}");
+    assert_eq!(names.len(), rows.len(), "groups are unique: {names:?}");
     // Every order is counted once.
     let total: i64 = rows
         .iter()
-        .map(|r| r[1].as_deref().unwrap().parse::<i64>().unwrap())
+        .map(|r| r[2].as_deref().unwrap().parse::<i64>().unwrap())
         .sum();
     assert_eq!(total, 3000);
 
@@ -242,7 +250,7 @@ fn demo_writes_the_summary_csv_and_a_log() {
     );
     let log = s.logs("demo");
     assert!(
-        log.contains("Loaded 3000 rows into orders") && log.contains("Run succeeded"),
+        log.contains("Loaded 3000 rows into stg_orders") && log.contains("Run succeeded"),
         "{log}"
     );
 }

@@ -91,7 +91,7 @@ fn runs_prints_the_audit_history() {
         .iter()
         .filter(|l| l.contains(run_id.as_str()))
         .collect();
-    assert_eq!(records.len(), 4, "{out}");
+    assert_eq!(records.len(), 6, "{out}");
     assert!(
         records
             .iter()
