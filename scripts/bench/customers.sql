@@ -17,7 +17,7 @@ SELECT i,
        (ARRAY['DE', 'ES', 'FR', 'US', 'TR', 'BR', 'JP', 'IN'])[1 + i % 8],
        (ARRAY['retail', 'smb', 'enterprise'])[1 + (i / 7) % 3],
        date '2020-01-01' + (i % 1500),
-       (i * 7919) % 1000
+       (i::bigint * 7919 % 1000)::int
 FROM generate_series(1, :rows) AS i;
 
 VACUUM ANALYZE customers;
