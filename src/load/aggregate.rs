@@ -160,24 +160,26 @@ fn rebuild(
     let touched_name = beside_audit(audit_store.as_ref(), TOUCHED);
     let quote = |name: &str| target.quote_table(name);
     // Created outside the load's transaction, once: loads look for them in theirs.
-    sql.execute(
-        io,
-        &format!(
+    let create = [
+        format!(
             "CREATE TABLE IF NOT EXISTS {} (aggregate_table TEXT NOT NULL, read_table TEXT NOT NULL, \
              window_column TEXT NOT NULL)",
             quote(&watch_name)
         ),
-        &Vec::new(),
-    )?;
-    sql.execute(
-        io,
-        &format!(
+        format!(
             "CREATE TABLE IF NOT EXISTS {} (id {identity} PRIMARY KEY, run_id TEXT NOT NULL, \
              read_table TEXT NOT NULL, day TEXT)",
             quote(&touched_name)
         ),
-        &Vec::new(),
-    )?;
+    ];
+    for ddl in &create {
+        // Two aggregates creating it at once: PostgreSQL fails the second with a duplicate
+        // catalog entry once the first commits; it exists then.
+        if let Err(e) = sql.execute(io, ddl, &Vec::new()) {
+            tracing::debug!("Creating an aggregate table raced another run ({e}); trying again.");
+            sql.execute(io, ddl, &Vec::new())?;
+        }
+    }
     let consumed: Option<i64> = audit_store
         .watermark(io, &run.project, &spec.into)?
         .and_then(|t| t.trim().parse().ok());

@@ -192,3 +192,18 @@ fn lookback_catches_a_late_row_without_duplicates_and_keeps_the_watermark() {
     .stdout_contains("lookback 2 hours below the watermark 2025-02-10 09:00:00")
     .run();
 }
+
+#[test]
+fn lookback_is_refused_where_rows_read_again_would_be_appended() {
+    let s = Sandbox::with_project("dw_agg");
+    sales(&s, FIRST);
+    s.exec("dw_agg").args(&["--load-type", "I"]).run();
+    s.exec("dw_agg")
+        .args(&["--load-type", "I", "--param", "lookback=2 hours", "--param", "append=yes"])
+        .status(1)
+        .stderr_contains("lookback \"2 hours\" cannot be used here: without a key the rows read again would be appended twice")
+        .run();
+    let w = s.warehouse();
+    assert_eq!(w.count("fact_sales"), 4, "nothing was appended");
+    assert_eq!(w.audit_of("fact_sales").last().unwrap().status, "failed");
+}

@@ -143,11 +143,11 @@ fn scd1_stamps_a_missing_key_and_clears_it_when_it_comes_back() {
     };
     load("1,Ann\n2,Bob\n", "scd1: 2 inserted, 0 updated");
     load("1,Ann\n", "scd1: 0 inserted, 1 updated");
-    assert_eq!(gone(), ["1 Ann false", "2 Bob true"]);
+    assert_eq!(gone(), ["1 Ann f", "2 Bob t"]);
     assert_eq!(
         text(&db, "SELECT data_type FROM information_schema.columns WHERE table_name = 'dim_customer' AND column_name = 'deleted_at'"),
         ["timestamp with time zone"]
     );
     load("1,Ann\n2,Bob\n", "scd1: 0 inserted, 1 updated");
-    assert_eq!(gone(), ["1 Ann false", "2 Bob false"]);
+    assert_eq!(gone(), ["1 Ann f", "2 Bob f"]);
 }
