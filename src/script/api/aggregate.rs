@@ -80,8 +80,13 @@ fn aggregate(c: &Conn, spec: Map) -> Res<Map> {
     let mut out = Map::new();
     out.insert("table".into(), spec.into.clone().into());
     if !matches!(c.host.mode, RunMode::Write) {
-        tracing::info!(table = %spec.into, "Would rebuild the touched windows of {} (this run writes nothing).", spec.into);
+        let note = format!(
+            "Would rebuild the touched windows of {} (this run writes nothing).",
+            spec.into
+        );
+        tracing::info!(table = %spec.into, "{note}");
         out.insert("skipped".into(), true.into());
+        out.insert("note".into(), note.into());
         return Ok(out);
     }
     let f = run_aggregate(&conn, &c.host.task_io(), &task, &spec).map_err(fail)?;
