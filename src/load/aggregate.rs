@@ -184,15 +184,16 @@ fn rebuild(
         .watermark(io, &run.project, &spec.into)?
         .and_then(|t| t.trim().parse().ok());
 
-    let mut txn = target.begin(
-        io,
-        &LoadIdentity {
-            project: run.project.clone(),
-            run_id: run.id.clone(),
-            run_started: run.started_at,
-            table: spec.into.clone(),
-        },
-    )?;
+    let load_id = LoadIdentity {
+        project: run.project.clone(),
+        run_id: run.id.clone(),
+        run_started: run.started_at,
+        table: spec.into.clone(),
+    };
+    let mut txn = target.begin(io, &load_id)?;
+    // Holding the table's lock proves that earlier runs still `running` on it died.
+    let (stale, params) = audit_store.close_stale_statement(&load_id);
+    txn.execute(&stale, &params)?;
     let (watch, touched) = (quote(&watch_name), quote(&touched_name));
     let agg = vec![("agg".to_string(), text(&spec.into.to_ascii_lowercase()))];
 
