@@ -17,16 +17,9 @@ pub(crate) struct SoftDelete {
     pub complete: bool,
 }
 
-/// Adds the stamp column when the table lacks it; refuses a source that brings a column of
-/// that name (etl owns it: a loaded value would be overwritten on every run).
-pub(super) fn ensure_column(
-    txn: &mut dyn TargetTxn,
-    table: &str,
-    target: &TableId,
-    loaded: &[&str],
-    have: &[TargetColumn],
-    sd: &SoftDelete,
-) -> Result<()> {
+/// Refuses a source that brings a column of the stamp's name: etl owns it (a loaded value
+/// would be overwritten on every run).
+pub(super) fn refuse_loaded(table: &str, loaded: &[&str], sd: &SoftDelete) -> Result<()> {
     if loaded.iter().any(|c| c.eq_ignore_ascii_case(&sd.column)) {
         return Err(EtlError::load(
             table,
@@ -37,6 +30,16 @@ pub(super) fn ensure_column(
             ),
         ));
     }
+    Ok(())
+}
+
+/// Adds the stamp column when the table lacks it.
+pub(super) fn ensure_column(
+    txn: &mut dyn TargetTxn,
+    target: &TableId,
+    have: &[TargetColumn],
+    sd: &SoftDelete,
+) -> Result<()> {
     if !have.iter().any(|c| c.name.eq_ignore_ascii_case(&sd.column)) {
         txn.add_column(
             target,

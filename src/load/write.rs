@@ -189,6 +189,9 @@ fn prepare_existing(
     existing: Option<Vec<TargetColumn>>,
 ) -> Result<Write> {
     let created = existing.is_none();
+    if let Some(sd) = &plan.soft_delete {
+        super::soft_delete::refuse_loaded(&plan.table, &plan.schema.names(), sd)?;
+    }
     let have = match existing {
         None => {
             let defs: Vec<ColumnDef> = plan
@@ -217,8 +220,7 @@ fn prepare_existing(
         }
     };
     if let Some(sd) = &plan.soft_delete {
-        let loaded = plan.schema.names();
-        super::soft_delete::ensure_column(txn, &plan.table, &target, &loaded, &have, sd)?;
+        super::soft_delete::ensure_column(txn, &target, &have, sd)?;
     }
     let mut columns = Vec::with_capacity(plan.schema.len());
     for col in &plan.schema.columns {

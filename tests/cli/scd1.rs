@@ -92,3 +92,26 @@ fn soft_delete_with_a_cursor_is_refused_and_writes_nothing() {
         .run();
     assert!(!s.warehouse().table_exists("dim_customer"));
 }
+
+#[test]
+fn a_source_bringing_the_stamp_column_fails_and_leaves_the_dimension_as_it_was() {
+    let s = Sandbox::with_project("dw_scd1");
+    customers(&s, "1,Ann\n2,Bob\n");
+    s.exec("dw_scd1").run();
+    customers(&s, "1,Ann\n");
+    s.exec("dw_scd1").run();
+    let before = deleted(&s);
+
+    s.write(
+        "projects/dw_scd1/data/customers.csv",
+        "customer_id,name,deleted_at\n1,Anna,\n",
+    );
+    s.exec("dw_scd1")
+        .status(1)
+        .stderr_contains("the source has a column 'deleted_at', which soft_delete stamps itself")
+        .run();
+    assert_eq!(deleted(&s), before, "the failed load changed nothing");
+    let audit = s.warehouse().audit_of("dim_customer");
+    assert_eq!(audit.last().unwrap().status, "failed");
+    assert_eq!(audit.len(), 3);
+}
