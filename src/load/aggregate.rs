@@ -191,6 +191,10 @@ fn rebuild(
         table: spec.into.clone(),
     };
     let mut txn = target.begin(io, &load_id)?;
+    // Days as loads recorded them: a timestamp with time zone falls on its UTC day.
+    for set in target.stable_text_sql() {
+        txn.execute(set, &Vec::new())?;
+    }
     // Holding the table's lock proves that earlier runs still `running` on it died.
     let (stale, params) = audit_store.close_stale_statement(&load_id);
     txn.execute(&stale, &params)?;
