@@ -6,8 +6,8 @@
 mod connection;
 pub mod csv;
 pub mod dialect;
-pub mod http;
 pub mod files;
+pub mod http;
 mod io;
 pub mod json;
 pub mod mysql;

@@ -237,6 +237,8 @@ impl CheckTarget for InTxn<'_> {
 struct Session {
     txn: Box<dyn TargetTxn>,
     write: Write,
+    /// Aggregates read this table: the load records the days it touches.
+    watch: Option<super::touched::Watch>,
 }
 
 impl Load<'_> {
@@ -276,6 +278,8 @@ impl Load<'_> {
             (LoadMode::Append, LoadType::Backfill) => window.clone(),
             _ => None,
         };
+        // Rows a reloaded backfill window deletes are not listed anywhere the aggregates see.
+        let deletes_unlisted = replace_window.is_some();
         let pushed_down = source.applies_window();
         let opts = ReadOptions {
             keep_going: spec.rejects_allowed(),
@@ -358,16 +362,26 @@ impl Load<'_> {
         audit.status = Status::Success.as_str().into();
         audit.number_of_records = Some(self.figures.rows as i64);
         audit.data_min_date = self.figures.min.as_ref().and_then(Value::to_text);
-        audit.data_max_date = self
-            .figures
-            .max
-            .as_ref()
+        // The watermark never moves back: a lookback re-reads rows below it, and their
+        // maximum may be lower than the watermark it started from.
+        let previous = audit.previous_max_date.as_deref();
+        let max = self.figures.max.as_ref().filter(|m| {
+            let prev = previous
+                .zip(m.data_type())
+                .and_then(|(p, t)| Value::parse(p, &t).ok());
+            prev.is_none_or(|p| m.compare(&p) != Some(std::cmp::Ordering::Less))
+        });
+        audit.data_max_date = max
             .and_then(Value::to_text)
             .or_else(|| audit.previous_max_date.clone());
         audit.end_script_execution_time = Some(Utc::now());
         let id = audit.id.expect("audit record inserted");
         match session {
-            Some(Session { mut txn, write }) => {
+            Some(Session {
+                mut txn,
+                write,
+                watch,
+            }) => {
                 let written = txn.end_write()?;
                 if !spec.lookups.is_empty() {
                     let unknown =
@@ -394,6 +408,17 @@ impl Load<'_> {
                     }
                 }
                 self.check(txn.as_mut(), &write)?;
+                if let Some(watch) = &watch {
+                    super::touched::capture(
+                        txn.as_mut(),
+                        self.target,
+                        watch,
+                        &write,
+                        &self.identity.run_id,
+                        &spec.into,
+                        deletes_unlisted,
+                    )?;
+                }
                 let counts = write::put(txn.as_mut(), self.target, &write, written)?;
                 let (sql, params) = self.audit_store.update_statement(id, &self.audit);
                 txn.execute(&sql, &params)?;
@@ -480,6 +505,8 @@ impl Load<'_> {
         if closed > 0 {
             tracing::warn!(table = %self.spec.into, records = closed, "Marked {closed} audit record(s) of runs that stopped without finishing as failed.");
         }
+        let watch =
+            super::touched::watched(txn.as_mut(), self.target, self.audit_store, &self.spec.into)?;
         let filled = self.spec.lookups.len();
         let schema = super::lookup::with_filled(schema, &self.spec.lookups, &self.spec.into)?;
         let plan = LoadPlan {
@@ -490,15 +517,23 @@ impl Load<'_> {
             mode,
             replace_window,
             allow_type_change: self.spec.allow_type_change,
-            checked: !self.spec.checks.is_empty() || filled > 0,
+            // A watched append is staged too, so its new rows' days can be read.
+            checked: !self.spec.checks.is_empty() || filled > 0 || watch.is_some(),
             scd2: self.spec.scd2.clone().map(|spec| super::scd::Scd2Plan {
                 spec,
                 now: Value::TimestampTz(self.identity.run_started.trunc_subsecs(6)),
                 complete: self.complete,
             }),
+            soft_delete: self.spec.soft_delete.clone().map(|column| {
+                super::soft_delete::SoftDelete {
+                    column,
+                    now: Value::TimestampTz(self.identity.run_started.trunc_subsecs(6)),
+                    complete: self.complete && self.spec.limit.is_none(),
+                }
+            }),
         };
         let write = write::prepare(txn.as_mut(), self.target, &plan)?;
-        Ok(Session { txn, write })
+        Ok(Session { txn, write, watch })
     }
 }
 

@@ -77,6 +77,10 @@ pub struct LoadSpec {
     pub scd2: Option<super::scd::Scd2Spec>,
     /// Surrogate keys filled from dimensions once the rows are staged.
     pub lookups: Vec<super::lookup::Lookup>,
+    /// `lookback`: an incremental read starts this far below the watermark (late rows).
+    pub lookback: Option<super::lookback::Lookback>,
+    /// `scd1(#{ soft_delete })`: the column stamped on keys a complete read no longer has.
+    pub soft_delete: Option<String>,
 }
 
 impl LoadSpec {

@@ -52,6 +52,8 @@ fn spec(key: &[&str], cursor: Option<&str>) -> LoadSpec {
         on_check_fail: super::checks::Severity::Error,
         scd2: None,
         lookups: Vec::new(),
+        lookback: None,
+        soft_delete: None,
     }
 }
 

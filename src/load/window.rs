@@ -45,6 +45,21 @@ pub fn resolve_window(
             format!("mode '{}' needs a key: add `key: [\"id\"]`", mode.as_str()),
         ));
     }
+    if let Some(lb) = &spec.lookback {
+        let why = if spec.key.is_empty() || mode == LoadMode::Append {
+            Some("without a key the rows read again would be appended twice: add `key: [..]` so they are merged")
+        } else if spec.cursor.is_none() {
+            Some("it moves the watermark of a `cursor`, and this load has none")
+        } else {
+            None
+        };
+        if let Some(why) = why {
+            return Err(EtlError::load(
+                &spec.into,
+                format!("lookback \"{}\" cannot be used here: {why}", lb.text),
+            ));
+        }
+    }
     let Some(col) = &spec.cursor else {
         if run.load_type == LoadType::Backfill {
             if mode == LoadMode::Append {
@@ -94,7 +109,13 @@ pub fn resolve_window(
         _ if mode == LoadMode::Full => {}
         LoadType::Incremental => {
             previous_max = watermark()?;
-            window.since = previous_max.as_deref().map(parse).transpose()?;
+            let mark = previous_max.as_deref().map(parse).transpose()?;
+            window.since = match (&spec.lookback, mark) {
+                (Some(lb), Some(mark)) => {
+                    Some(lb.below(&mark).map_err(|e| EtlError::load(&spec.into, e))?)
+                }
+                (_, mark) => mark,
+            };
             // With a key the boundary rows are merged again (idempotent); without one they
             // were appended last time and must not be appended twice.
             window.since_inclusive = !spec.key.is_empty();

@@ -34,6 +34,8 @@ pub(crate) struct LoadPlan {
     /// The last this many columns of `schema` are not in the rows: lookups fill them once
     /// the rows are staged.
     pub filled: usize,
+    /// `scd1(#{ soft_delete })`: keys missing from a complete read are stamped, not deleted.
+    pub soft_delete: Option<super::soft_delete::SoftDelete>,
 }
 
 /// Where a load's rows go, decided before the first row is written.
@@ -51,6 +53,7 @@ pub(super) struct Write {
     /// Where the key columns are in a written row, and their names.
     pub key_columns: Vec<(usize, String)>,
     scd2: Option<super::scd::Scd2Plan>,
+    soft_delete: Option<super::soft_delete::SoftDelete>,
 }
 
 impl Write {
@@ -62,6 +65,14 @@ impl Write {
     /// The written columns, named as in the table.
     pub fn columns(&self) -> &[String] {
         &self.columns
+    }
+
+    pub fn mode(&self) -> LoadMode {
+        self.mode
+    }
+
+    pub fn soft_delete(&self) -> Option<&super::soft_delete::SoftDelete> {
+        self.soft_delete.as_ref()
     }
 
     /// The table the load is for (`into` may be a stage or a replacement).
@@ -107,7 +118,16 @@ pub(super) fn put(
             updated: 0,
         }),
         LoadMode::Append => Ok(inserted),
-        LoadMode::Merge => txn.merge(&w.into, &w.target, &w.columns, &w.key),
+        LoadMode::Merge => {
+            // Before the merge, which may drop its stage once done.
+            let stamped = match &w.soft_delete {
+                Some(sd) => super::soft_delete::apply(txn, on, w, sd)?,
+                None => 0,
+            };
+            let mut counts = txn.merge(&w.into, &w.target, &w.columns, &w.key)?;
+            counts.updated += stamped;
+            Ok(counts)
+        }
         LoadMode::Scd2 => {
             let plan = w.scd2.as_ref().expect("an SCD2 load has its plan");
             super::scd::apply(txn, on, w, plan)
@@ -157,6 +177,7 @@ fn prepare_full(
         key,
         types,
         scd2: None,
+        soft_delete: None,
     })
 }
 
@@ -168,6 +189,9 @@ fn prepare_existing(
     existing: Option<Vec<TargetColumn>>,
 ) -> Result<Write> {
     let created = existing.is_none();
+    if let Some(sd) = &plan.soft_delete {
+        super::soft_delete::refuse_loaded(&plan.table, &plan.schema.names(), sd)?;
+    }
     let have = match existing {
         None => {
             let defs: Vec<ColumnDef> = plan
@@ -195,6 +219,9 @@ fn prepare_existing(
             have
         }
     };
+    if let Some(sd) = &plan.soft_delete {
+        super::soft_delete::ensure_column(txn, &target, &have, sd)?;
+    }
     let mut columns = Vec::with_capacity(plan.schema.len());
     for col in &plan.schema.columns {
         match find(&have, &col.name) {
@@ -241,6 +268,7 @@ fn prepare_existing(
         key,
         types,
         scd2: plan.scd2.clone(),
+        soft_delete: plan.soft_delete.clone(),
     })
 }
 

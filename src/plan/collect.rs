@@ -116,7 +116,15 @@ fn describe(conn: &Connection, req: LoadRequest<'_>) -> Result<LoadView> {
     let resolved = resolve_window(run, io, source, spec, &mut || {
         audit.watermark(io, &run.project, &spec.into)
     })?;
-    let window = describe_window(resolved.window.as_ref(), resolved.mode, run, audit_exists);
+    let mut window = describe_window(resolved.window.as_ref(), resolved.mode, run, audit_exists);
+    if let (Some(lb), LoadType::Incremental, Some(mark)) =
+        (&spec.lookback, run.load_type, &resolved.previous_max)
+    {
+        window.push_str(&format!(
+            "; lookback {} below the watermark {mark} (late rows are merged again)",
+            lb.text
+        ));
+    }
 
     // The rows' columns: the source's, or what its `.map` makes of the first rows.
     transform.start(&source.schema(io)?);

@@ -128,6 +128,8 @@ mod tests {
             on_check_fail: crate::load::checks::Severity::Error,
             scd2: None,
             lookups: Vec::new(),
+            lookback: None,
+            soft_delete: None,
         };
         assert!(cast_flag(&t("integer"), &t("bigint"), &spec).is_none());
         assert!(cast_flag(&t("bigint"), &t("integer"), &spec)

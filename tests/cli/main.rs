@@ -4,6 +4,7 @@
 
 mod support;
 
+mod aggregates;
 mod arguments;
 mod check_errors;
 mod checks;
@@ -16,6 +17,7 @@ mod interrupt;
 mod limits;
 mod loads;
 mod runner;
+mod scd1;
 mod scd2;
 mod timeout;
 mod trust;

@@ -2,6 +2,7 @@
 //! tests/projects/pg_*/ run with `ETL_CONN_WAREHOUSE` pointing at a throwaway database, and the
 //! assertions read the database itself (tables, types, the audit table).
 
+mod aggregates;
 mod checks;
 #[path = "../common/mod.rs"]
 mod common;

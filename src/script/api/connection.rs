@@ -11,7 +11,7 @@ use super::{fail, Res};
 use crate::connectors::{Access, Connection, Params, TableOptions, DEFAULT_BATCH_ROWS};
 use crate::context::current_task;
 use crate::load::checks::Severity;
-use crate::load::{LoadMode, LoadRequest, LoadSpec, Lookup, NullCursor, Scd2Spec, Track};
+use crate::load::{LoadMode, LoadRequest, LoadSpec, Lookback, Lookup, NullCursor, Scd2Spec, Track};
 use crate::script::host::Host;
 use crate::script::record::LoadEvent;
 
@@ -21,7 +21,7 @@ use crate::script::record::LoadEvent;
 #[derive(Clone)]
 pub struct Conn {
     pub name: String,
-    host: Arc<Host>,
+    pub(super) host: Arc<Host>,
 }
 
 impl Conn {
@@ -44,9 +44,12 @@ const LOAD_OPTIONS: &[&str] = &[
     "checks",
     "on_check_fail",
     "lookups",
+    "lookback",
 ];
 /// `scd2()` takes a load's options but `mode`, and these.
 const SCD2_OPTIONS: &[&str] = &["track", "effective_from", "deletes", "surrogate_key"];
+/// `scd1()` takes a load's options but `mode` (always a merge on the key), and these.
+const SCD1_OPTIONS: &[&str] = &["soft_delete"];
 /// Small results only: `query` is for lookups and checks, loads stream.
 const MAX_QUERY_ROWS: usize = 100_000;
 
@@ -114,11 +117,15 @@ pub fn register(engine: &mut Engine, host: &Arc<Host>) {
         scalar(c, sql, p)
     });
     engine.register_fn("load", |ctx: NativeCallContext, c: &mut Conn, spec: Map| {
-        load(&ctx, c, spec, false)
+        load(&ctx, c, spec, Kind::Load)
+    });
+    engine.register_fn("scd1", |ctx: NativeCallContext, c: &mut Conn, spec: Map| {
+        load(&ctx, c, spec, Kind::Scd1)
     });
     engine.register_fn("scd2", |ctx: NativeCallContext, c: &mut Conn, spec: Map| {
-        load(&ctx, c, spec, true)
+        load(&ctx, c, spec, Kind::Scd2)
     });
+    super::aggregate::register(engine);
 }
 
 fn relation_table(c: &Conn, table: &str, opts: TableOptions) -> Res<Relation> {
@@ -219,22 +226,42 @@ fn scalar(c: &Conn, sql: &str, p: Map) -> Res<Dynamic> {
     Ok(first.map(to_dynamic).unwrap_or(Dynamic::UNIT))
 }
 
-fn load(ctx: &NativeCallContext, c: &Conn, spec: Map, scd2: bool) -> Res<Map> {
+/// Which call a load came from.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    Load,
+    Scd1,
+    Scd2,
+}
+
+fn load(ctx: &NativeCallContext, c: &Conn, spec: Map, kind: Kind) -> Res<Map> {
     let task = current_task().ok_or_else(|| {
         fail("load() runs inside a task: task(\"name\", |run| dw.load(#{ ... }))")
     })?;
-    let mut o = if scd2 {
+    let own = |name: &'static str, extra: &[&str]| -> Res<Options<'static>> {
         let allowed: Vec<&str> = LOAD_OPTIONS
             .iter()
-            .chain(SCD2_OPTIONS)
+            .chain(extra)
             .copied()
             .filter(|o| *o != "mode")
             .collect();
-        Options::new("scd2()", spec, &allowed)?
-    } else {
-        Options::new("load()", spec, LOAD_OPTIONS)?
+        Options::new(name, spec.clone(), &allowed)
     };
-    let scd2 = if scd2 { Some(scd2_spec(&mut o)?) } else { None };
+    let mut o = match kind {
+        Kind::Load => Options::new("load()", spec.clone(), LOAD_OPTIONS)?,
+        Kind::Scd1 => own("scd1()", SCD1_OPTIONS)?,
+        Kind::Scd2 => own("scd2()", SCD2_OPTIONS)?,
+    };
+    let scd2 = if kind == Kind::Scd2 {
+        Some(scd2_spec(&mut o)?)
+    } else {
+        None
+    };
+    let soft_delete = if kind == Kind::Scd1 {
+        scd1_soft_delete(&mut o)?
+    } else {
+        None
+    };
     let from = o.take("from").ok_or_else(|| fail("load(): option 'from' is required (a relation: conn.table(..), conn.sql(..), csv_file(..))"))?;
     if !from.is::<Relation>() {
         return Err(fail(format!("load(): option 'from' must be a relation (conn.table(..), conn.sql(..), csv_file(..)), not {}", from.type_name())));
@@ -288,6 +315,11 @@ fn load(ctx: &NativeCallContext, c: &Conn, spec: Map, scd2: bool) -> Res<Map> {
             None => Severity::Error,
         },
         scd2: scd2.clone(),
+        lookback: match o.string("lookback")? {
+            Some(t) => Some(Lookback::parse(&t).map_err(|e| fail(format!("load(): {e}")))?),
+            None => None,
+        },
+        soft_delete,
         lookups: match o.take("lookups") {
             Some(v) => lookups(v)?,
             None => Vec::new(),
@@ -303,10 +335,10 @@ fn load(ctx: &NativeCallContext, c: &Conn, spec: Map, scd2: bool) -> Res<Map> {
         },
     };
     let spec = LoadSpec {
-        mode: if scd2.is_some() {
-            Some(LoadMode::Scd2)
-        } else {
-            spec.mode
+        mode: match kind {
+            Kind::Scd2 => Some(LoadMode::Scd2),
+            Kind::Scd1 => Some(LoadMode::Merge),
+            Kind::Load => spec.mode,
         },
         ..spec
     };
@@ -357,6 +389,27 @@ fn load(ctx: &NativeCallContext, c: &Conn, spec: Map, scd2: bool) -> Res<Map> {
             .unwrap_or(Dynamic::UNIT),
     );
     Ok(out)
+}
+
+/// `scd1()`'s `soft_delete`: only for loads that read every key each run.
+fn scd1_soft_delete(o: &mut Options) -> Res<Option<String>> {
+    let Some(column) = o.string("soft_delete")? else {
+        return Ok(None);
+    };
+    if o.has("cursor") {
+        return Err(fail(format!(
+            "scd1(): soft_delete: \"{column}\" cannot be used with a `cursor`: it marks every key missing \
+             from the source as deleted, and an incremental read brings only the changed rows, so every \
+             unchanged key would look deleted. Drop `cursor` (each run then reads the whole source), or \
+             drop soft_delete"
+        )));
+    }
+    if o.has("lookback") {
+        return Err(fail(
+            "scd1(): soft_delete reads the whole source each run; `lookback` (an incremental margin) has no place here",
+        ));
+    }
+    Ok(Some(column))
 }
 
 /// `scd2()`'s own options: what makes a version, when it starts, what a missing key means.

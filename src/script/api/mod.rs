@@ -1,5 +1,6 @@
 //! The script API, one file per domain, all registered here (DESIGN.md §2).
 
+mod aggregate;
 mod audit;
 mod backfill;
 mod checks;

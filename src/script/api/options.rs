@@ -24,6 +24,11 @@ impl<'a> Options<'a> {
         Ok(Options { what, map })
     }
 
+    /// Whether the script gave `key` (not unit).
+    pub fn has(&self, key: &str) -> bool {
+        self.map.get(key).is_some_and(|v| !v.is_unit())
+    }
+
     pub fn take(&mut self, key: &str) -> Option<Dynamic> {
         self.map.remove(key).filter(|v| !v.is_unit())
     }
