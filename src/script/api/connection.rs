@@ -21,7 +21,7 @@ use crate::script::record::LoadEvent;
 #[derive(Clone)]
 pub struct Conn {
     pub name: String,
-    host: Arc<Host>,
+    pub(super) host: Arc<Host>,
 }
 
 impl Conn {
