@@ -174,6 +174,20 @@ fn one_call_replicates_a_mariadb_database_and_then_only_its_changes() {
         .has("customers -> raw.customers (key [\"id\"], incremental on updated_at)");
     s.etl(&["launcher", "replicate", "--os", "unix"]).ok();
     assert!(s.path("launchers/run_replicate.sh").exists());
+    s.etl(&["export", "cron", "replicate"])
+        .ok()
+        .has("0 2 * * *");
+    s.etl(&["export", "airflow", "replicate", "--out", "dags"])
+        .ok();
+    let dag = std::fs::read_to_string(s.path("dags/replicate.py")).expect("the DAG file");
+    for task in [
+        "raw.customers",
+        "raw.events_log",
+        "raw.order_items",
+        "summary",
+    ] {
+        assert!(dag.contains(task), "{task} missing from the DAG:\n{dag}");
+    }
     assert_eq!(
         text(
             &dw,

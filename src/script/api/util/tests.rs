@@ -244,6 +244,44 @@ fn sql_in_values_stay_bound_on_a_real_database() {
     drop(f.host);
 }
 
+/// `etl defs` lists the utilities and introspection (the engine's own definitions).
+#[test]
+fn the_utilities_are_in_the_definitions_for_editors() {
+    let f = fixture();
+    let defs = f.engine.definitions().single_file();
+    for name in [
+        "today",
+        "now",
+        "date_add",
+        "date_trunc",
+        "format_date",
+        "parse_date",
+        "parse_timestamp",
+        "to_timezone",
+        "from_timezone",
+        "env",
+        "list_files",
+        "file_exists",
+        "move_file",
+        "archive_file",
+        "read_text",
+        "quote_ident",
+        "sql_in",
+        "parse_json",
+        "to_json",
+        "md5",
+        "sha256",
+        "tables",
+        "columns",
+        "primary_key",
+    ] {
+        assert!(
+            defs.contains(&format!("fn {name}(")),
+            "{name} missing from the definitions"
+        );
+    }
+}
+
 /// Introspection on a SQLite connection (the other connectors: tests/replicate).
 #[test]
 fn sqlite_lists_its_tables_columns_and_keys() {
