@@ -8,7 +8,8 @@ use tokio_util::sync::CancellationToken;
 
 use crate::config::Config;
 use crate::connectors::Io;
-use crate::script::{Host, Mode};
+use crate::runmode::RunMode;
+use crate::script::{Host, HostOptions, Mode};
 
 struct Fixture {
     dir: tempfile::TempDir,
@@ -18,6 +19,10 @@ struct Fixture {
 }
 
 fn fixture() -> Fixture {
+    fixture_in(RunMode::Write)
+}
+
+fn fixture_in(mode: RunMode) -> Fixture {
     let dir = tempfile::tempdir().unwrap();
     let toml = dir.path().join("etl.toml");
     std::fs::write(&toml, "[env.dev.connections]\nwh = \"sqlite://wh.db\"\n").unwrap();
@@ -32,7 +37,11 @@ fn fixture() -> Fixture {
         cancel: CancellationToken::new(),
     };
     let config = Config::load(Some(&toml), Some(dir.path()), Some("dev")).unwrap();
-    let host = Host::new(Mode::Run, config, &script, io);
+    let options = HostOptions {
+        mode,
+        ..HostOptions::default()
+    };
+    let host = Host::with_options(Mode::Run, config, &script, io, options);
     let engine = crate::script::engine::build(&host);
     Fixture {
         dir,
@@ -222,6 +231,20 @@ fn sql_json_and_hash_examples() {
     assert!(f.err(r#"sql_in([])"#).contains("the list is empty"));
     assert!(f.err(r#"sql_in([[1]])"#).contains("plain values"));
     assert!(f.err(r#"parse_json("{")"#).contains("not JSON"));
+}
+
+/// A dry run moves nothing: it says where the file would go.
+#[test]
+fn a_dry_run_moves_no_file() {
+    let f = fixture_in(RunMode::Dry);
+    std::fs::create_dir_all(f.path("data/in")).unwrap();
+    std::fs::write(f.path("data/in/a.csv"), "id\n1\n").unwrap();
+    f.examples(&[
+        (r#"archive_file("data/in/a.csv")"#, "data/in/archive/a.csv"),
+        (r#"move_file("data/in/a.csv", "done/a.csv")"#, "done/a.csv"),
+    ]);
+    assert!(f.path("data/in/a.csv").exists());
+    assert!(!f.path("data/in/archive").exists() && !f.path("done").exists());
 }
 
 /// The bound values of `sql_in` reach the database as parameters: a value that would break
