@@ -272,4 +272,16 @@ fn a_postgres_schema_replicates_with_its_own_names() {
         ["1:12.30:2026-01-01", "2:0.01:NULL"]
     );
     assert_eq!(text(&dw, "SELECT count(*) FROM copy.sales_us"), ["2"]);
+
+    // A source that cannot be reached: check says why it connected, --offline still checks.
+    let mut gone = Sandbox::new(dw.url(), &dw, "replicate_pg");
+    gone.src = format!("{}_gone", dw.url());
+    let failed = gone.etl(&["check", script]);
+    assert_eq!(failed.code, 2, "{}", failed.output);
+    failed
+        .has("connection 'src'")
+        .has("`etl check --offline` checks without connecting");
+    gone.etl(&["check", "--offline", script])
+        .ok()
+        .has("is valid: 1 tasks");
 }

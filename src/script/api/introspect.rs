@@ -11,6 +11,7 @@ use super::connection::Conn;
 use super::options::Options;
 use super::{fail, Res};
 use crate::connectors::Connection;
+use crate::script::host::Mode;
 
 pub fn register(engine: &mut Engine) {
     engine.register_fn("tables", |c: &mut Conn| tables(c, None, &[], &[]));
@@ -36,7 +37,7 @@ pub fn register(engine: &mut Engine) {
             .catalog()
             .map_err(fail)?
             .columns(&c.host.task_io(), table)
-            .map_err(fail)?;
+            .map_err(|e| failed(c, e))?;
         Ok(columns
             .into_iter()
             .map(|col| {
@@ -56,9 +57,20 @@ pub fn register(engine: &mut Engine) {
             .catalog()
             .map_err(fail)?
             .primary_key(&c.host.task_io(), table)
-            .map_err(fail)?;
+            .map_err(|e| failed(c, e))?;
         Ok(key.into_iter().map(Dynamic::from).collect())
     });
+}
+
+/// A catalog read that failed; under `etl check` the message says why it connected at all.
+fn failed(c: &Conn, e: crate::error::EtlError) -> Box<rhai::EvalAltResult> {
+    if c.host.phase == Mode::Check {
+        fail(format!(
+            "{e} (etl check connects to read the catalog because the script lists tables at its top level; `etl check --offline` checks without connecting)"
+        ))
+    } else {
+        fail(e)
+    }
 }
 
 /// The connection to introspect; None under `etl check --offline`.
@@ -78,7 +90,7 @@ fn tables(c: &Conn, schema: Option<&str>, include: &[String], exclude: &[String]
         .catalog()
         .map_err(fail)?
         .tables(&c.host.task_io(), schema)
-        .map_err(fail)?;
+        .map_err(|e| failed(c, e))?;
     Ok(found
         .into_iter()
         .filter(|t| include.is_empty() || include.iter().any(|p| p.matches(&t.name)))
