@@ -350,3 +350,57 @@ fn sqlite_lists_its_tables_columns_and_keys() {
         "{e}"
     );
 }
+
+/// `copy::database`'s task list from a SQLite source: names, the `parallel: false` chain,
+/// `after` passed on, and unknown options refused.
+#[test]
+fn copy_database_defines_one_task_per_table() {
+    let f = fixture();
+    std::fs::create_dir_all(f.path("stdlib")).unwrap();
+    std::fs::copy(
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("stdlib/copy.rhai"),
+        f.path("stdlib/copy.rhai"),
+    )
+    .unwrap();
+    f.eval(
+        r#"
+        let wh = connect("wh");
+        wh.execute("CREATE TABLE a (id INTEGER PRIMARY KEY, updated_at TEXT)");
+        wh.execute("CREATE TABLE b (x INTEGER, updated_at TEXT)");
+        wh.execute("CREATE TABLE c (id INTEGER PRIMARY KEY)");
+        "#,
+    );
+    let names = f.eval(
+        r#"
+        import "etl/copy" as copy;
+        copy::database(connect("wh"), connect("wh"), #{
+            include: ["a", "b", "c"], into_schema: "raw", task_name: "load_{table}",
+            mode: "incremental", cursor: "updated_at", no_key: "append", parallel: false,
+            after: ["setup"],
+        })
+        "#,
+    );
+    assert_eq!(names, r#"["load_a", "load_b", "load_c"]"#);
+    let defs = f.host.defs.lock().unwrap();
+    let after: Vec<String> = defs
+        .tasks
+        .iter()
+        .map(|t| format!("{}<-{}", t.name, t.after.join("+")))
+        .collect();
+    assert_eq!(
+        after,
+        [
+            "load_a<-setup",
+            "load_b<-setup+load_a",
+            "load_c<-setup+load_b"
+        ]
+    );
+    drop(defs);
+    let e = f.err(r#"import "etl/copy" as copy; copy::database(connect("wh"), connect("wh"), #{ modes: "full" })"#);
+    assert!(e.contains("unknown option 'modes'"), "{e}");
+    let e = f.err(r#"import "etl/copy" as copy; copy::database(connect("wh"), connect("wh"), #{ mode: "fast" })"#);
+    assert!(
+        e.contains("mode 'fast' is not one of full, incremental"),
+        "{e}"
+    );
+}
