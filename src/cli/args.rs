@@ -65,6 +65,10 @@ pub struct CheckArgs {
     /// Environment whose connections the script's names are checked against
     #[arg(long, env = "ETL_ENV")]
     pub env: Option<String>,
+    /// Connect to nothing: a script that lists a source's tables (`conn.tables()`) is
+    /// checked with none, and the report says its task list depends on that source
+    #[arg(long)]
+    pub offline: bool,
 }
 
 #[derive(Args)]

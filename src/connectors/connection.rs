@@ -3,7 +3,7 @@
 
 use std::sync::Arc;
 
-use super::roles::{AuditStore, LoadTarget, Relations, SqlExec};
+use super::roles::{AuditStore, Catalog, LoadTarget, Relations, SqlExec};
 use super::Connector;
 use crate::error::{EtlError, Result};
 
@@ -18,6 +18,9 @@ pub struct Connection {
     pub sql: Option<Arc<dyn SqlExec>>,
     pub target: Option<Arc<dyn LoadTarget>>,
     pub audit: Option<Arc<dyn AuditStore>>,
+    /// Introspection: its tables, their columns and keys (read-only by construction, so
+    /// every run mode, `etl check` included, may use it).
+    pub catalog: Option<Arc<dyn Catalog>>,
 }
 
 impl Connection {
@@ -31,6 +34,7 @@ impl Connection {
             sql: None,
             target: None,
             audit: None,
+            catalog: None,
         }
     }
 
@@ -50,6 +54,12 @@ impl Connection {
 
     pub fn audit(&self) -> Result<&Arc<dyn AuditStore>> {
         self.audit.as_ref().ok_or_else(|| self.lacks(Role::Audit))
+    }
+
+    pub fn catalog(&self) -> Result<&Arc<dyn Catalog>> {
+        self.catalog
+            .as_ref()
+            .ok_or_else(|| self.lacks(Role::Catalog))
     }
 
     fn lacks(&self, role: Role) -> EtlError {
@@ -81,6 +91,7 @@ pub enum Role {
     Sql,
     Target,
     Audit,
+    Catalog,
 }
 
 impl Role {
@@ -90,6 +101,7 @@ impl Role {
             Role::Sql => "run SQL",
             Role::Target => "be loaded into",
             Role::Audit => "keep the audit table etl_runs",
+            Role::Catalog => "list its tables",
         }
     }
 }

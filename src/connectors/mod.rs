@@ -3,6 +3,7 @@
 //! `registry.rs` is the one place URL schemes map to connectors. This layer knows nothing of
 //! scripts, runs or load modes (DESIGN.md §1).
 
+pub mod catalog;
 mod connection;
 pub mod csv;
 pub mod dialect;
@@ -28,9 +29,9 @@ pub use io::Io;
 pub use read::{ReadOptions, RowEstimate, DEFAULT_BATCH_ROWS, PIPELINE_DEPTH};
 pub use registry::{open, Connector, OpenOptions};
 pub use roles::{
-    Access, AuditStore, ColumnDef, LoadIdentity, LoadTarget, MergeCounts, Params, Relations, Rows,
-    ScratchNaming, Source, SourceStatement, SqlExec, SqlTxn, TableId, TableOptions, TargetColumn,
-    TargetTxn,
+    cannot_list, Access, AuditStore, Catalog, CatalogColumn, ColumnDef, LoadIdentity, LoadTarget,
+    MergeCounts, Params, Relations, Rows, ScratchNaming, Source, SourceStatement, SqlExec, SqlTxn,
+    TableId, TableOptions, TargetColumn, TargetTxn,
 };
 pub use stream::{BatchSender, BatchStream};
 pub use timeouts::Timeouts;

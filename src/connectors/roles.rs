@@ -368,3 +368,40 @@ pub trait AuditStore: Send + Sync {
     /// The same store kept under a scratch name (sample runs never touch the real one).
     fn relocated(&self, scratch: &str) -> Arc<dyn AuditStore>;
 }
+
+/// Introspection (`conn.tables()`, `conn.columns(t)`, `conn.primary_key(t)`): what a source
+/// holds, read from its catalog without reading any rows. A connector plugs in by setting
+/// `Connection::catalog`; one without a catalog keeps the defaults, which say so.
+pub trait Catalog: Send + Sync {
+    /// The connector's name in messages ("PostgreSQL").
+    fn kind(&self) -> &'static str;
+    /// The base tables of `schema` (None: the connection's default schema or database),
+    /// sorted by name.
+    fn tables(&self, _io: &Io, _schema: Option<&str>) -> Result<Vec<TableId>> {
+        Err(cannot_list(self.kind()))
+    }
+    /// The columns of `table` (as scripts name it, `schema.table` or `table`) in their order.
+    fn columns(&self, _io: &Io, _table: &str) -> Result<Vec<CatalogColumn>> {
+        Err(cannot_list(self.kind()))
+    }
+    /// The columns of `table`'s primary key in key order; empty when it has none.
+    fn primary_key(&self, _io: &Io, _table: &str) -> Result<Vec<String>> {
+        Err(cannot_list(self.kind()))
+    }
+}
+
+/// A column as a catalog declares it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct CatalogColumn {
+    pub name: String,
+    /// Its declared type in the database's own words (`numeric(12,2)`, `varchar(40)`).
+    pub declared: String,
+    pub nullable: bool,
+}
+
+/// The refusal of a connector that has no catalog.
+pub fn cannot_list(kind: &str) -> crate::error::EtlError {
+    crate::error::EtlError::Config(format!(
+        "{kind} cannot list its tables: name the tables in the script instead"
+    ))
+}

@@ -28,6 +28,9 @@ pub struct HostOptions {
     pub mode: RunMode,
     /// Records the files each task reads and the loads it makes (`etl watch`).
     pub recorder: Option<Arc<Recorder>>,
+    /// `etl check --offline`: introspection (`conn.tables()`) connects to nothing and finds
+    /// nothing, and the host notes which connections the task list depends on.
+    pub offline: bool,
 }
 
 /// `Check` evaluates the script without touching any database; `Run` executes it.
@@ -107,6 +110,10 @@ pub struct Host {
     pub fence: Option<Fence>,
     /// What `run_backfill()` calls; set only by `etl exec`, so elsewhere it is refused.
     pub backfiller: OnceLock<Arc<dyn Backfiller>>,
+    /// `--offline`: see `HostOptions::offline`.
+    offline: bool,
+    /// Connections introspected while the top level ran, for `etl check` to say so.
+    introspected: Mutex<Vec<String>>,
 }
 
 /// A backfill of another project, as `run_backfill()` asks for it.
@@ -172,6 +179,8 @@ impl Host {
             recorder,
             project_limits: OnceLock::new(),
             backfiller: OnceLock::new(),
+            offline: options.offline,
+            introspected: Mutex::new(Vec::new()),
         })
     }
 
@@ -248,6 +257,48 @@ impl Host {
         registry::connector_for(name, &url).map(|_| ())
     }
 
+    /// The connection `name` for introspection (`tables`, `columns`, `primary_key`). Catalog
+    /// reads write nothing, so every command may make them, `etl check` and the launcher
+    /// exports included: a script whose task list comes from a source's tables then defines
+    /// the same tasks under every command. None under `--offline`.
+    pub fn catalog_connection(&self, name: &str) -> Result<Option<Arc<Connection>>> {
+        if self.phase == Mode::Check {
+            {
+                let mut seen = self.introspected.lock().expect("introspected lock");
+                if !seen.iter().any(|n| n == name) {
+                    seen.push(name.to_string());
+                }
+            }
+            if self.offline {
+                return Ok(None);
+            }
+            return self.open_raw(name).map(|c| Some(Arc::new(c)));
+        }
+        self.connection(name).map(Some)
+    }
+
+    /// The connections introspected while the top level ran (`etl check` reports them).
+    pub fn introspected(&self) -> Vec<String> {
+        self.introspected.lock().expect("introspected lock").clone()
+    }
+
+    /// Whether introspection finds nothing (`etl check --offline`).
+    pub fn offline(&self) -> bool {
+        self.offline
+    }
+
+    fn open_raw(&self, name: &str) -> Result<Connection> {
+        let mut conns = self.connections.lock().expect("connections lock");
+        if let Some(c) = conns.get(name) {
+            return Ok(c.clone());
+        }
+        let url = self.config.connection_url(name)?;
+        let c = registry::open(name, &url, &self.config.open_options())?;
+        tracing::debug!(connection = name, at = %c.describe, "Opened connection.");
+        conns.insert(name.to_string(), c.clone());
+        Ok(c)
+    }
+
     /// The run's connection by name, opened on first use and shared by every task, as this
     /// host's run mode lets scripts use it.
     pub fn connection(&self, name: &str) -> Result<Arc<Connection>> {
@@ -260,19 +311,7 @@ impl Host {
         if let Some(c) = wrapped.get(name) {
             return Ok(c.clone());
         }
-        let raw = {
-            let mut conns = self.connections.lock().expect("connections lock");
-            match conns.get(name) {
-                Some(c) => c.clone(),
-                None => {
-                    let url = self.config.connection_url(name)?;
-                    let c = registry::open(name, &url, &self.config.open_options())?;
-                    tracing::debug!(connection = name, at = %c.describe, "Opened connection.");
-                    conns.insert(name.to_string(), c.clone());
-                    c
-                }
-            }
-        };
+        let raw = self.open_raw(name)?;
         let conn = Arc::new(self.mode.connection(raw));
         wrapped.insert(name.to_string(), conn.clone());
         Ok(conn)

@@ -128,6 +128,7 @@ impl Session {
             connections: Some(self.connections.clone()),
             mode: self.sample.clone().map(RunMode::Sample).unwrap_or_default(),
             recorder: Some(self.recorder.clone()),
+            ..HostOptions::default()
         };
         let host = Host::with_options(
             Mode::Run,

@@ -49,6 +49,12 @@ fn open(name: &str, url: &str, opts: &OpenOptions) -> Result<Connection> {
     });
     let mut conn = Connection::new(name, &CONNECTOR, describe);
     conn.relations = Some(Arc::new(MyRelations(shared.clone())));
-    conn.sql = Some(Arc::new(MySql { shared }));
+    let sql: Arc<dyn crate::connectors::SqlExec> = Arc::new(MySql { shared });
+    conn.catalog = Some(Arc::new(crate::connectors::catalog::SqlCatalog {
+        connection: name.to_string(),
+        sql: sql.clone(),
+        statements: &crate::connectors::catalog::MYSQL,
+    }));
+    conn.sql = Some(sql);
     Ok(conn)
 }

@@ -50,7 +50,13 @@ fn open(name: &str, url: &str, opts: &OpenOptions) -> Result<Connection> {
     });
     let mut conn = Connection::new(name, &CONNECTOR, describe);
     conn.relations = Some(Arc::new(source::PgRelations(shared.clone())));
-    conn.sql = Some(Arc::new(sql::PgSql(shared.clone())));
+    let sql: Arc<dyn crate::connectors::SqlExec> = Arc::new(sql::PgSql(shared.clone()));
+    conn.catalog = Some(Arc::new(crate::connectors::catalog::SqlCatalog {
+        connection: name.to_string(),
+        sql: sql.clone(),
+        statements: &crate::connectors::catalog::POSTGRES,
+    }));
+    conn.sql = Some(sql);
     conn.target = Some(Arc::new(target::PgTarget(shared.clone())));
     conn.audit = Some(Arc::new(audit::PgAudit::new(shared, &opts.audit_schema)));
     Ok(conn)

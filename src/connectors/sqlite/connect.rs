@@ -27,7 +27,13 @@ fn open(name: &str, url: &str, _opts: &OpenOptions) -> Result<Connection> {
     let db = SqliteDb::new(name, url)?;
     let mut conn = Connection::new(name, &CONNECTOR, format!("sqlite {}", db.path().display()));
     conn.relations = Some(Arc::new(SqliteRelations(db.clone())));
-    conn.sql = Some(Arc::new(SqliteSql(db.clone())));
+    let sql: Arc<dyn crate::connectors::SqlExec> = Arc::new(SqliteSql(db.clone()));
+    conn.catalog = Some(Arc::new(crate::connectors::catalog::SqlCatalog {
+        connection: name.to_string(),
+        sql: sql.clone(),
+        statements: &crate::connectors::catalog::SQLITE,
+    }));
+    conn.sql = Some(sql);
     conn.target = Some(Arc::new(SqliteTarget(db.clone())));
     conn.audit = Some(Arc::new(SqliteAudit::new(db)));
     Ok(conn)

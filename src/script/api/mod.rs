@@ -7,11 +7,13 @@ mod checks;
 mod connection;
 mod files;
 mod http;
+mod introspect;
 mod log;
 mod mail;
 mod options;
 mod project;
 mod relation;
+mod util;
 pub mod values;
 
 mod register;

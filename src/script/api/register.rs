@@ -5,7 +5,8 @@ use std::sync::Arc;
 use rhai::{Engine, EvalAltResult, Position};
 
 use super::{
-    audit, backfill, checks, connection, files, http, log, mail, project, relation, values,
+    audit, backfill, checks, connection, files, http, introspect, log, mail, project, relation,
+    util, values,
 };
 use crate::script::host::Host;
 
@@ -21,6 +22,8 @@ pub fn register(engine: &mut Engine, host: &Arc<Host>) {
     log::register(engine);
     mail::register(engine, host);
     backfill::register(engine, host);
+    introspect::register(engine);
+    util::register(engine, host);
 }
 
 /// An error raised by an API function. Its position is left empty so Rhai fills in the
