@@ -6,11 +6,13 @@
 mod connection;
 pub mod csv;
 pub mod dialect;
-pub mod http;
 pub mod files;
+pub mod http;
 mod io;
 pub mod json;
 pub mod mysql;
+#[cfg(feature = "parquet")]
+pub mod parquet;
 pub mod postgres;
 mod read;
 pub mod registry;

@@ -5,6 +5,7 @@
 
 pub mod checks;
 mod driver;
+mod files;
 mod lookup;
 mod rejects;
 mod rows;
