@@ -121,6 +121,40 @@ impl Convert {
                     from_i128(v, s)
                 ))
             }
+            // The commonest time types skip the per-value dispatch.
+            Arrow::Date32 => {
+                let epoch = NaiveDate::from_ymd_opt(1970, 1, 1).expect("a date");
+                let a = array.as_primitive::<Date32Type>();
+                (0..n)
+                    .map(|i| {
+                        if a.is_null(i) {
+                            return Ok(Value::Null);
+                        }
+                        let days = a.value(i);
+                        epoch
+                            .checked_add_signed(chrono::TimeDelta::days(days.into()))
+                            .map(Value::Date)
+                            .ok_or_else(|| (i, format!("date {days} days is out of range")))
+                    })
+                    .collect()
+            }
+            Arrow::Timestamp(TimeUnit::Microsecond, zone) => {
+                let a = array.as_primitive::<TimestampMicrosecondType>();
+                (0..n)
+                    .map(|i| {
+                        if a.is_null(i) {
+                            return Ok(Value::Null);
+                        }
+                        let v = a.value(i);
+                        let at = DateTime::from_timestamp_micros(v)
+                            .ok_or_else(|| (i, format!("timestamp {v} µs is out of range")))?;
+                        Ok(match zone {
+                            Some(_) => Value::TimestampTz(at),
+                            None => Value::Timestamp(at.naive_utc()),
+                        })
+                    })
+                    .collect()
+            }
             _ => (0..n)
                 .map(|i| self.value(array.as_ref(), i).map_err(|e| (i, e)))
                 .collect(),
