@@ -382,3 +382,150 @@ task("a", |run| { dw.load(#{ from: csv_file("s3://cfg/raw/*.csv"), into: "a" }) 
     assert!(!stderr.contains(super::files::SECRET), "{stderr}");
     assert_eq!(text(&db, "SELECT id FROM a ORDER BY id"), ["1", "2"]);
 }
+
+/// Azurite (npm) on a free loopback port, stopped when dropped.
+struct Azurite {
+    child: std::process::Child,
+    port: u16,
+    _dir: tempfile::TempDir,
+}
+
+impl Azurite {
+    /// None (with the reason printed) when Azurite or the Python client cannot be installed.
+    fn start() -> Option<(Azurite, venv::Venv)> {
+        let root = venv::venvs_root().join("../npm");
+        let bin = root.join("node_modules/.bin/azurite-blob");
+        if !bin.exists() {
+            let out = std::process::Command::new("npm")
+                .args(["install", "--no-audit", "--no-fund", "--prefix"])
+                .arg(&root)
+                .arg("azurite@3")
+                .output();
+            if !bin.exists() {
+                let why = out.map_or_else(
+                    |e| e.to_string(),
+                    |o| String::from_utf8_lossy(&o.stderr).into_owned(),
+                );
+                eprintln!("SKIPPED: azurite is not installable with npm: {why}");
+                return None;
+            }
+        }
+        let client = match venv::ensure("azure-blob", &["azure-storage-blob"]) {
+            Ok(v) => v,
+            Err(why) => {
+                eprintln!("SKIPPED: azure-storage-blob is not available: {why}");
+                return None;
+            }
+        };
+        let dir = tempfile::tempdir().unwrap();
+        let port = venv::free_port();
+        let child = std::process::Command::new(bin)
+            .args([
+                "--blobHost",
+                "127.0.0.1",
+                "--blobPort",
+                &port.to_string(),
+                "--skipApiVersionCheck",
+                "--silent",
+                "--location",
+            ])
+            .arg(dir.path())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("starting azurite");
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+        while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "azurite did not listen on {port}"
+            );
+            std::thread::sleep(std::time::Duration::from_millis(100));
+        }
+        Some((
+            Azurite {
+                child,
+                port,
+                _dir: dir,
+            },
+            client,
+        ))
+    }
+}
+
+impl Drop for Azurite {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+#[test]
+fn az_urls_read_csv_and_parquet_blobs_from_azurite() {
+    let Some((azurite, client)) = Azurite::start() else {
+        return;
+    };
+    let db = PgTestDb::new("pg_azurite");
+    let s = Sandbox::new(&db, &[]);
+    let raw = s.path("fixtures");
+    if pyarrow(&raw, ORDERS).is_none() {
+        return;
+    }
+    // Azurite's well-known development account (public, documented by Microsoft).
+    let upload = format!(
+        "import sys\nfrom azure.storage.blob import BlobServiceClient\n\
+         conn = 'DefaultEndpointsProtocol=http;AccountName=devstoreaccount1;AccountKey=Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw==;BlobEndpoint=http://127.0.0.1:{}/devstoreaccount1;'\n\
+         c = BlobServiceClient.from_connection_string(conn).create_container('lake')\n\
+         c.upload_blob('raw/a.csv', b'id,amount\\n1,1.50\\n')\n\
+         c.upload_blob('pq/orders_2024-01-01.parquet', open(sys.argv[1] + '/orders_2024-01-01.parquet', 'rb').read())\n\
+         c.upload_blob('pq/orders_2024-01-03.parquet', open(sys.argv[1] + '/orders_2024-01-03.parquet', 'rb').read())\n",
+        azurite.port
+    );
+    let out = std::process::Command::new(client.python())
+        .args(["-c", &upload])
+        .arg(&raw)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "upload: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    put(
+        &s,
+        "projects/az/project.rhai",
+        br#"
+project("az");
+let dw = connect("warehouse");
+task("csv", |run| { dw.load(#{ from: csv_file("az://lake/raw/*.csv"), into: "csv_rows" }) });
+task("parquet", |run| {
+    dw.load(#{ from: parquet_file("az://lake/pq/*.parquet", #{ incremental: "files", file_column: "_file" }), into: "pq_rows", mode: "append" })
+});
+"#,
+    );
+    let out = std::process::Command::new(crate::BIN)
+        .current_dir(s.path(""))
+        .env("ETL_CONN_WAREHOUSE", &s.warehouse)
+        .env_remove("ETL_ENV")
+        .env_remove("ETL_CONFIG")
+        .env("AZURE_STORAGE_USE_EMULATOR", "true")
+        .env(
+            "AZURITE_BLOB_STORAGE_URL",
+            format!("http://127.0.0.1:{}", azurite.port),
+        )
+        .args(["exec", "projects/az/project.rhai"])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    assert_eq!(text(&db, "SELECT id, amount FROM csv_rows"), ["1|1.50"]);
+    assert_eq!(
+        text(&db, "SELECT id, amount, _file FROM pq_rows ORDER BY id"),
+        [
+            "1|10.00|az://lake/pq/orders_2024-01-01.parquet",
+            "2|20.50|az://lake/pq/orders_2024-01-01.parquet",
+            "4|40.00|az://lake/pq/orders_2024-01-03.parquet",
+        ]
+    );
+    assert_eq!(text(&db, "SELECT count(*) FROM etl.etl_files"), ["2"]);
+}
