@@ -5,6 +5,7 @@
 #   scripts/bench.sh --rows 5000000     the memory check: peak RSS must not grow with N
 #   scripts/bench.sh --steps a,b,s      only some steps (see below)
 #   scripts/bench.sh checks scd2        the warehouse-layer steps alone (k and v; issue 13)
+#   scripts/bench.sh s3 parquet         the file-source benchmarks instead (scripts/bench/files.sh)
 #
 # Needs: PostgreSQL at 127.0.0.1:5432 (user postgres, trust) with psql; /usr/bin/time (GNU);
 # a Rust toolchain; optionally MariaDB at 127.0.0.1:3306 (root, no password) with the mariadb
@@ -44,6 +45,7 @@
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+case ${1:-} in s3 | parquet) exec "$ROOT/scripts/bench/files.sh" "$@" ;; esac
 HELPERS=$ROOT/scripts/bench
 DATA_DIR=$ROOT/target/bench-data
 TARGET_DIR=${CARGO_TARGET_DIR:-$ROOT/target}

@@ -141,6 +141,9 @@ struct EnvSection {
     smtp: Option<SmtpSection>,
     /// `notify = false` or `[env.NAME.notify]`: overrides the projects' `notify` option.
     notify: Option<toml::Value>,
+    /// `[env.NAME.storage.NAME]`: object-store settings of this environment.
+    #[serde(default)]
+    storage: BTreeMap<String, crate::connectors::files::StorageSection>,
 }
 
 #[derive(Clone, Debug)]
@@ -168,6 +171,8 @@ pub struct Config {
     pub allowed_paths: Option<Vec<PathBuf>>,
     /// `[lineage]`: where OpenLineage events go (None: nowhere).
     pub lineage: Option<crate::lineage::LineageConfig>,
+    /// `[env.NAME.storage.NAME]` of the environment (see `Config::storage_for`).
+    pub storage: BTreeMap<String, crate::connectors::files::StorageSection>,
     connections: BTreeMap<String, String>,
     env_names: Vec<String>,
     /// The variables of `.env` beside the configuration (see dotenv.rs).
@@ -273,7 +278,13 @@ impl Config {
             .map(|l| l.resolve(&base_dir))
             .transpose()
             .map_err(|e| EtlError::Config(format!("{}: {e}", display(&path))))?;
+        let storage = file
+            .env
+            .get(&env_name)
+            .map(|e| e.storage.clone())
+            .unwrap_or_default();
         Ok(Config {
+            storage,
             lineage,
             path,
             base_dir,
@@ -291,6 +302,15 @@ impl Config {
             env_names,
             dotenv,
         })
+    }
+
+    /// The object-store settings for `url` (`[env.NAME.storage.NAME]`), credentials read from
+    /// the variables they name.
+    pub fn storage_for(
+        &self,
+        url: &str,
+    ) -> std::result::Result<Option<crate::connectors::files::Storage>, String> {
+        crate::connectors::files::storage_for(&self.storage, url, |name| self.var(name))
     }
 
     /// A variable of the environment, else of `.env` (the environment wins; an empty value

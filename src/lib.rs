@@ -3,6 +3,7 @@
 
 pub mod audit;
 pub mod audit_checks;
+pub mod audit_files;
 pub mod backfill;
 pub mod cli;
 pub mod config;

@@ -12,6 +12,8 @@ pub mod http;
 mod io;
 pub mod json;
 pub mod mysql;
+#[cfg(feature = "parquet")]
+pub mod parquet;
 pub mod postgres;
 mod read;
 pub mod registry;

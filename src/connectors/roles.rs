@@ -71,6 +71,11 @@ pub trait Source: Send + Sync {
     fn estimate_rows(&self, _io: &Io, _opts: &ReadOptions) -> Result<Option<RowEstimate>> {
         Ok(None)
     }
+
+    /// Set for file sources loaded file by file (`incremental: "files"`, `file_date`).
+    fn by_file(&self) -> Option<&crate::connectors::files::ByFile> {
+        None
+    }
 }
 
 /// A read's statement as `etl plan` shows it: the text with named parameters (`:since`), the
@@ -367,6 +372,26 @@ pub trait AuditStore: Send + Sync {
     }
     /// The same store kept under a scratch name (sample runs never touch the real one).
     fn relocated(&self, scratch: &str) -> Arc<dyn AuditStore>;
+    /// `etl_files` (loads with `incremental: "files"`), quoted; None where this store keeps
+    /// no such table.
+    fn files_table(&self) -> Option<String> {
+        None
+    }
+    /// The statements that create `etl_files`, run in the first such load's transaction.
+    fn files_create_statements(&self) -> Vec<String> {
+        Vec::new()
+    }
+    /// The files `project` loaded into `table`; None when `etl_files` does not exist yet.
+    fn loaded_files(
+        &self,
+        _io: &Io,
+        _project: &str,
+        _table: &str,
+    ) -> Result<Option<Vec<crate::audit_files::FileStamp>>> {
+        Err(crate::error::EtlError::Other(
+            "incremental: \"files\" needs a target whose audit store keeps etl_files (PostgreSQL, SQLite)".into(),
+        ))
+    }
 }
 
 /// Introspection (`conn.tables()`, `conn.columns(t)`, `conn.primary_key(t)`): what a source

@@ -256,6 +256,21 @@ impl Load<'_> {
         } = resolved;
         let (spec, io) = (self.spec, self.io);
         self.audit.previous_max_date = previous_max;
+        // A file source loaded file by file reads only the files not loaded before.
+        let (picked, source) = match source.by_file() {
+            None => (None, source),
+            Some(by) if by.selection.incremental && mode == LoadMode::Full => {
+                return Err(EtlError::load(
+                    &spec.into,
+                    "incremental: \"files\" reads only the files not loaded before, and a full load would replace the table with them; \
+                     give the load mode: \"append\", or mode: \"merge\" with a key",
+                ))
+            }
+            Some(by) => match super::files::pick(by, self.audit_store, io, run, &spec.into)? {
+                Some(p) => (Some((p.stamps, p.create_table)), &p.source.clone()),
+                None => return self.nothing_new(mode),
+            },
+        };
         match &window {
             Some(w) => {
                 self.audit.start_load_date = w.since.as_ref().and_then(Value::to_text);
@@ -422,11 +437,56 @@ impl Load<'_> {
                 let counts = write::put(txn.as_mut(), self.target, &write, written)?;
                 let (sql, params) = self.audit_store.update_statement(id, &self.audit);
                 txn.execute(&sql, &params)?;
+                if let Some((stamps, create_table)) = &picked {
+                    self.record_files(txn.as_mut(), stamps, *create_table)?;
+                }
                 txn.commit()?;
                 self.figures.inserted = counts.inserted;
                 self.figures.updated = counts.updated;
             }
             None => self.audit_store.update(io, id, &self.audit)?,
+        }
+        Ok(())
+    }
+
+    /// Ends a file-by-file load that found no new file: a successful record of no rows, the
+    /// target untouched.
+    fn nothing_new(&mut self, mode: LoadMode) -> Result<()> {
+        self.figures.mode = Some(mode);
+        let audit = &mut self.audit;
+        audit.status = Status::Success.as_str().into();
+        audit.number_of_records = Some(0);
+        audit.data_max_date = audit.previous_max_date.clone();
+        audit.end_script_execution_time = Some(Utc::now());
+        tracing::info!(table = %self.spec.into, "No new files to load into {}.", self.spec.into);
+        let id = audit.id.expect("audit record inserted");
+        self.audit_store.update(self.io, id, &self.audit)
+    }
+
+    /// Records the files read in `etl_files`, in the load's transaction.
+    fn record_files(
+        &self,
+        txn: &mut dyn TargetTxn,
+        stamps: &[crate::audit_files::FileStamp],
+        create_table: bool,
+    ) -> Result<()> {
+        let Some(table) = self.audit_store.files_table() else {
+            return Ok(());
+        };
+        if create_table {
+            for sql in self.audit_store.files_create_statements() {
+                txn.execute(&sql, &Params::new())?;
+            }
+        }
+        let statements = crate::audit_files::record_statements(
+            &table,
+            &self.identity.project,
+            &self.spec.into,
+            &self.identity.run_id,
+            stamps,
+        );
+        for (sql, params) in statements {
+            txn.execute(&sql, &params)?;
         }
         Ok(())
     }

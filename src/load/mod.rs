@@ -7,6 +7,7 @@ mod aggregate;
 pub mod checks;
 mod driver;
 mod lookback;
+mod files;
 mod lookup;
 mod rejects;
 mod rows;

@@ -184,6 +184,23 @@ impl AuditStore for SkippedAudit {
         self.inner.quoted_table()
     }
 
+    fn files_table(&self) -> Option<String> {
+        self.inner.files_table()
+    }
+
+    fn files_create_statements(&self) -> Vec<String> {
+        self.inner.files_create_statements()
+    }
+
+    fn loaded_files(
+        &self,
+        io: &Io,
+        project: &str,
+        table: &str,
+    ) -> Result<Option<Vec<crate::audit_files::FileStamp>>> {
+        self.inner.loaded_files(io, project, table)
+    }
+
     fn watermark(&self, io: &Io, project: &str, table: &str) -> Result<Option<String>> {
         if !self.inner.exists(io)? {
             return Ok(None);

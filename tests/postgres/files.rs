@@ -16,7 +16,7 @@ fn zstd(text: &str) -> Vec<u8> {
     ruzstd::encoding::compress_to_vec(text.as_bytes(), ruzstd::encoding::CompressionLevel::Fastest)
 }
 
-fn put(s: &Sandbox, rel: &str, bytes: &[u8]) {
+pub(crate) fn put(s: &Sandbox, rel: &str, bytes: &[u8]) {
     let path = s.path(rel);
     std::fs::create_dir_all(path.parent().unwrap()).unwrap();
     std::fs::write(path, bytes).unwrap();
@@ -92,15 +92,15 @@ task("events", |run| {
 }
 
 /// moto's S3 server on a free loopback port, stopped when dropped.
-struct Moto {
+pub(crate) struct Moto {
     child: std::process::Child,
     venv: crate::common::venv::Venv,
-    endpoint: String,
+    pub(crate) endpoint: String,
 }
 
 impl Moto {
     /// None (with the reason printed) when moto cannot be installed here.
-    fn start() -> Option<Moto> {
+    pub(crate) fn start() -> Option<Moto> {
         let venv = match crate::common::venv::ensure("moto", &["moto[server]"]) {
             Ok(v) => v,
             Err(why) => {
@@ -131,7 +131,7 @@ impl Moto {
     }
 
     /// Creates `bucket` and uploads `objects` (key, bytes) with boto3, a client other than ours.
-    fn put(&self, bucket: &str, objects: &[(&str, Vec<u8>)]) {
+    pub(crate) fn put(&self, bucket: &str, objects: &[(&str, Vec<u8>)]) {
         let dir = tempfile::tempdir().unwrap();
         let mut script = format!(
             "import boto3\ns3 = boto3.client('s3', endpoint_url='{}', region_name='us-east-1', \
@@ -165,10 +165,10 @@ impl Drop for Moto {
     }
 }
 
-const SECRET: &str = "moto-secret-never-printed";
+pub(crate) const SECRET: &str = "moto-secret-never-printed";
 
 /// `etl exec` with the AWS variables pointing at moto.
-fn exec_s3(s: &Sandbox, moto: &Moto, project: &str) -> crate::Run {
+pub(crate) fn exec_s3(s: &Sandbox, moto: &Moto, project: &str) -> crate::Run {
     let out = std::process::Command::new(crate::BIN)
         .current_dir(s.path(""))
         .env("ETL_CONN_WAREHOUSE", &s.warehouse)

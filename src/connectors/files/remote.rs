@@ -1,4 +1,5 @@
-//! Files in object storage (`s3://bucket/prefix/*.csv.gz`) through the `object_store` crate.
+//! Files in object storage (`s3://bucket/prefix/*.csv.gz`, `gs://`, `az://container/...`)
+//! through the `object_store` crate.
 //! Credentials, region and endpoint come from the standard environment variables
 //! (`AWS_ACCESS_KEY_ID`, `AWS_SECRET_ACCESS_KEY`, `AWS_SESSION_TOKEN`, `AWS_REGION`,
 //! `AWS_ENDPOINT_URL`, `AWS_ALLOW_HTTP`). An object is streamed: a task on a small runtime of
@@ -11,6 +12,11 @@ use std::sync::{Arc, OnceLock};
 use bytes::Bytes;
 use futures_util::StreamExt;
 use object_store::aws::AmazonS3Builder;
+use object_store::azure::MicrosoftAzureBuilder;
+use object_store::gcp::{GoogleCloudStorageBuilder, GoogleConfigKey};
+use object_store::ClientConfigKey;
+
+use super::storage::Storage;
 use object_store::path::Path as ObjectPath;
 use object_store::{ObjectStore, ObjectStoreExt};
 
@@ -24,6 +30,7 @@ pub struct Object {
     pub location: ObjectPath,
     pub size: u64,
     pub e_tag: Option<String>,
+    pub modified: chrono::DateTime<chrono::Utc>,
 }
 
 /// Whether a path a script wrote is an object-store URL rather than a local path.
@@ -53,27 +60,19 @@ fn has_wildcard(s: &str) -> bool {
 
 /// The objects `url` names, sorted by key: one object, or every object a glob in its key
 /// matches. Each comes with the URL that names it, for messages and `file_column`.
-pub fn list(url: &str) -> Result<Vec<(String, Object)>, String> {
+pub fn list(url: &str, storage: Option<&Storage>) -> Result<Vec<(String, Object)>, String> {
     let (scheme, rest) = url.split_once("://").unwrap_or(("", url));
-    if scheme != "s3" {
-        return Err(format!(
-            "{scheme}:// URLs are not supported by this build (s3:// is; gs:// and az:// are planned)"
-        ));
-    }
     let (bucket, key) = rest.split_once('/').unwrap_or((rest, ""));
     if bucket.is_empty() || key.is_empty() {
-        return Err("an S3 URL names a bucket and a key: s3://bucket/path/file.csv".into());
+        return Err(format!(
+            "an object URL names a bucket (container) and a key: {scheme}://bucket/path/file.csv"
+        ));
     }
     // reqwest is built without a TLS provider of its own: it uses ring, like every other
     // TLS connection the program makes. Installing twice is harmless.
     let _ = rustls::crypto::ring::default_provider().install_default();
-    let store: Arc<dyn ObjectStore> = Arc::new(
-        AmazonS3Builder::from_env()
-            .with_bucket_name(bucket)
-            .build()
-            .map_err(|e| format!("S3 is not configured: {e}; set AWS_REGION and credentials (AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY) in the environment"))?,
-    );
-    let explain = |e: object_store::Error| explain(bucket, e);
+    let store = store(scheme, bucket, storage)?;
+    let explain = |e: object_store::Error| explain(scheme, bucket, e);
     let rt = runtime();
     let mut found = Vec::new();
     if !has_wildcard(key) {
@@ -98,14 +97,14 @@ pub fn list(url: &str) -> Result<Vec<(String, Object)>, String> {
     for meta in listed {
         let meta = meta.map_err(explain)?;
         if pattern.matches_with(meta.location.as_ref(), options) {
-            let shown = format!("s3://{bucket}/{}", meta.location);
+            let shown = format!("{scheme}://{bucket}/{}", meta.location);
             found.push((shown, object(&store, meta)));
         }
     }
     found.sort_by(|a, b| a.1.location.as_ref().cmp(b.1.location.as_ref()));
     if found.is_empty() {
         return Err(format!(
-            "no object matches '{url}' (listed s3://{bucket}/{prefix}); check the bucket, the prefix and the pattern"
+            "no object matches '{url}' (listed {scheme}://{bucket}/{prefix}); check the bucket, the prefix and the pattern"
         ));
     }
     Ok(found)
@@ -117,24 +116,132 @@ fn object(store: &Arc<dyn ObjectStore>, meta: object_store::ObjectMeta) -> Objec
         location: meta.location,
         size: meta.size,
         e_tag: meta.e_tag,
+        modified: meta.last_modified,
     }
+}
+
+/// The client for `bucket` (an Azure container), from the scheme's standard environment
+/// variables with `storage`'s settings over them.
+fn store(
+    scheme: &str,
+    bucket: &str,
+    storage: Option<&Storage>,
+) -> Result<Arc<dyn ObjectStore>, String> {
+    let s = storage.cloned().unwrap_or_default();
+    let built: Result<Arc<dyn ObjectStore>, object_store::Error> = match scheme {
+        "s3" => {
+            let mut b = AmazonS3Builder::from_env().with_bucket_name(bucket);
+            if let Some(v) = &s.endpoint {
+                b = b.with_endpoint(v);
+            }
+            if let Some(v) = &s.region {
+                b = b.with_region(v);
+            }
+            if let Some(v) = s.allow_http {
+                b = b.with_allow_http(v);
+            }
+            if let Some(v) = s.secret("access_key_id") {
+                b = b.with_access_key_id(v);
+            }
+            if let Some(v) = s.secret("secret_access_key") {
+                b = b.with_secret_access_key(v);
+            }
+            if let Some(v) = s.secret("session_token") {
+                b = b.with_token(v);
+            }
+            b.build().map(|b| Arc::new(b) as _)
+        }
+        "gs" => {
+            let mut b = GoogleCloudStorageBuilder::from_env().with_bucket_name(bucket);
+            if let Some(v) = &s.endpoint {
+                b = b.with_config(GoogleConfigKey::BaseUrl, v);
+            }
+            if let Some(v) = s.allow_http {
+                b = b.with_config(
+                    GoogleConfigKey::Client(ClientConfigKey::AllowHttp),
+                    v.to_string(),
+                );
+            }
+            if let Some(v) = s.secret("service_account_key") {
+                b = b.with_service_account_key(v);
+            }
+            b.build().map(|b| Arc::new(b) as _)
+        }
+        "az" => {
+            let mut b = MicrosoftAzureBuilder::from_env().with_container_name(bucket);
+            if let Some(v) = &s.account {
+                b = b.with_account(v);
+            }
+            if let Some(v) = &s.endpoint {
+                b = b.with_endpoint(v.clone());
+            }
+            if let Some(v) = s.allow_http {
+                b = b.with_allow_http(v);
+            }
+            if let Some(v) = s.secret("access_key") {
+                b = b.with_access_key(v);
+            }
+            b.build().map(|b| Arc::new(b) as _)
+        }
+        other => {
+            return Err(format!(
+                "{other}:// URLs are not supported (s3://, gs:// and az:// are)"
+            ))
+        }
+    };
+    let variables = match scheme {
+        "s3" => "AWS_REGION and credentials (AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY)",
+        "gs" => "GOOGLE_SERVICE_ACCOUNT (a key file) or GOOGLE_SERVICE_ACCOUNT_KEY (its JSON)",
+        _ => "AZURE_STORAGE_ACCOUNT_NAME and AZURE_STORAGE_ACCOUNT_KEY (or a SAS/token variable)",
+    };
+    let section = storage.map_or(String::new(), |s| format!(" or in [storage.{}]", s.name));
+    built.map_err(|e| {
+        format!("{scheme}:// is not configured: {e}; set {variables} in the environment{section}")
+    })
 }
 
 /// An object-store error as a sentence: what failed and what to check. The crate's messages
 /// carry no secrets (requests are signed, keys are never echoed).
-fn explain(bucket: &str, e: object_store::Error) -> String {
+fn explain(scheme: &str, bucket: &str, e: object_store::Error) -> String {
+    let credentials = match scheme {
+        "s3" => "AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY (and AWS_SESSION_TOKEN)",
+        "gs" => "the service account (GOOGLE_SERVICE_ACCOUNT or GOOGLE_SERVICE_ACCOUNT_KEY)",
+        _ => "AZURE_STORAGE_ACCOUNT_NAME and AZURE_STORAGE_ACCOUNT_KEY",
+    };
     match e {
         object_store::Error::NotFound { path, .. } => {
-            format!("s3://{bucket}/{path} does not exist (or the bucket does not)")
+            format!("{scheme}://{bucket}/{path} does not exist (or the bucket does not)")
         }
-        object_store::Error::PermissionDenied { .. } | object_store::Error::Unauthenticated { .. } => format!(
-            "access to bucket '{bucket}' was refused: {e}; check AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY (and AWS_SESSION_TOKEN)"
-        ),
+        object_store::Error::PermissionDenied { .. }
+        | object_store::Error::Unauthenticated { .. } => {
+            format!("access to bucket '{bucket}' was refused: {e}; check {credentials}")
+        }
         other => format!("bucket '{bucket}': {other}"),
     }
 }
 
+/// Runs `fut` on the object-store runtime and waits for it from any thread (a script's, or a
+/// blocking producer inside another runtime, where `block_on` would panic).
+pub fn wait<T: Send + 'static>(fut: impl std::future::Future<Output = T> + Send + 'static) -> T {
+    let (tx, rx) = std::sync::mpsc::sync_channel(1);
+    runtime().spawn(async move {
+        let _ = tx.send(fut.await);
+    });
+    rx.recv()
+        .expect("the object-store runtime dropped a request")
+}
+
+/// Spawns `fut` on the object-store runtime without waiting.
+pub fn spawn(fut: impl std::future::Future<Output = ()> + Send + 'static) {
+    runtime().spawn(fut);
+}
+
 impl Object {
+    /// The store the object is in, for readers that fetch byte ranges (Parquet).
+    pub fn store(&self) -> Arc<dyn ObjectStore> {
+        self.store.clone()
+    }
+
     /// The object's bytes, streamed.
     pub fn reader(&self) -> Box<dyn Read + Send> {
         let (tx, rx) = tokio::sync::mpsc::channel::<std::io::Result<Bytes>>(CHUNKS_IN_FLIGHT);

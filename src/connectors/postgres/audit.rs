@@ -334,6 +334,63 @@ impl AuditStore for PgAudit {
     fn relocated(&self, scratch: &str) -> Arc<dyn AuditStore> {
         Arc::new(PgAudit::new(self.shared.clone(), scratch))
     }
+
+    fn files_table(&self) -> Option<String> {
+        Some(files_table(&self.schema))
+    }
+
+    fn files_create_statements(&self) -> Vec<String> {
+        vec![
+            // The same lock as the audit table's setup: two first loads cannot race the DDL.
+            "SELECT pg_advisory_xact_lock(hashtextextended('etl: audit table setup', 0))".into(),
+            format!("CREATE SCHEMA IF NOT EXISTS {}", quote_ident(&self.schema)),
+            crate::audit_files::create_sql(&files_table(&self.schema)),
+        ]
+    }
+
+    fn loaded_files(
+        &self,
+        io: &Io,
+        project: &str,
+        table: &str,
+    ) -> Result<Option<Vec<crate::audit_files::FileStamp>>> {
+        let quoted = files_table(&self.schema);
+        let sql = crate::audit_files::select_sql(&quoted);
+        let params = vec![
+            ("project".to_string(), Value::Text(project.to_string())),
+            ("table".to_string(), Value::Text(table.to_string())),
+        ];
+        let name = self.shared.name.clone();
+        io.block_on(async {
+            let c = self.shared.pool.get(&io.handle).await?;
+            let exists: bool = c
+                .query_one("SELECT to_regclass($1) IS NOT NULL", &[&quoted])
+                .await
+                .map_err(|e| self.err("looking for etl_files", &e))?
+                .get(0);
+            if !exists {
+                c.release();
+                return Ok(None);
+            }
+            let rows = super::sql::query_rows(&c, &name, &sql, &params, usize::MAX).await?;
+            c.release();
+            Ok(Some(
+                rows.rows
+                    .iter()
+                    .map(|r| crate::audit_files::from_row(r))
+                    .collect(),
+            ))
+        })
+    }
+}
+
+/// `etl_files`, beside the audit table.
+fn files_table(schema: &str) -> String {
+    format!(
+        "{}.{}",
+        quote_ident(schema),
+        quote_ident(crate::audit_files::TABLE)
+    )
 }
 
 /// The latest records, newest first; `id` picks one record.

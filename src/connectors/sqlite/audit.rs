@@ -44,6 +44,18 @@ impl SqliteAudit {
         quote_ident(&self.table)
     }
 
+    /// `etl_files`, or a sample run's scratch copy beside its scratch `etl_runs`.
+    fn files_name(&self) -> String {
+        match self.table.strip_suffix(TABLE) {
+            Some(prefix) => format!("{prefix}{}", crate::audit_files::TABLE),
+            None => format!("{}_files", self.table),
+        }
+    }
+
+    fn files_quoted(&self) -> String {
+        quote_ident(&self.files_name())
+    }
+
     /// `etl_checks`, or a sample run's scratch copy beside its scratch `etl_runs`.
     fn checks_quoted(&self) -> String {
         let name = match self.table.strip_suffix(TABLE) {
@@ -147,6 +159,54 @@ impl AuditStore for SqliteAudit {
             db: self.db.clone(),
             table: format!("{scratch}__{TABLE}"),
         })
+    }
+
+    fn files_table(&self) -> Option<String> {
+        Some(self.files_quoted())
+    }
+
+    fn files_create_statements(&self) -> Vec<String> {
+        vec![crate::audit_files::create_sql(&self.files_quoted())]
+    }
+
+    fn loaded_files(
+        &self,
+        _io: &Io,
+        project: &str,
+        table: &str,
+    ) -> Result<Option<Vec<crate::audit_files::FileStamp>>> {
+        if !self.db.exists() {
+            return Ok(None);
+        }
+        let conn = self.db.connect_read_only()?;
+        let exists = conn
+            .query_row(
+                "SELECT count(*) FROM sqlite_master WHERE type = 'table' AND name = ?1",
+                [self.files_name()],
+                |r| r.get::<_, i64>(0),
+            )
+            .map_err(|e| self.db.err(e))?;
+        if exists == 0 {
+            return Ok(None);
+        }
+        let sql = crate::audit_files::select_sql(&self.files_quoted());
+        let mut stmt = conn.prepare(&sql).map_err(|e| self.db.err(e))?;
+        let params = vec![
+            ("project".to_string(), Value::Text(project.to_string())),
+            ("table".to_string(), Value::Text(table.to_string())),
+        ];
+        bind(&mut stmt, &params).map_err(|e| self.db.err(e))?;
+        let mut rows = stmt.raw_query();
+        let mut out = Vec::new();
+        while let Some(row) = rows.next().map_err(|e| self.db.err(e))? {
+            out.push(crate::audit_files::FileStamp {
+                file: row.get(0).map_err(|e| self.db.err(e))?,
+                size: row.get(1).map_err(|e| self.db.err(e))?,
+                etag: row.get(2).map_err(|e| self.db.err(e))?,
+                modified: row.get(3).map_err(|e| self.db.err(e))?,
+            });
+        }
+        Ok(Some(out))
     }
 }
 

@@ -9,7 +9,7 @@ use rhai::{Array, Dynamic, Engine, FnPtr, Map, NativeCallContext};
 use super::values::{dynamic_type, from_dynamic, row_to_map};
 use super::{fail, Res};
 use crate::connectors::csv::{CsvOptions, CsvSource};
-use crate::connectors::files::{self, FileRef};
+use crate::connectors::files::{self, ByFile, ByFileSource, FileRef, FileSelection};
 use crate::connectors::json::{JsonOptions, JsonSource};
 use crate::connectors::{ReadOptions, Source};
 use crate::data::{Batch, Column, Schema};
@@ -144,6 +144,17 @@ pub fn register(engine: &mut Engine, host: &Arc<Host>) {
     engine.register_fn("json_file", move |path: &str, opts: Map| {
         json_file(&h, path, opts)
     });
+    #[cfg(feature = "parquet")]
+    {
+        let h = host.clone();
+        engine.register_fn("parquet_file", move |path: &str| {
+            parquet_file(&h, path, Map::new())
+        });
+        let h = host.clone();
+        engine.register_fn("parquet_file", move |path: &str, opts: Map| {
+            parquet_file(&h, path, opts)
+        });
+    }
     engine.register_fn("map", |r: &mut Relation, f: FnPtr| r.with(Step::Map(f)));
     engine.register_fn("filter", |r: &mut Relation, f: FnPtr| {
         r.with(Step::Filter(f))
@@ -186,8 +197,9 @@ pub fn register(engine: &mut Engine, host: &Arc<Host>) {
     engine.register_fn("to_string", |r: &mut Relation| r.source.describe());
 }
 
-fn csv_file(host: &Host, path: &str, opts: Map) -> Res<Relation> {
+fn csv_file(host: &Host, path: &str, mut opts: Map) -> Res<Relation> {
     let err = |e: String| fail(format!("csv_file(\"{path}\"): {e}"));
+    let selection = FileSelection::take(&mut opts).map_err(err)?;
     let opts = CsvOptions::from_map(&opts).map_err(err)?;
     let (pattern, files) = file_set(host, path).map_err(err)?;
     let origin = Origin::Csv {
@@ -195,14 +207,19 @@ fn csv_file(host: &Host, path: &str, opts: Map) -> Res<Relation> {
         files: local_paths(&files),
         options: format!("{opts:?}"),
     };
+    let display = path.to_string();
+    let read = move |files| -> Arc<dyn Source> {
+        Arc::new(CsvSource::from_files(files, display.clone(), opts.clone()))
+    };
     Ok(Relation::with_origin(
-        Arc::new(CsvSource::from_files(files, path.to_string(), opts)),
+        by_file(files, selection, read),
         origin,
     ))
 }
 
-fn json_file(host: &Host, path: &str, opts: Map) -> Res<Relation> {
+fn json_file(host: &Host, path: &str, mut opts: Map) -> Res<Relation> {
     let err = |e: String| fail(format!("json_file(\"{path}\"): {e}"));
+    let selection = FileSelection::take(&mut opts).map_err(err)?;
     let opts = JsonOptions::from_map(&opts).map_err(err)?;
     let (pattern, files) = file_set(host, path).map_err(err)?;
     // The same origin as a CSV file's: `etl watch` re-runs the task when one of them changes.
@@ -211,10 +228,61 @@ fn json_file(host: &Host, path: &str, opts: Map) -> Res<Relation> {
         files: local_paths(&files),
         options: format!("{opts:?}"),
     };
+    let display = path.to_string();
+    let read = move |files| -> Arc<dyn Source> {
+        Arc::new(JsonSource::from_files(files, display.clone(), opts.clone()))
+    };
     Ok(Relation::with_origin(
-        Arc::new(JsonSource::from_files(files, path.to_string(), opts)),
+        by_file(files, selection, read),
         origin,
     ))
+}
+
+#[cfg(feature = "parquet")]
+fn parquet_file(host: &Host, path: &str, mut opts: Map) -> Res<Relation> {
+    use crate::connectors::parquet::{ParquetOptions, ParquetSource};
+    let err = |e: String| fail(format!("parquet_file(\"{path}\"): {e}"));
+    let selection = FileSelection::take(&mut opts).map_err(err)?;
+    let opts = ParquetOptions::from_map(&opts).map_err(err)?;
+    let (pattern, files) = file_set(host, path).map_err(err)?;
+    let origin = Origin::Csv {
+        path: pattern,
+        files: local_paths(&files),
+        options: format!("{opts:?}"),
+    };
+    let display = path.to_string();
+    let read = move |files| -> Arc<dyn Source> {
+        Arc::new(ParquetSource::from_files(
+            files,
+            display.clone(),
+            opts.clone(),
+        ))
+    };
+    Ok(Relation::with_origin(
+        by_file(files, selection, read),
+        origin,
+    ))
+}
+
+/// The source over `files`; with `incremental: "files"` or `file_date`, one whose loads read
+/// only the files those let through.
+fn by_file(
+    files: Vec<FileRef>,
+    selection: FileSelection,
+    read: impl Fn(Vec<FileRef>) -> Arc<dyn Source> + Send + Sync + 'static,
+) -> Arc<dyn Source> {
+    let inner = read(files.clone());
+    if !selection.any() {
+        return inner;
+    }
+    Arc::new(ByFileSource {
+        inner,
+        by_file: ByFile {
+            files,
+            selection,
+            read: Arc::new(read),
+        },
+    })
 }
 
 /// The local files among `files`, which `etl watch` can watch.
@@ -230,7 +298,8 @@ fn local_paths(files: &[FileRef]) -> Vec<PathBuf> {
 /// `[security] allowed_paths`; the resolved path or pattern too.
 fn file_set(host: &Host, path: &str) -> std::result::Result<(PathBuf, Vec<FileRef>), String> {
     if files::is_url(path) {
-        return Ok((PathBuf::from(path), files::objects(path)?));
+        let storage = host.config.storage_for(path)?;
+        return Ok((PathBuf::from(path), files::objects(path, storage.as_ref())?));
     }
     let pattern = host.script_file(path)?;
     let mut files = files::expand(&pattern, path)?;
