@@ -6,8 +6,8 @@
 mod connection;
 pub mod csv;
 pub mod dialect;
-pub mod http;
 pub mod files;
+pub mod http;
 mod io;
 pub mod json;
 pub mod mysql;
@@ -15,6 +15,8 @@ pub mod postgres;
 mod read;
 pub mod registry;
 mod roles;
+#[cfg(feature = "salesforce")]
+pub mod salesforce;
 pub mod sql_params;
 pub mod sqlite;
 mod stream;
