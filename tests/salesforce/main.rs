@@ -11,6 +11,7 @@ mod server;
 mod bulk;
 mod failures;
 mod reads;
+mod throughput;
 
 use std::process::Command;
 
@@ -71,7 +72,17 @@ impl Sandbox {
     }
 
     pub fn etl(&self, args: &[&str]) -> Run {
-        let mut cmd = Command::new(BIN);
+        self.run(Command::new(BIN), args)
+    }
+
+    /// `etl ARGS...` under `/usr/bin/time`, which adds `PEAK_RSS_KB=` to the output.
+    pub fn timed(&self, args: &[&str]) -> Run {
+        let mut cmd = Command::new("/usr/bin/time");
+        cmd.args(["-f", "PEAK_RSS_KB=%M", BIN]);
+        self.run(cmd, args)
+    }
+
+    fn run(&self, mut cmd: Command, args: &[&str]) -> Run {
         cmd.current_dir(self.dir.path())
             .env_remove("ETL_ENV")
             .env_remove("ETL_CONFIG")
@@ -147,14 +158,13 @@ impl Run {
     }
 }
 
-/// Accounts 1..=n, a minute apart from 2024-03-01T10:00:00.250Z.
+/// Accounts 1..=n, a second apart from 2024-03-01T10:00:00.250Z.
 pub fn accounts(n: u32) -> Vec<org::Account> {
+    let start = ts("2024-03-01T10:00:00.250Z");
     (1..=n)
         .map(|i| {
-            account(
-                i,
-                &format!("2024-03-01T10:{:02}:{:02}.250Z", i / 60, i % 60),
-            )
+            let at = start + chrono::Duration::seconds(i64::from(i));
+            account(i, &at.to_rfc3339_opts(chrono::SecondsFormat::Millis, true))
         })
         .collect()
 }

@@ -178,9 +178,10 @@ fn route(st: &mut State, req: &Request) -> Reply {
         ("GET", "query" | "queryAll") => {
             let soql = req.param("q").unwrap_or_default().to_string();
             st.soql.push(soql.clone());
+            let fields = parse_select(&soql).0;
             let records: Vec<String> = select(st, &soql, p == "queryAll")
-                .iter()
-                .map(|(a, fields)| record_json(a, fields))
+                .into_iter()
+                .map(|a| record_json(a, &fields))
                 .collect();
             page(st, Arc::new(records), 0)
         }
@@ -263,7 +264,7 @@ fn route(st: &mut State, req: &Request) -> Reply {
                         .collect::<Vec<_>>()
                         .join(",");
                     csv.push('\n');
-                    for (a, _) in &rows[offset..end] {
+                    for a in &rows[offset..end] {
                         let line: Vec<String> = fields.iter().map(|f| csv_value(a, f)).collect();
                         csv.push_str(&line.join(","));
                         csv.push('\n');
@@ -422,8 +423,8 @@ fn parse_select(soql: &str) -> (Vec<String>, Vec<Bound>) {
     (fields, bounds)
 }
 
-fn select(st: &State, soql: &str, all: bool) -> Vec<(Account, Vec<String>)> {
-    let (fields, bounds) = parse_select(soql);
+fn select<'a>(st: &'a State, soql: &str, all: bool) -> Vec<&'a Account> {
+    let bounds = parse_select(soql).1;
     st.accounts
         .iter()
         .filter(|a| all || !a.deleted)
@@ -440,7 +441,6 @@ fn select(st: &State, soql: &str, all: bool) -> Vec<(Account, Vec<String>)> {
                 }
             })
         })
-        .map(|a| (a.clone(), fields.clone()))
         .collect()
 }
 
