@@ -102,3 +102,35 @@ fn a_failed_job_fails_the_load_with_its_reason() {
         .contains("the job ended Failed: INVALID_FIELD: No such column 'Foo'");
     assert_eq!(s.sqlite("SELECT status FROM etl_runs"), ["failed"]);
 }
+
+#[test]
+fn a_bulk_query_reads_parent_fields_from_the_csv_header() {
+    let org = Org::start(accounts(4));
+    let s = Sandbox::new(
+        &org,
+        &project(
+            r#"sf.sql("SELECT Id, Owner.Name, SystemModstamp FROM Account", #{ bulk: true, deleted: true })"#,
+            "account_owner",
+            "",
+        ),
+    );
+    s.exec().ok();
+    assert_eq!(
+        s.sqlite(
+            r#"SELECT "Id", "Owner_Name", "SystemModstamp" FROM account_owner ORDER BY 1 LIMIT 2"#
+        ),
+        [
+            "001R00000000000001|Grace Hopper|2024-03-01 10:00:01.250+00:00",
+            "001R00000000000002|Ada Lovelace|2024-03-01 10:00:02.250+00:00",
+        ]
+    );
+    let created: serde_json::Value = serde_json::from_str(
+        &org.requests()
+            .iter()
+            .find(|r| r.method == "POST" && r.path.ends_with("/jobs/query"))
+            .unwrap()
+            .body,
+    )
+    .unwrap();
+    assert_eq!(created["operation"], "queryAll");
+}

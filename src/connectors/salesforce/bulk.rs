@@ -39,8 +39,13 @@ pub async fn read(r: &Read, tx: &BatchSender) -> Result<u64> {
         .ok_or_else(|| EtlError::Other("the Bulk API answered without a job id".into()))?
         .to_string();
     tracing::info!("Salesforce Bulk API 2.0 job {id} ({operation}) created.");
-    let result = run_job(r, tx, &id).await;
     let job = r.shared.cfg.data_url(&format!("jobs/query/{id}"));
+    let guard = AbortOnDrop {
+        api: Some(r.api.clone()),
+        job: job.clone(),
+    };
+    let result = run_job(r, tx, &id).await;
+    guard.disarm();
     if result.is_err() {
         // A failed or cut read must not leave the job running in the org.
         let abort = json!({ "state": "Aborted" });
@@ -55,6 +60,33 @@ pub async fn read(r: &Read, tx: &BatchSender) -> Result<u64> {
         EtlError::Other(m) => EtlError::Other(format!("Bulk API 2.0 job {id}: {m}")),
         e => e,
     })
+}
+
+/// A cancelled run drops the read mid-job: the job is then aborted and deleted on the
+/// runtime, so it does not keep running in the org.
+struct AbortOnDrop {
+    api: Option<std::sync::Arc<super::api::Api>>,
+    job: url::Url,
+}
+
+impl AbortOnDrop {
+    fn disarm(mut self) {
+        self.api = None;
+    }
+}
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        let (Some(api), Ok(rt)) = (self.api.take(), tokio::runtime::Handle::try_current()) else {
+            return;
+        };
+        let job = self.job.clone();
+        rt.spawn(async move {
+            let abort = json!({ "state": "Aborted" });
+            let _ = api.send(Method::PATCH, &job, Some(&abort), &[]).await;
+            let _ = api.send(Method::DELETE, &job, None, &[]).await;
+        });
+    }
 }
 
 async fn run_job(r: &Read, tx: &BatchSender, id: &str) -> Result<u64> {
