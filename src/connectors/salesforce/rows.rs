@@ -32,8 +32,40 @@ pub fn from_json(raw: &RawValue, ty: &DataType) -> std::result::Result<Value, St
         Some(b'{' | b'[') if *ty == DataType::Json => Ok(Value::Json(text.to_string())),
         Some(b'{' | b'[') => Err(format!("an object where a {ty} was expected")),
         Some(_) if *ty == DataType::Json => Ok(Value::Json(text.to_string())),
+        Some(_) if matches!(ty, DataType::Decimal { .. }) => {
+            Value::parse(&plain_decimal(text).unwrap_or_else(|| text.to_string()), ty)
+        }
         Some(_) => Value::parse(text, ty),
     }
+}
+
+/// `1.5E7` (how the API writes large doubles and currencies) as `15000000`, digit for digit:
+/// the exponent moves the point, no float in between. None when `text` has no exponent.
+fn plain_decimal(text: &str) -> Option<String> {
+    let (mantissa, exp) = text.split_once(['e', 'E'])?;
+    let exp: i64 = exp.parse().ok()?;
+    let (sign, m) = match mantissa.strip_prefix('-') {
+        Some(m) => ("-", m),
+        None => ("", mantissa.strip_prefix('+').unwrap_or(mantissa)),
+    };
+    let (int, frac) = m.split_once('.').unwrap_or((m, ""));
+    let digits = format!("{int}{frac}");
+    if digits.is_empty() || !digits.bytes().all(|c| c.is_ascii_digit()) || exp.abs() > 400 {
+        return None;
+    }
+    let point = int.len() as i64 + exp;
+    let out = if point <= 0 {
+        format!("0.{}{digits}", "0".repeat((-point) as usize))
+    } else if point as usize >= digits.len() {
+        format!("{digits}{}", "0".repeat(point as usize - digits.len()))
+    } else {
+        format!(
+            "{}.{}",
+            &digits[..point as usize],
+            &digits[point as usize..]
+        )
+    };
+    Some(format!("{sign}{out}"))
 }
 
 /// Rows into batches of `batch_rows`, sent as they fill.
@@ -113,4 +145,34 @@ pub fn bad_value(source: &str, column: &str, record: u64, why: String) -> EtlErr
     EtlError::Other(format!(
         "{source}: record {record}, column {column}: {why} (the field's type in describe does not match what the API sent)"
     ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn exponents_move_the_point_without_floats() {
+        assert_eq!(plain_decimal("1.5E7").unwrap(), "15000000");
+        assert_eq!(plain_decimal("-1.25e-3").unwrap(), "-0.00125");
+        assert_eq!(
+            plain_decimal("1.23456789012345678E2").unwrap(),
+            "123.456789012345678"
+        );
+        assert_eq!(plain_decimal("12.50"), None);
+        let ty = DataType::Decimal {
+            precision: Some(18),
+            scale: Some(2),
+        };
+        let raw = serde_json::value::RawValue::from_string("1.5E7".into()).unwrap();
+        assert_eq!(
+            from_json(&raw, &ty).unwrap().to_text().unwrap(),
+            "15000000.00"
+        );
+        let t = from_text("2024-01-31T10:00:00.000+0000", &DataType::TimestampTz).unwrap();
+        assert_eq!(
+            t,
+            from_text("2024-01-31T10:00:00.000Z", &DataType::TimestampTz).unwrap()
+        );
+    }
 }
