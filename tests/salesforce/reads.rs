@@ -132,6 +132,11 @@ fn incremental_runs_read_from_the_systemmodstamp_watermark() {
             "success|I|3|2024-03-02 09:00:00+00",
         ]
     );
+    // The plan of the next run shows the SOQL it would send, window and all.
+    s.etl(&["plan", "projects/crm/project.rhai", "--load-type", "I"])
+        .ok()
+        .contains("WHERE (SystemModstamp >= 2024-03-02T09:00:00Z OR SystemModstamp = null)")
+        .contains("REST query");
 }
 
 #[test]
