@@ -342,6 +342,7 @@ impl Config {
             swap_attempts: self.load.swap_attempts.max(1),
             timeouts: self.timeouts,
             table_lock_timeout: seconds(self.load.table_lock_timeout_seconds, 1800.0, 86400.0),
+            env: self.dotenv.clone(),
         }
     }
 

@@ -18,6 +18,8 @@ pub mod postgres;
 mod read;
 pub mod registry;
 mod roles;
+#[cfg(feature = "salesforce")]
+pub mod salesforce;
 pub mod sql_params;
 pub mod sqlite;
 mod stream;

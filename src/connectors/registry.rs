@@ -21,6 +21,9 @@ pub struct OpenOptions {
     /// How long a load waits for another load of the same table to finish (`[load]
     /// table_lock_timeout_seconds`).
     pub table_lock_timeout: std::time::Duration,
+    /// `.env` beside `etl.toml`: connectors that read secrets from variables named in their
+    /// URL (Salesforce) look there after the process environment.
+    pub env: std::sync::Arc<crate::dotenv::DotEnv>,
 }
 
 impl Default for OpenOptions {
@@ -31,6 +34,7 @@ impl Default for OpenOptions {
             swap_attempts: 10,
             timeouts: super::Timeouts::default(),
             table_lock_timeout: std::time::Duration::from_secs(1800),
+            env: Default::default(),
         }
     }
 }
@@ -82,8 +86,13 @@ impl Roles {
 }
 
 /// Every connector. One line each.
-pub static CONNECTORS: &[&Connector] =
-    &[&sqlite::CONNECTOR, &postgres::CONNECTOR, &mysql::CONNECTOR];
+pub static CONNECTORS: &[&Connector] = &[
+    &sqlite::CONNECTOR,
+    &postgres::CONNECTOR,
+    &mysql::CONNECTOR,
+    #[cfg(feature = "salesforce")]
+    &super::salesforce::CONNECTOR,
+];
 
 /// The connector of a URL, or an error naming the schemes there are.
 pub fn connector_for(name: &str, url: &str) -> Result<&'static Connector> {

@@ -28,6 +28,11 @@ pub trait Relations: Send + Sync {
     fn table(&self, table: &str, opts: &TableOptions) -> Result<Arc<dyn Source>>;
     /// One query; `:since` / `:until` bind the window of the load that reads it.
     fn query(&self, sql: &str, params: Params) -> Result<Arc<dyn Source>>;
+    /// Options of `table(name, #{...})` this connector reads itself (`TableOptions::options`),
+    /// besides `parallel`; any other is refused by the script API.
+    fn table_options(&self) -> &'static [&'static str] {
+        &[]
+    }
 }
 
 /// How a table is read.
@@ -35,11 +40,16 @@ pub trait Relations: Send + Sync {
 pub struct TableOptions {
     /// Connections reading key ranges at once (connectors that can; others refuse above 1).
     pub parallel: usize,
+    /// The connector's own options, named in `Relations::table_options` (Salesforce: `bulk`).
+    pub options: Params,
 }
 
 impl Default for TableOptions {
     fn default() -> Self {
-        TableOptions { parallel: 1 }
+        TableOptions {
+            parallel: 1,
+            options: Params::new(),
+        }
     }
 }
 

@@ -122,6 +122,10 @@ impl Relations for SampleRelations {
     fn query(&self, sql: &str, params: Params) -> Result<Arc<dyn Source>> {
         self.inner.query(sql, params)
     }
+
+    fn table_options(&self) -> &'static [&'static str] {
+        self.inner.table_options()
+    }
 }
 
 /// A load target whose every table is its scratch copy.

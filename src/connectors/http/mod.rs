@@ -6,7 +6,7 @@
 
 mod auth;
 mod body;
-mod client;
+pub(crate) mod client;
 mod columns;
 mod mask;
 pub mod options;

@@ -72,11 +72,22 @@ pub fn register(engine: &mut Engine, host: &Arc<Host>) {
         relation_table(c, table, TableOptions::default())
     });
     // `conn.table("orders", #{ parallel: 4 })`: read over N primary-key ranges at once
-    // (MySQL/MariaDB sources).
+    // (MySQL/MariaDB sources); other options are the connector's own (`sf.table("Account",
+    // #{ bulk: true })`).
     engine.register_fn(
         "table",
-        |c: &mut Conn, table: &str, opts: Map| -> Res<Relation> {
-            let mut o = Options::new("table()", opts, &["parallel"])?;
+        |c: &mut Conn, table: &str, mut opts: Map| -> Res<Relation> {
+            let own = c.open()?.relations().map_err(fail)?.table_options();
+            let mut theirs = Map::new();
+            for name in own {
+                if let Some(v) = opts.remove(*name) {
+                    theirs.insert((*name).into(), v);
+                }
+            }
+            let known: Vec<&str> = std::iter::once("parallel")
+                .chain(own.iter().copied())
+                .collect();
+            let mut o = Options::new("table()", opts, &known)?;
             let parallel = match o.int("parallel")? {
                 None => 1,
                 Some(n) if (1..=64).contains(&n) => n as usize,
@@ -86,7 +97,8 @@ pub fn register(engine: &mut Engine, host: &Arc<Host>) {
                     )))
                 }
             };
-            relation_table(c, table, TableOptions { parallel })
+            let options = params(theirs).map_err(|e| fail(format!("table(): {e}")))?;
+            relation_table(c, table, TableOptions { parallel, options })
         },
     );
     engine.register_fn("sql", |c: &mut Conn, sql: &str| -> Res<Relation> {
