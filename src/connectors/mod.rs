@@ -6,11 +6,17 @@
 mod connection;
 pub mod csv;
 pub mod dialect;
-pub mod http;
+#[cfg(any(feature = "mssql", feature = "odbc"))]
+mod extremes;
 pub mod files;
+pub mod http;
 mod io;
 pub mod json;
+#[cfg(feature = "mssql")]
+pub mod mssql;
 pub mod mysql;
+#[cfg(feature = "odbc")]
+pub mod odbc;
 pub mod postgres;
 mod read;
 pub mod registry;

@@ -82,8 +82,17 @@ impl Roles {
 }
 
 /// Every connector. One line each.
-pub static CONNECTORS: &[&Connector] =
-    &[&sqlite::CONNECTOR, &postgres::CONNECTOR, &mysql::CONNECTOR];
+pub static CONNECTORS: &[&Connector] = &[
+    &sqlite::CONNECTOR,
+    &postgres::CONNECTOR,
+    &mysql::CONNECTOR,
+    #[cfg(feature = "mssql")]
+    &super::mssql::CONNECTOR,
+    #[cfg(feature = "odbc")]
+    &super::odbc::CONNECTOR,
+    #[cfg(feature = "odbc")]
+    &super::odbc::ORACLE,
+];
 
 /// The connector of a URL, or an error naming the schemes there are.
 pub fn connector_for(name: &str, url: &str) -> Result<&'static Connector> {
@@ -125,7 +134,7 @@ mod tests {
             "MySQL/MariaDB"
         );
         assert_eq!(connector_for("a", "sqlite://x.db").unwrap().name, "SQLite");
-        let e = connector_for("dw", "oracle://u:secret@h/db")
+        let e = connector_for("dw", "db2://u:secret@h/db")
             .err()
             .expect("unknown scheme")
             .to_string();
