@@ -320,6 +320,36 @@ fn full_then_incremental_loads_bind_the_window() {
     );
 }
 
+#[test]
+fn plain_sql_runs_through_odbc_in_one_transaction_per_file() {
+    if !driver("PostgreSQL Unicode") {
+        return;
+    }
+    let src = PgTestDb::new("odbc_sql");
+    let dw = PgTestDb::new("odbc_sql_dw");
+    src.execute(
+        "CREATE TABLE orders (id int PRIMARY KEY, note text);
+         INSERT INTO orders SELECT g, 'n' || g FROM generate_series(1, 10) g;",
+    );
+    dw.execute("CREATE TABLE seen (changed bigint, counted bigint)");
+    let s = Sandbox::new(pg_odbc(&src), &dw, &["odbc_sql"]);
+    s.exec("odbc_sql", &["--task", "sql"]).ok();
+    // 3 rows updated; the file deleted ids 9 and 10 and marked id 4; 4 rows say 'x'.
+    assert_eq!(text(&dw, "SELECT changed, counted FROM seen"), ["3|4"]);
+    assert_eq!(text(&src, "SELECT count(*) FROM orders"), ["8"]);
+
+    let run = s.exec("odbc_sql", &["--task", "broken"]);
+    assert_eq!(run.code, 1, "{}", run.output);
+    assert!(
+        run.output.contains("sql/broken.sql: statement 2 (line 3)")
+            && run.output.contains("no_such_table"),
+        "{}",
+        run.output
+    );
+    // The DELETE before the failing statement was rolled back with it.
+    assert_eq!(text(&src, "SELECT count(*) FROM orders"), ["8"]);
+}
+
 /// Peak resident memory of a child process, sampled from /proc until it exits (VmHWM only
 /// grows, so the last sample is the peak up to a few milliseconds before the end).
 fn run_measuring_rss(mut cmd: Command) -> (Run, u64) {
