@@ -387,6 +387,45 @@ fn run_measuring_rss(mut cmd: Command) -> (Run, u64) {
     )
 }
 
+/// A load of `big` from `src_url` into PostgreSQL, with the peak RSS of the etl process.
+fn load_big(src_url: String, dw: &PgTestDb) -> u64 {
+    let s = Sandbox::new(src_url, dw, &["odbc_big"]);
+    let (run, peak_kib) = run_measuring_rss(s.command("odbc_big", &[]));
+    let run = run.ok();
+    assert_eq!(
+        text(dw, "SELECT count(*), sum(id) FROM app.big"),
+        ["1000000|500000500000"],
+        "{}",
+        run.output
+    );
+    peak_kib
+}
+
+#[test]
+#[ignore = "MariaDB Connector/ODBC 3.1.15 (Debian 12) holds the whole result in memory: 148 MiB peak for these 1M rows even with OPTIONS=NO_CACHE|FORWARD_CURSOR; run with --ignored to measure a newer driver"]
+fn a_million_rows_from_mariadb_stream_in_bounded_memory() {
+    if !driver("MariaDB Unicode") {
+        return;
+    }
+    let src = MyTestDb::new("odbc_my_big");
+    let dw = PgTestDb::new("odbc_my_big_dw");
+    src.execute(
+        "CREATE TABLE big AS SELECT seq AS id, seq * 0.01 AS amount, md5(seq) AS note, '2024-01-01' + INTERVAL seq SECOND AS at
+         FROM seq_1_to_1000000;",
+    );
+    // OPTIONS: NO_CACHE (1 << 20) and FORWARD_CURSOR (1 << 21), meant to make the driver read
+    // the result as it is fetched instead of holding all of it first.
+    let peak_kib = load_big(
+        format!("{}{}", maria_odbc(&src), "%3BOPTIONS%3D3145728"),
+        &dw,
+    );
+    println!("peak RSS streaming 1,000,000 rows through MariaDB's ODBC driver: {peak_kib} KiB");
+    assert!(
+        peak_kib < 64 * 1024,
+        "peak RSS {peak_kib} KiB is not under 64 MiB"
+    );
+}
+
 #[test]
 fn a_million_rows_stream_in_bounded_memory() {
     if !driver("PostgreSQL Unicode") {
@@ -398,19 +437,8 @@ fn a_million_rows_stream_in_bounded_memory() {
         "CREATE TABLE big AS SELECT g AS id, g * 0.01 AS amount, md5(g::text) AS note, '2024-01-01'::timestamp + g * interval '1 second' AS at
          FROM generate_series(1, 1000000) g;",
     );
-    let s = Sandbox::new(pg_odbc(&src), &dw, &["odbc_big"]);
-    let (run, peak_kib) = run_measuring_rss(s.command("odbc_big", &[]));
-    let run = run.ok();
-    assert_eq!(
-        text(&dw, "SELECT count(*), sum(id) FROM app.big"),
-        ["1000000|500000500000"],
-        "{}",
-        run.output
-    );
-    println!(
-        "peak RSS streaming 1,000,000 rows through psqlODBC: {} KiB",
-        peak_kib
-    );
+    let peak_kib = load_big(pg_odbc(&src), &dw);
+    println!("peak RSS streaming 1,000,000 rows through psqlODBC: {peak_kib} KiB");
     assert!(
         peak_kib < 64 * 1024,
         "peak RSS {peak_kib} KiB is not under 64 MiB"
