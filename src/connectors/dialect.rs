@@ -10,10 +10,22 @@ pub enum Dialect {
     Postgres,
     Sqlite,
     Mysql,
+    /// SQL Server's T-SQL.
+    Mssql,
+    Oracle,
+    /// Whatever the ODBC driver's database speaks (`x.odbc.sql`).
+    Odbc,
 }
 
 impl Dialect {
-    pub const ALL: [Dialect; 3] = [Dialect::Postgres, Dialect::Sqlite, Dialect::Mysql];
+    pub const ALL: [Dialect; 6] = [
+        Dialect::Postgres,
+        Dialect::Sqlite,
+        Dialect::Mysql,
+        Dialect::Mssql,
+        Dialect::Oracle,
+        Dialect::Odbc,
+    ];
 
     /// The key in file names (`x.postgres.sql`) and messages.
     pub fn key(self) -> &'static str {
@@ -21,6 +33,9 @@ impl Dialect {
             Dialect::Postgres => "postgres",
             Dialect::Sqlite => "sqlite",
             Dialect::Mysql => "mysql",
+            Dialect::Mssql => "mssql",
+            Dialect::Oracle => "oracle",
+            Dialect::Odbc => "odbc",
         }
     }
 
@@ -34,6 +49,9 @@ impl Dialect {
             "postgres" | "postgresql" => Some(Dialect::Postgres),
             "sqlite" => Some(Dialect::Sqlite),
             "mysql" | "mariadb" => Some(Dialect::Mysql),
+            "mssql" | "sqlserver" => Some(Dialect::Mssql),
+            "oracle" => Some(Dialect::Oracle),
+            "odbc" => Some(Dialect::Odbc),
             _ => None,
         }
     }

@@ -7,13 +7,19 @@ pub mod catalog;
 mod connection;
 pub mod csv;
 pub mod dialect;
+#[cfg(any(feature = "mssql", feature = "odbc"))]
+mod extremes;
 pub mod files;
 pub mod http;
 mod io;
 pub mod json;
+#[cfg(feature = "mssql")]
+pub mod mssql;
 pub mod mysql;
 #[cfg(feature = "parquet")]
 pub mod parquet;
+#[cfg(feature = "odbc")]
+pub mod odbc;
 pub mod postgres;
 mod read;
 pub mod registry;

@@ -92,6 +92,12 @@ pub static CONNECTORS: &[&Connector] = &[
     &mysql::CONNECTOR,
     #[cfg(feature = "salesforce")]
     &super::salesforce::CONNECTOR,
+    #[cfg(feature = "mssql")]
+    &super::mssql::CONNECTOR,
+    #[cfg(feature = "odbc")]
+    &super::odbc::CONNECTOR,
+    #[cfg(feature = "odbc")]
+    &super::odbc::ORACLE,
 ];
 
 /// The connector of a URL, or an error naming the schemes there are.
@@ -134,7 +140,7 @@ mod tests {
             "MySQL/MariaDB"
         );
         assert_eq!(connector_for("a", "sqlite://x.db").unwrap().name, "SQLite");
-        let e = connector_for("dw", "oracle://u:secret@h/db")
+        let e = connector_for("dw", "db2://u:secret@h/db")
             .err()
             .expect("unknown scheme")
             .to_string();

@@ -230,6 +230,28 @@ pub fn rewrite_mysql(sql: &str) -> Result<(String, Vec<String>), String> {
     Ok((out, names))
 }
 
+/// Standard SQL for positional-only protocols (ODBC's `?`, SQL Server's `@P1`): each `:name`
+/// replaced by `mark(n)` for its 1-based position; `names[n-1]` is the parameter there (a
+/// name used twice is bound twice).
+pub fn rewrite_positional(
+    sql: &str,
+    mark: impl Fn(usize) -> String,
+) -> Result<(String, Vec<String>), String> {
+    let mut out = String::with_capacity(sql.len());
+    let mut names = Vec::new();
+    let mut last = 0;
+    scan(sql, |t| {
+        if let Token::Param { start, end } = t {
+            names.push(sql[start + 1..end].to_string());
+            out.push_str(&sql[last..start]);
+            out.push_str(&mark(names.len()));
+            last = end;
+        }
+    })?;
+    out.push_str(&sql[last..]);
+    Ok((out, names))
+}
+
 /// `split_statements` with MySQL's lexical rules (backslash escapes, backticks, `#` comments).
 pub fn split_statements_mysql(sql: &str) -> Result<Vec<&str>, String> {
     let mut cuts = Vec::new();

@@ -37,11 +37,11 @@ fn unknown_connection_is_a_script_error() {
 fn a_connection_url_no_connector_opens_is_refused_by_check() {
     let s = Sandbox::with_project("config_basic");
     s.check("config_basic")
-        .env("ETL_CONN_WAREHOUSE", "oracle://etl:s3cret@db/dw")
+        .env("ETL_CONN_WAREHOUSE", "db2://etl:s3cret@db/dw")
         .status(2)
         // The project's target connection is checked where `project()` names it.
         .stderr_contains(&format!("error: {}:2:1: ", script("config_basic")))
-        .stderr_contains("connection 'warehouse': unsupported URL 'oracle://etl:***@db/dw'")
+        .stderr_contains("connection 'warehouse': unsupported URL 'db2://etl:***@db/dw'")
         .stderr_contains(
             "expected sqlite://PATH, postgres://USER@HOST:5432/DB, mysql://USER@HOST:3306/DB",
         )
