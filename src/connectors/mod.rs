@@ -6,15 +6,19 @@
 mod connection;
 pub mod csv;
 pub mod dialect;
-pub mod http;
 pub mod files;
+pub mod http;
 mod io;
 pub mod json;
+#[cfg(any(feature = "snowflake", feature = "bigquery"))]
+pub(crate) mod jwt;
 pub mod mysql;
 pub mod postgres;
 mod read;
 pub mod registry;
 mod roles;
+#[cfg(feature = "snowflake")]
+pub mod snowflake;
 pub mod sql_params;
 pub mod sqlite;
 mod stream;

@@ -82,8 +82,13 @@ impl Roles {
 }
 
 /// Every connector. One line each.
-pub static CONNECTORS: &[&Connector] =
-    &[&sqlite::CONNECTOR, &postgres::CONNECTOR, &mysql::CONNECTOR];
+pub static CONNECTORS: &[&Connector] = &[
+    &sqlite::CONNECTOR,
+    &postgres::CONNECTOR,
+    &mysql::CONNECTOR,
+    #[cfg(feature = "snowflake")]
+    &super::snowflake::CONNECTOR,
+];
 
 /// The connector of a URL, or an error naming the schemes there are.
 pub fn connector_for(name: &str, url: &str) -> Result<&'static Connector> {

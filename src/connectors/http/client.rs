@@ -254,7 +254,7 @@ pub fn describe(e: &dyn std::error::Error) -> String {
 }
 
 /// TLS as the PostgreSQL connector does it: rustls with the ring provider, the Mozilla roots.
-fn tls_config() -> Result<rustls::ClientConfig, String> {
+pub(crate) fn tls_config() -> Result<rustls::ClientConfig, String> {
     let mut roots = rustls::RootCertStore::empty();
     roots.extend(webpki_roots::TLS_SERVER_ROOTS.iter().cloned());
     let mut config = rustls::ClientConfig::builder_with_provider(Arc::new(
