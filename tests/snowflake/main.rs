@@ -430,3 +430,92 @@ fn key_pair_login_signs_a_jwt_the_server_verifies() {
     assert_contains(&run.output, "Incorrect username or password");
     assert_contains(&run.output, "RSA_PUBLIC_KEY");
 }
+
+#[test]
+fn read_only_contexts_refuse_statements_that_are_not_queries() {
+    let Some(fake) = Fake::start(&[], &[]) else {
+        return;
+    };
+    let sb = Sandbox::new(&fake.url(PASSWORD));
+    sb.project(
+        "sf_ro",
+        r#"project("sf_ro");
+        let sf = connect("sf");
+        task("peek", |run| { print(`rows: ${sf.query("SELECT id FROM t1 ORDER BY id").len()}`); });
+        task("sneak", #{ after: ["peek"] }, |run| { sf.query("DELETE FROM t1"); });"#,
+    );
+    let run = sb.exec_with("sf_ro", &["--dry-run"], &[]).failed();
+    assert_contains(&run.output, "rows: 3");
+    assert_contains(&run.output, "Snowflake has no read-only transactions");
+    // The DELETE never ran: a normal run still sees all three rows.
+    sb.project(
+        "sf_count",
+        r#"project("sf_count");
+        let sf = connect("sf");
+        task("count", |run| { print(`count: ${sf.scalar("SELECT count(*) FROM t1")}`); });"#,
+    );
+    let run = sb.exec("sf_count", &[]).ok();
+    assert_contains(&run.output, "count: 3");
+}
+
+/// The peak resident memory of a child, sampled from /proc until it exits (VmHWM only grows).
+fn peak_rss_kib(child: &mut Child) -> (std::process::ExitStatus, u64) {
+    let status_file = format!("/proc/{}/status", child.id());
+    let mut peak = 0;
+    loop {
+        if let Ok(s) = std::fs::read_to_string(&status_file) {
+            if let Some(kb) = s
+                .lines()
+                .find(|l| l.starts_with("VmHWM:"))
+                .and_then(|l| l.split_whitespace().nth(1))
+                .and_then(|v| v.parse::<u64>().ok())
+            {
+                peak = peak.max(kb);
+            }
+        }
+        if let Some(status) = child.try_wait().expect("wait") {
+            return (status, peak);
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    }
+}
+
+#[test]
+#[ignore = "measurement: 1M rows through fakesnow take minutes; run with --ignored"]
+fn a_million_rows_stream_with_flat_memory() {
+    let Some(fake) = Fake::start(&[("SHIM_CHUNK_ROWS", "50000")], &["--big", "1000000"]) else {
+        return;
+    };
+    let dw = PgTestDb::new("sf_big");
+    let sb = Sandbox::new(&fake.url(PASSWORD)).on_postgres(&dw);
+    sb.project(
+        "sf_big",
+        r#"project("sf_big");
+        let sf = connect("sf"); let dw = connect("warehouse");
+        task("big", |run| { dw.load(#{ from: sf.table("big"), into: "raw.big" }); });"#,
+    );
+    let mut cmd = Command::new(BIN);
+    cmd.current_dir(sb.dir.path())
+        .env_remove("ETL_ENV")
+        .env_remove("ETL_CONFIG")
+        .args(["exec", "projects/sf_big/project.rhai"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null());
+    for (k, v) in &sb.env {
+        cmd.env(k, v);
+    }
+    let started = Instant::now();
+    let mut child = cmd.spawn().expect("etl");
+    let (status, peak) = peak_rss_kib(&mut child);
+    assert!(status.success(), "the load failed");
+    eprintln!(
+        "1M rows Snowflake -> PostgreSQL: {:.1}s, peak RSS {:.1} MiB",
+        started.elapsed().as_secs_f64(),
+        peak as f64 / 1024.0
+    );
+    assert_eq!(
+        text(&dw, "SELECT count(*), sum(id) FROM raw.big"),
+        ["1000000|499999500000"]
+    );
+    assert!(peak < 64 * 1024, "peak RSS {peak} KiB is not under 64 MiB");
+}
