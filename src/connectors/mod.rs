@@ -15,6 +15,8 @@ mod io;
 pub mod json;
 #[cfg(feature = "mssql")]
 pub mod mssql;
+#[cfg(feature = "snowflake")]
+pub(crate) mod jwt;
 pub mod mysql;
 #[cfg(feature = "parquet")]
 pub mod parquet;
@@ -26,6 +28,8 @@ pub mod registry;
 mod roles;
 #[cfg(feature = "salesforce")]
 pub mod salesforce;
+#[cfg(feature = "snowflake")]
+pub mod snowflake;
 pub mod sql_params;
 pub mod sqlite;
 mod stream;

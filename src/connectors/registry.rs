@@ -98,6 +98,8 @@ pub static CONNECTORS: &[&Connector] = &[
     &super::odbc::CONNECTOR,
     #[cfg(feature = "odbc")]
     &super::odbc::ORACLE,
+    #[cfg(feature = "snowflake")]
+    &super::snowflake::CONNECTOR,
 ];
 
 /// The connector of a URL, or an error naming the schemes there are.
