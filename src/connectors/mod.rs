@@ -13,15 +13,15 @@ pub mod files;
 pub mod http;
 mod io;
 pub mod json;
-#[cfg(feature = "mssql")]
-pub mod mssql;
 #[cfg(feature = "snowflake")]
 pub(crate) mod jwt;
+#[cfg(feature = "mssql")]
+pub mod mssql;
 pub mod mysql;
-#[cfg(feature = "parquet")]
-pub mod parquet;
 #[cfg(feature = "odbc")]
 pub mod odbc;
+#[cfg(feature = "parquet")]
+pub mod parquet;
 pub mod postgres;
 mod read;
 pub mod registry;
