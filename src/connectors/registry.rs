@@ -142,7 +142,7 @@ mod tests {
             "MySQL/MariaDB"
         );
         assert_eq!(connector_for("a", "sqlite://x.db").unwrap().name, "SQLite");
-        let e = connector_for("dw", "db2://u:secret@h/db")
+        let e = connector_for("dw", "db2://u:hunter2@h/db")
             .err()
             .expect("unknown scheme")
             .to_string();
@@ -150,7 +150,7 @@ mod tests {
             e.contains("connection 'dw'") && e.contains("postgres://"),
             "{e}"
         );
-        assert!(!e.contains("secret"), "{e}");
+        assert!(!e.contains("hunter2"), "{e}");
     }
 
     #[test]
