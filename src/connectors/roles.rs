@@ -190,6 +190,12 @@ pub trait LoadTarget: Send + Sync {
     fn stable_text_sql(&self) -> &'static [&'static str] {
         &[]
     }
+    /// A statement refreshing the planner's statistics of a freshly filled scratch table
+    /// (PostgreSQL never auto-analyzes temporary tables, and a join planned on a guess of its
+    /// size sorts a million rows to disk); None where the database needs none.
+    fn analyze_sql(&self, _quoted_table: &str) -> Option<String> {
+        None
+    }
 }
 
 /// How a database can hold scratch copies of tables.

@@ -149,6 +149,18 @@ pub(super) fn apply(
     let sk = ident(&plan.spec.surrogate_key);
     let key_list = key.join(", ");
     let mut counts = MergeCounts::default();
+    // Tracked values compared column by column: exact, and no hash computed per staged row
+    // (the hash is only written for the versions inserted).
+    let same_tracked = |a: &str, b: &str| -> String {
+        tracked
+            .iter()
+            .map(|c| format!("{a}.{c} IS NOT DISTINCT FROM {b}.{c}", c = ident(c)))
+            .collect::<Vec<_>>()
+            .join(" AND ")
+    };
+    if let Some(sql) = target.analyze_sql(&stage) {
+        txn.execute(&sql, &Vec::new())?;
+    }
 
     // One row per key and instant: two would be two versions starting together.
     let instant = match effective {
@@ -185,6 +197,36 @@ pub(super) fn apply(
         ));
     }
 
+    let col_list = columns
+        .iter()
+        .map(|c| ident(c))
+        .collect::<Vec<_>>()
+        .join(", ");
+    let s_cols = columns
+        .iter()
+        .map(|c| format!("s.{}", ident(c)))
+        .collect::<Vec<_>>()
+        .join(", ");
+
+    // A new (or emptied) dimension without `effective_from`: one row per key, so every row
+    // is its key's first version, written in one pass.
+    if effective.is_none()
+        && txn
+            .query(&format!("SELECT 1 FROM {dim} LIMIT 1"), &Vec::new(), 1)?
+            .rows
+            .is_empty()
+    {
+        counts.inserted = txn.execute(
+            &format!(
+                "INSERT INTO {dim} ({col_list}, {rh}, {vf}, {vt}, {cur}) \
+                 SELECT {s_cols}, {}, :now, NULL, (1 = 1) FROM {stage} AS s",
+                hash("s")
+            ),
+            &now,
+        )?;
+        return Ok(counts);
+    }
+
     if plan.spec.close_deleted && plan.complete {
         counts.updated += txn.execute(
             &format!(
@@ -208,6 +250,32 @@ pub(super) fn apply(
         .iter()
         .map(|c| format!("d.{c} IS DISTINCT FROM s.{c}"))
         .collect();
+    let same_untracked: Vec<String> = untracked
+        .iter()
+        .map(|c| format!(" AND d.{c} IS NOT DISTINCT FROM s.{c}"))
+        .collect();
+
+    // The usual case is a row equal to its key's current version: one pass over the stage
+    // sets the others aside (new keys, changes, late rows, type-1 corrections), a small table
+    // where the stage may hold millions, and every later statement reads only that one.
+    let changed = txn.create_work(w.target(), columns, "etl_scd_changed")?;
+    let changed = target.quote_id(&changed);
+    txn.execute(
+        &format!(
+            "INSERT INTO {changed} ({col_list}) SELECT {s_cols} FROM {stage} AS s \
+             WHERE NOT EXISTS (SELECT 1 FROM {dim} AS d WHERE {} \
+             AND d.{vt} IS NULL AND {}{} AND d.{vf} <= {})",
+            on("d", "s"),
+            same_tracked("d", "s"),
+            same_untracked.concat(),
+            eff("s")
+        ),
+        &now,
+    )?;
+    if let Some(sql) = target.analyze_sql(&changed) {
+        txn.execute(&sql, &Vec::new())?;
+    }
+    let stage = changed;
 
     if effective.is_some() {
         let set: Vec<String> = attrs
@@ -215,7 +283,7 @@ pub(super) fn apply(
             .map(|c| format!("{} = s.{}", ident(c), ident(c)))
             .chain([format!("{rh} = {}", hash("s"))])
             .collect();
-        let differs: Vec<String> = [format!("d.{rh} <> {}", hash("s"))]
+        let differs: Vec<String> = [format!("NOT ({})", same_tracked("d", "s"))]
             .into_iter()
             .chain(untracked_differ.iter().cloned())
             .collect();
@@ -244,23 +312,24 @@ pub(super) fn apply(
         counts.updated += txn.execute(
             &format!(
                 "UPDATE {dim} AS d SET {} FROM {stage} AS s WHERE {} AND d.{vt} IS NULL \
-                 AND d.{rh} = {} AND ({})",
+                 AND ({}) AND {}",
                 set.join(", "),
                 on("d", "s"),
-                hash("s"),
-                untracked_differ.join(" OR ")
+                untracked_differ.join(" OR "),
+                same_tracked("d", "s")
             ),
             &Vec::new(),
         )?;
     }
 
-    // The usual case: nothing changed since the current version began.
+    // Rows whose tracked values equal their key's current version were type-1 corrections
+    // at most (applied above): they start no version.
     txn.execute(
         &format!(
             "DELETE FROM {stage} AS s WHERE EXISTS (SELECT 1 FROM {dim} AS d WHERE {} \
-             AND d.{vt} IS NULL AND d.{rh} = {} AND d.{vf} <= {})",
+             AND d.{vt} IS NULL AND {} AND d.{vf} <= {})",
             on("d", "s"),
-            hash("s"),
+            same_tracked("d", "s"),
             eff("s")
         ),
         &now,
@@ -283,16 +352,6 @@ pub(super) fn apply(
         ),
         &Vec::new(),
     )?;
-    let col_list = columns
-        .iter()
-        .map(|c| ident(c))
-        .collect::<Vec<_>>()
-        .join(", ");
-    let s_cols = columns
-        .iter()
-        .map(|c| format!("s.{}", ident(c)))
-        .collect::<Vec<_>>()
-        .join(", ");
     let staged = txn.execute(
         &format!(
             "INSERT INTO {work} ({col_list}, {rh}, {vf}) SELECT {s_cols}, {}, {} FROM {stage} AS s",
