@@ -6,8 +6,8 @@
 mod aggregate;
 pub mod checks;
 mod driver;
-mod lookback;
 mod files;
+mod lookback;
 mod lookup;
 mod rejects;
 mod rows;
