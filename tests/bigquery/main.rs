@@ -645,7 +645,8 @@ fn a_million_rows_stream_with_flat_memory() {
         return;
     };
     let dw = PgTestDb::new("bq_big");
-    let url = fake.url(true).replace("page_rows=2", "page_rows=10000");
+    // The default page size (10000 rows).
+    let url = fake.url(true).replace("&page_rows=2", "");
     let sb = Sandbox::new(&url).on_postgres(&dw);
     sb.project(
         "bq_bigsetup",

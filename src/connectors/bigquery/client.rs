@@ -1,8 +1,9 @@
 //! BigQuery's REST API: `jobs.query` and paged `jobs.getQueryResults`, with the access token
-//! of the service account. Pages come back as text, parsed by the caller with borrowed cells.
+//! of the service account. Pages come back as bytes, parsed by the caller with borrowed cells.
 
 use std::time::Duration;
 
+use bytes::Bytes;
 use serde::Deserialize;
 use serde_json::{json, Value as Json};
 
@@ -61,8 +62,8 @@ pub struct ErrorProto {
 }
 
 impl<'a> Page<'a> {
-    pub fn parse(body: &'a str) -> Result<Page<'a>, String> {
-        let page: Page = serde_json::from_str(body)
+    pub fn parse(body: &'a [u8]) -> Result<Page<'a>, String> {
+        let page: Page = serde_json::from_slice(body)
             .map_err(|e| format!("a result page etl cannot read: {e}"))?;
         if let Some(errors) = page.errors.as_ref().filter(|e| !e.is_empty()) {
             let msgs: Vec<&str> = errors.iter().map(|e| e.message.as_str()).collect();
@@ -103,7 +104,7 @@ impl Client {
         sql: &str,
         params: &[(String, Value)],
         dry_run: bool,
-    ) -> Result<String, String> {
+    ) -> Result<Bytes, String> {
         let s = &self.settings;
         let mut body = json!({
             "query": sql,
@@ -138,7 +139,7 @@ impl Client {
     }
 
     /// `jobs.getQueryResults`: the page after `page_token` (the first without one).
-    pub async fn results(&self, job: &JobRef, page_token: Option<&str>) -> Result<String, String> {
+    pub async fn results(&self, job: &JobRef, page_token: Option<&str>) -> Result<Bytes, String> {
         let s = &self.settings;
         let id = job
             .job_id
@@ -165,20 +166,24 @@ impl Client {
         self.send(self.http.get(url).bearer_auth(token)).await
     }
 
-    async fn send(&self, req: reqwest::RequestBuilder) -> Result<String, String> {
+    /// The answer's body as received (one copy of the page: it is parsed in place).
+    async fn send(&self, req: reqwest::RequestBuilder) -> Result<Bytes, String> {
         let resp = req
             .send()
             .await
             .map_err(|e| format!("cannot reach {}: {}", self.settings.api, e.without_url()))?;
         let status = resp.status();
-        let text = resp.text().await.map_err(|e| e.without_url().to_string())?;
+        let body = resp
+            .bytes()
+            .await
+            .map_err(|e| e.without_url().to_string())?;
         if status.is_success() {
-            return Ok(text);
+            return Ok(body);
         }
-        let message = serde_json::from_str::<Json>(&text)
+        let message = serde_json::from_slice::<Json>(&body)
             .ok()
             .and_then(|j| j["error"]["message"].as_str().map(str::to_string))
-            .unwrap_or_else(|| text.chars().take(300).collect());
+            .unwrap_or_else(|| String::from_utf8_lossy(&body).chars().take(300).collect());
         Err(format!("HTTP {status}: {message}"))
     }
 }

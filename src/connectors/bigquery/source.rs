@@ -357,6 +357,7 @@ async fn stream(
         if page.job_complete == Some(false) {
             drop(page);
             let job = job.ok_or_else(|| shared.err("the query job has no reference"))?;
+            drop(std::mem::take(&mut body));
             body = client
                 .results(&job, None)
                 .await
@@ -393,6 +394,8 @@ async fn stream(
         };
         drop(page);
         let job = job.ok_or_else(|| shared.err("the query job has no reference"))?;
+        // The page read is let go before the next one arrives: one page in memory.
+        drop(std::mem::take(&mut body));
         body = client
             .results(&job, Some(&token))
             .await
