@@ -92,7 +92,13 @@ impl Credentials {
             .body(body)
             .send()
             .await
-            .map_err(|e| format!("token request to {}: {}", self.token_uri, e.without_url()))?;
+            .map_err(|e| {
+                format!(
+                    "token request to {}: {}",
+                    self.token_uri,
+                    super::client::causes(&e.without_url())
+                )
+            })?;
         let status = resp.status();
         let text = resp.text().await.map_err(|e| e.without_url().to_string())?;
         let answer: serde_json::Value = serde_json::from_str(&text)

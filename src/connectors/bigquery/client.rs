@@ -168,10 +168,13 @@ impl Client {
 
     /// The answer's body as received (one copy of the page: it is parsed in place).
     async fn send(&self, req: reqwest::RequestBuilder) -> Result<Bytes, String> {
-        let resp = req
-            .send()
-            .await
-            .map_err(|e| format!("cannot reach {}: {}", self.settings.api, e.without_url()))?;
+        let resp = req.send().await.map_err(|e| {
+            format!(
+                "cannot reach {}: {}; check the network (and api= in the URL)",
+                self.settings.api,
+                causes(&e.without_url())
+            )
+        })?;
         let status = resp.status();
         let body = resp
             .bytes()
@@ -186,6 +189,21 @@ impl Client {
             .unwrap_or_else(|| String::from_utf8_lossy(&body).chars().take(300).collect());
         Err(format!("HTTP {status}: {message}"))
     }
+}
+
+/// An error with its causes ("error sending request: connection refused").
+pub(super) fn causes(e: &dyn std::error::Error) -> String {
+    let mut out = e.to_string();
+    let mut next = e.source();
+    while let Some(c) = next {
+        let text = c.to_string();
+        if !out.contains(&text) {
+            out.push_str(": ");
+            out.push_str(&text);
+        }
+        next = c.source();
+    }
+    out
 }
 
 /// A named query parameter with BigQuery's type for the value.

@@ -127,6 +127,14 @@ mod tests {
                 scale: Some(38)
             }
         );
+        assert_eq!(map(&f("GEOGRAPHY", "NULLABLE")).unwrap().1, DataType::TEXT);
+        assert_eq!(
+            map(&f("NUMERIC", "NULLABLE")).unwrap().1,
+            DataType::Decimal {
+                precision: Some(38),
+                scale: Some(9)
+            }
+        );
         assert!(map(&f("RANGE", "NULLABLE")).unwrap_err().contains("RANGE"));
     }
 }
