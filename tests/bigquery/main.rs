@@ -123,7 +123,7 @@ struct Sandbox {
 }
 
 impl Sandbox {
-    fn new(sf_url: &str) -> Sandbox {
+    fn new(bq_url: &str) -> Sandbox {
         let dir = tempfile::Builder::new()
             .prefix("etl-bq-")
             .tempdir()
@@ -135,7 +135,7 @@ impl Sandbox {
         .expect("etl.toml");
         Sandbox {
             dir,
-            env: vec![("ETL_CONN_BQ".into(), sf_url.into())],
+            env: vec![("ETL_CONN_BQ".into(), bq_url.into())],
         }
     }
 
@@ -724,4 +724,43 @@ fn timestamp_cursors_are_bound_as_timestamp_parameters() {
         sb.sqlite("SELECT load_type || ':' || number_of_records FROM etl_runs WHERE task = 'ev' ORDER BY id"),
         ["F:2", "I:2"]
     );
+}
+
+#[test]
+fn run_file_runs_a_script_in_one_transaction() {
+    let Some(fake) = Fake::start() else {
+        return;
+    };
+    let sb = ready(&fake);
+    let sql = sb.dir.path().join("projects/bq_rf/sql");
+    std::fs::create_dir_all(&sql).expect("mkdir");
+    std::fs::write(
+        sql.join("ok.sql"),
+        "CREATE TABLE ds.rf (id INT64);\nINSERT INTO ds.rf VALUES (1), (2);\nUPDATE ds.rf SET id = id + 10 WHERE true;\n",
+    )
+    .expect("ok.sql");
+    std::fs::write(
+        sql.join("bad.sql"),
+        "INSERT INTO ds.rf VALUES (5);\nSELECT * FROM ds.no_such_table;\n",
+    )
+    .expect("bad.sql");
+    sb.project(
+        "bq_rf",
+        r#"project("bq_rf");
+        let bq = connect("bq");
+        task("ok", |run| { bq.run_file("sql/ok.sql"); print(`ids: ${bq.query("SELECT id FROM ds.rf ORDER BY id").map(|r| r.id)}`); });
+        task("bad", #{ after: ["ok"] }, |run| { bq.run_file("sql/bad.sql"); });"#,
+    );
+    let run = sb.exec("bq_rf", &[]).failed();
+    assert_contains(&run.output, "ids: [11, 12]");
+    assert_contains(&run.output, "sql/bad.sql");
+    assert_contains(&run.output, "no_such_table");
+    // The failed script's INSERT was rolled back with it.
+    sb.project(
+        "bq_rf2",
+        r#"project("bq_rf2");
+        let bq = connect("bq");
+        task("count", |run| { print(`count: ${bq.scalar("SELECT count(*) FROM ds.rf")}`); });"#,
+    );
+    assert_contains(&sb.exec("bq_rf2", &[]).ok().output, "count: 2");
 }
