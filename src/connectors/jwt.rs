@@ -54,6 +54,7 @@ impl Signer {
 
     /// The public key as DER SubjectPublicKeyInfo (what `openssl rsa -pubout` writes):
     /// Snowflake names a key by the SHA-256 of these bytes.
+    #[cfg(feature = "snowflake")]
     pub fn public_key_spki(&self) -> Vec<u8> {
         // rsaEncryption OID with NULL parameters.
         const ALG: &[u8] = &[
@@ -70,6 +71,7 @@ impl Signer {
 }
 
 /// One DER element: tag, definite length, contents.
+#[cfg(feature = "snowflake")]
 fn der(tag: u8, content: &[u8]) -> Vec<u8> {
     let mut out = vec![tag];
     let n = content.len();
@@ -105,6 +107,7 @@ mod tests {
     }
 
     #[test]
+    #[cfg(feature = "snowflake")]
     fn der_lengths_use_the_long_form_above_127_bytes() {
         assert_eq!(der(0x04, &[1, 2]), vec![0x04, 2, 1, 2]);
         let long = der(0x04, &[0u8; 300]);

@@ -3,6 +3,8 @@
 //! `registry.rs` is the one place URL schemes map to connectors. This layer knows nothing of
 //! scripts, runs or load modes (DESIGN.md §1).
 
+#[cfg(feature = "bigquery")]
+pub mod bigquery;
 pub mod catalog;
 mod connection;
 pub mod csv;
@@ -13,7 +15,7 @@ pub mod files;
 pub mod http;
 mod io;
 pub mod json;
-#[cfg(feature = "snowflake")]
+#[cfg(any(feature = "snowflake", feature = "bigquery"))]
 pub(crate) mod jwt;
 #[cfg(feature = "mssql")]
 pub mod mssql;

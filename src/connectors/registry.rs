@@ -100,6 +100,8 @@ pub static CONNECTORS: &[&Connector] = &[
     &super::odbc::ORACLE,
     #[cfg(feature = "snowflake")]
     &super::snowflake::CONNECTOR,
+    #[cfg(feature = "bigquery")]
+    &super::bigquery::CONNECTOR,
 ];
 
 /// The connector of a URL, or an error naming the schemes there are.

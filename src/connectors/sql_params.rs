@@ -317,6 +317,36 @@ pub fn replace_param(sql: &str, name: &str, text: &str) -> Result<String, String
     Ok(out)
 }
 
+/// The first keyword of a statement, past comments and opening parentheses.
+/// Snowflake and BigQuery, which have no read-only transactions, check read-only queries by
+/// it before asking the server.
+pub fn first_keyword(sql: &str) -> String {
+    let mut s = sql.trim_start();
+    loop {
+        if let Some(rest) = s.strip_prefix("--") {
+            s = rest
+                .split_once('\n')
+                .map(|(_, r)| r)
+                .unwrap_or("")
+                .trim_start();
+        } else if let Some(rest) = s.strip_prefix("/*") {
+            s = rest
+                .split_once("*/")
+                .map(|(_, r)| r)
+                .unwrap_or("")
+                .trim_start();
+        } else if let Some(rest) = s.strip_prefix('(') {
+            s = rest.trim_start();
+        } else {
+            break;
+        }
+    }
+    s.chars()
+        .take_while(|c| c.is_ascii_alphabetic())
+        .collect::<String>()
+        .to_ascii_uppercase()
+}
+
 /// The one statement of a query source (`conn.sql(..)`), from its split text.
 pub fn one_statement(parts: Vec<&str>) -> Result<String, String> {
     match parts.as_slice() {

@@ -9,6 +9,7 @@ use super::connect::Shared;
 use super::decode::{self, Columns};
 use super::session::{self, is_select, QueryData};
 use super::types;
+use crate::connectors::sql_params::first_keyword;
 use crate::connectors::{sql_params, Access, Io, Params, Rows, SqlExec};
 use crate::data::{Batch, Column, Schema, Value};
 use crate::error::Result;
@@ -33,34 +34,6 @@ fn bind(shared: &Shared, sql: &str, params: &Params) -> Result<(String, Vec<Valu
         })
         .collect::<Result<Vec<_>>>()?;
     Ok((text, values))
-}
-
-/// The first keyword of a statement, past comments and opening parentheses.
-pub fn first_keyword(sql: &str) -> String {
-    let mut s = sql.trim_start();
-    loop {
-        if let Some(rest) = s.strip_prefix("--") {
-            s = rest
-                .split_once('\n')
-                .map(|(_, r)| r)
-                .unwrap_or("")
-                .trim_start();
-        } else if let Some(rest) = s.strip_prefix("/*") {
-            s = rest
-                .split_once("*/")
-                .map(|(_, r)| r)
-                .unwrap_or("")
-                .trim_start();
-        } else if let Some(rest) = s.strip_prefix('(') {
-            s = rest.trim_start();
-        } else {
-            break;
-        }
-    }
-    s.chars()
-        .take_while(|c| c.is_ascii_alphabetic())
-        .collect::<String>()
-        .to_ascii_uppercase()
 }
 
 /// Rows changed, from a DML result (its first column, per row of counts).

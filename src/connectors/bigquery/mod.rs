@@ -1,0 +1,14 @@
+//! BigQuery: a source of relations and a place to run SQL over the REST API (jobs.query and
+//! paged getQueryResults), authenticated with a service-account key (OAuth JWT grant signed
+//! with ring). Not a load target. See docs/operations.md#bigquery-sources.
+
+mod auth;
+mod client;
+mod config;
+mod connect;
+mod rows;
+mod source;
+mod sql;
+mod types;
+
+pub use connect::CONNECTOR;
