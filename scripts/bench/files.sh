@@ -134,7 +134,9 @@ import pyarrow as pa, pyarrow.csv as pc, pyarrow.parquet as pq
 types = {'id': pa.int64(), 'customer_id': pa.int32(), 'status': pa.string(), 'amount': pa.decimal128(12, 2),
          'quantity': pa.int32(), 'note': pa.string(), 'is_paid': pa.bool_(), 'created_at': pa.timestamp('us'),
          'updated_at': pa.timestamp('us'), 'order_date': pa.date32()}
-t = pc.read_csv('$CSV', convert_options=pc.ConvertOptions(column_types=types, strings_can_be_null=True))
+# The notes hold quoted line breaks; an unquoted empty field is NULL, a quoted one '' (as etl reads CSV).
+t = pc.read_csv('$CSV', parse_options=pc.ParseOptions(newlines_in_values=True),
+                convert_options=pc.ConvertOptions(column_types=types, strings_can_be_null=True, quoted_strings_can_be_null=False))
 pq.write_table(t, '$WORK/orders.parquet', compression='zstd', row_group_size=131072)
 "
   run parquet_local "$WORK/orders.parquet"
