@@ -528,4 +528,29 @@ task("parquet", |run| {
         ]
     );
     assert_eq!(text(&db, "SELECT count(*) FROM etl.etl_files"), ["2"]);
+
+    // Bad credentials: Azurite checks the shared-key signature, so a wrong account key fails
+    // both loads clearly, names no key, and leaves the tables and the file records as they were.
+    const WRONG_KEY: &str = "d3Jvbmcta2V5LXdyb25nLWtleS13cm9uZy1rZXktd3Jvbmcta2V5LXdyb25nLWtleQ==";
+    let out = std::process::Command::new(crate::BIN)
+        .current_dir(s.path(""))
+        .env("ETL_CONN_WAREHOUSE", &s.warehouse)
+        .env_remove("ETL_ENV")
+        .env_remove("ETL_CONFIG")
+        .env("AZURE_STORAGE_USE_EMULATOR", "true")
+        .env("AZURE_STORAGE_ACCOUNT_KEY", WRONG_KEY)
+        .env(
+            "AZURITE_BLOB_STORAGE_URL",
+            format!("http://127.0.0.1:{}", azurite.port),
+        )
+        .args(["exec", "projects/az/project.rhai"])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("az://lake/"), "{stderr}");
+    assert!(!stderr.contains(WRONG_KEY), "{stderr}");
+    assert_eq!(text(&db, "SELECT id, amount FROM csv_rows"), ["1|1.50"]);
+    assert_eq!(text(&db, "SELECT count(*) FROM pq_rows"), ["3"]);
+    assert_eq!(text(&db, "SELECT count(*) FROM etl.etl_files"), ["2"]);
 }
