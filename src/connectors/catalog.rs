@@ -64,6 +64,39 @@ impl SqlCatalog {
         (id.schema.is_some(), params)
     }
 
+    /// The columns of `lookup` (the name as the catalog stores it); a missing table is
+    /// reported as `shown` (the script's name).
+    pub(crate) fn columns_named(
+        &self,
+        io: &Io,
+        lookup: &str,
+        shown: &str,
+    ) -> Result<Vec<CatalogColumn>> {
+        let s = self.statements;
+        let (qualified, params) = Self::table_params(lookup);
+        let sql = if qualified {
+            s.columns_in_schema
+        } else {
+            s.columns
+        };
+        let columns: Vec<CatalogColumn> = self
+            .rows(io, sql, params)?
+            .into_iter()
+            .map(|r| {
+                let mut r = r.into_iter();
+                CatalogColumn {
+                    name: text(r.next()),
+                    declared: text(r.next()),
+                    nullable: truth(r.next()),
+                }
+            })
+            .collect();
+        if columns.is_empty() {
+            return Err(self.not_found(shown));
+        }
+        Ok(columns)
+    }
+
     fn not_found(&self, table: &str) -> EtlError {
         EtlError::Config(format!(
             "connection '{}': there is no table '{table}' (list them with {}.tables())",
@@ -99,29 +132,7 @@ impl Catalog for SqlCatalog {
     }
 
     fn columns(&self, io: &Io, table: &str) -> Result<Vec<CatalogColumn>> {
-        let s = self.statements;
-        let (qualified, params) = Self::table_params(table);
-        let sql = if qualified {
-            s.columns_in_schema
-        } else {
-            s.columns
-        };
-        let columns: Vec<CatalogColumn> = self
-            .rows(io, sql, params)?
-            .into_iter()
-            .map(|r| {
-                let mut r = r.into_iter();
-                CatalogColumn {
-                    name: text(r.next()),
-                    declared: text(r.next()),
-                    nullable: truth(r.next()),
-                }
-            })
-            .collect();
-        if columns.is_empty() {
-            return Err(self.not_found(table));
-        }
-        Ok(columns)
+        self.columns_named(io, table, table)
     }
 
     fn primary_key(&self, io: &Io, table: &str) -> Result<Vec<String>> {

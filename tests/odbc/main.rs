@@ -458,7 +458,8 @@ CREATE TABLE events_log (at timestamp, message varchar(100));
 INSERT INTO events_log VALUES ('2026-01-01 10:00:00', 'started'), ('2026-01-01 10:00:00', 'started');
 CREATE VIEW customer_names AS SELECT name FROM customers;
 CREATE SCHEMA other;
-CREATE TABLE other.order_items (z int);
+CREATE TABLE other.order_items (z int PRIMARY KEY, w numeric(12,2));
+CREATE TABLE other.\"other_only\" (y int);
 ";
 
 const CATALOG_MARIA: &str = "
@@ -493,8 +494,9 @@ fn check_catalog_run(run: &Run, dw: &PgTestDb, types: [&str; 4]) {
             run.output
         );
     }
-    // The other schema's order_items (column z) is not this one.
+    // Neither the other schema's order_items (column z) nor orderXitems (column x).
     assert!(!run.output.contains("column: z "), "{}", run.output);
+    assert!(!run.output.contains("column: x "), "{}", run.output);
     assert_eq!(
         text(
             dw,
@@ -539,9 +541,23 @@ fn introspection_and_copy_database_through_psqlodbc() {
     let src = PgTestDb::new("odbc_pg_catalog");
     let dw = PgTestDb::new("odbc_pg_catalog_dw");
     src.execute(CATALOG_PG);
-    let s = Sandbox::new(pg_odbc(&src), &dw, &["odbc_catalog"]);
+    let s = Sandbox::new(pg_odbc(&src), &dw, &["odbc_catalog", "odbc_catalog_schema"]);
     let run = s.exec("odbc_catalog", &[]).ok();
     check_catalog_run(&run, &dw, ["int4", "int4", "int4", "text"]);
+    let run = s.exec("odbc_catalog_schema", &[]).ok();
+    for line in [
+        r#"other: ["other.order_items", "other.other_only"]"#,
+        "other column: z int4 false",
+        "other column: w numeric(12,2) true",
+        r#"other key: ["z"]"#,
+        "connection 'src': there is no table 'no_such_table' (list them with src.tables())",
+    ] {
+        assert!(
+            run.output.contains(line),
+            "expected {line:?} in:\n{}",
+            run.output
+        );
+    }
 }
 
 #[test]

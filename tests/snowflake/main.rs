@@ -537,6 +537,9 @@ for c in sf.columns("order_items") { log_info(`column: ${c.name} ${c.type} ${c.n
 for c in sf.columns("t1") { log_info(`t1 column: ${c.name} ${c.type}`); }
 log_info(`key: ${sf.primary_key("order_items")}`);
 log_info(`no key: ${sf.primary_key("orders")}`);
+for c in sf.columns("public.order_items") { log_info(`qualified column: ${c.name} ${c.type}`); }
+try { sf.columns("no_such_table"); } catch (e) { log_info(`missing: ${e}`); }
+try { sf.primary_key("no_such_table"); } catch (e) { log_info(`missing key: ${e}`); }
 let copied = copy::database(sf, dw, #{ into_schema: "raw" });
 log_info(`tasks: ${copied}`);
 "#;
@@ -565,6 +568,10 @@ fn introspection_lists_tables_columns_and_keys_and_copy_database_replicates_them
         "t1 column: v VARIANT",
         r#"key: ["order_id", "line"]"#,
         "no key: []",
+        "qualified column: order_id NUMBER(18,0)",
+        "qualified column: note VARCHAR(20)",
+        "missing: configuration: connection 'sf': there is no table 'no_such_table' (list them with sf.tables())",
+        "missing key: configuration: connection 'sf': there is no table 'no_such_table'",
     ] {
         assert_contains(&run.output, line);
     }

@@ -39,7 +39,7 @@ impl Catalog for SfCatalog {
     }
 
     fn columns(&self, io: &Io, table: &str) -> Result<Vec<CatalogColumn>> {
-        let mut columns = self.sql.columns(io, &stored_table(table))?;
+        let mut columns = self.sql.columns_named(io, &stored_table(table), table)?;
         for c in &mut columns {
             c.name = column_name(&c.name);
         }
