@@ -13,6 +13,7 @@ log_info(`tables: ${sf.tables()}`);
 log_info(`glob: ${sf.tables("Acc*")}`);
 for c in sf.columns("Account") { log_info(`column: ${c.name} ${c.type} ${c.nullable}`); }
 log_info(`key: ${sf.primary_key("Account")}`);
+try { sf.primary_key("Nope__c"); } catch (e) { log_info(`missing: ${e}`); }
 let copied = copy::database(sf, dw, #{ include: ["Account"], into_schema: "crm" });
 log_info(`tasks: ${copied}`);
 "#;
@@ -36,6 +37,8 @@ fn tables_columns_and_key_come_from_describe_and_copy_database_copies_the_org() 
         "column: SystemModstamp datetime false",
         r#"key: ["Id"]"#,
         r#"tasks: ["crm.Account"]"#,
+        "missing: connection 'sf'",
+        "primary_key(\"Nope__c\"): there is no object 'Nope__c'",
     ] {
         assert!(
             run.output.contains(line),

@@ -37,11 +37,28 @@ impl Catalog for SfCatalog {
     }
 
     fn columns(&self, io: &Io, table: &str) -> Result<Vec<CatalogColumn>> {
+        self.fields(io, table, "columns")
+    }
+
+    fn primary_key(&self, io: &Io, table: &str) -> Result<Vec<String>> {
+        // Every object has Id; describing it says whether the object exists.
+        let columns = self.fields(io, table, "primary_key")?;
+        Ok(columns
+            .iter()
+            .find(|c| c.name == "Id")
+            .map(|c| vec![c.name.clone()])
+            .unwrap_or_default())
+    }
+}
+
+impl SfCatalog {
+    /// The fields `table()` reads; `what` names the script's call in errors.
+    fn fields(&self, io: &Io, table: &str, what: &str) -> Result<Vec<CatalogColumn>> {
         let d = io.block_on(async {
             self.0
                 .describe(table)
                 .await
-                .map_err(|e| self.0.fail(&format!("columns(\"{table}\")"), e))
+                .map_err(|e| self.0.fail(&format!("{what}(\"{table}\")"), e))
         })?;
         Ok(d.fields
             .iter()
@@ -52,15 +69,5 @@ impl Catalog for SfCatalog {
                 nullable: f.nillable,
             })
             .collect())
-    }
-
-    fn primary_key(&self, io: &Io, table: &str) -> Result<Vec<String>> {
-        // Every object has Id; describing it says whether the object exists.
-        let columns = self.columns(io, table)?;
-        Ok(columns
-            .iter()
-            .find(|c| c.name == "Id")
-            .map(|c| vec![c.name.clone()])
-            .unwrap_or_default())
     }
 }
