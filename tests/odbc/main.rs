@@ -571,4 +571,32 @@ fn introspection_and_copy_database_through_the_mariadb_odbc_driver() {
     let s = Sandbox::new(maria_odbc(&src), &dw, &["odbc_catalog"]);
     let run = s.exec("odbc_catalog", &[]).ok();
     check_catalog_run(&run, &dw, ["INT", "INT", "INT", "TEXT"]);
+    // MariaDB's driver reports no schemas: a schema a script names is the database.
+    let db = src.name();
+    let dir = s.dir.path().join("projects/odbc_catalog_db");
+    std::fs::create_dir_all(&dir).expect("mkdir");
+    std::fs::write(
+        dir.join("project.rhai"),
+        format!(
+            r#"project("odbc_catalog_db");
+let src = connect("src");
+log_info(`named: ${{src.tables(#{{ schema: "{db}", include: "order*" }})}}`);
+log_info(`named key: ${{src.primary_key("{db}.order_items")}}`);
+log_info(`named columns: ${{src.columns("{db}.order_items").len()}}`);
+"#
+        ),
+    )
+    .expect("script");
+    let run = s.exec("odbc_catalog_db", &[]).ok();
+    for line in [
+        format!(r#"named: ["{db}.orderXitems", "{db}.order_items"]"#),
+        r#"named key: ["order_id", "line"]"#.to_string(),
+        "named columns: 4".to_string(),
+    ] {
+        assert!(
+            run.output.contains(&line),
+            "expected {line:?} in:\n{}",
+            run.output
+        );
+    }
 }
