@@ -64,6 +64,39 @@ impl SqlCatalog {
         (id.schema.is_some(), params)
     }
 
+    /// The columns of `lookup` (the name as the catalog stores it); a missing table is
+    /// reported as `shown` (the script's name).
+    pub(crate) fn columns_named(
+        &self,
+        io: &Io,
+        lookup: &str,
+        shown: &str,
+    ) -> Result<Vec<CatalogColumn>> {
+        let s = self.statements;
+        let (qualified, params) = Self::table_params(lookup);
+        let sql = if qualified {
+            s.columns_in_schema
+        } else {
+            s.columns
+        };
+        let columns: Vec<CatalogColumn> = self
+            .rows(io, sql, params)?
+            .into_iter()
+            .map(|r| {
+                let mut r = r.into_iter();
+                CatalogColumn {
+                    name: text(r.next()),
+                    declared: text(r.next()),
+                    nullable: truth(r.next()),
+                }
+            })
+            .collect();
+        if columns.is_empty() {
+            return Err(self.not_found(shown));
+        }
+        Ok(columns)
+    }
+
     fn not_found(&self, table: &str) -> EtlError {
         EtlError::Config(format!(
             "connection '{}': there is no table '{table}' (list them with {}.tables())",
@@ -99,29 +132,7 @@ impl Catalog for SqlCatalog {
     }
 
     fn columns(&self, io: &Io, table: &str) -> Result<Vec<CatalogColumn>> {
-        let s = self.statements;
-        let (qualified, params) = Self::table_params(table);
-        let sql = if qualified {
-            s.columns_in_schema
-        } else {
-            s.columns
-        };
-        let columns: Vec<CatalogColumn> = self
-            .rows(io, sql, params)?
-            .into_iter()
-            .map(|r| {
-                let mut r = r.into_iter();
-                CatalogColumn {
-                    name: text(r.next()),
-                    declared: text(r.next()),
-                    nullable: truth(r.next()),
-                }
-            })
-            .collect();
-        if columns.is_empty() {
-            return Err(self.not_found(table));
-        }
-        Ok(columns)
+        self.columns_named(io, table, table)
     }
 
     fn primary_key(&self, io: &Io, table: &str) -> Result<Vec<String>> {
@@ -146,7 +157,7 @@ impl Catalog for SqlCatalog {
 }
 
 /// `schema.table` or `table`.
-fn split(table: &str) -> TableId {
+pub(crate) fn split(table: &str) -> TableId {
     match table.split_once('.') {
         Some((s, n)) => TableId {
             schema: Some(s.to_string()),
@@ -163,7 +174,7 @@ fn pg_quote(name: &str) -> String {
     format!("\"{}\"", name.replace('"', "\"\""))
 }
 
-fn text(v: Option<Value>) -> String {
+pub(crate) fn text(v: Option<Value>) -> String {
     match v {
         Some(Value::Bytes(b)) => String::from_utf8_lossy(&b).into_owned(),
         Some(v) => v.to_text().unwrap_or_default(),
@@ -234,6 +245,103 @@ pub static SQLITE: CatalogSql = CatalogSql {
     primary_key: "SELECT name FROM pragma_table_info(:table) WHERE pk > 0 ORDER BY pk",
     primary_key_in_schema: "SELECT name FROM pragma_table_info(:table, :schema) WHERE pk > 0 ORDER BY pk",
 };
+
+/// Snowflake: INFORMATION_SCHEMA of the connection's database. Its INFORMATION_SCHEMA has no
+/// KEY_COLUMN_USAGE, so the primary-key "statements" are `SHOW PRIMARY KEYS`, whose rows the
+/// Snowflake catalog filters by schema and table itself (SHOW takes no bound names).
+pub static SNOWFLAKE: CatalogSql = CatalogSql {
+    kind: "Snowflake",
+    tables: "SELECT TABLE_NAME FROM INFORMATION_SCHEMA.TABLES \
+             WHERE TABLE_SCHEMA = CURRENT_SCHEMA() AND TABLE_TYPE = 'BASE TABLE'",
+    tables_in_schema: "SELECT TABLE_NAME FROM INFORMATION_SCHEMA.TABLES \
+             WHERE TABLE_SCHEMA = :schema AND TABLE_TYPE = 'BASE TABLE'",
+    columns: concat!(
+        "SELECT COLUMN_NAME, ",
+        sf_type!(),
+        ", IS_NULLABLE = 'YES' FROM INFORMATION_SCHEMA.COLUMNS \
+         WHERE TABLE_SCHEMA = CURRENT_SCHEMA() AND TABLE_NAME = :table ORDER BY ORDINAL_POSITION"
+    ),
+    columns_in_schema: concat!(
+        "SELECT COLUMN_NAME, ",
+        sf_type!(),
+        ", IS_NULLABLE = 'YES' FROM INFORMATION_SCHEMA.COLUMNS \
+         WHERE TABLE_SCHEMA = :schema AND TABLE_NAME = :table ORDER BY ORDINAL_POSITION"
+    ),
+    primary_key: "SHOW PRIMARY KEYS IN SCHEMA",
+    primary_key_in_schema: "SHOW PRIMARY KEYS IN DATABASE",
+};
+
+/// Snowflake's declared type from INFORMATION_SCHEMA.COLUMNS: NUMBER(p,s), VARCHAR(n) (its
+/// DATA_TYPE says TEXT), BINARY(n), else DATA_TYPE.
+macro_rules! sf_type {
+    () => {
+        "CASE WHEN DATA_TYPE = 'NUMBER' AND NUMERIC_PRECISION IS NOT NULL \
+         THEN 'NUMBER(' || NUMERIC_PRECISION || ',' || NUMERIC_SCALE || ')' \
+         WHEN DATA_TYPE = 'TEXT' AND CHARACTER_MAXIMUM_LENGTH IS NOT NULL \
+         THEN 'VARCHAR(' || CHARACTER_MAXIMUM_LENGTH || ')' \
+         WHEN DATA_TYPE = 'BINARY' AND CHARACTER_MAXIMUM_LENGTH IS NOT NULL \
+         THEN 'BINARY(' || CHARACTER_MAXIMUM_LENGTH || ')' ELSE DATA_TYPE END"
+    };
+}
+use sf_type;
+
+/// SQL Server: INFORMATION_SCHEMA of the connection's database, the default schema being
+/// the login's (`SCHEMA_NAME()`). `:name` parameters become `@P1`.. as the connector binds.
+pub static MSSQL: CatalogSql = CatalogSql {
+    kind: "SQL Server",
+    tables: "SELECT TABLE_NAME FROM INFORMATION_SCHEMA.TABLES \
+             WHERE TABLE_SCHEMA = SCHEMA_NAME() AND TABLE_TYPE = 'BASE TABLE'",
+    tables_in_schema: "SELECT TABLE_NAME FROM INFORMATION_SCHEMA.TABLES \
+             WHERE TABLE_SCHEMA = :schema AND TABLE_TYPE = 'BASE TABLE'",
+    columns: concat!(
+        "SELECT COLUMN_NAME, ",
+        ms_type!(),
+        ", CASE WHEN IS_NULLABLE = 'YES' THEN 1 ELSE 0 END FROM INFORMATION_SCHEMA.COLUMNS \
+         WHERE TABLE_SCHEMA = SCHEMA_NAME() AND TABLE_NAME = :table ORDER BY ORDINAL_POSITION"
+    ),
+    columns_in_schema: concat!(
+        "SELECT COLUMN_NAME, ",
+        ms_type!(),
+        ", CASE WHEN IS_NULLABLE = 'YES' THEN 1 ELSE 0 END FROM INFORMATION_SCHEMA.COLUMNS \
+         WHERE TABLE_SCHEMA = :schema AND TABLE_NAME = :table ORDER BY ORDINAL_POSITION"
+    ),
+    primary_key: concat!(ms_key!(), "SCHEMA_NAME()", ms_key_end!()),
+    primary_key_in_schema: concat!(ms_key!(), ":schema", ms_key_end!()),
+};
+
+/// SQL Server's declared type: DATA_TYPE with (p,s) for decimal/numeric, (n) or (max) for
+/// the sized character and binary types, the fractional digits of datetime2/datetimeoffset/time.
+macro_rules! ms_type {
+    () => {
+        "DATA_TYPE + CASE \
+         WHEN DATA_TYPE IN ('decimal', 'numeric') THEN '(' + CAST(NUMERIC_PRECISION AS varchar(10)) \
+         + ',' + CAST(NUMERIC_SCALE AS varchar(10)) + ')' \
+         WHEN DATA_TYPE IN ('char', 'varchar', 'nchar', 'nvarchar', 'binary', 'varbinary') \
+         THEN CASE WHEN CHARACTER_MAXIMUM_LENGTH = -1 THEN '(max)' \
+         ELSE '(' + CAST(CHARACTER_MAXIMUM_LENGTH AS varchar(10)) + ')' END \
+         WHEN DATA_TYPE IN ('datetime2', 'datetimeoffset', 'time') \
+         THEN '(' + CAST(DATETIME_PRECISION AS varchar(10)) + ')' ELSE '' END"
+    };
+}
+use ms_type;
+
+macro_rules! ms_key {
+    () => {
+        "SELECT k.COLUMN_NAME FROM INFORMATION_SCHEMA.TABLE_CONSTRAINTS c \
+         JOIN INFORMATION_SCHEMA.KEY_COLUMN_USAGE k ON k.CONSTRAINT_SCHEMA = c.CONSTRAINT_SCHEMA \
+         AND k.CONSTRAINT_NAME = c.CONSTRAINT_NAME AND k.TABLE_SCHEMA = c.TABLE_SCHEMA \
+         AND k.TABLE_NAME = c.TABLE_NAME \
+         WHERE c.CONSTRAINT_TYPE = 'PRIMARY KEY' AND c.TABLE_NAME = :table AND c.TABLE_SCHEMA = "
+    };
+}
+use ms_key;
+
+macro_rules! ms_key_end {
+    () => {
+        " ORDER BY k.ORDINAL_POSITION"
+    };
+}
+use ms_key_end;
 
 #[cfg(test)]
 mod tests {

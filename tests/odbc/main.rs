@@ -444,3 +444,159 @@ fn a_million_rows_stream_in_bounded_memory() {
         "peak RSS {peak_kib} KiB is not under 64 MiB"
     );
 }
+
+/// Tables with a key, a composite key and none, a view (not a table), and a table whose
+/// name has a `_` a pattern would match anything at (`orderXitems` must not come back).
+const CATALOG_PG: &str = "
+CREATE TABLE customers (id int PRIMARY KEY, name varchar(40), credit numeric(10,2));
+INSERT INTO customers VALUES (1, 'Ann', 10.50), (2, 'Bob', NULL), (3, '', 0.00);
+CREATE TABLE order_items (order_id int NOT NULL, line int NOT NULL, qty int, note text,
+                          PRIMARY KEY (order_id, line));
+INSERT INTO order_items VALUES (1, 1, 2, 'a'), (1, 2, 1, NULL), (2, 1, 5, '');
+CREATE TABLE \"orderXitems\" (x int);
+CREATE TABLE events_log (at timestamp, message varchar(100));
+INSERT INTO events_log VALUES ('2026-01-01 10:00:00', 'started'), ('2026-01-01 10:00:00', 'started');
+CREATE VIEW customer_names AS SELECT name FROM customers;
+CREATE SCHEMA other;
+CREATE TABLE other.order_items (z int PRIMARY KEY, w numeric(12,2));
+CREATE TABLE other.\"other_only\" (y int);
+";
+
+const CATALOG_MARIA: &str = "
+CREATE TABLE customers (id int PRIMARY KEY, name varchar(40), credit decimal(10,2));
+INSERT INTO customers VALUES (1, 'Ann', 10.50), (2, 'Bob', NULL), (3, '', 0.00);
+CREATE TABLE order_items (order_id int NOT NULL, line int NOT NULL, qty int, note text,
+                          PRIMARY KEY (order_id, line));
+INSERT INTO order_items VALUES (1, 1, 2, 'a'), (1, 2, 1, NULL), (2, 1, 5, '');
+CREATE TABLE orderXitems (x int);
+CREATE TABLE events_log (at datetime, message varchar(100));
+INSERT INTO events_log VALUES ('2026-01-01 10:00:00', 'started'), ('2026-01-01 10:00:00', 'started');
+CREATE VIEW customer_names AS SELECT name FROM customers;
+";
+
+/// What the catalog run logs and copies, whichever driver: `types` are the declared types
+/// of order_items' columns as that driver names them.
+fn check_catalog_run(run: &Run, dw: &PgTestDb, types: [&str; 4]) {
+    for line in [
+        r#"tables: ["customers", "events_log", "orderXitems", "order_items"]"#,
+        r#"glob: ["orderXitems", "order_items"]"#,
+        &format!("column: order_id {} false", types[0]),
+        &format!("column: line {} false", types[1]),
+        &format!("column: qty {} true", types[2]),
+        &format!("column: note {} true", types[3]),
+        r#"key: ["order_id", "line"]"#,
+        r#"customers key: ["id"]"#,
+        "no key: []",
+    ] {
+        assert!(
+            run.output.contains(line),
+            "expected {line:?} in:\n{}",
+            run.output
+        );
+    }
+    // Neither the other schema's order_items (column z) nor orderXitems (column x).
+    assert!(!run.output.contains("column: z "), "{}", run.output);
+    assert!(!run.output.contains("column: x "), "{}", run.output);
+    assert_eq!(
+        text(
+            dw,
+            "SELECT concat_ws('|', id, coalesce(name, 'NULL'), coalesce(credit::text, 'NULL')) FROM raw.customers ORDER BY id"
+        ),
+        ["1|Ann|10.50", "2|Bob|NULL", "3||0.00"]
+    );
+    assert_eq!(
+        text(
+            dw,
+            "SELECT concat_ws('|', order_id, line, qty, coalesce(note, 'NULL')) FROM raw.order_items ORDER BY order_id, line"
+        ),
+        ["1|1|2|a", "1|2|1|NULL", "2|1|5|"]
+    );
+    assert_eq!(
+        text(
+            dw,
+            "SELECT concat_ws('|', to_char(at, 'YYYY-MM-DD HH24:MI:SS'), message) FROM raw.events_log"
+        ),
+        [
+            "2026-01-01 10:00:00|started",
+            "2026-01-01 10:00:00|started"
+        ]
+    );
+    // The source's keys became the copies' keys.
+    assert_eq!(
+        text(
+            dw,
+            "SELECT string_agg(a.attname, ',' ORDER BY array_position(i.indkey::int2[], a.attnum)) FROM pg_index i \
+             JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = ANY(i.indkey) \
+             WHERE i.indrelid = 'raw.order_items'::regclass AND i.indisprimary"
+        ),
+        ["order_id,line"]
+    );
+}
+
+#[test]
+fn introspection_and_copy_database_through_psqlodbc() {
+    if !driver("PostgreSQL Unicode") {
+        return;
+    }
+    let src = PgTestDb::new("odbc_pg_catalog");
+    let dw = PgTestDb::new("odbc_pg_catalog_dw");
+    src.execute(CATALOG_PG);
+    let s = Sandbox::new(pg_odbc(&src), &dw, &["odbc_catalog", "odbc_catalog_schema"]);
+    let run = s.exec("odbc_catalog", &[]).ok();
+    check_catalog_run(&run, &dw, ["int4", "int4", "int4", "text"]);
+    let run = s.exec("odbc_catalog_schema", &[]).ok();
+    for line in [
+        r#"other: ["other.order_items", "other.other_only"]"#,
+        "other column: z int4 false",
+        "other column: w numeric(12,2) true",
+        r#"other key: ["z"]"#,
+        "connection 'src': there is no table 'no_such_table' (list them with src.tables())",
+    ] {
+        assert!(
+            run.output.contains(line),
+            "expected {line:?} in:\n{}",
+            run.output
+        );
+    }
+}
+
+#[test]
+fn introspection_and_copy_database_through_the_mariadb_odbc_driver() {
+    if !driver("MariaDB Unicode") {
+        return;
+    }
+    let src = MyTestDb::new("odbc_my_catalog");
+    let dw = PgTestDb::new("odbc_my_catalog_dw");
+    src.execute(CATALOG_MARIA);
+    let s = Sandbox::new(maria_odbc(&src), &dw, &["odbc_catalog"]);
+    let run = s.exec("odbc_catalog", &[]).ok();
+    check_catalog_run(&run, &dw, ["INT", "INT", "INT", "TEXT"]);
+    // MariaDB's driver reports no schemas: a schema a script names is the database.
+    let db = src.name();
+    let dir = s.dir.path().join("projects/odbc_catalog_db");
+    std::fs::create_dir_all(&dir).expect("mkdir");
+    std::fs::write(
+        dir.join("project.rhai"),
+        format!(
+            r#"project("odbc_catalog_db");
+let src = connect("src");
+log_info(`named: ${{src.tables(#{{ schema: "{db}", include: "order*" }})}}`);
+log_info(`named key: ${{src.primary_key("{db}.order_items")}}`);
+log_info(`named columns: ${{src.columns("{db}.order_items").len()}}`);
+"#
+        ),
+    )
+    .expect("script");
+    let run = s.exec("odbc_catalog_db", &[]).ok();
+    for line in [
+        format!(r#"named: ["{db}.orderXitems", "{db}.order_items"]"#),
+        r#"named key: ["order_id", "line"]"#.to_string(),
+        "named columns: 4".to_string(),
+    ] {
+        assert!(
+            run.output.contains(&line),
+            "expected {line:?} in:\n{}",
+            run.output
+        );
+    }
+}

@@ -9,6 +9,7 @@ mod org;
 mod server;
 
 mod bulk;
+mod catalog;
 mod failures;
 mod reads;
 mod throughput;

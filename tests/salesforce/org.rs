@@ -169,6 +169,7 @@ fn handle(state: &Mutex<State>, req: &Request) -> Reply {
 fn route(st: &mut State, req: &Request) -> Reply {
     let p = req.path.strip_prefix("/services/data/v61.0/").unwrap_or("");
     match (req.method.as_str(), p) {
+        ("GET", "sobjects/" | "sobjects") => Reply::json(200, DESCRIBE_GLOBAL),
         ("GET", "sobjects/Account/describe") => Reply::json(200, ACCOUNT_DESCRIBE),
         ("GET", "sobjects/User/describe") => Reply::json(200, USER_DESCRIBE),
         ("GET", p) if p.starts_with("sobjects/") => Reply::json(
@@ -511,6 +512,13 @@ fn csv_value(a: &Account, field: &str) -> String {
         Some(t) => format!("\"{}\"", t.replace('"', "\"\"")),
     }
 }
+
+/// describeGlobal, abridged to the fields etl reads: a change-event object is not queryable.
+const DESCRIBE_GLOBAL: &str = r#"{"encoding":"UTF-8","maxBatchSize":200,"sobjects":[
+ {"name":"User","label":"User","queryable":true,"custom":false},
+ {"name":"AccountChangeEvent","label":"Account Change Event","queryable":false,"custom":false},
+ {"name":"Account","label":"Account","queryable":true,"custom":false}
+]}"#;
 
 const ACCOUNT_DESCRIBE: &str = r#"{"name":"Account","label":"Account","queryable":true,"fields":[
  {"name":"Id","type":"id","length":18,"precision":0,"scale":0,"nillable":false,"relationshipName":null,"referenceTo":[]},

@@ -33,6 +33,11 @@ CREATE TABLE ORDERS (ID NUMBER(18,0), AMOUNT NUMBER(12,2), UPDATED_AT TIMESTAMP_
 INSERT INTO ORDERS SELECT 1, 10.50, '2024-01-01 00:00:00'
 INSERT INTO ORDERS SELECT 2, 20.00, '2024-01-02 00:00:00'
 INSERT INTO ORDERS SELECT 3, 30.25, '2024-01-03 00:00:00'
+CREATE TABLE ORDER_ITEMS (ORDER_ID NUMBER(18,0) NOT NULL, LINE NUMBER(9,0) NOT NULL, QTY NUMBER(12,2), NOTE VARCHAR(20), PRIMARY KEY (ORDER_ID, LINE))
+INSERT INTO ORDER_ITEMS SELECT 1, 1, 2.50, 'a'
+INSERT INTO ORDER_ITEMS SELECT 1, 2, 1, NULL
+INSERT INTO ORDER_ITEMS SELECT 2, 1, 5, ''
+CREATE VIEW ORDERS_VIEW AS SELECT * FROM ORDERS
 ";
 
 impl Fake {
@@ -518,4 +523,96 @@ fn a_million_rows_stream_with_flat_memory() {
         ["1000000|499999500000"]
     );
     assert!(peak < 64 * 1024, "peak RSS {peak} KiB is not under 64 MiB");
+}
+
+const CATALOG: &str = r#"
+import "etl/copy" as copy;
+project("sf_catalog", #{ target: "warehouse" });
+let sf = connect("sf");
+let dw = connect("warehouse");
+log_info(`tables: ${sf.tables()}`);
+log_info(`glob: ${sf.tables("order*")}`);
+log_info(`in schema: ${sf.tables(#{ schema: "public", exclude: ["t1"] })}`);
+for c in sf.columns("order_items") { log_info(`column: ${c.name} ${c.type} ${c.nullable}`); }
+for c in sf.columns("t1") { log_info(`t1 column: ${c.name} ${c.type}`); }
+log_info(`key: ${sf.primary_key("order_items")}`);
+log_info(`no key: ${sf.primary_key("orders")}`);
+for c in sf.columns("public.order_items") { log_info(`qualified column: ${c.name} ${c.type}`); }
+try { sf.columns("no_such_table"); } catch (e) { log_info(`missing: ${e}`); }
+try { sf.primary_key("no_such_table"); } catch (e) { log_info(`missing key: ${e}`); }
+let copied = copy::database(sf, dw, #{ into_schema: "raw" });
+log_info(`tasks: ${copied}`);
+"#;
+
+#[test]
+fn introspection_lists_tables_columns_and_keys_and_copy_database_replicates_them() {
+    let Some(fake) = Fake::start(&[], &[]) else {
+        return;
+    };
+    let dw = PgTestDb::new("sf_catalog");
+    let sb = Sandbox::new(&fake.url(PASSWORD)).on_postgres(&dw);
+    sb.project("sf_catalog", CATALOG);
+    let run = sb.exec("sf_catalog", &[]).ok();
+    for line in [
+        // Base tables only (no ORDERS_VIEW), sorted, plain names in lower case as the connector
+        // reads them (sf.table("t1") reads T1).
+        r#"tables: ["order_items", "orders", "t1"]"#,
+        r#"glob: ["order_items", "orders"]"#,
+        r#"in schema: ["public.order_items", "public.orders"]"#,
+        "column: order_id NUMBER(18,0) false",
+        "column: line NUMBER(9,0) false",
+        "column: qty NUMBER(12,2) true",
+        "column: note VARCHAR(20) true",
+        "t1 column: d NUMBER(38,2)",
+        "t1 column: ts TIMESTAMP_TZ",
+        "t1 column: v VARIANT",
+        r#"key: ["order_id", "line"]"#,
+        "no key: []",
+        "qualified column: order_id NUMBER(18,0)",
+        "qualified column: note VARCHAR(20)",
+        "missing: configuration: connection 'sf': there is no table 'no_such_table' (list them with sf.tables())",
+        "missing key: configuration: connection 'sf': there is no table 'no_such_table'",
+    ] {
+        assert_contains(&run.output, line);
+    }
+    // Every table arrived exactly (T1's values as the type test checks them).
+    assert_eq!(
+        text(
+            &dw,
+            r#"SELECT order_id, line, qty, coalesce(note, 'NULL') FROM raw.order_items ORDER BY 1, 2"#
+        ),
+        ["1|1|2.50|a", "1|2|1.00|NULL", "2|1|5.00|"]
+    );
+    assert_eq!(
+        text(
+            &dw,
+            r#"SELECT id, amount, updated_at FROM raw.orders ORDER BY 1"#
+        ),
+        [
+            "1|10.50|2024-01-01 00:00:00",
+            "2|20.00|2024-01-02 00:00:00",
+            "3|30.25|2024-01-03 00:00:00"
+        ]
+    );
+    assert_eq!(
+        text(
+            &dw,
+            r#"SELECT id, s IS NULL, s, d, ts, ntz, v::text, dt, tm, encode(b, 'hex'), f, ok FROM raw.t1 ORDER BY 1"#
+        ),
+        [
+            "1|f||123456789012345678901234567890123456.78|2024-03-01 08:00:00+00|2024-03-01 10:00:00.123456|{\"a\":[1,2]}|2024-03-01|12:34:56|abcd|1.5|t",
+            "2|t|NULL|-0.01|NULL|NULL|NULL|NULL|NULL|NULL|NULL|NULL",
+            "3|f|x|NULL|2024-03-02 04:30:00+00|NULL|NULL|NULL|NULL|NULL|NULL|f",
+        ]
+    );
+    // The source's key became the copy's.
+    assert_eq!(
+        text(
+            &dw,
+            "SELECT string_agg(a.attname, ',' ORDER BY array_position(i.indkey::int2[], a.attnum)) FROM pg_index i \
+             JOIN pg_attribute a ON a.attrelid = i.indrelid AND a.attnum = ANY(i.indkey) \
+             WHERE i.indrelid = 'raw.order_items'::regclass AND i.indisprimary"
+        ),
+        ["order_id,line"]
+    );
 }

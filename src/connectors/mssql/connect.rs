@@ -57,7 +57,13 @@ fn open(name: &str, url: &str, opts: &OpenOptions) -> Result<Connection> {
     });
     let mut conn = Connection::new(name, &CONNECTOR, describe);
     conn.relations = Some(Arc::new(MsRelations(shared.clone())));
-    conn.sql = Some(Arc::new(MsSql(shared)));
+    let sql: Arc<dyn crate::connectors::SqlExec> = Arc::new(MsSql(shared));
+    conn.catalog = Some(Arc::new(crate::connectors::catalog::SqlCatalog {
+        connection: name.to_string(),
+        sql: sql.clone(),
+        statements: &crate::connectors::catalog::MSSQL,
+    }));
+    conn.sql = Some(sql);
     Ok(conn)
 }
 

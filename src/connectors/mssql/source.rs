@@ -317,3 +317,41 @@ impl MsSource {
         Ok((sql, params))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::at_params;
+    use crate::connectors::catalog::MSSQL;
+
+    /// The catalog statements bind as the connector binds (`@P1`..), name only the schema
+    /// and the table, and the default-schema ones stay in the login's schema. (No SQL
+    /// Server runs here: their results are not tested.)
+    #[test]
+    fn catalog_statements_bind_as_tsql_parameters() {
+        let s = &MSSQL;
+        let cases: [(&str, &[&str]); 6] = [
+            (s.tables, &[]),
+            (s.tables_in_schema, &["schema"]),
+            (s.columns, &["table"]),
+            (s.columns_in_schema, &["schema", "table"]),
+            (s.primary_key, &["table"]),
+            (s.primary_key_in_schema, &["table", "schema"]),
+        ];
+        for (sql, want) in cases {
+            let (text, names) = at_params(sql).expect(sql);
+            assert_eq!(names, want.to_vec(), "{sql}");
+            for (i, _) in want.iter().enumerate() {
+                assert!(text.contains(&format!("@P{}", i + 1)), "{text}");
+            }
+            assert!(!text.contains(':'), "{text}");
+            if !want.contains(&"schema") {
+                assert!(text.contains("SCHEMA_NAME()"), "{text}");
+            }
+        }
+        assert!(s.tables.contains("TABLE_TYPE = 'BASE TABLE'"));
+        assert!(s.columns.contains("ORDER BY ORDINAL_POSITION"));
+        assert!(s.columns.contains("NUMERIC_PRECISION") && s.columns.contains("'(max)'"));
+        assert!(s.primary_key.contains("CONSTRAINT_TYPE = 'PRIMARY KEY'"));
+        assert!(s.primary_key.ends_with("ORDER BY k.ORDINAL_POSITION"));
+    }
+}

@@ -61,6 +61,10 @@ fn open_with(name: &str, url: &str, connector: &'static Connector) -> Result<Con
     });
     let mut conn = Connection::new(name, connector, shared.settings.display.clone());
     conn.relations = Some(Arc::new(OdbcRelations(shared.clone())));
+    conn.catalog = Some(Arc::new(super::catalog::OdbcCatalog {
+        shared: shared.clone(),
+        kind: connector.name,
+    }));
     conn.sql = Some(Arc::new(OdbcSql(shared)));
     Ok(conn)
 }
@@ -74,8 +78,13 @@ impl Shared {
                 format!("cannot set up ODBC (is unixODBC installed?): {e}"),
             )
         })?;
-        let cs = config::expand(&self.settings.connection_string)
+        let mut cs = config::expand(&self.settings.connection_string)
             .map_err(|e| EtlError::db(&self.name, e))?;
+        // Ended by `;`: MariaDB Connector/ODBC 3.1.15 read the last attribute past the string's
+        // end ("Access denied for user 'rootT\'") when a connection followed another.
+        if !cs.trim_end().ends_with(';') {
+            cs.push(';');
+        }
         // Opened one at a time: MariaDB Connector/ODBC 3.1.15 garbled the UID of one of two
         // connections opened at once by parallel tasks ("Access denied for user 'root\0004u'").
         static CONNECTING: std::sync::Mutex<()> = std::sync::Mutex::new(());

@@ -3,6 +3,7 @@
 //! calls run on blocking threads; rows come through columnar buffers bounded by a byte budget
 //! (`reader.rs`). Behind the `odbc` cargo feature (it links libodbc).
 
+mod catalog;
 mod config;
 mod connect;
 mod reader;

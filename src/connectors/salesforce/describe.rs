@@ -21,12 +21,53 @@ pub struct Field {
     pub relationship_name: Option<String>,
     #[serde(default)]
     pub reference_to: Vec<String>,
+    #[serde(default)]
+    pub nillable: bool,
 }
 
 #[derive(Clone, Debug, Deserialize)]
 pub struct Describe {
     pub name: String,
     pub fields: Vec<Field>,
+}
+
+/// `GET sobjects/` (describeGlobal): the org's objects.
+#[derive(Clone, Debug, Deserialize)]
+pub struct Global {
+    pub sobjects: Vec<GlobalObject>,
+}
+
+#[derive(Clone, Debug, Deserialize)]
+pub struct GlobalObject {
+    pub name: String,
+    #[serde(default)]
+    pub queryable: bool,
+}
+
+impl Global {
+    pub fn parse(body: &[u8]) -> Result<Global, String> {
+        serde_json::from_slice(body)
+            .map_err(|e| format!("the describeGlobal answer is not understood: {e}"))
+    }
+}
+
+/// A field's type as introspection shows it: Salesforce's own type name, with the length of
+/// text types and the precision and scale of numbers when describe gives them
+/// (`string(255)`, `currency(18,2)`, `boolean`).
+pub fn declared(f: &Field) -> String {
+    let t = &f.sf_type;
+    match t.as_str() {
+        "currency" | "double" | "percent" if f.precision > 0 => {
+            format!("{t}({},{})", f.precision, f.scale)
+        }
+        "string" | "textarea" | "picklist" | "multipicklist" | "email" | "phone" | "url"
+        | "combobox" | "encryptedstring"
+            if f.length > 0 =>
+        {
+            format!("{t}({})", f.length)
+        }
+        _ => t.clone(),
+    }
 }
 
 impl Describe {
@@ -98,7 +139,17 @@ mod tests {
             scale,
             relationship_name: None,
             reference_to: vec![],
+            nillable: true,
         }
+    }
+
+    #[test]
+    fn declared_types_carry_length_or_precision_where_salesforce_gives_them() {
+        assert_eq!(declared(&field("string", 80, 0, 0)), "string(80)");
+        assert_eq!(declared(&field("currency", 0, 18, 2)), "currency(18,2)");
+        assert_eq!(declared(&field("double", 0, 0, 0)), "double");
+        assert_eq!(declared(&field("id", 18, 0, 0)), "id");
+        assert_eq!(declared(&field("boolean", 0, 0, 0)), "boolean");
     }
 
     #[test]

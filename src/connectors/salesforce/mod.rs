@@ -5,6 +5,7 @@
 
 mod api;
 mod bulk;
+mod catalog;
 mod config;
 mod describe;
 mod jwt;
@@ -37,6 +38,7 @@ fn open(name: &str, url: &str, opts: &OpenOptions) -> Result<Connection> {
         .map_err(|e| EtlError::Config(format!("connection '{name}': {e}")))?;
     let mut c = Connection::new(name, &CONNECTOR, cfg.display());
     let shared = Arc::new(source::Shared::new(name, cfg, opts.env.clone()));
+    c.catalog = Some(Arc::new(catalog::SfCatalog(shared.clone())));
     c.relations = Some(Arc::new(source::SfRelations { shared }));
     Ok(c)
 }

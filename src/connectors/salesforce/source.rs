@@ -60,7 +60,22 @@ impl Shared {
         ))
     }
 
-    async fn describe(&self, object: &str) -> std::result::Result<Arc<Describe>, String> {
+    /// The org's queryable objects (describeGlobal), sorted by name.
+    pub async fn queryable_objects(&self) -> std::result::Result<Vec<String>, String> {
+        let api = self.api().map_err(|e| e.to_string())?;
+        let url = self.cfg.data_url("sobjects/");
+        let body = api.get_json(&url).await?;
+        let mut names: Vec<String> = describe::Global::parse(&body)?
+            .sobjects
+            .into_iter()
+            .filter(|o| o.queryable)
+            .map(|o| o.name)
+            .collect();
+        names.sort();
+        Ok(names)
+    }
+
+    pub async fn describe(&self, object: &str) -> std::result::Result<Arc<Describe>, String> {
         let key = object.to_ascii_lowercase();
         if let Some(d) = self.describes.lock().expect("describes").get(&key) {
             return Ok(d.clone());

@@ -63,6 +63,14 @@ fn open(name: &str, url: &str, opts: &OpenOptions) -> Result<Connection> {
     });
     let mut conn = Connection::new(name, &CONNECTOR, describe);
     conn.relations = Some(Arc::new(SfRelations(shared.clone())));
-    conn.sql = Some(Arc::new(SfSql(shared)));
+    let sql: Arc<dyn crate::connectors::SqlExec> = Arc::new(SfSql(shared.clone()));
+    conn.catalog = Some(Arc::new(super::catalog::SfCatalog {
+        sql: crate::connectors::catalog::SqlCatalog {
+            connection: name.to_string(),
+            sql: sql.clone(),
+            statements: &crate::connectors::catalog::SNOWFLAKE,
+        },
+    }));
+    conn.sql = Some(sql);
     Ok(conn)
 }

@@ -2,6 +2,7 @@
 //! official drivers use (login and query requests, Arrow results inline and in chunks).
 //! Not a load target. See docs/operations.md#snowflake-sources.
 
+mod catalog;
 mod config;
 mod connect;
 mod decode;

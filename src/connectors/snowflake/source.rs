@@ -60,6 +60,12 @@ pub struct SfSource {
 /// An identifier as Snowflake resolves it: a plain name is upper-cased (what an unquoted
 /// name means there), anything else is kept as written; both are quoted.
 pub fn quote_ident(part: &str) -> String {
+    format!("\"{}\"", stored_name(part).replace('"', "\"\""))
+}
+
+/// A name as Snowflake stores it: a plain name (letters, digits, `_`, `$`) upper-cased as
+/// Snowflake does with unquoted names, any other kept as written.
+pub fn stored_name(part: &str) -> String {
     let plain = part
         .chars()
         .next()
@@ -67,12 +73,11 @@ pub fn quote_ident(part: &str) -> String {
         && part
             .chars()
             .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '$');
-    let name = if plain {
+    if plain {
         part.to_ascii_uppercase()
     } else {
         part.to_string()
-    };
-    format!("\"{}\"", name.replace('"', "\"\""))
+    }
 }
 
 /// `db.schema.table`, `schema.table` or `table`, each part quoted.
