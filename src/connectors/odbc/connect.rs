@@ -85,10 +85,6 @@ impl Shared {
         if !cs.trim_end().ends_with(';') {
             cs.push(';');
         }
-        // Opened one at a time: MariaDB Connector/ODBC 3.1.15 garbled the UID of one of two
-        // connections opened at once by parallel tasks ("Access denied for user 'root\0004u'").
-        static CONNECTING: std::sync::Mutex<()> = std::sync::Mutex::new(());
-        let _one = CONNECTING.lock().unwrap_or_else(|p| p.into_inner());
         env.connect_with_connection_string(&cs, ConnectionOptions::default())
             .map_err(|e| {
                 EtlError::db(
