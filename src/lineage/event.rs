@@ -73,7 +73,7 @@ pub fn run_event(
             "name": format!("{}.{}", t.project, t.task),
             "facets": {}
         },
-        "inputs": inputs.iter().map(|d| json!({ "namespace": d.namespace, "name": d.name, "facets": {} })).collect::<Vec<_>>(),
+        "inputs": inputs.iter().map(|d| json!({ "namespace": d.namespace, "name": d.name, "facets": {}, "inputFacets": {} })).collect::<Vec<_>>(),
         "outputs": outputs.iter().map(|d| {
             let mut o = json!({ "namespace": d.namespace, "name": d.name, "facets": {} });
             if let Some(rows) = d.rows {

@@ -186,4 +186,32 @@ fn a_failed_task_sends_fail_and_a_down_endpoint_never_fails_the_run() {
         "{message}"
     );
     assert_eq!(fail["outputs"], serde_json::json!([]));
+    same_as_the_reference_client(&s.path("metadata/lineage.jsonl"));
+}
+
+/// The events, rebuilt with the OpenLineage project's own Python client (its validators check
+/// times, URIs and run ids) and serialized back by it, come out byte for byte as etl wrote them:
+/// START, COMPLETE with a row count, FAIL with an error message.
+fn same_as_the_reference_client(events: &std::path::Path) {
+    let client = match crate::common::venv::ensure("openlineage", &["openlineage-python==1.54.0"]) {
+        Ok(v) => v,
+        Err(why) => {
+            eprintln!("SKIPPED: the check against openlineage-python: {why}");
+            return;
+        }
+    };
+    let out = std::process::Command::new(client.python())
+        .arg(concat!(
+            env!("CARGO_MANIFEST_DIR"),
+            "/tests/ops/openlineage_check.py"
+        ))
+        .arg(events)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
 }
