@@ -196,6 +196,11 @@ pub trait LoadTarget: Send + Sync {
     fn analyze_sql(&self, _quoted_table: &str) -> Option<String> {
         None
     }
+    /// Statements run in the load's transaction before set-based work over all its rows
+    /// (checks, SCD2): memory for the hash tables of a million-row aggregate or join.
+    fn set_based_sql(&self) -> &'static [&'static str] {
+        &[]
+    }
 }
 
 /// How a database can hold scratch copies of tables.

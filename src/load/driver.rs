@@ -520,6 +520,15 @@ impl Load<'_> {
             None
         };
         let rows = self.target.quote_id(&write.into);
+        // Planned on the rows' real statistics (a new or staged table has none yet).
+        for sql in self
+            .target
+            .analyze_sql(&rows)
+            .into_iter()
+            .chain(self.target.set_based_sql().iter().map(|s| s.to_string()))
+        {
+            txn.execute(&sql, &Vec::new())?;
+        }
         let set = Rowset {
             table: &spec.into,
             rows: &rows,

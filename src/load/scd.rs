@@ -158,7 +158,11 @@ pub(super) fn apply(
             .collect::<Vec<_>>()
             .join(" AND ")
     };
-    if let Some(sql) = target.analyze_sql(&stage) {
+    for sql in target
+        .analyze_sql(&stage)
+        .into_iter()
+        .chain(target.set_based_sql().iter().map(|s| s.to_string()))
+    {
         txn.execute(&sql, &Vec::new())?;
     }
 

@@ -59,7 +59,7 @@ pub fn parse(url: &str) -> Result<Settings, String> {
         }
     };
     let (mut warehouse, mut role, mut key, mut host, mut protocol) = (None, None, None, None, None);
-    let mut chunk_parallel = 4;
+    let mut chunk_parallel = 2;
     for p in &u.params {
         let value = p.value.map(percent_decode).unwrap_or_default();
         match p.key {

@@ -286,12 +286,15 @@ async fn stream(
     handle: &tokio::runtime::Handle,
 ) -> Result<()> {
     let session = shared.session().await?;
-    let data = Arc::new(
-        session
-            .query(sql, binds, false)
-            .await
-            .map_err(|e| shared.err(e))?,
-    );
+    let mut data = session
+        .query(sql, binds, false)
+        .await
+        .map_err(|e| shared.err(e))?;
+    // The inline part leaves the response as soon as it is decoded: the chunk downloads keep
+    // `data` (their headers) until the last one, and it may be megabytes of base64.
+    let inline = session::inline_arrow(&data).map_err(|e| shared.err(e))?;
+    data.rowset_base64 = None;
+    let data = Arc::new(data);
     let cols = mapped(&data).map_err(|e| shared.err(e))?;
     let columns = Columns {
         names: cols.iter().map(|c| c.0.name.clone()).collect(),
@@ -299,7 +302,6 @@ async fn stream(
         scales: cols.iter().map(|c| c.3).collect(),
     };
     let mut out = Batch::new(cols.len(), 1, batch_rows);
-    let inline = session::inline_arrow(&data).map_err(|e| shared.err(e))?;
     decode_ipc(&columns, inline, &mut out, batch_rows, tx).await?;
     // Downloads run as their own tasks, `chunk_parallel` ahead of the decoder, taken in order.
     let mut chunks = futures_util::stream::iter(data.chunks.clone())
