@@ -3,6 +3,7 @@
 //! with ring). Not a load target. See docs/operations.md#bigquery-sources.
 
 mod auth;
+mod catalog;
 mod client;
 mod config;
 mod connect;
