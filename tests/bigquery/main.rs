@@ -898,4 +898,42 @@ fn introspection_lists_tables_columns_and_keys_and_copy_database_replicates_them
         ),
         ["0"]
     );
+
+    // `etl check` reads the same catalog for the task list, and says so.
+    let mut cmd = Command::new(BIN);
+    cmd.current_dir(sb.dir.path())
+        .env_remove("ETL_ENV")
+        .env_remove("ETL_CONFIG")
+        .args(["check", "projects/bq_catalog/project.rhai"]);
+    for (k, v) in &sb.env {
+        cmd.env(k, v);
+    }
+    let out = cmd.output().expect("etl check");
+    let check =
+        String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{check}");
+    for line in [
+        "is valid: 4 tasks",
+        "  raw.nested\n",
+        "  raw.sales_2024\n",
+        "Connected to 'bq' to list tables",
+    ] {
+        assert_contains(&check, line);
+    }
+
+    // A key BigQuery refuses fails the catalog read with the connection's name, before any
+    // task is defined; nothing more is written.
+    let stranger = fake.url(false).replace("/ds?", "/cat?");
+    let run = sb
+        .exec("bq_catalog", &[("ETL_CONN_BQ", stranger.as_str())])
+        .failed();
+    assert_contains(&run.output, "connection 'bq'");
+    assert_contains(&run.output, "was refused a token");
+    assert_eq!(
+        text(
+            &dw,
+            "SELECT count(*) FROM etl.etl_runs WHERE project = 'bq_catalog'"
+        ),
+        ["4"]
+    );
 }
