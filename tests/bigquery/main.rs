@@ -803,6 +803,7 @@ log_info(`key: ${bq.primary_key("orders")}`);
 try { bq.columns("no_such_table"); } catch (e) { log_info(`missing: ${e}`); }
 try { bq.primary_key("no_such_table"); } catch (e) { log_info(`missing key: ${e}`); }
 try { bq.columns("a.b.c.d"); } catch (e) { log_info(`bad name: ${e}`); }
+try { bq.columns("other.no_such_table"); } catch (e) { log_info(`missing elsewhere: ${e}`); }
 let copied = copy::database(bq, dw, #{ into_schema: "raw" });
 log_info(`tasks: ${copied}`);
 "#;
@@ -845,6 +846,7 @@ fn introspection_lists_tables_columns_and_keys_and_copy_database_replicates_them
         "missing: configuration: connection 'bq': there is no table 'no_such_table' (list them with bq.tables())",
         "missing key: configuration: connection 'bq': there is no table 'no_such_table'",
         "bad name: configuration: connection 'bq': 'a.b.c.d' is not a table name",
+        r#"missing elsewhere: configuration: connection 'bq': there is no table 'other.no_such_table' (list them with bq.tables(#{ schema: "DATASET" }))"#,
         "copy::database: orders -> raw.orders (no primary key: loads in full)",
         r#"tasks: ["raw.nested", "raw.orders", "raw.sales_2023", "raw.sales_2024"]"#,
     ] {

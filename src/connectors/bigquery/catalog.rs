@@ -211,9 +211,14 @@ impl BqCatalog {
                 .map_err(|e| shared.err(format!("reading the schema of table '{table}': {e}")))
         })?;
         let Some(body) = body else {
+            let list = if table.contains('.') {
+                format!("{}.tables(#{{ schema: \"DATASET\" }})", self.0.name)
+            } else {
+                format!("{}.tables()", self.0.name)
+            };
             return Err(EtlError::Config(format!(
-                "connection '{}': there is no table '{table}' (list them with {}.tables())",
-                self.0.name, self.0.name
+                "connection '{}': there is no table '{table}' (list them with {list})",
+                self.0.name
             )));
         };
         serde_json::from_slice(&body).map_err(|e| {
@@ -257,7 +262,7 @@ impl Catalog for BqCatalog {
                     })?
                     .ok_or_else(|| {
                         EtlError::Config(format!(
-                            "connection '{}': there is no dataset '{dataset}' in project '{}'",
+                            "connection '{}': there is no dataset '{dataset}' in project '{}' (check the URL's dataset or the schema: given)",
                             shared.name, shared.client.settings.project
                         ))
                     })?;
