@@ -764,3 +764,178 @@ fn run_file_runs_a_script_in_one_transaction() {
     );
     assert_contains(&sb.exec("bq_rf2", &[]).ok().output, "count: 2");
 }
+
+/// A dataset of its own for the catalog: tables with and without REQUIRED columns, two that a
+/// glob picks, a view (left out), and a second dataset named as `schema`.
+const CATALOG_SETUP: &str = r#"
+project("bq_catalog_setup");
+let bq = connect("bq");
+task("setup", |run| {
+    bq.execute("CREATE SCHEMA cat");
+    bq.execute("CREATE SCHEMA other");
+    bq.execute("CREATE TABLE cat.orders (id INT64 NOT NULL, amount NUMERIC, note STRING, updated_at DATETIME)");
+    bq.execute("INSERT INTO cat.orders VALUES (1, 10.5, 'a', DATETIME '2024-01-01 00:00:00'), (2, 20, '', DATETIME '2024-01-02 00:00:00'), (3, NULL, NULL, NULL)");
+    bq.execute("CREATE TABLE cat.sales_2023 (id INT64, qty INT64)");
+    bq.execute("INSERT INTO cat.sales_2023 VALUES (1, 5), (2, 7), (3, 9)");
+    bq.execute("CREATE TABLE cat.sales_2024 (id INT64, qty INT64)");
+    bq.execute("INSERT INTO cat.sales_2024 VALUES (1, 50)");
+    bq.execute("CREATE TABLE cat.nested (id INT64 NOT NULL, arr ARRAY<INT64>, rec STRUCT<a INT64, b STRING>, ts TIMESTAMP, ok BOOL, f FLOAT64, d DATE, b BYTES)");
+    bq.execute("INSERT INTO cat.nested VALUES (1, [1, 2], STRUCT(7 AS a, 'x' AS b), TIMESTAMP '2024-03-01 10:00:00+02', true, 1.5, DATE '2024-03-01', b'ab'), (2, [], NULL, NULL, NULL, NULL, NULL, NULL)");
+    bq.execute("CREATE VIEW cat.orders_view AS SELECT id FROM cat.orders");
+    bq.execute("CREATE TABLE other.x (k STRING NOT NULL)");
+});
+"#;
+
+const CATALOG: &str = r#"
+import "etl/copy" as copy;
+project("bq_catalog", #{ target: "warehouse" });
+let bq = connect("bq");
+let dw = connect("warehouse");
+log_info(`tables: ${bq.tables()}`);
+log_info(`glob: ${bq.tables("sales_*")}`);
+log_info(`filtered: ${bq.tables(#{ include: ["*s*"], exclude: ["sales_2023"] })}`);
+log_info(`in schema: ${bq.tables(#{ schema: "other" })}`);
+for c in bq.columns("orders") { log_info(`column: ${c.name} ${c.type} ${c.nullable}`); }
+for c in bq.columns("nested") { log_info(`nested column: ${c.name} ${c.type} ${c.nullable}`); }
+for c in bq.columns("other.x") { log_info(`qualified column: ${c.name} ${c.type} ${c.nullable}`); }
+for c in bq.columns("p1.other.x") { log_info(`project column: ${c.name} ${c.type}`); }
+log_info(`key: ${bq.primary_key("orders")}`);
+try { bq.columns("no_such_table"); } catch (e) { log_info(`missing: ${e}`); }
+try { bq.primary_key("no_such_table"); } catch (e) { log_info(`missing key: ${e}`); }
+try { bq.columns("a.b.c.d"); } catch (e) { log_info(`bad name: ${e}`); }
+try { bq.columns("other.no_such_table"); } catch (e) { log_info(`missing elsewhere: ${e}`); }
+let copied = copy::database(bq, dw, #{ into_schema: "raw" });
+log_info(`tasks: ${copied}`);
+"#;
+
+#[test]
+fn introspection_lists_tables_columns_and_keys_and_copy_database_replicates_them() {
+    let Some(fake) = Fake::start() else {
+        return;
+    };
+    let dw = PgTestDb::new("bq_catalog");
+    // The connection's dataset is `cat`.
+    let sb = Sandbox::new(&fake.url(true).replace("/ds?", "/cat?")).on_postgres(&dw);
+    sb.project("bq_catalog_setup", CATALOG_SETUP);
+    sb.exec("bq_catalog_setup", &[]).ok();
+    sb.project("bq_catalog", CATALOG);
+    let run = sb.exec("bq_catalog", &[]).ok();
+    for line in [
+        // Base tables only (no orders_view), sorted.
+        r#"tables: ["nested", "orders", "sales_2023", "sales_2024"]"#,
+        r#"glob: ["sales_2023", "sales_2024"]"#,
+        r#"filtered: ["nested", "orders", "sales_2024"]"#,
+        r#"in schema: ["other.x"]"#,
+        // BigQuery's words; REQUIRED is the only mode that is not nullable.
+        "column: id INT64 false",
+        "column: amount NUMERIC true",
+        "column: note STRING true",
+        "column: updated_at DATETIME true",
+        "nested column: id INT64 false",
+        "nested column: arr ARRAY<INT64> true",
+        "nested column: rec STRUCT<a INT64, b STRING> true",
+        "nested column: ts TIMESTAMP true",
+        "nested column: ok BOOL true",
+        "nested column: f FLOAT64 true",
+        "nested column: d DATE true",
+        "nested column: b BYTES true",
+        "qualified column: k STRING false",
+        "project column: k STRING",
+        // bqemulator keeps no table constraints (and refuses PRIMARY KEY .. NOT ENFORCED).
+        "key: []",
+        "missing: configuration: connection 'bq': there is no table 'no_such_table' (list them with bq.tables())",
+        "missing key: configuration: connection 'bq': there is no table 'no_such_table'",
+        "bad name: configuration: connection 'bq': 'a.b.c.d' is not a table name",
+        r#"missing elsewhere: configuration: connection 'bq': there is no table 'other.no_such_table' (list them with bq.tables(#{ schema: "DATASET" }))"#,
+        "copy::database: orders -> raw.orders (no primary key: loads in full)",
+        r#"tasks: ["raw.nested", "raw.orders", "raw.sales_2023", "raw.sales_2024"]"#,
+    ] {
+        assert_contains(&run.output, line);
+    }
+    assert!(!run.output.contains("orders_view"), "{}", run.output);
+    // Every table arrived exactly.
+    assert_eq!(
+        text(
+            &dw,
+            "SELECT id, amount, note IS NULL, note, updated_at FROM raw.orders ORDER BY id"
+        ),
+        [
+            "1|10.500000000|f|a|2024-01-01 00:00:00",
+            "2|20.000000000|f||2024-01-02 00:00:00",
+            "3|NULL|t|NULL|NULL"
+        ]
+    );
+    assert_eq!(
+        text(&dw, "SELECT id, qty FROM raw.sales_2023 ORDER BY id"),
+        ["1|5", "2|7", "3|9"]
+    );
+    assert_eq!(text(&dw, "SELECT id, qty FROM raw.sales_2024"), ["1|50"]);
+    assert_eq!(
+        text(
+            &dw,
+            "SELECT id, arr::text, rec::text, ts, ok, f, d, encode(b, 'hex') FROM raw.nested ORDER BY id"
+        ),
+        [
+            "1|{1,2}|{\"a\":\"7\",\"b\":\"x\"}|2024-03-01 08:00:00+00|t|1.5|2024-03-01|6162",
+            "2|{}|NULL|NULL|NULL|NULL|NULL|NULL"
+        ]
+    );
+    // One audit record per table, all successful; the view was not copied.
+    assert_eq!(
+        text(
+            &dw,
+            "SELECT target_table || ':' || status FROM etl.etl_runs WHERE project = 'bq_catalog' ORDER BY target_table"
+        ),
+        [
+            "raw.nested:success",
+            "raw.orders:success",
+            "raw.sales_2023:success",
+            "raw.sales_2024:success"
+        ]
+    );
+    assert_eq!(
+        text(
+            &dw,
+            "SELECT count(*) FROM pg_tables WHERE schemaname = 'raw' AND tablename = 'orders_view'"
+        ),
+        ["0"]
+    );
+
+    // `etl check` reads the same catalog for the task list, and says so.
+    let mut cmd = Command::new(BIN);
+    cmd.current_dir(sb.dir.path())
+        .env_remove("ETL_ENV")
+        .env_remove("ETL_CONFIG")
+        .args(["check", "projects/bq_catalog/project.rhai"]);
+    for (k, v) in &sb.env {
+        cmd.env(k, v);
+    }
+    let out = cmd.output().expect("etl check");
+    let check =
+        String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{check}");
+    for line in [
+        "is valid: 4 tasks",
+        "  raw.nested\n",
+        "  raw.sales_2024\n",
+        "Connected to 'bq' to list tables",
+    ] {
+        assert_contains(&check, line);
+    }
+
+    // A key BigQuery refuses fails the catalog read with the connection's name, before any
+    // task is defined; nothing more is written.
+    let stranger = fake.url(false).replace("/ds?", "/cat?");
+    let run = sb
+        .exec("bq_catalog", &[("ETL_CONN_BQ", stranger.as_str())])
+        .failed();
+    assert_contains(&run.output, "connection 'bq'");
+    assert_contains(&run.output, "was refused a token");
+    assert_eq!(
+        text(
+            &dw,
+            "SELECT count(*) FROM etl.etl_runs WHERE project = 'bq_catalog'"
+        ),
+        ["4"]
+    );
+}

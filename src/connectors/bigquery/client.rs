@@ -166,8 +166,40 @@ impl Client {
         self.send(self.http.get(url).bearer_auth(token)).await
     }
 
+    /// A GET of the REST resource at `segments` under `/bigquery/v2/projects/` (each segment
+    /// percent-encoded), with `query`; `None` when it is not there (HTTP 404).
+    pub async fn get(
+        &self,
+        segments: &[&str],
+        query: &[(&str, &str)],
+    ) -> Result<Option<Bytes>, String> {
+        let s = &self.settings;
+        let mut url = url::Url::parse(&format!("{}/bigquery/v2/projects", s.api))
+            .map_err(|e| format!("api={}: {e}", s.api))?;
+        url.path_segments_mut()
+            .map_err(|_| format!("api={} is not an http(s) URL", s.api))?
+            .extend(segments);
+        if !query.is_empty() {
+            url.query_pairs_mut().extend_pairs(query);
+        }
+        let token = self.token().await?;
+        let (status, body) = self.exchange(self.http.get(url).bearer_auth(token)).await?;
+        if status == reqwest::StatusCode::NOT_FOUND {
+            return Ok(None);
+        }
+        Self::checked(status, body).map(Some)
+    }
+
     /// The answer's body as received (one copy of the page: it is parsed in place).
     async fn send(&self, req: reqwest::RequestBuilder) -> Result<Bytes, String> {
+        let (status, body) = self.exchange(req).await?;
+        Self::checked(status, body)
+    }
+
+    async fn exchange(
+        &self,
+        req: reqwest::RequestBuilder,
+    ) -> Result<(reqwest::StatusCode, Bytes), String> {
         let resp = req.send().await.map_err(|e| {
             format!(
                 "cannot reach {}: {}; check the network (and api= in the URL)",
@@ -180,6 +212,11 @@ impl Client {
             .bytes()
             .await
             .map_err(|e| e.without_url().to_string())?;
+        Ok((status, body))
+    }
+
+    /// The body of a successful answer, else the error BigQuery gave.
+    fn checked(status: reqwest::StatusCode, body: Bytes) -> Result<Bytes, String> {
         if status.is_success() {
             return Ok(body);
         }

@@ -47,6 +47,7 @@ fn open(name: &str, url: &str, opts: &OpenOptions) -> Result<Connection> {
     });
     let mut conn = Connection::new(name, &CONNECTOR, describe);
     conn.relations = Some(Arc::new(BqRelations(shared.clone())));
+    conn.catalog = Some(Arc::new(super::catalog::BqCatalog(shared.clone())));
     conn.sql = Some(Arc::new(BqSql(shared)));
     Ok(conn)
 }
