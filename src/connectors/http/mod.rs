@@ -7,6 +7,7 @@
 mod auth;
 mod body;
 pub(crate) mod client;
+#[cfg(any(feature = "snowflake", feature = "bigquery"))]
 pub(crate) use client::tls_config;
 mod columns;
 mod mask;
