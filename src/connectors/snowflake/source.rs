@@ -334,10 +334,17 @@ async fn decode_ipc(
     if bytes.is_empty() {
         return Ok(());
     }
-    let reader = arrow_ipc::reader::StreamReader::try_new(std::io::Cursor::new(bytes), None)
-        .map_err(|e| EtlError::Other(format!("the result is not Arrow IPC: {e}")))?;
-    for rb in reader {
-        let rb = rb.map_err(|e| EtlError::Other(format!("reading an Arrow batch: {e}")))?;
+    // Decoded in place: the record batches point into the chunk's own bytes instead of
+    // copies of them, so a chunk costs its size once while it is decoded.
+    let mut buffer = arrow_buffer::Buffer::from_vec(bytes);
+    let mut decoder = arrow_ipc::reader::StreamDecoder::new();
+    while !buffer.is_empty() {
+        let Some(rb) = decoder
+            .decode(&mut buffer)
+            .map_err(|e| EtlError::Other(format!("the result is not Arrow IPC: {e}")))?
+        else {
+            continue;
+        };
         let mut at = 0;
         while at < rb.num_rows() {
             let to = rb.num_rows().min(at + batch_rows - out.len());
@@ -351,6 +358,9 @@ async fn decode_ipc(
             }
         }
     }
+    decoder
+        .finish()
+        .map_err(|e| EtlError::Other(format!("the Arrow IPC result ends early: {e}")))?;
     Ok(())
 }
 
