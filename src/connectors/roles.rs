@@ -295,6 +295,13 @@ pub trait TargetTxn {
     ) -> Result<u64>;
     /// Replaces `target` by `replacement` (from `create_replacement`), keyed on `key`.
     fn swap(&mut self, replacement: &TableId, target: &TableId, key: &[String]) -> Result<()>;
+    /// Builds `replacement`'s key on `key` now, before the load's checks, where the dialect
+    /// defers it to `swap`: true when built, which proves the rows have no duplicate or NULL
+    /// key (`unique` on the key needs no query of its own); false when the rows break it or
+    /// the dialect does not defer its keys.
+    fn key_replacement(&mut self, _replacement: &TableId, _key: &[String]) -> Result<bool> {
+        Ok(false)
+    }
     /// Upserts `stage` into `target` on `key`: the last staged row of a key wins; rows whose
     /// values did not change are neither rewritten nor counted as updated.
     fn merge(

@@ -529,11 +529,17 @@ impl Load<'_> {
         {
             txn.execute(&sql, &Vec::new())?;
         }
+        // A full load's key, built now rather than at the swap, proves `unique` on it.
+        let key = write.key();
+        let keyed = write.mode() == LoadMode::Full
+            && spec.checks.iter().any(|c| c.kind.is_unique_on(key))
+            && txn.key_replacement(&write.into, key)?;
         let set = Rowset {
             table: &spec.into,
             rows: &rows,
-            key: write.key(),
+            key,
             previous_rows,
+            unique: if keyed { key } else { &[] },
         };
         let mut on = InTxn {
             txn,

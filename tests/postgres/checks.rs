@@ -135,3 +135,38 @@ fn warn_level_failures_let_the_load_commit_and_are_recorded_with_samples() {
         .contains("accepted_values(status)")
         .contains("failed");
 }
+
+/// A full load builds its new table's primary key before its checks: when it builds, `unique`
+/// on the key is proven without a query of its own; when the rows break it, the check still
+/// counts and shows the duplicates, and nothing is loaded.
+#[test]
+fn a_full_load_with_a_broken_key_fails_its_checks_by_row_and_keeps_the_old_table() {
+    let (db, s) = prepared("checks_full_key");
+    assert_eq!(
+        results(&db, "customers"),
+        [
+            "not_null(id, name) error passed 0",
+            "unique(id) error passed 0"
+        ]
+    );
+    let pk = "SELECT conname FROM pg_constraint \
+              WHERE conrelid = 'dim_customer'::regclass AND contype = 'p'";
+    assert_eq!(text(&db, pk), ["dim_customer_pkey"]);
+    let customers = "SELECT id || ' ' || name FROM dim_customer ORDER BY id";
+
+    s.write(
+        "projects/dw_checks/data/customers.csv",
+        "id,name\n1,Ann\n2,Bob\n2,Bo\n3,Cy\n",
+    );
+    s.exec("dw_checks", &["--task", "customers"])
+        .failed()
+        .contains("checks failed, so nothing was loaded")
+        .contains("unique(id) on dim_customer failed: 1 failing row(s) (e.g. 2)");
+    assert_eq!(text(&db, customers), ["1 Ann", "2 Bob"]);
+    assert_eq!(text(&db, pk), ["dim_customer_pkey"]);
+    let last = results(&db, "customers");
+    assert_eq!(
+        last[last.len() - 2..],
+        ["not_null(id, name) error passed 0", "unique(id) error failed 1"]
+    );
+}

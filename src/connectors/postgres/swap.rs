@@ -13,6 +13,43 @@ use crate::connectors::TableId;
 use crate::error::{EtlError, Result};
 
 impl PgTxn {
+    /// The replacement's key built before the load's checks, in a savepoint: false, with the
+    /// savepoint rolled back, when its rows have a duplicate or NULL key (the checks count
+    /// and show them; the swap then fails on them as it would have).
+    pub(super) async fn key_early(
+        &mut self,
+        replacement: &TableId,
+        key: &[String],
+    ) -> Result<bool> {
+        if key.is_empty() || !self.replacements.contains(replacement) {
+            return Ok(false);
+        }
+        if self.keyed.contains(replacement) {
+            return Ok(true);
+        }
+        let c = self.client();
+        let sql = format!("SAVEPOINT etl_key; {}", add_key(replacement, key));
+        match c.batch_execute(&sql).await {
+            Ok(()) => {
+                c.batch_execute("RELEASE SAVEPOINT etl_key")
+                    .await
+                    .map_err(|e| self.pg(&e, "building the primary key"))?;
+                self.keyed.insert(replacement.clone());
+                Ok(true)
+            }
+            Err(e)
+                if e.code() == Some(&SqlState::UNIQUE_VIOLATION)
+                    || e.code() == Some(&SqlState::NOT_NULL_VIOLATION) =>
+            {
+                c.batch_execute("ROLLBACK TO SAVEPOINT etl_key; RELEASE SAVEPOINT etl_key")
+                    .await
+                    .map_err(|e| self.pg(&e, "building the primary key"))?;
+                Ok(false)
+            }
+            Err(e) => Err(self.pg(&e, "building the primary key")),
+        }
+    }
+
     /// Full: the key, then the swap, each try waiting at most `swap_lock_timeout` for other
     /// sessions' locks: a swap queued behind a long reader would make every new reader wait
     /// behind it. Between tries the savepoint is rolled back, so readers go on.
@@ -24,25 +61,19 @@ impl PgTxn {
     ) -> Result<()> {
         let c = self.client();
         let temp_pk = short_name(&replacement.name, "_pkey");
-        if !key.is_empty() {
-            let keys: Vec<String> = key.iter().map(|k| quote_ident(k)).collect();
-            c.batch_execute(&format!(
-                "ALTER TABLE {} ADD CONSTRAINT {} PRIMARY KEY ({})",
-                quoted(replacement),
-                quote_ident(&temp_pk),
-                keys.join(", ")
-            ))
-            .await
-            .map_err(|e| {
-                EtlError::load(
-                    &self.table,
-                    format!(
-                        "building the primary key ({}): {}",
-                        key.join(", "),
-                        message(&e)
-                    ),
-                )
-            })?;
+        if !key.is_empty() && !self.keyed.contains(replacement) {
+            c.batch_execute(&add_key(replacement, key))
+                .await
+                .map_err(|e| {
+                    EtlError::load(
+                        &self.table,
+                        format!(
+                            "building the primary key ({}): {}",
+                            key.join(", "),
+                            message(&e)
+                        ),
+                    )
+                })?;
         }
         let swap = format!(
             "DROP TABLE IF EXISTS {target}; ALTER TABLE {replacement} RENAME TO {name}",
@@ -127,6 +158,17 @@ impl PgTxn {
         }
         Ok(())
     }
+}
+
+/// The replacement's primary key, under a name of its own until the swap renames it.
+fn add_key(replacement: &TableId, key: &[String]) -> String {
+    let keys: Vec<String> = key.iter().map(|k| quote_ident(k)).collect();
+    format!(
+        "ALTER TABLE {} ADD CONSTRAINT {} PRIMARY KEY ({})",
+        quoted(replacement),
+        quote_ident(&short_name(&replacement.name, "_pkey")),
+        keys.join(", ")
+    )
 }
 
 /// `base + suffix` within PostgreSQL's 63-byte names; longer ones become a stable hash, so a

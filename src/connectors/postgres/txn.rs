@@ -30,7 +30,9 @@ pub struct PgTxn {
     /// The table as the script names it (messages).
     pub(super) table: String,
     /// Tables this transaction created to replace others: COPY writes them frozen.
-    replacements: HashSet<TableId>,
+    pub(super) replacements: HashSet<TableId>,
+    /// Replacements whose key was built before the load's checks (`swap` then skips it).
+    pub(super) keyed: HashSet<TableId>,
     wires: Vec<Wire>,
     names: Vec<String>,
     copy: Option<CopyIn>,
@@ -47,6 +49,7 @@ impl PgTxn {
             conn: None,
             table: load.table.clone(),
             replacements: HashSet::new(),
+            keyed: HashSet::new(),
             wires: Vec::new(),
             names: Vec::new(),
             copy: None,
@@ -437,6 +440,11 @@ impl TargetTxn for PgTxn {
 
     fn swap(&mut self, replacement: &TableId, target: &TableId, key: &[String]) -> Result<()> {
         self.io.block_on(self.swap_in(replacement, target, key))
+    }
+
+    fn key_replacement(&mut self, replacement: &TableId, key: &[String]) -> Result<bool> {
+        let io = self.io.clone();
+        io.block_on(self.key_early(replacement, key))
     }
 
     fn merge(

@@ -1,5 +1,7 @@
 //! Running a list of checks over a set of rows: a load's new rows inside its transaction, or a
-//! table through a connection. Each check is one or two queries; none changes anything.
+//! table through a connection. The checks that look at one row at a time share one scan;
+//! `unique`, `relationships` and `sql_check` are a query each; samples are read only for a
+//! failing check. None changes anything.
 
 use chrono::{DateTime, NaiveTime, Utc};
 
@@ -50,6 +52,9 @@ pub struct Rowset<'a> {
     pub key: &'a [String],
     /// Rows of the previous successful load of the table (`row_count`'s `max_change`).
     pub previous_rows: Option<i64>,
+    /// Columns already known to be unique and never NULL (a full load's key, built before
+    /// its checks): `unique` on them passes without a query.
+    pub unique: &'a [String],
 }
 
 pub fn run_checks(
@@ -58,11 +63,13 @@ pub fn run_checks(
     checks: &[CheckSpec],
     default: Severity,
 ) -> Result<Checked> {
+    let scan = Scan::run(target, set, checks)?;
     let mut results = Vec::with_capacity(checks.len());
-    for check in checks {
+    for (i, check) in checks.iter().enumerate() {
         let severity = check.severity.unwrap_or(default);
         let fail = |e: EtlError| EtlError::load(set.table, format!("check {}: {e}", check.name));
-        let (failing, samples, detail) = measure(target, set, &check.kind).map_err(fail)?;
+        let (failing, samples, detail) =
+            measure(target, set, i, &check.kind, scan.get(i)).map_err(fail)?;
         results.push(CheckResult {
             table: set.table.to_string(),
             check: check.name.clone(),
@@ -80,11 +87,84 @@ pub fn run_checks(
     Ok(Checked { results })
 }
 
-/// The failing row count (or 1 for a failing whole-set check), samples and the measure.
+/// What one scan of the rows found for every check that needs no more than that: the row
+/// count, each column's newest value (`freshness`), and how many rows fail each one-row
+/// condition (`not_null`, `accepted_values`, `range`). Six checks over a million rows then
+/// read them once, not six times; only a failing check's samples cost another query.
+struct Scan {
+    row: Vec<Value>,
+    /// Per check, its column in `row`.
+    at: Vec<Option<usize>>,
+}
+
+impl Scan {
+    fn run(target: &mut dyn CheckTarget, set: &Rowset<'_>, checks: &[CheckSpec]) -> Result<Scan> {
+        let mut exprs = vec!["count(*)".to_string()];
+        let mut params = Params::new();
+        let mut at = Vec::with_capacity(checks.len());
+        let mut scanned = Vec::new();
+        for (i, check) in checks.iter().enumerate() {
+            let expr = match &check.kind {
+                CheckKind::RowCount { .. } => {
+                    at.push(Some(0));
+                    scanned.push(check.name.as_str());
+                    continue;
+                }
+                CheckKind::Freshness { column, .. } => {
+                    Some(format!("max({})", super::sql::ident(column)))
+                }
+                kind => row_probe(target, set, i, kind).and_then(|p| {
+                    let failing = p.failing?;
+                    params.extend(p.params);
+                    Some(format!("count(CASE WHEN {failing} THEN 1 END)"))
+                }),
+            };
+            at.push(expr.map(|e| {
+                exprs.push(e);
+                scanned.push(check.name.as_str());
+                exprs.len() - 1
+            }));
+        }
+        if scanned.is_empty() {
+            return Ok(Scan {
+                row: Vec::new(),
+                at,
+            });
+        }
+        let sql = format!("SELECT {} FROM {}", exprs.join(", "), set.rows);
+        let rows = target.query(&sql, &params, 1).map_err(|e| {
+            EtlError::load(set.table, format!("checks {}: {e}", scanned.join(", ")))
+        })?;
+        let row = rows.rows.into_iter().next().unwrap_or_default();
+        Ok(Scan { row, at })
+    }
+
+    /// The scan's value for check `i`, when the scan measured it.
+    fn get(&self, i: usize) -> Option<&Value> {
+        self.at[i].map(|c| self.row.get(c).unwrap_or(&Value::Null))
+    }
+}
+
+/// A row-level check's failing-rows query, its parameters named apart from other checks'.
+fn row_probe(
+    target: &dyn CheckTarget,
+    set: &Rowset<'_>,
+    i: usize,
+    kind: &CheckKind,
+) -> Option<super::sql::Probe> {
+    let quoted = |t: &str| target.quoted_table(t);
+    let number = |e: &str| target.as_number(e);
+    probe(kind, &format!("c{i}_"), set.rows, set.key, &quoted, &number)
+}
+
+/// The failing row count (or 1 for a failing whole-set check), samples and the measure;
+/// `scanned` is what the scan found for it, if it measured it.
 fn measure(
     target: &mut dyn CheckTarget,
     set: &Rowset<'_>,
+    i: usize,
     kind: &CheckKind,
+    scanned: Option<&Value>,
 ) -> Result<(u64, Vec<String>, Option<String>)> {
     match kind {
         CheckKind::RowCount {
@@ -92,7 +172,7 @@ fn measure(
             max,
             max_change,
         } => {
-            let n = count(target, &format!("SELECT count(*) FROM {}", set.rows), &[])?;
+            let n = scanned.map(as_count).unwrap_or(0);
             let mut broken = Vec::new();
             if min.is_some_and(|m| n < m) {
                 broken.push(format!("at least {}", min.unwrap_or_default()));
@@ -132,13 +212,7 @@ fn measure(
             column,
             within_seconds,
         } => {
-            let sql = format!(
-                "SELECT max({}) FROM {}",
-                super::sql::ident(column),
-                set.rows
-            );
-            let rows = target.query(&sql, &Params::new(), 1)?;
-            let newest = rows.rows.first().and_then(|r| r.first()).cloned();
+            let newest = scanned.filter(|v| !matches!(v, Value::Null)).cloned();
             let at = newest.as_ref().and_then(as_utc);
             let fresh = at.is_some_and(|t| (Utc::now() - t).num_seconds() <= *within_seconds);
             Ok(if fresh {
@@ -157,6 +231,7 @@ fn measure(
                 )
             })
         }
+        CheckKind::Unique(_) if kind.is_unique_on(set.unique) => Ok((0, Vec::new(), None)),
         CheckKind::Sql(text) => {
             let failing = with_new(text, set.rows).map_err(EtlError::Other)?;
             let n = count(
@@ -177,14 +252,15 @@ fn measure(
             Ok((n, samples, None))
         }
         _ => {
-            let quoted = |t: &str| target.quoted_table(t);
-            let number = |e: &str| target.as_number(e);
-            let p = probe(kind, set.rows, set.key, &quoted, &number).expect("a row-level check");
-            let n = count(
-                target,
-                &format!("SELECT count(*) FROM ({}) etl_check", p.sql),
-                &p.params,
-            )?;
+            let p = row_probe(target, set, i, kind).expect("a row-level check");
+            let n = match scanned {
+                Some(v) => as_count(v),
+                None => count(
+                    target,
+                    &format!("SELECT count(*) FROM ({}) etl_check", p.sql),
+                    &p.params,
+                )?,
+            };
             let samples = if n > 0 {
                 sample(target, &p.sql, &p.params, &[])?
             } else {
@@ -195,15 +271,18 @@ fn measure(
     }
 }
 
+/// A count as a query returns it.
+fn as_count(v: &Value) -> u64 {
+    v.as_i64().unwrap_or(0).max(0) as u64
+}
+
 fn count(target: &mut dyn CheckTarget, sql: &str, params: &[(String, Value)]) -> Result<u64> {
     let rows = target.query(sql, &params.to_vec(), 1)?;
     Ok(rows
         .rows
         .first()
         .and_then(|r| r.first())
-        .and_then(Value::as_i64)
-        .unwrap_or(0)
-        .max(0) as u64)
+        .map_or(0, as_count))
 }
 
 /// Up to ten failing rows, each by the `key` columns when the query returns them all (a

@@ -60,6 +60,21 @@ pub enum CheckKind {
     Sql(String),
 }
 
+impl CheckKind {
+    /// `unique` on exactly these columns, in any order.
+    pub fn is_unique_on(&self, columns: &[String]) -> bool {
+        match self {
+            CheckKind::Unique(cols) => {
+                !cols.is_empty()
+                    && cols.len() == columns.len()
+                    && cols.iter().all(|c| columns.contains(c))
+                    && columns.iter().all(|c| cols.contains(c))
+            }
+            _ => false,
+        }
+    }
+}
+
 /// One check of a list.
 #[derive(Clone, Debug, PartialEq)]
 pub struct CheckSpec {

@@ -9,6 +9,9 @@ use crate::data::Value;
 pub(super) struct Probe {
     pub sql: String,
     pub params: Params,
+    /// The failing-row condition alone, for checks that are one condition on a row (not_null,
+    /// accepted_values, range): these are counted together in one scan of the rows.
+    pub failing: Option<String>,
 }
 
 pub(crate) fn ident(name: &str) -> String {
@@ -25,9 +28,11 @@ fn list(columns: &[String]) -> String {
 
 /// The failing rows of a row-level check over `rows` (a quoted table name), showing `sample`
 /// columns; None for checks over the whole set (row count, freshness), and for `sql_check`,
-/// whose query is the script's.
+/// whose query is the script's. Parameters are named `:<prefix>…`, so several checks' can be
+/// bound in one query.
 pub(super) fn probe(
     kind: &CheckKind,
+    prefix: &str,
     rows: &str,
     sample: &[String],
     quoted_table: &dyn Fn(&str) -> String,
@@ -41,12 +46,14 @@ pub(super) fn probe(
         }
     };
     let mut params = Params::new();
+    let mut failing = None;
     let sql = match kind {
         CheckKind::NotNull(cols) => {
             let cond: Vec<String> = cols
                 .iter()
                 .map(|c| format!("{} IS NULL", ident(c)))
                 .collect();
+            failing = Some(cond.join(" OR "));
             format!(
                 "SELECT {} FROM {rows} WHERE {}",
                 show(cols),
@@ -69,8 +76,8 @@ pub(super) fn probe(
                 .iter()
                 .enumerate()
                 .map(|(i, v)| {
-                    params.push((format!("v{i}"), v.clone()));
-                    format!(":v{i}")
+                    params.push((format!("{prefix}v{i}"), v.clone()));
+                    format!(":{prefix}v{i}")
                 })
                 .collect();
             let cond = if marks.is_empty() {
@@ -78,10 +85,11 @@ pub(super) fn probe(
             } else {
                 format!("{} NOT IN ({})", ident(col), marks.join(", "))
             };
+            let cond = format!("{} IS NOT NULL AND {cond}", ident(col));
+            failing = Some(cond.clone());
             format!(
-                "SELECT {} FROM {rows} WHERE {} IS NOT NULL AND {cond}",
+                "SELECT {} FROM {rows} WHERE {cond}",
                 show(std::slice::from_ref(col)),
-                ident(col)
             )
         }
         CheckKind::Relationships {
@@ -124,17 +132,18 @@ pub(super) fn probe(
             };
             for (name, bound, op) in [("min", min, "<"), ("max", max, ">")] {
                 if let Some(v) = bound {
-                    params.push((name.into(), v.clone()));
+                    params.push((format!("{prefix}{name}"), v.clone()));
                     cond.push(format!(
                         "{} {op} {}",
                         side(v, &ident(column)),
-                        side(v, &format!(":{name}"))
+                        side(v, &format!(":{prefix}{name}"))
                     ));
                 }
             }
             if cond.is_empty() {
                 cond.push("1 = 0".into());
             }
+            failing = Some(cond.join(" OR "));
             format!(
                 "SELECT {} FROM {rows} WHERE {}",
                 show(std::slice::from_ref(column)),
@@ -145,7 +154,11 @@ pub(super) fn probe(
             return None
         }
     };
-    Some(Probe { sql, params })
+    Some(Probe {
+        sql,
+        params,
+        failing,
+    })
 }
 
 /// The script's own failing-rows query with `:new` naming the rows checked. `:new` is found
@@ -160,9 +173,14 @@ mod tests {
 
     fn q(kind: CheckKind, sample: &[&str]) -> String {
         let sample: Vec<String> = sample.iter().map(|s| s.to_string()).collect();
-        probe(&kind, "\"stage\"", &sample, &|t| format!("\"{t}\""), &|e| {
-            e.to_string()
-        })
+        probe(
+            &kind,
+            "",
+            "\"stage\"",
+            &sample,
+            &|t| format!("\"{t}\""),
+            &|e| e.to_string(),
+        )
         .unwrap()
         .sql
     }
@@ -179,6 +197,7 @@ mod tests {
         );
         let p = probe(
             &CheckKind::AcceptedValues("s".into(), vec![Value::Text("new".into())]),
+            "c2_",
             "t",
             &[],
             &|t| t.to_string(),
@@ -187,11 +206,15 @@ mod tests {
         .unwrap();
         assert_eq!(
             p.sql,
-            "SELECT \"s\" FROM t WHERE \"s\" IS NOT NULL AND \"s\" NOT IN (:v0)"
+            "SELECT \"s\" FROM t WHERE \"s\" IS NOT NULL AND \"s\" NOT IN (:c2_v0)"
+        );
+        assert_eq!(
+            p.failing.as_deref(),
+            Some("\"s\" IS NOT NULL AND \"s\" NOT IN (:c2_v0)")
         );
         assert_eq!(
             p.params,
-            vec![("v0".to_string(), Value::Text("new".into()))]
+            vec![("c2_v0".to_string(), Value::Text("new".into()))]
         );
         assert!(q(
             CheckKind::Relationships {
