@@ -520,10 +520,14 @@ impl Load<'_> {
             None
         };
         let rows = self.target.quote_id(&write.into);
-        // Planned on the rows' real statistics (a new or staged table has none yet).
-        for sql in self
-            .target
-            .analyze_sql(&rows)
+        // Planned on the rows' real statistics where that matters (a new or staged table has
+        // none yet, and ANALYZE of a million rows costs a quarter of a second).
+        let analyze = if super::checks::needs_statistics(&spec.checks) {
+            self.target.analyze_sql(&rows)
+        } else {
+            None
+        };
+        for sql in analyze
             .into_iter()
             .chain(self.target.set_based_sql().iter().map(|s| s.to_string()))
         {

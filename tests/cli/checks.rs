@@ -141,3 +141,20 @@ fn row_count_compares_with_the_previous_load() {
         .run();
     assert_eq!(s.warehouse().count("fact_orders"), 12);
 }
+
+#[test]
+fn a_repeated_key_fails_unique_and_names_it() {
+    let s = Sandbox::with_project("dw_checks");
+    s.exec("dw_checks").run();
+    // Order 11 twice in one incremental load: the stage holds both, `unique` finds them.
+    s.write(
+        "projects/dw_checks/data/orders.csv",
+        format!("{GOOD_ORDERS}11,2,paid,150.00,2024-01-03 10:00:00\n"),
+    );
+    s.exec("dw_checks")
+        .args(&["--load-type", "I"])
+        .status(1)
+        .stderr_contains("unique(id) on fact_orders failed: 1 failing row(s) (e.g. 11)")
+        .run();
+    assert_eq!(s.warehouse().count("fact_orders"), 2, "nothing was loaded");
+}

@@ -8,5 +8,5 @@ mod spec;
 pub(crate) mod sql;
 
 pub use result::{CheckResult, CheckStatus};
-pub use run::{run_checks, CheckTarget, Checked, Rowset};
+pub use run::{needs_statistics, run_checks, CheckTarget, Checked, Rowset};
 pub use spec::{duration_seconds, CheckKind, CheckSpec, Severity};
