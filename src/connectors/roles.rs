@@ -201,6 +201,12 @@ pub trait LoadTarget: Send + Sync {
     fn set_based_sql(&self) -> &'static [&'static str] {
         &[]
     }
+    /// Statements steering the joins that follow towards index probes (`true`) or back to the
+    /// planner's own choice (`false`). For a few thousand changed rows against a million-row
+    /// table, whose costs PostgreSQL reckons for uncached disks: it would hash the whole table.
+    fn index_probes_sql(&self, _on: bool) -> &'static [&'static str] {
+        &[]
+    }
 }
 
 /// How a database can hold scratch copies of tables.

@@ -130,7 +130,7 @@ pub(super) fn put(
         }
         LoadMode::Scd2 => {
             let plan = w.scd2.as_ref().expect("an SCD2 load has its plan");
-            super::scd::apply(txn, on, w, plan)
+            super::scd::apply(txn, on, w, plan, written)
         }
     }
 }

@@ -160,3 +160,64 @@ fn without_effective_from_versions_start_at_the_run_and_deleted_keys_close() {
         ]
     );
 }
+
+/// A run that changes a few keys of many (here 3 of 101, under one in 20) meets the
+/// dimension by its indexes instead of hashing it: the history is the same as ever.
+#[test]
+fn a_few_changes_among_many_keys_version_exactly_those() {
+    let db = PgTestDb::new("scd2_few");
+    let s = Sandbox::new(&db, &["dw_scd2"]);
+    let rows = |change: bool| -> String {
+        (1..=100)
+            .map(|i| {
+                let city = if change && i == 7 { "Lyon" } else { "Paris" };
+                let email = if change && i == 8 { "new@x" } else { "old@x" };
+                format!("{i},N{i},{city},{email},2024-01-01 00:00:00\n")
+            })
+            .chain(change.then(|| "101,New,Rome,n@x,2024-01-01 00:00:00\n".to_string()))
+            .collect()
+    };
+    let run = |rows: String, expect: &str| {
+        s.write(
+            "projects/dw_scd2/data/customers.csv",
+            &format!("{HEADER}{rows}"),
+        );
+        s.exec("dw_scd2", &[]).ok().contains(expect);
+    };
+    run(rows(false), "scd2: 100 new versions, 0 changed");
+    // Key 7's tracked city changes (a new version), key 8's untracked email is corrected in
+    // place, key 101 is new.
+    run(rows(true), "scd2: 2 new versions, 2 changed");
+    assert_eq!(
+        text(
+            &db,
+            "SELECT concat_ws(' ', customer_id, city, email, is_current, valid_to IS NULL) \
+             FROM dim_customer WHERE customer_id IN (6, 7, 8, 101) ORDER BY customer_id, valid_from"
+        ),
+        [
+            "6 Paris old@x t t",
+            "7 Paris old@x f f",
+            "7 Lyon old@x t t",
+            "8 Paris new@x t t",
+            "101 Rome n@x t t"
+        ]
+    );
+    assert_eq!(
+        text(
+            &db,
+            "SELECT count(*), count(*) FILTER (WHERE is_current) FROM dim_customer"
+        ),
+        ["102|101"]
+    );
+    // A key read twice is refused by name (the one-column key's quick count found it).
+    s.write(
+        "projects/dw_scd2/data/customers.csv",
+        &format!(
+            "{HEADER}{}5,N5,Rome,old@x,2024-01-01 00:00:00\n",
+            rows(true)
+        ),
+    );
+    s.exec("dw_scd2", &[])
+        .failed()
+        .contains("several rows for (customer_id) = (5)");
+}

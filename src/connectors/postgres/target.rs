@@ -116,6 +116,23 @@ impl LoadTarget for PgTarget {
         ]
     }
 
+    /// Hash and merge joins priced out for the transaction's next statements: measured on a
+    /// 1M-row dimension with 10k changed keys, a DELETE .. WHERE EXISTS went from hashing the
+    /// dimension (0.60 s) to 10k probes of its versions index (0.10 s).
+    fn index_probes_sql(&self, on: bool) -> &'static [&'static str] {
+        if on {
+            &[
+                "SET LOCAL enable_hashjoin = off",
+                "SET LOCAL enable_mergejoin = off",
+            ]
+        } else {
+            &[
+                "SET LOCAL enable_hashjoin TO DEFAULT",
+                "SET LOCAL enable_mergejoin TO DEFAULT",
+            ]
+        }
+    }
+
     /// Text forms that depend on the session's settings (a timestamptz prints in the
     /// session's zone) are pinned for the transaction, so a hash stays the same every run.
     fn stable_text_sql(&self) -> &'static [&'static str] {
