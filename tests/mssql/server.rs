@@ -1,0 +1,249 @@
+//! A local server speaking MS-TDS 7.4 over plain TCP (PRELOGIN answers ENCRYPT_NOT_SUP), one
+//! thread per connection: PRELOGIN, LOGIN7 (a wrong password gets error 18456), then SQL
+//! batches and RPC requests (sp_executesql, procedure id 10) answered from canned responses
+//! (`tables.rs`). Every login and request is logged for the tests to inspect, with the
+//! transaction descriptor the client sent in ALL_HEADERS. Not SQL Server: no SQL is parsed
+//! beyond the patterns the canned responses match.
+
+use std::io::BufReader;
+use std::net::{TcpListener, TcpStream};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+
+use crate::tables;
+use crate::tds::{self, Param, Tokens, Ty, Val, DONE_ATTN, DONE_COUNT, DONE_ERROR, DONE_MORE};
+
+pub const USER: &str = "etl";
+pub const PASSWORD: &str = "Tds-s3cret!pw";
+pub const DATABASE: &str = "erp";
+
+/// What the server received.
+#[derive(Clone, Debug)]
+pub enum Request {
+    Login {
+        user: String,
+        database: String,
+        app_name: String,
+        /// The ENCRYPTION option of the client's PRELOGIN.
+        encryption: Option<u8>,
+    },
+    /// A SQL batch, or an RPC.
+    Sql(Stmt),
+}
+
+/// A SQL batch, or an RPC: sp_executesql's statement, its parameter declaration and the
+/// bound @P parameters.
+#[derive(Clone, Debug)]
+pub struct Stmt {
+    pub conn: usize,
+    pub rpc: bool,
+    /// The transaction descriptor of ALL_HEADERS (zero outside a transaction).
+    pub txn: [u8; 8],
+    pub sql: String,
+    pub decl: String,
+    pub params: Vec<Param>,
+}
+
+/// A canned answer.
+pub enum Reply {
+    Rows {
+        cols: Vec<(String, Ty)>,
+        rows: Vec<Vec<Val>>,
+    },
+    /// A statement without a result set, with its row count.
+    Count(u64),
+    Begin,
+    Commit,
+    Rollback,
+    Error(u32, String),
+}
+
+pub struct Server {
+    pub port: u16,
+    log: Arc<Mutex<Vec<Request>>>,
+    /// Rows in dbo.orders (the tests add some between runs).
+    pub orders: Arc<AtomicUsize>,
+}
+
+impl Server {
+    pub fn start() -> Server {
+        let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
+        let port = listener.local_addr().expect("addr").port();
+        let log = Arc::new(Mutex::new(Vec::new()));
+        let orders = Arc::new(AtomicUsize::new(tables::ORDERS_AT_START));
+        let (l, o) = (log.clone(), orders.clone());
+        // The accept loop lives as long as the test process.
+        std::thread::spawn(move || {
+            for (id, stream) in listener.incoming().enumerate() {
+                let Ok(stream) = stream else { continue };
+                let (l, o) = (l.clone(), o.clone());
+                std::thread::spawn(move || {
+                    // A client that goes away mid-answer is not the server's failure.
+                    let _ = serve(stream, id + 1, &l, &o);
+                });
+            }
+        });
+        Server { port, log, orders }
+    }
+
+    pub fn url(&self, password: &str) -> String {
+        format!(
+            "mssql://{USER}:{password}@127.0.0.1:{}/{DATABASE}?encrypt=not_supported",
+            self.port
+        )
+    }
+
+    pub fn requests(&self) -> Vec<Request> {
+        self.log.lock().unwrap().clone()
+    }
+
+    /// The SQL requests (batches and RPCs), in order.
+    pub fn statements(&self) -> Vec<Stmt> {
+        self.requests()
+            .into_iter()
+            .filter_map(|r| match r {
+                Request::Sql(s) => Some(s),
+                Request::Login { .. } => None,
+            })
+            .collect()
+    }
+
+    pub fn clear(&self) {
+        self.log.lock().unwrap().clear();
+    }
+}
+
+static TXN: AtomicU64 = AtomicU64::new(0x5A00);
+
+fn serve(
+    stream: TcpStream,
+    conn: usize,
+    log: &Mutex<Vec<Request>>,
+    orders: &AtomicUsize,
+) -> std::io::Result<()> {
+    let mut w = stream.try_clone()?;
+    let mut r = BufReader::new(stream);
+    let Some((ty, pre)) = tds::read_message(&mut r)? else {
+        return Ok(());
+    };
+    assert_eq!(ty, tds::PT_PRELOGIN, "the client starts with PRELOGIN");
+    tds::write_message(&mut w, &tds::prelogin_reply())?;
+
+    // No TLS: with ENCRYPT_NOT_SUP on both sides LOGIN7 follows in the clear.
+    let Some((ty, login)) = tds::read_message(&mut r)? else {
+        return Ok(());
+    };
+    assert_eq!(ty, tds::PT_LOGIN7, "LOGIN7 follows PRELOGIN without TLS");
+    let login = tds::parse_login7(&login);
+    log.lock().unwrap().push(Request::Login {
+        user: login.user.clone(),
+        database: login.database.clone(),
+        app_name: login.app_name.clone(),
+        encryption: tds::prelogin_encryption(&pre),
+    });
+    let mut t = Tokens::default();
+    if login.user != USER || login.password != PASSWORD {
+        // What SQL Server answers: error 18456, class 14, then DONE with the error bit.
+        t.error(
+            18456,
+            14,
+            &format!("Login failed for user '{}'.", login.user),
+            1,
+        );
+        t.done(DONE_ERROR, 0);
+        return tds::write_message(&mut w, &t.0);
+    }
+    t.env_change_text(1, &login.database, "master");
+    t.login_ack();
+    t.env_change_text(4, &tds::PACKET_SIZE.to_string(), "4096");
+    t.done(0, 0);
+    tds::write_message(&mut w, &t.0)?;
+
+    let mut open_txn: Option<[u8; 8]> = None;
+    while let Some((ty, payload)) = tds::read_message(&mut r)? {
+        let (rpc, txn, sql, decl, params) = match ty {
+            tds::PT_SQL_BATCH => {
+                let (txn, sql) = tds::parse_batch(&payload);
+                (false, txn, sql, String::new(), Vec::new())
+            }
+            tds::PT_RPC => {
+                let (txn, proc_id, mut params) = tds::parse_rpc(&payload);
+                assert_eq!(proc_id, 10, "the client calls sp_executesql");
+                let text = |p: Param| match p.val {
+                    Val::Text(s) => s,
+                    other => panic!("sp_executesql's @stmt/@params: {other:?}"),
+                };
+                let rest = params.split_off(2.min(params.len()));
+                let mut it = params.into_iter();
+                let sql = it.next().map(text).unwrap_or_default();
+                let decl = it.next().map(text).unwrap_or_default();
+                (true, txn, sql, decl, rest)
+            }
+            tds::PT_ATTENTION => {
+                let mut t = Tokens::default();
+                t.done(DONE_ATTN, 0);
+                tds::write_message(&mut w, &t.0)?;
+                continue;
+            }
+            other => panic!("test server: unexpected packet type 0x{other:02x}"),
+        };
+        let reply = tables::respond(&sql, &params, orders.load(Ordering::SeqCst));
+        log.lock().unwrap().push(Request::Sql(Stmt {
+            conn,
+            rpc,
+            txn,
+            sql,
+            decl,
+            params,
+        }));
+        let mut t = Tokens::default();
+        // Inside sp_executesql the statement ends with DONEINPROC, the procedure with
+        // RETURNSTATUS and DONEPROC; a batch ends with DONE.
+        let (end, more) = if rpc { (0xFF, DONE_MORE) } else { (0xFD, 0) };
+        let mut failed = false;
+        match reply {
+            Reply::Rows { cols, rows } => {
+                let cols: Vec<(&str, Ty)> = cols.iter().map(|(n, t)| (n.as_str(), *t)).collect();
+                t.col_metadata(&cols);
+                for (i, row) in rows.iter().enumerate() {
+                    // Rows with a NULL go as NBCROW, the rest as ROW: both are what SQL
+                    // Server sends (NBCROW when it saves bytes).
+                    if i % 2 == 1 && row.iter().any(|v| matches!(v, Val::Null)) {
+                        t.nbc_row(&cols, row);
+                    } else {
+                        t.row(&cols, row);
+                    }
+                }
+                t.done_token(end, DONE_COUNT | more, rows.len() as u64);
+            }
+            Reply::Count(n) => t.done_token(end, DONE_COUNT | more, n),
+            Reply::Begin => {
+                let desc = TXN.fetch_add(1, Ordering::SeqCst).to_le_bytes();
+                open_txn = Some(desc);
+                t.env_change_bytes(8, &desc, &[]);
+                t.done_token(end, more, 0);
+            }
+            Reply::Commit | Reply::Rollback => {
+                let old = open_txn.take().unwrap_or_default();
+                let ty = if matches!(reply, Reply::Commit) {
+                    9
+                } else {
+                    10
+                };
+                t.env_change_bytes(ty, &[], &old);
+                t.done_token(end, more, 0);
+            }
+            Reply::Error(number, message) => {
+                t.error(number, 16, &message, 1);
+                t.done_token(end, DONE_ERROR | more, 0);
+                failed = true;
+            }
+        }
+        if rpc {
+            t.return_status(i32::from(failed));
+            t.done_token(0xFE, if failed { DONE_ERROR } else { 0 }, 0);
+        }
+        tds::write_message(&mut w, &t.0)?;
+    }
+    Ok(())
+}
