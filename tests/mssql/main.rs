@@ -519,3 +519,53 @@ fn execute_binds_parameters_and_run_file_runs_in_one_transaction() {
     let texts: Vec<String> = srv.statements().into_iter().map(|s| s.sql).collect();
     assert!(!texts.iter().any(|t| t.starts_with("COMMIT")), "{texts:?}");
 }
+
+#[test]
+fn limits_become_top_or_stop_the_stream_and_unknown_tables_fail_with_the_server_error() {
+    let srv = Server::start();
+    let dw = PgTestDb::new("ms_limit");
+    let sb = Sandbox::new(&srv.url(PASSWORD), &dw);
+    sb.project(
+        "ms_limit",
+        r#"project("ms_limit");
+        let ms = connect("ms");
+        let dw = connect("warehouse");
+        task("table", |run| { dw.load(#{ from: ms.table("dbo.orders").limit(5), into: "top5" }); });
+        task("sql", |run| {
+            dw.load(#{ from: ms.sql("SELECT id, amount FROM dbo.orders").limit(7), into: "first7" });
+        });"#,
+    );
+    sb.run("ms_limit", &[], &[]).ok();
+    assert_eq!(
+        text(&dw, "SELECT count(*), max(id) FROM public.top5"),
+        ["5|5"]
+    );
+    assert_eq!(
+        text(&dw, "SELECT count(*), max(id) FROM public.first7"),
+        ["7|7"]
+    );
+    let stmts = srv.statements();
+    assert!(
+        stmts
+            .iter()
+            .any(|s| s.sql == "SELECT TOP (5) [id], [amount], [updated_at] FROM [dbo].[orders]"),
+        "{stmts:?}"
+    );
+    // The sql(..) read asked for all 10,000 rows and stopped after 7 (its connection closed).
+    assert!(stmts
+        .iter()
+        .any(|s| s.sql == "SELECT id, amount FROM dbo.orders"));
+
+    sb.project(
+        "ms_nope",
+        r#"project("ms_nope");
+        let ms = connect("ms");
+        let dw = connect("warehouse");
+        task("t", |run| { dw.load(#{ from: ms.table("dbo.nope"), into: "nope" }); });"#,
+    );
+    let run = sb.run("ms_nope", &[], &[]).failed();
+    assert_contains(
+        &run.output,
+        "Invalid object name 'dbo.nope'. (SQL Server error 208, line 1)",
+    );
+}
