@@ -1,4 +1,4 @@
-//! The canned data behind the test server: `dbo.types` (one column per type of the map, three
+//! The canned data behind the test server: `dbo.types` (one column per type tested, three
 //! rows: edge values, all NULL, empty and small values) and `dbo.orders` (generated rows, as
 //! many as the test asks for), and which answer a statement gets. Statements are matched by
 //! pattern (brackets dropped, lower case): sp_describe_first_result_set answers with the
@@ -43,7 +43,12 @@ pub fn types_columns() -> Vec<(&'static str, &'static str, Ty)> {
         ("nvm", "nvarchar(max)", Ty::NVarCharMax),
         ("vc", "varchar(20)", Ty::VarChar(20)),
         ("vb", "varbinary(16)", Ty::VarBinary(16)),
-        ("f", "float", Ty::FloatN),
+        ("f", "float", Ty::FloatN(8)),
+        ("r", "real", Ty::FloatN(4)),
+        ("sdt", "smalldatetime", Ty::SmallDateTimeN),
+        ("nc", "nchar(5)", Ty::NChar(5)),
+        ("c", "char(5)", Ty::Char(5)),
+        ("bin", "binary(4)", Ty::Binary(4)),
     ]
 }
 
@@ -57,6 +62,14 @@ fn datetime(date: &str, secs: u32, ticks: u32) -> Val {
     let d = NaiveDate::parse_from_str(date, "%Y-%m-%d").unwrap();
     let base = NaiveDate::from_ymd_opt(1900, 1, 1).unwrap();
     Val::DateTime((d - base).num_days() as i32, secs * 300 + ticks)
+}
+
+/// smalldatetime: days since 1900-01-01 and minutes since midnight.
+fn smalldatetime(date: &str, minutes: u32) -> Val {
+    match datetime(date, 0, 0) {
+        Val::DateTime(d, _) => Val::DateTime(d, minutes),
+        _ => unreachable!(),
+    }
 }
 
 fn date(s: &str) -> Val {
@@ -95,6 +108,11 @@ pub fn types_rows() -> Vec<Vec<Val>> {
             Val::Text("café".into()),
             Val::Bytes(vec![0xDE, 0xAD, 0xBE, 0xEF]),
             Val::Float(0.1),
+            Val::Float(1.5),
+            smalldatetime("2079-06-06", 23 * 60 + 59), // its last day, 23:59
+            Val::Text("ab   ".into()),
+            Val::Text("ü    ".into()),
+            Val::Bytes(vec![0, 1, 0, 0]),
         ],
         row2,
         vec![
@@ -119,6 +137,11 @@ pub fn types_rows() -> Vec<Vec<Val>> {
             Val::Text(String::new()),
             Val::Bytes(Vec::new()),
             Val::Float(1e300),
+            Val::Float(-0.25),
+            smalldatetime("1900-01-01", 0),
+            Val::Text("     ".into()),
+            Val::Text("     ".into()),
+            Val::Bytes(vec![0, 0, 0, 0]),
         ],
     ]
 }

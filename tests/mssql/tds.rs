@@ -397,14 +397,16 @@ pub enum Ty {
     Numeric(u8, u8),
     /// MONEYNTYPE: 8 money, 4 smallmoney.
     MoneyN(u8),
-    /// FLTNTYPE: 8 float.
-    FloatN,
+    /// FLTNTYPE: 4 real, 8 float.
+    FloatN(u8),
     Date,
     Time(u8),
     DateTime2(u8),
     Dto(u8),
     /// DATETIMNTYPE, 8 bytes (datetime).
     DateTimeN,
+    /// DATETIMNTYPE, 4 bytes (smalldatetime: days since 1900 and minutes, two bytes each).
+    SmallDateTimeN,
     Guid,
     /// NVARCHAR(n): n characters.
     NVarChar(u16),
@@ -412,6 +414,10 @@ pub enum Ty {
     NVarCharMax,
     /// VARCHAR(n) in SQL_Latin1_General_CP1_CI_AS (code page 1252).
     VarChar(u16),
+    /// NCHAR(n), CHAR(n), BINARY(n): fixed width, padded by the server.
+    NChar(u16),
+    Char(u16),
+    Binary(u16),
     VarBinary(u16),
 }
 
@@ -590,12 +596,13 @@ impl Tokens {
                 Ty::Decimal(p, s) => self.0.extend_from_slice(&[0x6A, decimal_len(p), p, s]),
                 Ty::Numeric(p, s) => self.0.extend_from_slice(&[0x6C, decimal_len(p), p, s]),
                 Ty::MoneyN(n) => self.0.extend_from_slice(&[0x6E, n]),
-                Ty::FloatN => self.0.extend_from_slice(&[0x6D, 8]),
+                Ty::FloatN(n) => self.0.extend_from_slice(&[0x6D, n]),
                 Ty::Date => self.0.push(0x28),
                 Ty::Time(s) => self.0.extend_from_slice(&[0x29, s]),
                 Ty::DateTime2(s) => self.0.extend_from_slice(&[0x2A, s]),
                 Ty::Dto(s) => self.0.extend_from_slice(&[0x2B, s]),
                 Ty::DateTimeN => self.0.extend_from_slice(&[0x6F, 8]),
+                Ty::SmallDateTimeN => self.0.extend_from_slice(&[0x6F, 4]),
                 Ty::Guid => self.0.extend_from_slice(&[0x24, 16]),
                 Ty::NVarChar(n) => {
                     self.0.push(0xE7);
@@ -612,6 +619,20 @@ impl Tokens {
                     self.put_u16(n);
                     self.0.extend_from_slice(&COLLATION);
                 }
+                Ty::NChar(n) => {
+                    self.0.push(0xEF);
+                    self.put_u16(n * 2);
+                    self.0.extend_from_slice(&COLLATION);
+                }
+                Ty::Char(n) => {
+                    self.0.push(0xAF);
+                    self.put_u16(n);
+                    self.0.extend_from_slice(&COLLATION);
+                }
+                Ty::Binary(n) => {
+                    self.0.push(0xAD);
+                    self.put_u16(n);
+                }
                 Ty::VarBinary(n) => {
                     self.0.push(0xA5);
                     self.put_u16(n);
@@ -625,9 +646,15 @@ impl Tokens {
     fn value(&mut self, ty: Ty, v: &Val) {
         match (ty, v) {
             (Ty::Int4, Val::Int(i)) => self.0.extend_from_slice(&(*i as i32).to_le_bytes()),
-            (Ty::NVarChar(_) | Ty::VarChar(_) | Ty::VarBinary(_), Val::Null) => {
-                self.put_u16(0xFFFF)
-            }
+            (
+                Ty::NVarChar(_)
+                | Ty::VarChar(_)
+                | Ty::VarBinary(_)
+                | Ty::NChar(_)
+                | Ty::Char(_)
+                | Ty::Binary(_),
+                Val::Null,
+            ) => self.put_u16(0xFFFF),
             (Ty::NVarCharMax, Val::Null) => self.0.extend_from_slice(&u64::MAX.to_le_bytes()),
             (_, Val::Null) => self.0.push(0),
             (Ty::IntN(n), Val::Int(i)) => {
@@ -653,9 +680,13 @@ impl Tokens {
                 self.0.push(4);
                 self.0.extend_from_slice(&(*m as i32).to_le_bytes());
             }
-            (Ty::FloatN, Val::Float(f)) => {
+            (Ty::FloatN(8), Val::Float(f)) => {
                 self.0.push(8);
                 self.0.extend_from_slice(&f.to_le_bytes());
+            }
+            (Ty::FloatN(4), Val::Float(f)) => {
+                self.0.push(4);
+                self.0.extend_from_slice(&(*f as f32).to_le_bytes());
             }
             (Ty::Date, Val::Date(d)) => {
                 self.0.push(3);
@@ -684,21 +715,26 @@ impl Tokens {
                 self.0.extend_from_slice(&d.to_le_bytes());
                 self.put_u32(*f);
             }
+            (Ty::SmallDateTimeN, Val::DateTime(d, minutes)) => {
+                self.0.push(4);
+                self.0.extend_from_slice(&(*d as u16).to_le_bytes());
+                self.0.extend_from_slice(&(*minutes as u16).to_le_bytes());
+            }
             (Ty::Guid, Val::Guid(u)) => {
                 self.0.push(16);
                 self.0.extend_from_slice(&guid_to_wire(u));
             }
-            (Ty::NVarChar(_), Val::Text(s)) => {
+            (Ty::NVarChar(_) | Ty::NChar(_), Val::Text(s)) => {
                 let b: Vec<u8> = s.encode_utf16().flat_map(u16::to_le_bytes).collect();
                 self.put_u16(b.len() as u16);
                 self.0.extend(b);
             }
-            (Ty::VarChar(_), Val::Text(s)) => {
+            (Ty::VarChar(_) | Ty::Char(_), Val::Text(s)) => {
                 let b = cp1252(s);
                 self.put_u16(b.len() as u16);
                 self.0.extend(b);
             }
-            (Ty::VarBinary(_), Val::Bytes(b)) => {
+            (Ty::VarBinary(_) | Ty::Binary(_), Val::Bytes(b)) => {
                 self.put_u16(b.len() as u16);
                 self.0.extend_from_slice(b);
             }
