@@ -20,6 +20,16 @@ pub fn long_text() -> String {
     format!("{}😀{}", "é".repeat(1499), "z".repeat(3500))
 }
 
+/// The varchar(max) value: 12,000 code page 1252 bytes, four PLP chunks.
+pub fn long_latin1() -> String {
+    "naïve ".repeat(2000)
+}
+
+/// The varbinary(max) value: 7,000 bytes, three PLP chunks.
+pub fn long_bytes() -> Vec<u8> {
+    (0..7000u32).map(|i| (i % 251) as u8).collect()
+}
+
 /// (name, system_type_name, TDS type) of dbo.types.
 pub fn types_columns() -> Vec<(&'static str, &'static str, Ty)> {
     vec![
@@ -49,6 +59,13 @@ pub fn types_columns() -> Vec<(&'static str, &'static str, Ty)> {
         ("nc", "nchar(5)", Ty::NChar(5)),
         ("c", "char(5)", Ty::Char(5)),
         ("bin", "binary(4)", Ty::Binary(4)),
+        ("vcm", "varchar(max)", Ty::VarCharMax),
+        ("vbm", "varbinary(max)", Ty::VarBinaryMax),
+        ("x", "xml", Ty::Xml),
+        // rowversion: its system_type_name is timestamp; binary(8) on the wire.
+        ("rv", "timestamp", Ty::Binary(8)),
+        // json (SQL Server 2025) reaches a client that does not negotiate it as nvarchar(max).
+        ("js", "json", Ty::NVarCharMax),
     ]
 }
 
@@ -83,6 +100,9 @@ pub fn types_rows() -> Vec<Vec<Val>> {
     let row2 = {
         let mut r = vec![Val::Int(2)];
         r.resize(types_columns().len(), Val::Null);
+        // A rowversion is never NULL.
+        let rv = types_columns().iter().position(|c| c.0 == "rv").unwrap();
+        r[rv] = Val::Bytes(vec![0, 0, 0, 0, 0, 0, 0x07, 0xD2]);
         r
     };
     vec![
@@ -113,6 +133,11 @@ pub fn types_rows() -> Vec<Vec<Val>> {
             Val::Text("ab   ".into()),
             Val::Text("ü    ".into()),
             Val::Bytes(vec![0, 1, 0, 0]),
+            Val::Text(long_latin1()),
+            Val::Bytes(long_bytes()),
+            Val::Text("<a b=\"1\">ü</a>".into()),
+            Val::Bytes(vec![0, 0, 0, 0, 0, 0, 0x07, 0xD1]),
+            Val::Text("{\"a\":[1,2.50]}".into()),
         ],
         row2,
         vec![
@@ -142,6 +167,11 @@ pub fn types_rows() -> Vec<Vec<Val>> {
             Val::Text("     ".into()),
             Val::Text("     ".into()),
             Val::Bytes(vec![0, 0, 0, 0]),
+            Val::Text(String::new()),
+            Val::Bytes(Vec::new()),
+            Val::Text(String::new()),
+            Val::Bytes(vec![0, 0, 0, 0, 0, 0, 0x07, 0xD3]),
+            Val::Text("[]".into()),
         ],
     ]
 }

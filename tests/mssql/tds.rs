@@ -414,6 +414,11 @@ pub enum Ty {
     NVarCharMax,
     /// VARCHAR(n) in SQL_Latin1_General_CP1_CI_AS (code page 1252).
     VarChar(u16),
+    /// VARCHAR(MAX) and VARBINARY(MAX), sent as PLP.
+    VarCharMax,
+    VarBinaryMax,
+    /// XML without a schema collection: UTF-16 in PLP.
+    Xml,
     /// NCHAR(n), CHAR(n), BINARY(n): fixed width, padded by the server.
     NChar(u16),
     Char(u16),
@@ -619,6 +624,17 @@ impl Tokens {
                     self.put_u16(n);
                     self.0.extend_from_slice(&COLLATION);
                 }
+                Ty::VarCharMax => {
+                    self.0.push(0xA7);
+                    self.put_u16(0xFFFF);
+                    self.0.extend_from_slice(&COLLATION);
+                }
+                Ty::VarBinaryMax => {
+                    self.0.push(0xA5);
+                    self.put_u16(0xFFFF);
+                }
+                // XMLTYPE: SCHEMA_PRESENT = 0.
+                Ty::Xml => self.0.extend_from_slice(&[0xF1, 0]),
                 Ty::NChar(n) => {
                     self.0.push(0xEF);
                     self.put_u16(n * 2);
@@ -655,7 +671,9 @@ impl Tokens {
                 | Ty::Binary(_),
                 Val::Null,
             ) => self.put_u16(0xFFFF),
-            (Ty::NVarCharMax, Val::Null) => self.0.extend_from_slice(&u64::MAX.to_le_bytes()),
+            (Ty::NVarCharMax | Ty::VarCharMax | Ty::VarBinaryMax | Ty::Xml, Val::Null) => {
+                self.0.extend_from_slice(&u64::MAX.to_le_bytes())
+            }
             (_, Val::Null) => self.0.push(0),
             (Ty::IntN(n), Val::Int(i)) => {
                 self.0.push(n);
@@ -738,18 +756,25 @@ impl Tokens {
                 self.put_u16(b.len() as u16);
                 self.0.extend_from_slice(b);
             }
-            (Ty::NVarCharMax, Val::Text(s)) => {
-                // PLP: the total length, chunks of at most 3000 bytes, a zero terminator.
-                let b: Vec<u8> = s.encode_utf16().flat_map(u16::to_le_bytes).collect();
-                self.0.extend_from_slice(&(b.len() as u64).to_le_bytes());
-                for chunk in b.chunks(3000) {
-                    self.put_u32(chunk.len() as u32);
-                    self.0.extend_from_slice(chunk);
-                }
-                self.put_u32(0);
-            }
+            (Ty::NVarCharMax | Ty::Xml, Val::Text(s)) => self.plp(
+                &s.encode_utf16()
+                    .flat_map(u16::to_le_bytes)
+                    .collect::<Vec<_>>(),
+            ),
+            (Ty::VarCharMax, Val::Text(s)) => self.plp(&cp1252(s)),
+            (Ty::VarBinaryMax, Val::Bytes(b)) => self.plp(b),
             (ty, v) => panic!("test server: no encoding of {v:?} as {ty:?}"),
         }
+    }
+
+    /// PLP (2.2.5.2.3): the total length, chunks of at most 3000 bytes, a zero terminator.
+    fn plp(&mut self, b: &[u8]) {
+        self.0.extend_from_slice(&(b.len() as u64).to_le_bytes());
+        for chunk in b.chunks(3000) {
+            self.put_u32(chunk.len() as u32);
+            self.0.extend_from_slice(chunk);
+        }
+        self.put_u32(0);
     }
 
     /// ROW (2.2.7.19): every value in column order.
