@@ -594,3 +594,49 @@ fn limits_become_top_or_stop_the_stream_and_unknown_tables_fail_with_the_server_
         "Invalid object name 'dbo.nope'. (SQL Server error 208, line 1)",
     );
 }
+
+#[test]
+fn a_login_redirected_by_a_gateway_reconnects_to_the_named_server() {
+    let target = Server::start();
+    let gateway = Server::redirecting_to(&target);
+    let dw = PgTestDb::new("ms_route");
+    let sb = Sandbox::new(&gateway.url(PASSWORD), &dw);
+    sb.project(
+        "ms_route",
+        r#"project("ms_route");
+        let ms = connect("ms");
+        let dw = connect("warehouse");
+        task("t", |run| { dw.load(#{ from: ms.table("dbo.orders").limit(3), into: "routed" }); });"#,
+    );
+    sb.run("ms_route", &[], &[]).ok();
+    assert_eq!(text(&dw, "SELECT count(*) FROM public.routed"), ["3"]);
+    // The gateway only saw logins; the statements went to the server it named.
+    assert!(gateway.statements().is_empty());
+    assert!(!gateway.requests().is_empty());
+    assert!(target
+        .statements()
+        .iter()
+        .any(|s| s.sql.starts_with("SELECT TOP (3)")));
+}
+
+#[test]
+fn a_statement_past_the_read_limit_closes_the_connection_with_a_clear_error() {
+    let srv = Server::start();
+    let dw = PgTestDb::new("ms_stall");
+    let sb = Sandbox::new(&format!("{}&read_timeout=1s", srv.url(PASSWORD)), &dw);
+    sb.project(
+        "ms_stall",
+        r#"project("ms_stall");
+        let ms = connect("ms");
+        task("t", |run| { ms.execute("WAITFOR DELAY '00:01:00'"); });"#,
+    );
+    let started = std::time::Instant::now();
+    let run = sb.run("ms_stall", &[], &[]).failed();
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(15),
+        "{:?}",
+        started.elapsed()
+    );
+    assert_contains(&run.output, "within 1s (read_timeout/statement_timeout)");
+    assert_contains(&run.output, "the connection was closed");
+}

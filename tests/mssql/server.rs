@@ -56,6 +56,8 @@ pub enum Reply {
     Commit,
     Rollback,
     Error(u32, String),
+    /// No answer for this many seconds, then the connection is closed.
+    Stall(u64),
 }
 
 pub struct Server {
@@ -65,8 +67,25 @@ pub struct Server {
     pub orders: Arc<AtomicUsize>,
 }
 
+/// How a server answers a good login.
+#[derive(Clone, Copy)]
+enum Mode {
+    Serve,
+    /// Azure SQL's gateway: LOGINACK, then a routing ENVCHANGE to this port on 127.0.0.1.
+    RedirectTo(u16),
+}
+
 impl Server {
     pub fn start() -> Server {
+        Server::start_with(Mode::Serve)
+    }
+
+    /// A gateway that sends every login on to `target`.
+    pub fn redirecting_to(target: &Server) -> Server {
+        Server::start_with(Mode::RedirectTo(target.port))
+    }
+
+    fn start_with(mode: Mode) -> Server {
         let listener = TcpListener::bind("127.0.0.1:0").expect("bind");
         let port = listener.local_addr().expect("addr").port();
         let log = Arc::new(Mutex::new(Vec::new()));
@@ -79,7 +98,7 @@ impl Server {
                 let (l, o) = (l.clone(), o.clone());
                 std::thread::spawn(move || {
                     // A client that goes away mid-answer is not the server's failure.
-                    let _ = serve(stream, id + 1, &l, &o);
+                    let _ = serve(stream, id + 1, &l, &o, mode);
                 });
             }
         });
@@ -120,6 +139,7 @@ fn serve(
     conn: usize,
     log: &Mutex<Vec<Request>>,
     orders: &AtomicUsize,
+    mode: Mode,
 ) -> std::io::Result<()> {
     let mut w = stream.try_clone()?;
     let mut r = BufReader::new(stream);
@@ -155,6 +175,11 @@ fn serve(
     }
     t.env_change_text(1, &login.database, "master");
     t.login_ack();
+    if let Mode::RedirectTo(port) = mode {
+        t.env_change_routing("127.0.0.1", port);
+        t.done(0, 0);
+        return tds::write_message(&mut w, &t.0);
+    }
     t.env_change_text(4, &tds::PACKET_SIZE.to_string(), "4096");
     t.done(0, 0);
     tds::write_message(&mut w, &t.0)?;
@@ -188,6 +213,19 @@ fn serve(
             other => panic!("test server: unexpected packet type 0x{other:02x}"),
         };
         let reply = tables::respond(&sql, &params, orders.load(Ordering::SeqCst));
+        if let Reply::Stall(secs) = reply {
+            // No answer (WAITFOR): the client's read limit is what ends this.
+            log.lock().unwrap().push(Request::Sql(Stmt {
+                conn,
+                rpc,
+                txn,
+                sql,
+                decl,
+                params,
+            }));
+            std::thread::sleep(std::time::Duration::from_secs(secs));
+            return Ok(());
+        }
         log.lock().unwrap().push(Request::Sql(Stmt {
             conn,
             rpc,
@@ -233,6 +271,7 @@ fn serve(
                 t.env_change_bytes(ty, &[], &old);
                 t.done_token(end, more, 0);
             }
+            Reply::Stall(_) => unreachable!("answered above"),
             Reply::Error(number, message) => {
                 t.error(number, 16, &message, 1);
                 t.done_token(end, DONE_ERROR | more, 0);

@@ -383,6 +383,9 @@ pub fn respond(sql: &str, params: &[Param], orders: usize) -> Reply {
             _ => Reply::Error(8144, "@tsql is missing".into()),
         };
     }
+    if n.starts_with("waitfor delay") {
+        return Reply::Stall(20);
+    }
     if n.starts_with("begin tran") {
         return Reply::Begin;
     }

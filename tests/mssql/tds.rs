@@ -548,6 +548,22 @@ impl Tokens {
         });
     }
 
+    /// ENVCHANGE 20, routing (Azure SQL's gateway): the new value is a length, protocol 0
+    /// (TCP), the port and the server name as US_VARCHAR; the old value is empty (two zero
+    /// bytes).
+    pub fn env_change_routing(&mut self, host: &str, port: u16) {
+        self.with_len(0xE3, |t| {
+            t.0.push(20);
+            let mut v = Tokens::default();
+            v.0.push(0);
+            v.put_u16(port);
+            v.us_varchar(host);
+            t.put_u16(v.0.len() as u16);
+            t.0.extend(v.0);
+            t.put_u16(0);
+        });
+    }
+
     /// ERROR (2.2.7.10): number, state, class, message, server, procedure, line (4 bytes
     /// from TDS 7.2).
     pub fn error(&mut self, number: u32, class: u8, message: &str, line: u32) {
