@@ -14,7 +14,7 @@ mod tds;
 use std::process::Command;
 
 use common::{column_types, text, PgTestDb};
-use server::{Request, Server, PASSWORD};
+use server::{Request, Server, PASSWORD, TOKEN};
 use tds::Val;
 
 const BIN: &str = env!("CARGO_BIN_EXE_etl");
@@ -215,8 +215,8 @@ fn every_type_of_the_map_arrives_exactly_in_postgresql() {
     // money cast on the server; no parameters.
     let reqs = srv.requests();
     assert!(reqs.iter().any(
-        |r| matches!(r, Request::Login { user, database, app_name, encryption }
-        if user == "etl" && database == "erp" && app_name == "etl" && *encryption == Some(2))
+        |r| matches!(r, Request::Login { user, database, app_name, encryption, token }
+        if user == "etl" && database == "erp" && app_name == "etl" && *encryption == Some(2) && token.is_none())
     ));
     let stmts = srv.statements();
     assert!(
@@ -639,4 +639,54 @@ fn a_statement_past_the_read_limit_closes_the_connection_with_a_clear_error() {
     );
     assert_contains(&run.output, "within 1s (read_timeout/statement_timeout)");
     assert_contains(&run.output, "the connection was closed");
+}
+
+#[test]
+fn an_entra_login_sends_the_token_from_token_env() {
+    let srv = Server::start();
+    let dw = PgTestDb::new("ms_entra");
+    let url = format!(
+        "mssql://127.0.0.1:{}/erp?auth=entra&token_env=MS_TOKEN&encrypt=not_supported",
+        srv.port
+    );
+    let sb = Sandbox::new(&url, &dw);
+    sb.project(
+        "ms_entra",
+        r#"project("ms_entra");
+        let ms = connect("ms");
+        let dw = connect("warehouse");
+        task("t", |run| { dw.load(#{ from: ms.table("dbo.orders").limit(2), into: "entra" }); });"#,
+    );
+    sb.run("ms_entra", &[], &[("MS_TOKEN", &format!("{TOKEN}\n"))])
+        .ok();
+    assert_eq!(text(&dw, "SELECT count(*) FROM public.entra"), ["2"]);
+    let logins: Vec<_> = srv
+        .requests()
+        .into_iter()
+        .filter_map(|r| match r {
+            Request::Login { user, token, .. } => Some((user, token)),
+            Request::Sql(_) => None,
+        })
+        .collect();
+    assert!(!logins.is_empty());
+    // The token, trimmed, in LOGIN7's FEDAUTH feature; no user name or password.
+    assert!(
+        logins
+            .iter()
+            .all(|(user, token)| user.is_empty() && token.as_deref() == Some(TOKEN)),
+        "{logins:?}"
+    );
+
+    let wrong = "expired.token.value";
+    let run = sb.run("ms_entra", &[], &[("MS_TOKEN", wrong)]).failed();
+    assert_contains(
+        &run.output,
+        "Login failed for user '<token-identified principal>'. (SQL Server error 18456",
+    );
+    assert!(!run.output.contains(wrong), "{}", run.output);
+    let run = sb.run("ms_entra", &[], &[]).failed();
+    assert_contains(
+        &run.output,
+        "the environment variable MS_TOKEN (token_env) is not set",
+    );
 }

@@ -16,6 +16,8 @@ use crate::tds::{self, Param, Tokens, Ty, Val, DONE_ATTN, DONE_COUNT, DONE_ERROR
 pub const USER: &str = "etl";
 pub const PASSWORD: &str = "Tds-s3cret!pw";
 pub const DATABASE: &str = "erp";
+/// The Entra ID access token the server accepts (a JWT in real life; opaque here).
+pub const TOKEN: &str = "eyJ0eXAiOiJKV1QifQ.test-entra-token.sig";
 
 /// What the server received.
 #[derive(Clone, Debug)]
@@ -26,6 +28,8 @@ pub enum Request {
         app_name: String,
         /// The ENCRYPTION option of the client's PRELOGIN.
         encryption: Option<u8>,
+        /// The FEDAUTH token of an Entra login.
+        token: Option<String>,
     },
     /// A SQL batch, or an RPC.
     Sql(Stmt),
@@ -147,7 +151,8 @@ fn serve(
         return Ok(());
     };
     assert_eq!(ty, tds::PT_PRELOGIN, "the client starts with PRELOGIN");
-    tds::write_message(&mut w, &tds::prelogin_reply())?;
+    let fed_auth = tds::prelogin_option(&pre, 0x06) == Some(1);
+    tds::write_message(&mut w, &tds::prelogin_reply(fed_auth))?;
 
     // No TLS: with ENCRYPT_NOT_SUP on both sides LOGIN7 follows in the clear.
     let Some((ty, login)) = tds::read_message(&mut r)? else {
@@ -159,15 +164,27 @@ fn serve(
         user: login.user.clone(),
         database: login.database.clone(),
         app_name: login.app_name.clone(),
-        encryption: tds::prelogin_encryption(&pre),
+        encryption: tds::prelogin_option(&pre, 0x01),
+        token: login.token.clone(),
     });
     let mut t = Tokens::default();
-    if login.user != USER || login.password != PASSWORD {
+    let accepted = match &login.token {
+        Some(token) => token == TOKEN,
+        None => login.user == USER && login.password == PASSWORD,
+    };
+    if !accepted {
         // What SQL Server answers: error 18456, class 14, then DONE with the error bit.
         t.error(
             18456,
             14,
-            &format!("Login failed for user '{}'.", login.user),
+            &format!(
+                "Login failed for user '{}'.",
+                if login.token.is_some() {
+                    "<token-identified principal>"
+                } else {
+                    &login.user
+                }
+            ),
             1,
         );
         t.done(DONE_ERROR, 0);
@@ -175,6 +192,9 @@ fn serve(
     }
     t.env_change_text(1, &login.database, "master");
     t.login_ack();
+    if login.token.is_some() {
+        t.feature_ext_ack_fedauth();
+    }
     if let Mode::RedirectTo(port) = mode {
         t.env_change_routing("127.0.0.1", port);
         t.done(0, 0);

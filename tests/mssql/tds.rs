@@ -68,14 +68,18 @@ pub fn write_message(w: &mut impl Write, payload: &[u8]) -> io::Result<()> {
 
 // ------------------------------------------------------------------ PRELOGIN (2.2.6.5)
 
-/// The server's PRELOGIN: VERSION, ENCRYPTION = ENCRYPT_NOT_SUP (0x02, so no TLS at all) and
-/// MARS off. Options are (token, big-endian offset, big-endian length), 0xFF, then the data.
-pub fn prelogin_reply() -> Vec<u8> {
-    let opts: [(u8, &[u8]); 3] = [
+/// The server's PRELOGIN: VERSION, ENCRYPTION = ENCRYPT_NOT_SUP (0x02, so no TLS at all),
+/// MARS off, and FEDAUTHREQUIRED = 1 when the client announced a federated (Entra) login.
+/// Options are (token, big-endian offset, big-endian length), 0xFF, then the data.
+pub fn prelogin_reply(fed_auth: bool) -> Vec<u8> {
+    let mut opts: Vec<(u8, &[u8])> = vec![
         (0x00, &[16, 0, 0x10, 0x00, 0, 0]), // VERSION 16.0.4096, sub-build 0
         (0x01, &[0x02]),                    // ENCRYPTION: ENCRYPT_NOT_SUP
         (0x04, &[0x00]),                    // MARS: off
     ];
+    if fed_auth {
+        opts.push((0x06, &[0x01]));
+    }
     let mut head = Vec::new();
     let mut data = Vec::new();
     let mut offset = opts.len() * 5 + 1;
@@ -91,12 +95,12 @@ pub fn prelogin_reply() -> Vec<u8> {
     head
 }
 
-/// The ENCRYPTION option of the client's PRELOGIN.
-pub fn prelogin_encryption(payload: &[u8]) -> Option<u8> {
+/// One option of the client's PRELOGIN (0x01 ENCRYPTION, 0x06 FEDAUTHREQUIRED).
+pub fn prelogin_option(payload: &[u8], token: u8) -> Option<u8> {
     let mut i = 0;
     while i + 5 <= payload.len() && payload[i] != 0xFF {
         let off = u16::from_be_bytes([payload[i + 1], payload[i + 2]]) as usize;
-        if payload[i] == 0x01 {
+        if payload[i] == token {
             return payload.get(off).copied();
         }
         i += 5;
@@ -111,6 +115,8 @@ pub struct Login {
     pub password: String,
     pub database: String,
     pub app_name: String,
+    /// The FEDAUTH feature's security token (an Entra ID access token), when sent.
+    pub token: Option<String>,
 }
 
 fn utf16(b: &[u8]) -> String {
@@ -138,7 +144,25 @@ pub fn parse_login7(p: &[u8]) -> Login {
             x.rotate_left(4)
         })
         .collect();
+    // fExtension (OptionFlags3 0x10): ibExtension points at a DWORD, the offset of the
+    // FeatureExt list: (feature id, DWORD length, data)..., 0xFF. FEDAUTH (0x02) with the
+    // security-token library: options byte, DWORD token length, the token in UTF-16LE.
+    let mut token = None;
+    if p[27] & 0x10 != 0 {
+        let ext = u16::from_le_bytes([p[56], p[57]]) as usize;
+        let mut i = u32::from_le_bytes(p[ext..ext + 4].try_into().unwrap()) as usize;
+        while p[i] != 0xFF {
+            let len = u32::from_le_bytes(p[i + 1..i + 5].try_into().unwrap()) as usize;
+            let data = &p[i + 5..i + 5 + len];
+            if p[i] == 0x02 {
+                let n = u32::from_le_bytes(data[1..5].try_into().unwrap()) as usize;
+                token = Some(utf16(&data[5..5 + n]));
+            }
+            i += 5 + len;
+        }
+    }
     Login {
+        token,
         user: utf16(field(1)),
         password: utf16(&password),
         app_name: utf16(field(3)),
@@ -525,6 +549,12 @@ impl Tokens {
             t.b_varchar("Microsoft SQL Server");
             t.0.extend_from_slice(&[16, 0, 0x10, 0x00]);
         });
+    }
+
+    /// FEATUREEXTACK (2.2.7.11) for FEDAUTH with the security-token library: no data (no
+    /// nonce was sent), then the terminator.
+    pub fn feature_ext_ack_fedauth(&mut self) {
+        self.0.extend_from_slice(&[0xAE, 0x02, 0, 0, 0, 0, 0xFF]);
     }
 
     /// ENVCHANGE (2.2.7.9) with B_VARCHAR values: 1 database, 4 packet size.
