@@ -1,5 +1,5 @@
 //! The SQL Server source through the real binary, against a local server in this folder that
-//! speaks MS-TDS (PRELOGIN without TLS, LOGIN7, SQL batches, sp_executesql RPCs) from canned
+//! speaks MS-TDS (PRELOGIN with or without TLS, LOGIN7, SQL batches, sp_executesql RPCs) from canned
 //! responses (`server.rs`, `tables.rs`, the bytes in `tds.rs`), loading into a throwaway
 //! PostgreSQL database. This is not SQL Server: it proves tiberius and the connector against
 //! the documented protocol (types, values, bound parameters, transactions, login errors), not
@@ -215,8 +215,8 @@ fn every_type_of_the_map_arrives_exactly_in_postgresql() {
     // money cast on the server; no parameters.
     let reqs = srv.requests();
     assert!(reqs.iter().any(
-        |r| matches!(r, Request::Login { user, database, app_name, encryption, token }
-        if user == "etl" && database == "erp" && app_name == "etl" && *encryption == Some(2) && token.is_none())
+        |r| matches!(r, Request::Login { user, database, app_name, encryption, token, tls }
+        if user == "etl" && database == "erp" && app_name == "etl" && *encryption == Some(2) && token.is_none() && !tls)
     ));
     let stmts = srv.statements();
     assert!(
@@ -689,4 +689,47 @@ fn an_entra_login_sends_the_token_from_token_env() {
         &run.output,
         "the environment variable MS_TOKEN (token_env) is not set",
     );
+}
+
+#[test]
+fn tls_inside_prelogin_for_the_whole_session_or_the_login_only() {
+    let srv = Server::start();
+    let dw = PgTestDb::new("ms_tls");
+    let script = r#"project("ms_tls");
+        let ms = connect("ms");
+        let dw = connect("warehouse");
+        task("t", |run| { dw.load(#{ from: ms.table("dbo.orders").limit(4), into: "tls" }); });"#;
+    let base = format!("mssql://etl:{PASSWORD}@127.0.0.1:{}/erp", srv.port);
+    for (params, whole) in [
+        ("trust_server_certificate=true", true),
+        ("encrypt=off&trust_server_certificate=true", false),
+    ] {
+        srv.clear();
+        let sb = Sandbox::new(&format!("{base}?{params}"), &dw);
+        sb.project("ms_tls", script);
+        sb.run("ms_tls", &[], &[]).ok();
+        assert_eq!(
+            text(&dw, "SELECT count(*) FROM public.tls"),
+            ["4"],
+            "{params}"
+        );
+        // encrypt=required (the default) is ENCRYPT_REQ (3), encrypt=off ENCRYPT_OFF (0).
+        let want = if whole { Some(3) } else { Some(0) };
+        for r in srv.requests() {
+            if let Request::Login {
+                encryption, tls, ..
+            } = r
+            {
+                assert_eq!((encryption, tls), (want, whole), "{params}");
+            }
+        }
+        assert!(!srv.statements().is_empty());
+    }
+    // The default verifies the certificate: a self-signed one is refused.
+    let sb = Sandbox::new(&base, &dw);
+    sb.project("ms_tls", script);
+    let run = sb.run("ms_tls", &[], &[]).failed();
+    assert_contains(&run.output, "cannot connect to etl@127.0.0.1:");
+    assert_contains(&run.output, "invalid peer certificate: UnknownIssuer");
+    assert!(!run.output.contains(PASSWORD), "{}", run.output);
 }

@@ -1,11 +1,13 @@
-//! A local server speaking MS-TDS 7.4 over plain TCP (PRELOGIN answers ENCRYPT_NOT_SUP), one
-//! thread per connection: PRELOGIN, LOGIN7 (a wrong password gets error 18456), then SQL
+//! A local server speaking MS-TDS 7.4, one thread per connection: PRELOGIN (TLS as the
+//! client asks: none, the login only, or all of it, the handshake inside PRELOGIN packets;
+//! rustls with a self-signed certificate), LOGIN7 (a wrong password or Entra token gets error
+//! 18456; a gateway mode routes the login elsewhere), then SQL
 //! batches and RPC requests (sp_executesql, procedure id 10) answered from canned responses
 //! (`tables.rs`). Every login and request is logged for the tests to inspect, with the
 //! transaction descriptor the client sent in ALL_HEADERS. Not SQL Server: no SQL is parsed
 //! beyond the patterns the canned responses match.
 
-use std::io::BufReader;
+use std::io::{Read, Write};
 use std::net::{TcpListener, TcpStream};
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
@@ -30,6 +32,8 @@ pub enum Request {
         encryption: Option<u8>,
         /// The FEDAUTH token of an Entra login.
         token: Option<String>,
+        /// Whether what followed the login went over TLS.
+        tls: bool,
     },
     /// A SQL batch, or an RPC.
     Sql(Stmt),
@@ -138,6 +142,100 @@ impl Server {
 
 static TXN: AtomicU64 = AtomicU64::new(0x5A00);
 
+/// The connection's transport: plain TCP, or TLS over it once the handshake is done.
+enum Io {
+    Raw(TcpStream),
+    Tls(Box<rustls::StreamOwned<rustls::ServerConnection, TcpStream>>),
+}
+
+impl Io {
+    /// Back to plain TCP (ENCRYPT_OFF: TLS protects the login only).
+    fn into_raw(self) -> Io {
+        match self {
+            Io::Tls(s) => Io::Raw(s.sock),
+            raw => raw,
+        }
+    }
+}
+
+impl Read for Io {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        match self {
+            Io::Raw(s) => s.read(buf),
+            Io::Tls(s) => s.read(buf),
+        }
+    }
+}
+
+impl Write for Io {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        match self {
+            Io::Raw(s) => s.write(buf),
+            Io::Tls(s) => s.write(buf),
+        }
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        match self {
+            Io::Raw(s) => s.flush(),
+            Io::Tls(s) => s.flush(),
+        }
+    }
+}
+
+/// A self-signed certificate for localhost and 127.0.0.1 (EC P-256, valid until 2126), made
+/// for these tests with openssl; no client trusts it unless told to.
+fn tls_config() -> std::sync::Arc<rustls::ServerConfig> {
+    use rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
+    let cert = CertificateDer::from(include_bytes!("tls_cert.der").to_vec());
+    let key = PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(
+        include_bytes!("tls_key.der").to_vec(),
+    ));
+    let mut config = rustls::ServerConfig::builder_with_provider(Arc::new(
+        rustls::crypto::ring::default_provider(),
+    ))
+    .with_safe_default_protocol_versions()
+    .expect("TLS versions")
+    .with_no_client_auth()
+    .with_single_cert(vec![cert], key)
+    .expect("the test certificate");
+    // No TLS 1.3 tickets: nothing is written after the handshake but the TDS stream.
+    config.send_tls13_tickets = 0;
+    Arc::new(config)
+}
+
+/// The TLS handshake inside PRELOGIN packets (MS-TDS 2.2.6.5 and 3.3.5.1): each flight of TLS
+/// records travels as the payload of a TDS message of type 0x12; after it, TLS records go on
+/// the socket directly.
+fn tls_handshake(mut tcp: TcpStream) -> std::io::Result<Io> {
+    let mut conn = rustls::ServerConnection::new(tls_config()).map_err(std::io::Error::other)?;
+    loop {
+        if conn.wants_write() {
+            let mut out = Vec::new();
+            while conn.wants_write() {
+                conn.write_tls(&mut out)?;
+            }
+            tds::write_typed(&mut tcp, tds::PT_PRELOGIN, &out)?;
+        }
+        if !conn.is_handshaking() {
+            break;
+        }
+        let Some((ty, payload)) = tds::read_message(&mut tcp)? else {
+            return Err(std::io::ErrorKind::UnexpectedEof.into());
+        };
+        assert_eq!(
+            ty,
+            tds::PT_PRELOGIN,
+            "the TLS handshake travels in PRELOGIN packets"
+        );
+        let mut rd = &payload[..];
+        while !rd.is_empty() {
+            conn.read_tls(&mut rd)?;
+            conn.process_new_packets().map_err(std::io::Error::other)?;
+        }
+    }
+    Ok(Io::Tls(Box::new(rustls::StreamOwned::new(conn, tcp))))
+}
+
 fn serve(
     stream: TcpStream,
     conn: usize,
@@ -145,20 +243,37 @@ fn serve(
     orders: &AtomicUsize,
     mode: Mode,
 ) -> std::io::Result<()> {
-    let mut w = stream.try_clone()?;
-    let mut r = BufReader::new(stream);
-    let Some((ty, pre)) = tds::read_message(&mut r)? else {
+    let mut tcp = stream;
+    let Some((ty, pre)) = tds::read_message(&mut tcp)? else {
         return Ok(());
     };
     assert_eq!(ty, tds::PT_PRELOGIN, "the client starts with PRELOGIN");
     let fed_auth = tds::prelogin_option(&pre, 0x06) == Some(1);
-    tds::write_message(&mut w, &tds::prelogin_reply(fed_auth))?;
-
-    // No TLS: with ENCRYPT_NOT_SUP on both sides LOGIN7 follows in the clear.
-    let Some((ty, login)) = tds::read_message(&mut r)? else {
+    // The client's ENCRYPT_NOT_SUP gets no TLS, its ENCRYPT_OFF TLS for the login only,
+    // anything else (ON, REQ) TLS for the whole connection.
+    let encryption = match tds::prelogin_option(&pre, 0x01) {
+        Some(2) => 2,
+        Some(0) => 0,
+        _ => 1,
+    };
+    tds::write_message(&mut tcp, &tds::prelogin_reply(encryption, fed_auth))?;
+    let mut io = if encryption == 2 {
+        Io::Raw(tcp)
+    } else {
+        tls_handshake(tcp)?
+    };
+    let Some((ty, login)) = tds::read_message(&mut io)? else {
         return Ok(());
     };
-    assert_eq!(ty, tds::PT_LOGIN7, "LOGIN7 follows PRELOGIN without TLS");
+    assert_eq!(
+        ty,
+        tds::PT_LOGIN7,
+        "LOGIN7 follows PRELOGIN (and the TLS handshake)"
+    );
+    if encryption == 0 {
+        io = io.into_raw();
+    }
+    let tls = matches!(io, Io::Tls(_));
     let login = tds::parse_login7(&login);
     log.lock().unwrap().push(Request::Login {
         user: login.user.clone(),
@@ -166,6 +281,7 @@ fn serve(
         app_name: login.app_name.clone(),
         encryption: tds::prelogin_option(&pre, 0x01),
         token: login.token.clone(),
+        tls,
     });
     let mut t = Tokens::default();
     let accepted = match &login.token {
@@ -188,7 +304,7 @@ fn serve(
             1,
         );
         t.done(DONE_ERROR, 0);
-        return tds::write_message(&mut w, &t.0);
+        return tds::write_message(&mut io, &t.0);
     }
     t.env_change_text(1, &login.database, "master");
     t.login_ack();
@@ -198,14 +314,14 @@ fn serve(
     if let Mode::RedirectTo(port) = mode {
         t.env_change_routing("127.0.0.1", port);
         t.done(0, 0);
-        return tds::write_message(&mut w, &t.0);
+        return tds::write_message(&mut io, &t.0);
     }
     t.env_change_text(4, &tds::PACKET_SIZE.to_string(), "4096");
     t.done(0, 0);
-    tds::write_message(&mut w, &t.0)?;
+    tds::write_message(&mut io, &t.0)?;
 
     let mut open_txn: Option<[u8; 8]> = None;
-    while let Some((ty, payload)) = tds::read_message(&mut r)? {
+    while let Some((ty, payload)) = tds::read_message(&mut io)? {
         let (rpc, txn, sql, decl, params) = match ty {
             tds::PT_SQL_BATCH => {
                 let (txn, sql) = tds::parse_batch(&payload);
@@ -227,7 +343,7 @@ fn serve(
             tds::PT_ATTENTION => {
                 let mut t = Tokens::default();
                 t.done(DONE_ATTN, 0);
-                tds::write_message(&mut w, &t.0)?;
+                tds::write_message(&mut io, &t.0)?;
                 continue;
             }
             other => panic!("test server: unexpected packet type 0x{other:02x}"),
@@ -302,7 +418,7 @@ fn serve(
             t.return_status(i32::from(failed));
             t.done_token(0xFE, if failed { DONE_ERROR } else { 0 }, 0);
         }
-        tds::write_message(&mut w, &t.0)?;
+        tds::write_message(&mut io, &t.0)?;
     }
     Ok(())
 }

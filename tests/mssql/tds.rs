@@ -47,15 +47,20 @@ pub fn read_message(r: &mut impl Read) -> io::Result<Option<(u8, Vec<u8>)>> {
 
 /// A server message (type 4, tabular result) cut into packets of at most PACKET_SIZE.
 pub fn write_message(w: &mut impl Write, payload: &[u8]) -> io::Result<()> {
+    write_typed(w, PT_REPLY, payload)
+}
+
+/// A message of the given packet type (PRELOGIN carries the TLS handshake, 2.2.6.5).
+pub fn write_typed(w: &mut impl Write, ty: u8, payload: &[u8]) -> io::Result<()> {
     let mut out = Vec::with_capacity(payload.len() + payload.len() / (PACKET_SIZE - 8) * 8 + 8);
     let mut chunks = payload.chunks(PACKET_SIZE - 8).peekable();
     let mut id = 1u8;
     if payload.is_empty() {
-        out.extend_from_slice(&[PT_REPLY, 0x01, 0, 8, 0, 0, id, 0]);
+        out.extend_from_slice(&[ty, 0x01, 0, 8, 0, 0, id, 0]);
     }
     while let Some(chunk) = chunks.next() {
         let status = if chunks.peek().is_none() { 0x01 } else { 0x00 };
-        out.push(PT_REPLY);
+        out.push(ty);
         out.push(status);
         out.extend_from_slice(&((chunk.len() + 8) as u16).to_be_bytes());
         out.extend_from_slice(&[0, 0, id, 0]);
@@ -68,13 +73,15 @@ pub fn write_message(w: &mut impl Write, payload: &[u8]) -> io::Result<()> {
 
 // ------------------------------------------------------------------ PRELOGIN (2.2.6.5)
 
-/// The server's PRELOGIN: VERSION, ENCRYPTION = ENCRYPT_NOT_SUP (0x02, so no TLS at all),
-/// MARS off, and FEDAUTHREQUIRED = 1 when the client announced a federated (Entra) login.
-/// Options are (token, big-endian offset, big-endian length), 0xFF, then the data.
-pub fn prelogin_reply(fed_auth: bool) -> Vec<u8> {
+/// The server's PRELOGIN: VERSION, ENCRYPTION (0x00 ENCRYPT_OFF: TLS for the login only,
+/// 0x01 ENCRYPT_ON: all of it, 0x02 ENCRYPT_NOT_SUP: none), MARS off, and FEDAUTHREQUIRED = 1
+/// when the client announced a federated (Entra) login. Options are (token, big-endian
+/// offset, big-endian length), 0xFF, then the data.
+pub fn prelogin_reply(encryption: u8, fed_auth: bool) -> Vec<u8> {
+    let enc = [encryption];
     let mut opts: Vec<(u8, &[u8])> = vec![
         (0x00, &[16, 0, 0x10, 0x00, 0, 0]), // VERSION 16.0.4096, sub-build 0
-        (0x01, &[0x02]),                    // ENCRYPTION: ENCRYPT_NOT_SUP
+        (0x01, &enc),                       // ENCRYPTION
         (0x04, &[0x00]),                    // MARS: off
     ];
     if fed_auth {
