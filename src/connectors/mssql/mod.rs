@@ -2,8 +2,9 @@
 //! through tiberius (TDS 7.3+) with rustls. Not integration-tested in this repository (no SQL
 //! Server installs here): the type map and value decoding are unit-tested, and the real binary
 //! is tested against a local server in tests/mssql that speaks MS-TDS from canned responses
-//! (login, types and values, bound parameters, transactions), not against a real SQL Server;
-//! docs/operations.md says what that covers and which versions the connector is written for.
+//! (TLS and logins, types and values, bound parameters, transactions), not against a real
+//! SQL Server; docs/operations.md says what that covers and which versions the connector is
+//! written for.
 
 mod config;
 mod connect;
