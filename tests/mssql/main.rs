@@ -163,6 +163,9 @@ fn every_type_of_the_map_arrives_exactly_in_postgresql() {
             "x text",
             "rv bytea",
             "js json",
+            "tx text",
+            "ntx text",
+            "img bytea",
         ]
     );
     // nvarchar(max) came in three PLP chunks with a surrogate pair cut by the first boundary.
@@ -180,7 +183,8 @@ fn every_type_of_the_map_arrives_exactly_in_postgresql() {
                  to_char(dto AT TIME ZONE 'UTC', 'YYYY-MM-DD HH24:MI:SS.US'), d, t, dt, u, \
                  nv, nv IS NULL, nvm = '{long}', length(nvm), vc, vc IS NULL, encode(vb, 'hex'), vb IS NULL, f, \
                  r, sdt, nc, c, encode(bin, 'hex'), vcm = '{latin1}', length(vcm), \
-                 encode(vbm, 'hex') = '{bytes}', length(vbm), x, encode(rv, 'hex'), js::text \
+                 encode(vbm, 'hex') = '{bytes}', length(vbm), x, encode(rv, 'hex'), js::text, \
+                 tx, tx IS NULL, ntx, ntx IS NULL, encode(img, 'hex'), img IS NULL \
                  FROM raw.types ORDER BY id"
             )
         ),
@@ -190,18 +194,19 @@ fn every_type_of_the_map_arrives_exactly_in_postgresql() {
              2024-03-01 08:00:00.123456|9999-12-31|23:59:59.999999|2024-01-01 00:00:00.003333|\
              6f9619ff-8b86-d011-b42d-00c04fc964ff|Grüße – ✓ 日本|f|t|5000|café|f|deadbeef|f|0.1|\
              1.5|2079-06-06 23:59:00|ab   |ü    |00010000|\
-             t|12000|t|7000|<a b=\"1\">ü</a>|00000000000007d1|{\"a\":[1,2.50]}"
+             t|12000|t|7000|<a b=\"1\">ü</a>|00000000000007d1|{\"a\":[1,2.50]}|\
+             legacy ü|f|ntext ✓|f|010203|f"
                 .to_string(),
             format!(
                 "2|{}NULL|t|NULL|NULL|NULL|t|NULL|t|NULL|NULL|NULL|NULL|NULL|NULL|\
-                 NULL|NULL|NULL|NULL|NULL|00000000000007d2|NULL",
+                 NULL|NULL|NULL|NULL|NULL|00000000000007d2|NULL|NULL|t|NULL|t|NULL|t",
                 "NULL|".repeat(15)
             ),
             "3|0|0|-9223372036854775808|f|-0.0000000001|0.00|-0.0001|0.0001|0001-01-01 00:00:00.000001|\
              2024-06-30 23:59:59.999|2024-03-02 04:30:00.000000|0001-01-01|00:00:00|1900-01-01 23:59:59.996667|\
              a0eebc99-9c0b-4ef8-bb6d-6bb9bd380a11||f|f|0||f||f|1e+300|\
              -0.25|1900-01-01 00:00:00|     |     |00000000|\
-             f|0|f|0||00000000000007d3|[]"
+             f|0|f|0||00000000000007d3|[]||f||f||f"
                 .to_string(),
         ]
     );

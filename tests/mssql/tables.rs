@@ -66,6 +66,9 @@ pub fn types_columns() -> Vec<(&'static str, &'static str, Ty)> {
         ("rv", "timestamp", Ty::Binary(8)),
         // json (SQL Server 2025) reaches a client that does not negotiate it as nvarchar(max).
         ("js", "json", Ty::NVarCharMax),
+        ("tx", "text", Ty::Text),
+        ("ntx", "ntext", Ty::NText),
+        ("img", "image", Ty::Image),
     ]
 }
 
@@ -138,6 +141,9 @@ pub fn types_rows() -> Vec<Vec<Val>> {
             Val::Text("<a b=\"1\">ü</a>".into()),
             Val::Bytes(vec![0, 0, 0, 0, 0, 0, 0x07, 0xD1]),
             Val::Text("{\"a\":[1,2.50]}".into()),
+            Val::Text("legacy ü".into()),
+            Val::Text("ntext ✓".into()),
+            Val::Bytes(vec![1, 2, 3]),
         ],
         row2,
         vec![
@@ -172,6 +178,9 @@ pub fn types_rows() -> Vec<Vec<Val>> {
             Val::Text(String::new()),
             Val::Bytes(vec![0, 0, 0, 0, 0, 0, 0x07, 0xD3]),
             Val::Text("[]".into()),
+            Val::Text(String::new()),
+            Val::Text(String::new()),
+            Val::Bytes(Vec::new()),
         ],
     ]
 }

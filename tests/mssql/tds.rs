@@ -450,6 +450,10 @@ pub enum Ty {
     VarBinaryMax,
     /// XML without a schema collection: UTF-16 in PLP.
     Xml,
+    /// The legacy TEXT (code page 1252), NTEXT (UTF-16) and IMAGE types: text pointers.
+    Text,
+    NText,
+    Image,
     /// NCHAR(n), CHAR(n), BINARY(n): fixed width, padded by the server.
     NChar(u16),
     Char(u16),
@@ -688,6 +692,22 @@ impl Tokens {
                 }
                 // XMLTYPE: SCHEMA_PRESENT = 0.
                 Ty::Xml => self.0.extend_from_slice(&[0xF1, 0]),
+                // TEXTTYPE, NTEXTTYPE, IMAGETYPE: LONGLEN maximum, the collation (text
+                // types), then the table's name in parts (NumParts, US_VARCHAR each).
+                Ty::Text | Ty::NText | Ty::Image => {
+                    self.0.push(match ty {
+                        Ty::Text => 0x23,
+                        Ty::NText => 0x63,
+                        _ => 0x22,
+                    });
+                    self.put_u32(0x7FFF_FFFF);
+                    if !matches!(ty, Ty::Image) {
+                        self.0.extend_from_slice(&COLLATION);
+                    }
+                    self.0.push(2);
+                    self.us_varchar("dbo");
+                    self.us_varchar("types");
+                }
                 Ty::NChar(n) => {
                     self.0.push(0xEF);
                     self.put_u16(n * 2);
@@ -724,6 +744,7 @@ impl Tokens {
                 | Ty::Binary(_),
                 Val::Null,
             ) => self.put_u16(0xFFFF),
+            (Ty::Text | Ty::NText | Ty::Image, Val::Null) => self.0.push(0),
             (Ty::NVarCharMax | Ty::VarCharMax | Ty::VarBinaryMax | Ty::Xml, Val::Null) => {
                 self.0.extend_from_slice(&u64::MAX.to_le_bytes())
             }
@@ -815,6 +836,13 @@ impl Tokens {
                     .collect::<Vec<_>>(),
             ),
             (Ty::VarCharMax, Val::Text(s)) => self.plp(&cp1252(s)),
+            (Ty::Text, Val::Text(s)) => self.text_ptr(&cp1252(s)),
+            (Ty::NText, Val::Text(s)) => self.text_ptr(
+                &s.encode_utf16()
+                    .flat_map(u16::to_le_bytes)
+                    .collect::<Vec<_>>(),
+            ),
+            (Ty::Image, Val::Bytes(b)) => self.text_ptr(b),
             (Ty::VarBinaryMax, Val::Bytes(b)) => self.plp(b),
             (ty, v) => panic!("test server: no encoding of {v:?} as {ty:?}"),
         }
@@ -828,6 +856,16 @@ impl Tokens {
             self.0.extend_from_slice(chunk);
         }
         self.put_u32(0);
+    }
+
+    /// A text/ntext/image value (2.2.7.19): TextPointer as B_VARBYTE (16 bytes), an 8-byte
+    /// Timestamp, then the data with a four-byte length.
+    fn text_ptr(&mut self, b: &[u8]) {
+        self.0.push(16);
+        self.0.extend_from_slice(&[0xA5; 16]);
+        self.0.extend_from_slice(&[0; 8]);
+        self.put_u32(b.len() as u32);
+        self.0.extend_from_slice(b);
     }
 
     /// ROW (2.2.7.19): every value in column order.
