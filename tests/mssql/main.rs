@@ -738,3 +738,53 @@ fn tls_inside_prelogin_for_the_whole_session_or_the_login_only() {
     assert_contains(&run.output, "invalid peer certificate: UnknownIssuer");
     assert!(!run.output.contains(PASSWORD), "{}", run.output);
 }
+
+#[test]
+fn introspection_reads_information_schema_with_bound_names() {
+    let srv = Server::start();
+    let dw = PgTestDb::new("ms_catalog");
+    let sb = Sandbox::new(&srv.url(PASSWORD), &dw);
+    sb.project(
+        "ms_catalog",
+        r#"project("ms_catalog");
+        let ms = connect("ms");
+        task("peek", |run| {
+            print(`tables: ${ms.tables()}`);
+            print(`columns: ${ms.columns("orders")}`);
+            print(`key: ${ms.primary_key("dbo.orders")}`);
+            print(`no key: ${ms.primary_key("types")}`);
+        });"#,
+    );
+    let run = sb.run("ms_catalog", &[], &[]).ok();
+    assert_contains(&run.output, r#"tables: ["orders", "types"]"#);
+    assert_contains(
+        &run.output,
+        r#"columns: [#{"name": "id", "nullable": false, "type": "int"}, #{"name": "amount", "nullable": true, "type": "decimal(12,2)"}, #{"name": "updated_at", "nullable": true, "type": "datetime2(3)"}]"#,
+    );
+    assert_contains(&run.output, r#"key: ["id"]"#);
+    assert_contains(&run.output, "no key: []");
+    // Each catalog query: described (its unnamed columns come back with a NULL name), then
+    // run between BEGIN TRANSACTION and a rollback, the names bound as @P parameters.
+    let stmts = srv.statements();
+    let queries: Vec<_> = stmts
+        .iter()
+        .filter(|s| s.sql.contains("INFORMATION_SCHEMA"))
+        .collect();
+    // (A table without a key has its columns read too: no key, or no such table?)
+    assert_eq!(queries.len(), 5, "{stmts:?}");
+    for q in &queries {
+        assert_ne!(q.txn, [0; 8], "{}", q.sql);
+    }
+    let bound =
+        |i: usize| -> Vec<Val> { queries[i].params.iter().map(|p| p.val.clone()).collect() };
+    assert_eq!(bound(0), []);
+    assert_eq!(bound(1), [Val::Text("orders".into())]);
+    assert_eq!(
+        bound(2),
+        [Val::Text("orders".into()), Val::Text("dbo".into())]
+    );
+    assert_eq!(bound(3), [Val::Text("types".into())]);
+    assert_eq!(bound(4), [Val::Text("types".into())]);
+    let rollbacks = stmts.iter().filter(|s| s.sql.contains("ROLLBACK")).count();
+    assert_eq!(rollbacks, 5);
+}

@@ -332,8 +332,102 @@ fn select(sql: &str, params: &[Param], orders: usize) -> Reply {
     }
 }
 
+/// The INFORMATION_SCHEMA queries of `conn.tables()`, `columns(t)` and `primary_key(t)`:
+/// (name or NULL for an unnamed expression, system_type_name) of their result.
+fn catalog_columns(target: &str) -> Option<Vec<(Option<&'static str>, &'static str)>> {
+    if target.starts_with("select table_name from information_schema.tables") {
+        Some(vec![(Some("TABLE_NAME"), "nvarchar(128)")])
+    } else if target.starts_with("select column_name, data_type") {
+        Some(vec![
+            (Some("COLUMN_NAME"), "nvarchar(128)"),
+            (None, "nvarchar(149)"),
+            (None, "int"),
+        ])
+    } else if target.starts_with("select k.column_name from information_schema.table_constraints") {
+        Some(vec![(Some("COLUMN_NAME"), "nvarchar(128)")])
+    } else {
+        None
+    }
+}
+
+/// The catalog's answer, from the bound names (the login's default schema is dbo).
+fn catalog(target: &str, params: &[Param]) -> Reply {
+    let text = |i: usize| match params.get(i).map(|p| &p.val) {
+        Some(Val::Text(s)) => s.to_ascii_lowercase(),
+        _ => String::new(),
+    };
+    let in_schema = target.contains("table_schema = @p");
+    let cols = catalog_columns(target).unwrap_or_default();
+    let meta = |cols: &[(Option<&str>, &str)]| -> Vec<(String, Ty)> {
+        cols.iter()
+            .map(|(n, t)| {
+                let ty = if *t == "int" {
+                    Ty::IntN(4)
+                } else {
+                    Ty::NVarChar(149)
+                };
+                (n.unwrap_or("").to_string(), ty)
+            })
+            .collect()
+    };
+    let rows: Vec<Vec<Val>> = if target.starts_with("select table_name") {
+        let schema = if in_schema { text(0) } else { "dbo".into() };
+        if schema == "dbo" {
+            vec![
+                vec![Val::Text("orders".into())],
+                vec![Val::Text("types".into())],
+            ]
+        } else {
+            Vec::new()
+        }
+    } else if target.starts_with("select column_name") {
+        let (schema, table) = if in_schema {
+            (text(0), text(1))
+        } else {
+            ("dbo".into(), text(0))
+        };
+        let columns = match (schema.as_str(), table.as_str()) {
+            ("dbo", "orders") => orders_columns(),
+            ("dbo", "types") => types_columns(),
+            _ => Vec::new(),
+        };
+        columns
+            .iter()
+            .map(|(n, declared, _)| {
+                vec![
+                    Val::Text(n.to_string()),
+                    Val::Text(declared.to_string()),
+                    Val::Int(i64::from(*n != "id")),
+                ]
+            })
+            .collect()
+    } else {
+        let (table, schema) = (text(0), if in_schema { text(1) } else { "dbo".into() });
+        if (schema.as_str(), table.as_str()) == ("dbo", "orders") {
+            vec![vec![Val::Text("id".into())]]
+        } else {
+            Vec::new()
+        }
+    };
+    Reply::Rows {
+        cols: meta(&cols),
+        rows,
+    }
+}
+
 /// sp_describe_first_result_set's columns that the connector reads, for each described one.
 fn describe(target: &str) -> Reply {
+    if let Some(cols) = catalog_columns(target) {
+        return describe_rows(
+            cols.iter()
+                .map(|(n, t)| (n.map(str::to_string), t.to_string()))
+                .collect(),
+        );
+    }
+    if !target.starts_with("select ") {
+        // What SQL Server describes for a statement without a result: nothing.
+        return describe_rows(Vec::new());
+    }
     let table = if target.contains(" from dbo.types") {
         types_columns()
     } else if target.contains(" from dbo.orders") {
@@ -354,7 +448,22 @@ fn describe(target: &str) -> Reply {
         Ok(l) => l,
         Err(e) => return Reply::Error(207, e),
     };
-    let text = |s: &str| Val::Text(s.to_string());
+    describe_rows(
+        list.iter()
+            .map(|(name, ty, i)| {
+                let declared = match ty {
+                    Ty::Decimal(19, 4) if table[*i].1.contains("money") => "decimal(19,4)",
+                    _ => table[*i].1,
+                };
+                (Some(name.clone()), declared.to_string())
+            })
+            .collect(),
+    )
+}
+
+/// sp_describe_first_result_set's rows: one per column, its name NULL for an unnamed
+/// expression (as SQL Server sends it).
+fn describe_rows(cols: Vec<(Option<String>, String)>) -> Reply {
     Reply::Rows {
         cols: vec![
             ("is_hidden".into(), Ty::BitN),
@@ -363,20 +472,17 @@ fn describe(target: &str) -> Reply {
             ("is_nullable".into(), Ty::BitN),
             ("system_type_name".into(), Ty::NVarChar(256)),
         ],
-        rows: list
-            .iter()
+        rows: cols
+            .into_iter()
             .enumerate()
-            .map(|(k, (name, ty, i))| {
-                let declared = match ty {
-                    Ty::Decimal(19, 4) if table[*i].1.contains("money") => "decimal(19,4)",
-                    _ => table[*i].1,
-                };
+            .map(|(k, (name, declared))| {
+                let nullable = Val::Bit(name.as_deref() != Some("id"));
                 vec![
                     Val::Bit(false),
                     Val::Int(k as i64 + 1),
-                    text(name),
-                    Val::Bit(name != "id"),
-                    text(declared),
+                    name.map(Val::Text).unwrap_or(Val::Null),
+                    nullable,
+                    Val::Text(declared),
                 ]
             })
             .collect(),
@@ -403,6 +509,9 @@ pub fn respond(sql: &str, params: &[Param], orders: usize) -> Reply {
     }
     if n.starts_with("commit") {
         return Reply::Commit;
+    }
+    if catalog_columns(&n).is_some() {
+        return catalog(&n, params);
     }
     if n.starts_with("select ") {
         return select(&n, params, orders);
