@@ -172,9 +172,28 @@ fn message_of(err: &EvalAltResult) -> String {
         EvalAltResult::ErrorTerminated(v, _) if !v.is_unit() => v.to_string(),
         other => other.to_string(),
     };
-    match text.rfind(" (line ") {
-        Some(i) if text.ends_with(')') => text[..i].to_string(),
-        _ => text,
+    without_position(&text).to_string()
+}
+
+/// `text` without Rhai's " (line N)" or " (line N, position M)" at its end. Only that exact
+/// suffix: a message that merely ends in ')' and names a line earlier (a database error for
+/// "statement 2 (line 2): ... (SQL Server error 102, line 1)") is kept whole.
+fn without_position(text: &str) -> &str {
+    let Some(i) = text.rfind(" (line ") else {
+        return text;
+    };
+    let Some(inner) = text[i + 7..].strip_suffix(')') else {
+        return text;
+    };
+    let (line, position) = match inner.split_once(", position ") {
+        Some((l, p)) => (l, Some(p)),
+        None => (inner, None),
+    };
+    let number = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit());
+    if number(line) && position.is_none_or(number) {
+        &text[..i]
+    } else {
+        text
     }
 }
 
@@ -212,4 +231,19 @@ fn snippet(f: &Frame, sources: &Sources) -> String {
         .map(|c| if c == '\t' { '\t' } else { ' ' })
         .collect();
     format!("{pad} |\n{number} | {line}\n{pad} | {caret_pad}^\n")
+}
+
+#[cfg(test)]
+mod position_tests {
+    use super::without_position;
+
+    #[test]
+    fn only_rhais_own_position_suffix_is_dropped() {
+        assert_eq!(without_position("boom (line 3, position 34)"), "boom");
+        assert_eq!(without_position("boom (line 3)"), "boom");
+        let db = "f.sql: statement 2 (line 2): Incorrect syntax near 'X'. (SQL Server error 102, line 1)";
+        assert_eq!(without_position(db), db);
+        assert_eq!(without_position("a (line x)"), "a (line x)");
+        assert_eq!(without_position("no suffix"), "no suffix");
+    }
 }

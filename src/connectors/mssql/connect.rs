@@ -146,6 +146,16 @@ impl Shared {
                     config.host(&host);
                     config.port(port);
                 }
+                // The server's own words (a failed login is error 18456), without tiberius'
+                // "Token error: '..' on server .. executing  on line 1" wrapping.
+                Err(tiberius::error::Error::Server(t)) => {
+                    return Err(fail(format!(
+                        "{} (SQL Server error {}, state {})",
+                        t.message(),
+                        t.code(),
+                        t.state()
+                    )))
+                }
                 Err(e) => return Err(fail(e.to_string())),
             }
         }
