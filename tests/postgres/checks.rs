@@ -167,6 +167,9 @@ fn a_full_load_with_a_broken_key_fails_its_checks_by_row_and_keeps_the_old_table
     let last = results(&db, "customers");
     assert_eq!(
         last[last.len() - 2..],
-        ["not_null(id, name) error passed 0", "unique(id) error failed 1"]
+        [
+            "not_null(id, name) error passed 0",
+            "unique(id) error failed 1"
+        ]
     );
 }
