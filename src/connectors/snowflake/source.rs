@@ -2,9 +2,10 @@
 //!
 //! A query's first rows arrive inline (base64 Arrow); the rest are result chunks on presigned
 //! URLs, fetched `chunk_parallel` at a time ahead of the decoder (spawned downloads, taken in
-//! order), decoded on a blocking thread and handed over through the bounded `BatchStream`.
-//! Memory is the chunks in flight plus batch size × pipeline depth. The cursor window is
-//! bound (`?` placeholders), never formatted into the text.
+//! order) and kept gzip'd until their turn, gunzip'd and decoded on a blocking thread and
+//! handed over through the bounded `BatchStream`. Memory is the chunks in flight (compressed),
+//! one record batch, and batch size × pipeline depth. The cursor window is bound (`?`
+//! placeholders), never formatted into the text.
 
 use std::io::Read;
 use std::sync::{Arc, OnceLock};
