@@ -225,7 +225,9 @@ impl Session {
         env.data.ok_or_else(|| "the answer holds no data".into())
     }
 
-    /// Downloads one result chunk (an Arrow IPC stream, gzip-compressed or not).
+    /// Downloads one result chunk as it is sent (an Arrow IPC stream, gzip'd or not: see
+    /// [`is_gzip`]). A gzip'd chunk stays compressed until it is decoded, so the chunks
+    /// fetched ahead of the decoder cost their compressed size.
     pub async fn chunk(&self, data: &QueryData, chunk: &Chunk) -> Result<Vec<u8>, String> {
         let mut req = self.http.get(&chunk.url);
         match (&data.chunk_headers, &data.qrmk) {
@@ -243,7 +245,7 @@ impl Session {
             }
             _ => {}
         }
-        let resp = req
+        let mut resp = req
             .send()
             .await
             .map_err(|e| format!("downloading a result chunk failed: {}", http_error(e)))?;
@@ -253,16 +255,24 @@ impl Session {
                 resp.status()
             ));
         }
-        let body = resp.bytes().await.map_err(http_error)?;
-        if body.starts_with(&[0x1f, 0x8b]) {
-            let mut out = Vec::new();
-            std::io::Read::read_to_end(&mut flate2::read::GzDecoder::new(&body[..]), &mut out)
-                .map_err(|e| format!("a result chunk is not valid gzip: {e}"))?;
-            Ok(out)
-        } else {
-            Ok(body.to_vec())
+        // Collected frame by frame into one buffer of the announced size (`bytes()` would
+        // hold the frames and their copy at once).
+        let announced = resp.content_length().unwrap_or(0).min(MAX_PRESIZE) as usize;
+        let mut body = Vec::with_capacity(announced);
+        while let Some(frame) = resp.chunk().await.map_err(http_error)? {
+            body.extend_from_slice(&frame);
         }
+        Ok(body)
     }
+}
+
+/// The most a chunk's announced length reserves up front (a larger chunk grows as it arrives).
+const MAX_PRESIZE: u64 = 256 * 1024 * 1024;
+
+/// Whether a result chunk is gzip'd (Snowflake compresses chunks unless the storage already
+/// decompressed them, so the body says which).
+pub fn is_gzip(body: &[u8]) -> bool {
+    body.starts_with(&[0x1f, 0x8b])
 }
 
 /// A bound value as Snowflake's `{type, value}` (values travel as text).

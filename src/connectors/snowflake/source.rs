@@ -2,10 +2,12 @@
 //!
 //! A query's first rows arrive inline (base64 Arrow); the rest are result chunks on presigned
 //! URLs, fetched `chunk_parallel` at a time ahead of the decoder (spawned downloads, taken in
-//! order), decoded on a blocking thread and handed over through the bounded `BatchStream`.
-//! Memory is the chunks in flight plus batch size × pipeline depth. The cursor window is
-//! bound (`?` placeholders), never formatted into the text.
+//! order) and kept gzip'd until their turn, gunzip'd and decoded on a blocking thread and
+//! handed over through the bounded `BatchStream`. Memory is the chunks in flight (compressed),
+//! one record batch, and batch size × pipeline depth. The cursor window is bound (`?`
+//! placeholders), never formatted into the text.
 
+use std::io::Read;
 use std::sync::{Arc, OnceLock};
 
 use futures_util::StreamExt;
@@ -323,7 +325,11 @@ async fn stream(
     Ok(())
 }
 
-/// Decodes one Arrow IPC stream, sending every full batch.
+/// Gunzip'd bytes handed to the Arrow decoder at a time.
+const PIECE: usize = 64 * 1024;
+
+/// Decodes one Arrow IPC stream (a gzip'd chunk is gunzip'd as it is decoded), sending
+/// every full batch.
 async fn decode_ipc(
     columns: &Columns,
     bytes: Vec<u8>,
@@ -334,10 +340,44 @@ async fn decode_ipc(
     if bytes.is_empty() {
         return Ok(());
     }
-    // Decoded in place: the record batches point into the chunk's own bytes instead of
-    // copies of them, so a chunk costs its size once while it is decoded.
-    let mut buffer = arrow_buffer::Buffer::from_vec(bytes);
     let mut decoder = arrow_ipc::reader::StreamDecoder::new();
+    if session::is_gzip(&bytes) {
+        // Never the whole stream gunzip'd at once: the decoder gathers one message at a
+        // time, so a chunk costs its compressed size plus the record batch being read.
+        let mut gz = flate2::read::GzDecoder::new(&bytes[..]);
+        loop {
+            let mut piece = Vec::with_capacity(PIECE);
+            (&mut gz)
+                .take(PIECE as u64)
+                .read_to_end(&mut piece)
+                .map_err(|e| EtlError::Other(format!("a result chunk is not valid gzip: {e}")))?;
+            if piece.is_empty() {
+                break;
+            }
+            let buffer = arrow_buffer::Buffer::from_vec(piece);
+            decode_buffer(&mut decoder, buffer, columns, out, batch_rows, tx).await?;
+        }
+    } else {
+        // Decoded in place: the record batches point into the chunk's own bytes instead of
+        // copies of them, so a chunk costs its size once while it is decoded.
+        let buffer = arrow_buffer::Buffer::from_vec(bytes);
+        decode_buffer(&mut decoder, buffer, columns, out, batch_rows, tx).await?;
+    }
+    decoder
+        .finish()
+        .map_err(|e| EtlError::Other(format!("the Arrow IPC result ends early: {e}")))?;
+    Ok(())
+}
+
+/// Feeds `buffer` to the decoder, appending the rows of every record batch it completes.
+async fn decode_buffer(
+    decoder: &mut arrow_ipc::reader::StreamDecoder,
+    mut buffer: arrow_buffer::Buffer,
+    columns: &Columns,
+    out: &mut Batch,
+    batch_rows: usize,
+    tx: &BatchSender,
+) -> Result<()> {
     while !buffer.is_empty() {
         let Some(rb) = decoder
             .decode(&mut buffer)
@@ -358,9 +398,6 @@ async fn decode_ipc(
             }
         }
     }
-    decoder
-        .finish()
-        .map_err(|e| EtlError::Other(format!("the Arrow IPC result ends early: {e}")))?;
     Ok(())
 }
 

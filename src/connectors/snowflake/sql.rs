@@ -173,7 +173,12 @@ async fn collect(
     }
     let mut out = Batch::new(cols.len(), 1, 0);
     for bytes in parts.into_iter().filter(|b| !b.is_empty()) {
-        let reader = arrow_ipc::reader::StreamReader::try_new(std::io::Cursor::new(bytes), None)
+        let input: Box<dyn std::io::Read> = if session::is_gzip(&bytes) {
+            Box::new(flate2::read::GzDecoder::new(std::io::Cursor::new(bytes)))
+        } else {
+            Box::new(std::io::Cursor::new(bytes))
+        };
+        let reader = arrow_ipc::reader::StreamReader::try_new(input, None)
             .map_err(|e| shared.err(format!("the result is not Arrow IPC: {e}")))?;
         for rb in reader {
             let rb = rb.map_err(|e| shared.err(format!("reading an Arrow batch: {e}")))?;
