@@ -30,9 +30,11 @@
 #       relationships, row_count, range)                   target <= 1.30 x (k0)
 #   v0  etl SCD2 of an N-row customers dimension, first run (one version per key)
 #   v   the same after 1% of the customers changed         target <= 3 s
+#   t0  etl PostgreSQL -> PostgreSQL, full load (as d), no transform
+#   t   the same through a .map adding a column   target <= 1.5 s per 1M rows over (t0)
 #
-# (--steps takes the letters a,b,c,s,d,f,e,k,v; f includes f0, e e0, k k0 and v v0. The words
-# `checks` and `scd2` as arguments select k and v.) Every etl step
+# (--steps takes the letters a,b,c,s,d,f,e,k,v,t; f includes f0, e e0, k k0, v v0 and t t0.
+# The words `checks`, `scd2` and `transforms` as arguments select k, v and t.) Every etl step
 # uses the release binary (built first), a project under benches/projects/ and
 # benches/etl.toml, and runs after VACUUM ANALYZE + CHECKPOINT into a dropped target. After
 # each load the target is compared with the source by per-column checksums computed in SQL
@@ -61,7 +63,7 @@ MY_USER=${BENCH_MY_USER:-root}
 STEP_TIMEOUT=${BENCH_STEP_TIMEOUT:-900}
 
 ROWS=1000000
-STEPS=a,b,c,s,d,f,e,k,v
+STEPS=a,b,c,s,d,f,e,k,v,t
 WORDS=""
 BUILD=1
 REPEAT=1
@@ -73,8 +75,9 @@ usage() {
 
 Options:
   --rows N       rows in the dataset (default 1000000)
-  --steps LIST   comma-separated steps to run (default a,b,c,s,d,f,e,k,v); b always runs
-  checks, scd2   (arguments) run only these groups: k0+k, v0+v (with b, the baseline)
+  --steps LIST   comma-separated steps to run (default a,b,c,s,d,f,e,k,v,t); b always runs
+  checks, scd2, transforms
+                 (arguments) run only these groups: k0+k, v0+v, t0+t (with b, the baseline)
   --repeat N     run each step but e0/e N times and keep the best time (and the largest
                  peak RSS): steadier ratios on a busy machine (default 1)
   --no-build     use the existing release binary instead of running cargo build --release
@@ -96,6 +99,7 @@ while [ $# -gt 0 ]; do
     -h | --help) usage; exit 0 ;;
     checks) WORDS+=,k; shift ;;
     scd2) WORDS+=,v; shift ;;
+    transforms) WORDS+=,t; shift ;;
     *) echo "unknown argument: $1 (see --help)" >&2; exit 2 ;;
   esac
 done
@@ -110,7 +114,7 @@ if ! [[ $REPEAT =~ ^[1-9][0-9]*$ ]]; then
   exit 2
 fi
 for s in ${STEPS//,/ }; do
-  case $s in a | b | c | s | d | e | f | k | v) ;; *) echo "unknown step '$s' in --steps (valid: a,b,c,s,d,f,e,k,v)" >&2; exit 2 ;; esac
+  case $s in a | b | c | s | d | e | f | k | v | t) ;; *) echo "unknown step '$s' in --steps (valid: a,b,c,s,d,f,e,k,v,t)" >&2; exit 2 ;; esac
 done
 want() { [[ ,$STEPS,b, == *,$1,* ]]; }
 
@@ -162,7 +166,7 @@ trap 'exit 143' TERM
 
 # Results per step.
 declare -A DESC ROWS_OF SECS RSS_KB STATUS CHECK ERR TAIL
-ORDER=(a b c s d f0 f e0 e k0 k v0 v)
+ORDER=(a b c s d f0 f e0 e k0 k v0 v t0 t)
 DESC=(
   [a]='psql \copy CSV (text COPY)'
   [b]='psql \copy binary file (baseline)'
@@ -177,6 +181,8 @@ DESC=(
   [k]='etl PG -> PG, full, 6 checks'
   [v0]='etl SCD2 dimension, first run'
   [v]='etl SCD2 dimension, 1% changed'
+  [t0]='etl PG -> PG, full, no transform'
+  [t]='etl PG -> PG, full, .map per row'
 )
 
 # error_tail FILE: the lines that say what went wrong: all of a short output; of a long one,
@@ -519,6 +525,21 @@ if want k; then
   done_with bench.orders_chk
 fi
 
+# (t): the same load through a script closure per row; the extra column is not checksummed.
+if want t; then
+  ROWS_OF[t0]=$ROWS
+  ROWS_OF[t]=$ROWS
+  for step in t0 t; do
+    say "($step) ${DESC[$step]}"
+    on=off
+    [ "$step" = t ] && on=on
+    if etl_step "$step" "$REPEAT" "drop_table bench.orders_map" pg_map --param "map=$on"; then
+      verify "$step" bench.orders_map original
+    fi
+  done
+  done_with bench.orders_map
+fi
+
 # (v): the dimension must hold every source row as its current version, and one closed
 # version per changed row.
 verify_scd2() {
@@ -599,7 +620,7 @@ printf '%-4s %-38s %9s %8s %10s %9s %7s  %s\n' step what rows seconds rows/s 'pe
 printf '%-4s %-38s %9s %8s %10s %9s %7s  %s\n' ---- ---- ---- ------- ------ -------- ----- -----
 failed=0
 for step in "${ORDER[@]}"; do
-  case $step in f0 | e0 | k0 | v0) want "${step:0:1}" || continue ;; *) want "$step" || continue ;; esac
+  case $step in f0 | e0 | k0 | v0 | t0) want "${step:0:1}" || continue ;; *) want "$step" || continue ;; esac
   st=${STATUS[$step]:-not run}
   rows=${ROWS_OF[$step]:--}
   if [ "$st" = ok ]; then
@@ -642,6 +663,12 @@ if [ "${STATUS[k]:-}" = ok ] && [ "${STATUS[k0]:-}" = ok ]; then
     printf "(k)  checks add %.0f%% to the load: %.2f s vs %.2f s (target <= +30%%: %s)\n", (r - 1) * 100, k, k0, r <= 1.30 ? "met" : "MISSED" }'
 elif want k; then
   echo "(k)  not measured (${STATUS[k]:-not run})"
+fi
+if [ "${STATUS[t]:-}" = ok ] && [ "${STATUS[t0]:-}" = ok ]; then
+  awk -v t="${SECS[t]}" -v t0="${SECS[t0]}" -v n="$ROWS" 'BEGIN { d = (t - t0) * 1000000 / n
+    printf "(t)  .map adds %.2f s per million rows: %.2f s vs %.2f s (target <= 1.5 s: %s)\n", d, t, t0, d <= 1.5 ? "met" : "MISSED" }'
+elif want t; then
+  echo "(t)  not measured (${STATUS[t]:-not run})"
 fi
 if [ "${STATUS[v]:-}" = ok ]; then
   awk -v s="${SECS[v]}" 'BEGIN { printf "(v)  %.2f s (target <= 3 s: %s)\n", s, s <= 3 ? "met" : "MISSED" }'

@@ -183,6 +183,14 @@ fn map_adds_a_column_and_filter_drops_rows() {
         ]
     );
     assert_eq!(w.audit_of("orders")[0].number_of_records, Some(3));
+    // A filter after a map sees the mapped row, and a second filter the same row again.
+    assert_eq!(
+        table(
+            &w,
+            "SELECT id, status, total_cents FROM big_orders ORDER BY id"
+        ),
+        [["1", "paid", "300"], ["3", "new", "600"]]
+    );
 }
 
 #[test]
