@@ -11,6 +11,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+use common::sandbox::{assert_contains, Sandbox};
 use common::{text, venv, PgTestDb};
 
 const BIN: &str = env!("CARGO_BIN_EXE_etl");
@@ -111,115 +112,8 @@ impl Drop for Fake {
     }
 }
 
-struct Run {
-    code: i32,
-    output: String,
-}
-
-/// A folder with `etl.toml`, the SQLite warehouse by default, and projects written by the test.
-struct Sandbox {
-    dir: tempfile::TempDir,
-    env: Vec<(String, String)>,
-}
-
-impl Sandbox {
-    fn new(bq_url: &str) -> Sandbox {
-        let dir = tempfile::Builder::new()
-            .prefix("etl-bq-")
-            .tempdir()
-            .expect("temp dir");
-        std::fs::write(
-            dir.path().join("etl.toml"),
-            "[env.dev.connections]\nwarehouse = \"sqlite://metadata/warehouse.db\"\n",
-        )
-        .expect("etl.toml");
-        Sandbox {
-            dir,
-            env: vec![("ETL_CONN_BQ".into(), bq_url.into())],
-        }
-    }
-
-    fn on_postgres(mut self, db: &PgTestDb) -> Sandbox {
-        self.env
-            .push(("ETL_CONN_WAREHOUSE".into(), db.url().to_string()));
-        self
-    }
-
-    fn project(&self, name: &str, script: &str) {
-        let dir = self.dir.path().join("projects").join(name);
-        std::fs::create_dir_all(&dir).expect("mkdir");
-        std::fs::write(dir.join("project.rhai"), script).expect("script");
-    }
-
-    fn exec(&self, project: &str, env: &[(&str, &str)]) -> Run {
-        self.exec_with(project, &[], env)
-    }
-
-    fn exec_with(&self, project: &str, args: &[&str], env: &[(&str, &str)]) -> Run {
-        let mut cmd = Command::new(BIN);
-        cmd.current_dir(self.dir.path())
-            .env_remove("ETL_ENV")
-            .env_remove("ETL_CONFIG")
-            .env_remove("GOOGLE_APPLICATION_CREDENTIALS")
-            .arg(if args.first() == Some(&"plan") {
-                "plan"
-            } else {
-                "exec"
-            })
-            .arg(format!("projects/{project}/project.rhai"))
-            .args(args.iter().filter(|a| **a != "plan"));
-        for (k, v) in &self.env {
-            cmd.env(k, v);
-        }
-        for (k, v) in env {
-            cmd.env(k, v);
-        }
-        let out = cmd.output().expect("running etl");
-        let mut output = String::from_utf8_lossy(&out.stderr).into_owned();
-        output.push_str(&String::from_utf8_lossy(&out.stdout));
-        Run {
-            code: out.status.code().unwrap_or(-1),
-            output,
-        }
-    }
-
-    fn sqlite(&self, sql: &str) -> Vec<String> {
-        let db = rusqlite::Connection::open(self.dir.path().join("metadata/warehouse.db"))
-            .expect("warehouse");
-        let mut stmt = db.prepare(sql).expect("prepare");
-        let n = stmt.column_count();
-        stmt.query_map([], |row| {
-            Ok((0..n)
-                .map(|i| match row.get_ref(i).expect("value") {
-                    rusqlite::types::ValueRef::Null => "NULL".to_string(),
-                    rusqlite::types::ValueRef::Integer(i) => i.to_string(),
-                    rusqlite::types::ValueRef::Real(f) => f.to_string(),
-                    rusqlite::types::ValueRef::Text(t) => String::from_utf8_lossy(t).into_owned(),
-                    rusqlite::types::ValueRef::Blob(b) => format!("{b:?}"),
-                })
-                .collect::<Vec<_>>()
-                .join("|"))
-        })
-        .expect("query")
-        .collect::<Result<_, _>>()
-        .expect("rows")
-    }
-}
-
-impl Run {
-    fn ok(self) -> Run {
-        assert_eq!(self.code, 0, "etl failed:\n{}", self.output);
-        self
-    }
-
-    fn failed(self) -> Run {
-        assert_ne!(self.code, 0, "expected a failed run:\n{}", self.output);
-        self
-    }
-}
-
-fn assert_contains(output: &str, text: &str) {
-    assert!(output.contains(text), "expected {text:?} in:\n{output}");
+fn sandbox(url: &str) -> Sandbox {
+    Sandbox::new("etl-bq-", "ETL_CONN_BQ", url)
 }
 
 /// An RSA key pair made by Python's `cryptography` (installed with bqemulator): PKCS#8 private
@@ -265,7 +159,7 @@ task("setup", |run| {
 "#;
 
 fn ready(fake: &Fake) -> Sandbox {
-    let sb = Sandbox::new(&fake.url(true));
+    let sb = sandbox(&fake.url(true));
     sb.project("bq_setup", SETUP);
     sb.exec("bq_setup", &[]).ok();
     sb
@@ -647,7 +541,7 @@ fn a_million_rows_stream_with_flat_memory() {
     let dw = PgTestDb::new("bq_big");
     // The default page size (10000 rows).
     let url = fake.url(true).replace("&page_rows=2", "");
-    let sb = Sandbox::new(&url).on_postgres(&dw);
+    let sb = sandbox(&url).on_postgres(&dw);
     sb.project(
         "bq_bigsetup",
         r#"project("bq_bigsetup");
@@ -815,7 +709,7 @@ fn introspection_lists_tables_columns_and_keys_and_copy_database_replicates_them
     };
     let dw = PgTestDb::new("bq_catalog");
     // The connection's dataset is `cat`.
-    let sb = Sandbox::new(&fake.url(true).replace("/ds?", "/cat?")).on_postgres(&dw);
+    let sb = sandbox(&fake.url(true).replace("/ds?", "/cat?")).on_postgres(&dw);
     sb.project("bq_catalog_setup", CATALOG_SETUP);
     sb.exec("bq_catalog_setup", &[]).ok();
     sb.project("bq_catalog", CATALOG);

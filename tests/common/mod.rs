@@ -4,6 +4,7 @@
 
 pub mod db;
 pub mod proxy;
+pub mod sandbox;
 pub mod venv;
 
 pub use db::{MyTestDb, PgTestDb};

@@ -11,95 +11,14 @@ mod server;
 mod tables;
 mod tds;
 
-use std::process::Command;
-
+use common::sandbox::{assert_contains, Sandbox};
 use common::{column_types, text, PgTestDb};
 use server::{Request, Server, PASSWORD, TOKEN};
 use tds::Val;
 
-const BIN: &str = env!("CARGO_BIN_EXE_etl");
-
-struct Run {
-    code: i32,
-    output: String,
-}
-
-impl Run {
-    fn ok(self) -> Run {
-        assert_eq!(self.code, 0, "etl failed:\n{}", self.output);
-        self
-    }
-
-    fn failed(self) -> Run {
-        assert_ne!(self.code, 0, "expected a failed run:\n{}", self.output);
-        self
-    }
-}
-
-fn assert_contains(output: &str, text: &str) {
-    assert!(output.contains(text), "expected {text:?} in:\n{output}");
-}
-
-/// A folder with `etl.toml`, the warehouse on a throwaway PostgreSQL database, and projects
-/// written by the test; the SQL Server URL in ETL_CONN_MS.
-struct Sandbox {
-    dir: tempfile::TempDir,
-    env: Vec<(String, String)>,
-}
-
-impl Sandbox {
-    fn new(ms_url: &str, db: &PgTestDb) -> Sandbox {
-        let dir = tempfile::Builder::new()
-            .prefix("etl-ms-")
-            .tempdir()
-            .expect("temp dir");
-        std::fs::write(
-            dir.path().join("etl.toml"),
-            "[env.dev.connections]\nwarehouse = \"sqlite://metadata/warehouse.db\"\n",
-        )
-        .expect("etl.toml");
-        Sandbox {
-            dir,
-            env: vec![
-                ("ETL_CONN_MS".into(), ms_url.into()),
-                ("ETL_CONN_WAREHOUSE".into(), db.url().to_string()),
-            ],
-        }
-    }
-
-    fn project(&self, name: &str, script: &str) {
-        let dir = self.dir.path().join("projects").join(name);
-        std::fs::create_dir_all(&dir).expect("mkdir");
-        std::fs::write(dir.join("project.rhai"), script).expect("script");
-    }
-
-    /// `etl exec` (or `etl plan` when the first argument is "plan").
-    fn run(&self, project: &str, args: &[&str], env: &[(&str, &str)]) -> Run {
-        let mut cmd = Command::new(BIN);
-        cmd.current_dir(self.dir.path())
-            .env_remove("ETL_ENV")
-            .env_remove("ETL_CONFIG")
-            .arg(if args.first() == Some(&"plan") {
-                "plan"
-            } else {
-                "exec"
-            })
-            .arg(format!("projects/{project}/project.rhai"))
-            .args(args.iter().filter(|a| **a != "plan"));
-        for (k, v) in &self.env {
-            cmd.env(k, v);
-        }
-        for (k, v) in env {
-            cmd.env(k, v);
-        }
-        let out = cmd.output().expect("running etl");
-        let mut output = String::from_utf8_lossy(&out.stderr).into_owned();
-        output.push_str(&String::from_utf8_lossy(&out.stdout));
-        Run {
-            code: out.status.code().unwrap_or(-1),
-            output,
-        }
-    }
+/// The warehouse on a throwaway PostgreSQL database; the SQL Server URL in ETL_CONN_MS.
+fn sandbox(ms_url: &str, db: &PgTestDb) -> Sandbox {
+    Sandbox::new("etl-ms-", "ETL_CONN_MS", ms_url).on_postgres(db)
 }
 
 const TYPES: &str = r#"
@@ -116,9 +35,9 @@ task("small_money", |run| {
 fn every_type_of_the_map_arrives_exactly_in_postgresql() {
     let srv = Server::start();
     let dw = PgTestDb::new("ms_types");
-    let sb = Sandbox::new(&srv.url(PASSWORD), &dw);
+    let sb = sandbox(&srv.url(PASSWORD), &dw);
     sb.project("ms_types", TYPES);
-    let run = sb.run("ms_types", &[], &[]).ok();
+    let run = sb.exec_with("ms_types", &[], &[]).ok();
     // The 100 ns digits of datetime2(7) row 1 and time(7) row 1 were truncated, with a warning
     // per column; datetimeoffset(7) row 1 ends in 0 and is exact.
     for col in ["dt2", "t"] {
@@ -259,7 +178,7 @@ fn values_the_connector_cannot_hold_fail_the_read_naming_row_and_column() {
     let srv = Server::start();
     let dw = PgTestDb::new("ms_refuse");
     // sub_microsecond=fail: datetime2(7) row 1 has a 100 ns digit.
-    let sb = Sandbox::new(&format!("{}&sub_microsecond=fail", srv.url(PASSWORD)), &dw);
+    let sb = sandbox(&format!("{}&sub_microsecond=fail", srv.url(PASSWORD)), &dw);
     sb.project(
         "ms_fail",
         r#"project("ms_fail");
@@ -267,11 +186,11 @@ fn values_the_connector_cannot_hold_fail_the_read_naming_row_and_column() {
         let dw = connect("warehouse");
         task("t", |run| { dw.load(#{ from: ms.table("dbo.types"), into: "raw.types" }); });"#,
     );
-    let run = sb.run("ms_fail", &[], &[]).failed();
+    let run = sb.exec_with("ms_fail", &[], &[]).failed();
     assert_contains(&run.output, "row 1, column 'dt2'");
     assert_contains(&run.output, "100-nanosecond digit");
     // money in a sql(..) read above 2^53 ten-thousandths: refused, naming the cast to add.
-    let sb = Sandbox::new(&srv.url(PASSWORD), &dw);
+    let sb = sandbox(&srv.url(PASSWORD), &dw);
     sb.project(
         "ms_money",
         r#"project("ms_money");
@@ -279,7 +198,7 @@ fn values_the_connector_cannot_hold_fail_the_read_naming_row_and_column() {
         let dw = connect("warehouse");
         task("t", |run| { dw.load(#{ from: ms.sql("SELECT id, m FROM dbo.types"), into: "raw.money" }); });"#,
     );
-    let run = sb.run("ms_money", &[], &[]).failed();
+    let run = sb.exec_with("ms_money", &[], &[]).failed();
     assert_contains(&run.output, "row 1, column 'm'");
     assert_contains(&run.output, "decimal(19,4)");
     assert_eq!(
@@ -313,9 +232,9 @@ task("sql", |run| {
 fn incremental_windows_are_bound_as_rpc_parameters() {
     let srv = Server::start();
     let dw = PgTestDb::new("ms_incr");
-    let sb = Sandbox::new(&srv.url(PASSWORD), &dw);
+    let sb = sandbox(&srv.url(PASSWORD), &dw);
     sb.project("ms_incr", INCR);
-    sb.run("ms_incr", &["--load-type", "F"], &[]).ok();
+    sb.exec_with("ms_incr", &["--load-type", "F"], &[]).ok();
     for t in ["orders", "orders_sql"] {
         assert_eq!(
             text(
@@ -333,11 +252,11 @@ fn incremental_windows_are_bound_as_rpc_parameters() {
         std::sync::atomic::Ordering::SeqCst,
     );
     srv.clear();
-    let plan = sb.run("ms_incr", &["plan", "--load-type", "I"], &[]);
+    let plan = sb.exec_with("ms_incr", &["plan", "--load-type", "I"], &[]);
     assert_eq!(plan.code, 0, "{}", plan.output);
     assert_contains(&plan.output, "[updated_at] >= ");
     srv.clear();
-    sb.run("ms_incr", &["--load-type", "I"], &[]).ok();
+    sb.exec_with("ms_incr", &["--load-type", "I"], &[]).ok();
     for t in ["orders", "orders_sql"] {
         assert_eq!(
             text(&dw, &format!("SELECT count(*), max(id) FROM public.{t}")),
@@ -407,9 +326,9 @@ fn incremental_windows_are_bound_as_rpc_parameters() {
 fn a_wrong_password_fails_clearly_and_leaves_the_target_as_it_was() {
     let srv = Server::start();
     let dw = PgTestDb::new("ms_login");
-    let sb = Sandbox::new(&srv.url(PASSWORD), &dw);
+    let sb = sandbox(&srv.url(PASSWORD), &dw);
     sb.project("ms_types", TYPES);
-    sb.run("ms_types", &[], &[]).ok();
+    sb.exec_with("ms_types", &[], &[]).ok();
     let before = text(&dw, "SELECT x::text FROM raw.types x ORDER BY id");
 
     let wrong = "Wr0ng-pw-7781";
@@ -420,7 +339,7 @@ fn a_wrong_password_fails_clearly_and_leaves_the_target_as_it_was() {
         ],
         dir: sb.dir,
     };
-    let run = sb.run("ms_types", &[], &[]).failed();
+    let run = sb.exec_with("ms_types", &[], &[]).failed();
     assert_contains(&run.output, "Login failed for user 'etl'");
     assert_contains(&run.output, "cannot connect to etl@127.0.0.1:");
     assert_contains(
@@ -443,7 +362,7 @@ fn a_wrong_password_fails_clearly_and_leaves_the_target_as_it_was() {
 fn read_only_queries_run_in_a_transaction_that_is_rolled_back() {
     let srv = Server::start();
     let dw = PgTestDb::new("ms_ro");
-    let sb = Sandbox::new(&srv.url(PASSWORD), &dw);
+    let sb = sandbox(&srv.url(PASSWORD), &dw);
     sb.project(
         "ms_ro",
         r#"project("ms_ro");
@@ -454,7 +373,7 @@ fn read_only_queries_run_in_a_transaction_that_is_rolled_back() {
             print(`rows: ${rows.len()}`);
         });"#,
     );
-    let run = sb.run("ms_ro", &["--dry-run"], &[]).ok();
+    let run = sb.exec_with("ms_ro", &["--dry-run"], &[]).ok();
     assert_contains(&run.output, "rows: 3");
     let stmts = srv.statements();
     let texts: Vec<&str> = stmts.iter().map(|s| s.sql.as_str()).collect();
@@ -482,7 +401,7 @@ fn read_only_queries_run_in_a_transaction_that_is_rolled_back() {
 fn execute_binds_parameters_and_run_file_runs_in_one_transaction() {
     let srv = Server::start();
     let dw = PgTestDb::new("ms_write");
-    let sb = Sandbox::new(&srv.url(PASSWORD), &dw);
+    let sb = sandbox(&srv.url(PASSWORD), &dw);
     let dir = sb.dir.path().join("projects/ms_write/sql");
     std::fs::create_dir_all(&dir).expect("mkdir");
     std::fs::write(
@@ -500,7 +419,7 @@ fn execute_binds_parameters_and_run_file_runs_in_one_transaction() {
             print(`run_file: ${ms.run_file("sql/fix.sql", #{ id: 7 })}`);
         });"#,
     );
-    let run = sb.run("ms_write", &[], &[]).ok();
+    let run = sb.exec_with("ms_write", &[], &[]).ok();
     assert_contains(&run.output, "execute: 3");
     assert_contains(&run.output, "run_file: 6");
     let stmts = srv.statements();
@@ -542,7 +461,7 @@ fn execute_binds_parameters_and_run_file_runs_in_one_transaction() {
         "UPDATE dbo.orders SET amount = 0 WHERE id = :id;\nBOGUS STATEMENT;\n",
     )
     .expect("sql");
-    let run = sb.run("ms_bad", &[], &[]).failed();
+    let run = sb.exec_with("ms_bad", &[], &[]).failed();
     assert_contains(&run.output, "statement 2 (line 2)");
     assert_contains(&run.output, "Incorrect syntax near 'BOGUS STATEMENT'");
     assert_contains(&run.output, "SQL Server error 102");
@@ -554,7 +473,7 @@ fn execute_binds_parameters_and_run_file_runs_in_one_transaction() {
 fn limits_become_top_or_stop_the_stream_and_unknown_tables_fail_with_the_server_error() {
     let srv = Server::start();
     let dw = PgTestDb::new("ms_limit");
-    let sb = Sandbox::new(&srv.url(PASSWORD), &dw);
+    let sb = sandbox(&srv.url(PASSWORD), &dw);
     sb.project(
         "ms_limit",
         r#"project("ms_limit");
@@ -565,7 +484,7 @@ fn limits_become_top_or_stop_the_stream_and_unknown_tables_fail_with_the_server_
             dw.load(#{ from: ms.sql("SELECT id, amount FROM dbo.orders").limit(7), into: "first7" });
         });"#,
     );
-    sb.run("ms_limit", &[], &[]).ok();
+    sb.exec_with("ms_limit", &[], &[]).ok();
     assert_eq!(
         text(&dw, "SELECT count(*), max(id) FROM public.top5"),
         ["5|5"]
@@ -593,7 +512,7 @@ fn limits_become_top_or_stop_the_stream_and_unknown_tables_fail_with_the_server_
         let dw = connect("warehouse");
         task("t", |run| { dw.load(#{ from: ms.table("dbo.nope"), into: "nope" }); });"#,
     );
-    let run = sb.run("ms_nope", &[], &[]).failed();
+    let run = sb.exec_with("ms_nope", &[], &[]).failed();
     assert_contains(
         &run.output,
         "Invalid object name 'dbo.nope'. (SQL Server error 208, line 1)",
@@ -605,7 +524,7 @@ fn a_login_redirected_by_a_gateway_reconnects_to_the_named_server() {
     let target = Server::start();
     let gateway = Server::redirecting_to(&target);
     let dw = PgTestDb::new("ms_route");
-    let sb = Sandbox::new(&gateway.url(PASSWORD), &dw);
+    let sb = sandbox(&gateway.url(PASSWORD), &dw);
     sb.project(
         "ms_route",
         r#"project("ms_route");
@@ -613,7 +532,7 @@ fn a_login_redirected_by_a_gateway_reconnects_to_the_named_server() {
         let dw = connect("warehouse");
         task("t", |run| { dw.load(#{ from: ms.table("dbo.orders").limit(3), into: "routed" }); });"#,
     );
-    sb.run("ms_route", &[], &[]).ok();
+    sb.exec_with("ms_route", &[], &[]).ok();
     assert_eq!(text(&dw, "SELECT count(*) FROM public.routed"), ["3"]);
     // The gateway only saw logins; the statements went to the server it named.
     assert!(gateway.statements().is_empty());
@@ -628,7 +547,7 @@ fn a_login_redirected_by_a_gateway_reconnects_to_the_named_server() {
 fn a_statement_past_the_read_limit_closes_the_connection_with_a_clear_error() {
     let srv = Server::start();
     let dw = PgTestDb::new("ms_stall");
-    let sb = Sandbox::new(&format!("{}&read_timeout=1s", srv.url(PASSWORD)), &dw);
+    let sb = sandbox(&format!("{}&read_timeout=1s", srv.url(PASSWORD)), &dw);
     sb.project(
         "ms_stall",
         r#"project("ms_stall");
@@ -636,7 +555,7 @@ fn a_statement_past_the_read_limit_closes_the_connection_with_a_clear_error() {
         task("t", |run| { ms.execute("WAITFOR DELAY '00:01:00'"); });"#,
     );
     let started = std::time::Instant::now();
-    let run = sb.run("ms_stall", &[], &[]).failed();
+    let run = sb.exec_with("ms_stall", &[], &[]).failed();
     assert!(
         started.elapsed() < std::time::Duration::from_secs(15),
         "{:?}",
@@ -654,7 +573,7 @@ fn an_entra_login_sends_the_token_from_token_env() {
         "mssql://127.0.0.1:{}/erp?auth=entra&token_env=MS_TOKEN&encrypt=not_supported",
         srv.port
     );
-    let sb = Sandbox::new(&url, &dw);
+    let sb = sandbox(&url, &dw);
     sb.project(
         "ms_entra",
         r#"project("ms_entra");
@@ -662,7 +581,7 @@ fn an_entra_login_sends_the_token_from_token_env() {
         let dw = connect("warehouse");
         task("t", |run| { dw.load(#{ from: ms.table("dbo.orders").limit(2), into: "entra" }); });"#,
     );
-    sb.run("ms_entra", &[], &[("MS_TOKEN", &format!("{TOKEN}\n"))])
+    sb.exec_with("ms_entra", &[], &[("MS_TOKEN", &format!("{TOKEN}\n"))])
         .ok();
     assert_eq!(text(&dw, "SELECT count(*) FROM public.entra"), ["2"]);
     let logins: Vec<_> = srv
@@ -683,13 +602,15 @@ fn an_entra_login_sends_the_token_from_token_env() {
     );
 
     let wrong = "expired.token.value";
-    let run = sb.run("ms_entra", &[], &[("MS_TOKEN", wrong)]).failed();
+    let run = sb
+        .exec_with("ms_entra", &[], &[("MS_TOKEN", wrong)])
+        .failed();
     assert_contains(
         &run.output,
         "Login failed for user '<token-identified principal>'. (SQL Server error 18456",
     );
     assert!(!run.output.contains(wrong), "{}", run.output);
-    let run = sb.run("ms_entra", &[], &[]).failed();
+    let run = sb.exec_with("ms_entra", &[], &[]).failed();
     assert_contains(
         &run.output,
         "the environment variable MS_TOKEN (token_env) is not set",
@@ -710,9 +631,9 @@ fn tls_inside_prelogin_for_the_whole_session_or_the_login_only() {
         ("encrypt=off&trust_server_certificate=true", false),
     ] {
         srv.clear();
-        let sb = Sandbox::new(&format!("{base}?{params}"), &dw);
+        let sb = sandbox(&format!("{base}?{params}"), &dw);
         sb.project("ms_tls", script);
-        sb.run("ms_tls", &[], &[]).ok();
+        sb.exec_with("ms_tls", &[], &[]).ok();
         assert_eq!(
             text(&dw, "SELECT count(*) FROM public.tls"),
             ["4"],
@@ -731,9 +652,9 @@ fn tls_inside_prelogin_for_the_whole_session_or_the_login_only() {
         assert!(!srv.statements().is_empty());
     }
     // The default verifies the certificate: a self-signed one is refused.
-    let sb = Sandbox::new(&base, &dw);
+    let sb = sandbox(&base, &dw);
     sb.project("ms_tls", script);
-    let run = sb.run("ms_tls", &[], &[]).failed();
+    let run = sb.exec_with("ms_tls", &[], &[]).failed();
     assert_contains(&run.output, "cannot connect to etl@127.0.0.1:");
     assert_contains(&run.output, "invalid peer certificate: UnknownIssuer");
     assert!(!run.output.contains(PASSWORD), "{}", run.output);
@@ -743,7 +664,7 @@ fn tls_inside_prelogin_for_the_whole_session_or_the_login_only() {
 fn introspection_reads_information_schema_with_bound_names() {
     let srv = Server::start();
     let dw = PgTestDb::new("ms_catalog");
-    let sb = Sandbox::new(&srv.url(PASSWORD), &dw);
+    let sb = sandbox(&srv.url(PASSWORD), &dw);
     sb.project(
         "ms_catalog",
         r#"project("ms_catalog");
@@ -755,7 +676,7 @@ fn introspection_reads_information_schema_with_bound_names() {
             print(`no key: ${ms.primary_key("types")}`);
         });"#,
     );
-    let run = sb.run("ms_catalog", &[], &[]).ok();
+    let run = sb.exec_with("ms_catalog", &[], &[]).ok();
     assert_contains(&run.output, r#"tables: ["orders", "types"]"#);
     assert_contains(
         &run.output,

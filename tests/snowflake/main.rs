@@ -10,6 +10,7 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+use common::sandbox::{assert_contains, Sandbox};
 use common::{text, venv, PgTestDb};
 
 const BIN: &str = env!("CARGO_BIN_EXE_etl");
@@ -97,110 +98,8 @@ impl Drop for Fake {
     }
 }
 
-struct Run {
-    code: i32,
-    output: String,
-}
-
-/// A folder with `etl.toml`, the SQLite warehouse by default, and projects written by the test.
-struct Sandbox {
-    dir: tempfile::TempDir,
-    env: Vec<(String, String)>,
-}
-
-impl Sandbox {
-    fn new(sf_url: &str) -> Sandbox {
-        let dir = tempfile::Builder::new()
-            .prefix("etl-sf-")
-            .tempdir()
-            .expect("temp dir");
-        std::fs::write(
-            dir.path().join("etl.toml"),
-            "[env.dev.connections]\nwarehouse = \"sqlite://metadata/warehouse.db\"\n",
-        )
-        .expect("etl.toml");
-        Sandbox {
-            dir,
-            env: vec![("ETL_CONN_SF".into(), sf_url.into())],
-        }
-    }
-
-    fn on_postgres(mut self, db: &PgTestDb) -> Sandbox {
-        self.env
-            .push(("ETL_CONN_WAREHOUSE".into(), db.url().to_string()));
-        self
-    }
-
-    fn project(&self, name: &str, script: &str) {
-        let dir = self.dir.path().join("projects").join(name);
-        std::fs::create_dir_all(&dir).expect("mkdir");
-        std::fs::write(dir.join("project.rhai"), script).expect("script");
-    }
-
-    fn exec(&self, project: &str, env: &[(&str, &str)]) -> Run {
-        self.exec_with(project, &[], env)
-    }
-
-    fn exec_with(&self, project: &str, args: &[&str], env: &[(&str, &str)]) -> Run {
-        let mut cmd = Command::new(BIN);
-        cmd.current_dir(self.dir.path())
-            .env_remove("ETL_ENV")
-            .env_remove("ETL_CONFIG")
-            .arg("exec")
-            .arg(format!("projects/{project}/project.rhai"))
-            .args(args);
-        for (k, v) in &self.env {
-            cmd.env(k, v);
-        }
-        for (k, v) in env {
-            cmd.env(k, v);
-        }
-        let out = cmd.output().expect("running etl");
-        let mut output = String::from_utf8_lossy(&out.stderr).into_owned();
-        output.push_str(&String::from_utf8_lossy(&out.stdout));
-        Run {
-            code: out.status.code().unwrap_or(-1),
-            output,
-        }
-    }
-
-    fn sqlite(&self, sql: &str) -> Vec<String> {
-        let db = rusqlite::Connection::open(self.dir.path().join("metadata/warehouse.db"))
-            .expect("warehouse");
-        let mut stmt = db.prepare(sql).expect("prepare");
-        let n = stmt.column_count();
-        stmt.query_map([], |row| {
-            Ok((0..n)
-                .map(|i| match row.get_ref(i).expect("value") {
-                    rusqlite::types::ValueRef::Null => "NULL".to_string(),
-                    rusqlite::types::ValueRef::Integer(i) => i.to_string(),
-                    rusqlite::types::ValueRef::Real(f) => f.to_string(),
-                    rusqlite::types::ValueRef::Text(t) => String::from_utf8_lossy(t).into_owned(),
-                    rusqlite::types::ValueRef::Blob(b) => format!("{b:?}"),
-                })
-                .collect::<Vec<_>>()
-                .join("|"))
-        })
-        .expect("query")
-        .collect::<Result<_, _>>()
-        .expect("rows")
-    }
-}
-
-impl Run {
-    fn ok(self) -> Run {
-        assert_eq!(self.code, 0, "etl failed:\n{}", self.output);
-        self
-    }
-
-    fn failed(self) -> Run {
-        assert_ne!(self.code, 0, "expected a failed run:\n{}", self.output);
-        self
-    }
-}
-
-fn assert_contains(output: &str, text: &str) {
-    assert!(output.contains(text), "expected {text:?} in:\n{output}");
+fn sandbox(url: &str) -> Sandbox {
+    Sandbox::new("etl-sf-", "ETL_CONN_SF", url)
 }
 
 const TYPES: &str = r#"
@@ -216,7 +115,7 @@ fn every_type_of_the_map_arrives_exactly_in_postgresql() {
         return;
     };
     let dw = PgTestDb::new("sf_types");
-    let sb = Sandbox::new(&fake.url(PASSWORD)).on_postgres(&dw);
+    let sb = sandbox(&fake.url(PASSWORD)).on_postgres(&dw);
     sb.project("sf_types", TYPES);
     sb.exec("sf_types", &[]).ok();
     // SHIM_CHUNK_ROWS=1: rows 2 and 3 came through result chunks.
@@ -300,7 +199,7 @@ fn full_then_incremental_loads_into_postgresql() {
         return;
     };
     let dw = PgTestDb::new("sf_incr");
-    let sb = Sandbox::new(&fake.url(PASSWORD)).on_postgres(&dw);
+    let sb = sandbox(&fake.url(PASSWORD)).on_postgres(&dw);
     full_then_incremental(&sb, &|sql| {
         text(&dw, &sql.replace(" FROM ", " FROM public."))
     });
@@ -324,7 +223,7 @@ fn full_then_incremental_loads_into_sqlite() {
     let Some(fake) = Fake::start(&[], &[]) else {
         return;
     };
-    let sb = Sandbox::new(&fake.url(PASSWORD));
+    let sb = sandbox(&fake.url(PASSWORD));
     full_then_incremental(&sb, &|sql| sb.sqlite(sql));
     let loads = sb.sqlite(
         "SELECT load_type || ':' || status FROM etl_runs WHERE target_table LIKE '%orders%' ORDER BY id",
@@ -338,7 +237,7 @@ fn bad_credentials_and_bad_sql_fail_clearly_and_leave_the_target_as_it_was() {
         return;
     };
     let dw = PgTestDb::new("sf_fail");
-    let sb = Sandbox::new(&fake.url(PASSWORD)).on_postgres(&dw);
+    let sb = sandbox(&fake.url(PASSWORD)).on_postgres(&dw);
     sb.project("sf_types", TYPES);
     sb.exec("sf_types", &[]).ok();
     let before = text(&dw, "SELECT id, s FROM raw.t1 ORDER BY id");
@@ -415,7 +314,7 @@ fn key_pair_login_signs_a_jwt_the_server_verifies() {
             fake.port
         )
     };
-    let sb = Sandbox::new(&url(&private));
+    let sb = sandbox(&url(&private));
     sb.project(
         "sf_kp",
         r#"project("sf_kp");
@@ -441,7 +340,7 @@ fn read_only_contexts_refuse_statements_that_are_not_queries() {
     let Some(fake) = Fake::start(&[], &[]) else {
         return;
     };
-    let sb = Sandbox::new(&fake.url(PASSWORD));
+    let sb = sandbox(&fake.url(PASSWORD));
     sb.project(
         "sf_ro",
         r#"project("sf_ro");
@@ -492,7 +391,7 @@ fn a_million_rows_stream_with_flat_memory() {
         return;
     };
     let dw = PgTestDb::new("sf_big");
-    let sb = Sandbox::new(&fake.url(PASSWORD)).on_postgres(&dw);
+    let sb = sandbox(&fake.url(PASSWORD)).on_postgres(&dw);
     sb.project(
         "sf_big",
         r#"project("sf_big");
@@ -550,7 +449,7 @@ fn introspection_lists_tables_columns_and_keys_and_copy_database_replicates_them
         return;
     };
     let dw = PgTestDb::new("sf_catalog");
-    let sb = Sandbox::new(&fake.url(PASSWORD)).on_postgres(&dw);
+    let sb = sandbox(&fake.url(PASSWORD)).on_postgres(&dw);
     sb.project("sf_catalog", CATALOG);
     let run = sb.exec("sf_catalog", &[]).ok();
     for line in [
