@@ -11,10 +11,9 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use common::sandbox::{assert_contains, Sandbox};
+use common::sandbox::{assert_contains, peak_rss_kib, Sandbox};
 use common::{text, venv, PgTestDb};
 
-const BIN: &str = env!("CARGO_BIN_EXE_etl");
 /// bqemulator 1.4.0 is the version these tests were written against; the spatial extension
 /// comes from PyPI so that nothing is downloaded at start.
 const PACKAGES: &[&str] = &["bqemulator==1.4.0", "duckdb-extension-spatial", "numpy"];
@@ -510,28 +509,6 @@ fn plan_prints_the_bigquery_statement_with_named_parameters() {
     );
 }
 
-/// The peak resident memory of a child, sampled from /proc until it exits (VmHWM only grows).
-fn peak_rss_kib(child: &mut Child) -> (std::process::ExitStatus, u64) {
-    let status_file = format!("/proc/{}/status", child.id());
-    let mut peak = 0;
-    loop {
-        if let Ok(s) = std::fs::read_to_string(&status_file) {
-            if let Some(kb) = s
-                .lines()
-                .find(|l| l.starts_with("VmHWM:"))
-                .and_then(|l| l.split_whitespace().nth(1))
-                .and_then(|v| v.parse::<u64>().ok())
-            {
-                peak = peak.max(kb);
-            }
-        }
-        if let Some(status) = child.try_wait().expect("wait") {
-            return (status, peak);
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
-}
-
 #[test]
 #[ignore = "measurement: 1M rows through bqemulator take minutes; run with --ignored"]
 fn a_million_rows_stream_with_flat_memory() {
@@ -558,16 +535,8 @@ fn a_million_rows_stream_with_flat_memory() {
         let bq = connect("bq"); let dw = connect("warehouse");
         task("big", |run| { dw.load(#{ from: bq.table("big"), into: "raw.big" }); });"#,
     );
-    let mut cmd = Command::new(BIN);
-    cmd.current_dir(sb.dir.path())
-        .env_remove("ETL_ENV")
-        .env_remove("ETL_CONFIG")
-        .args(["exec", "projects/bq_big/project.rhai"])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null());
-    for (k, v) in &sb.env {
-        cmd.env(k, v);
-    }
+    let mut cmd = sb.command(&["exec", "projects/bq_big/project.rhai"]);
+    cmd.stdout(Stdio::null()).stderr(Stdio::null());
     let started = Instant::now();
     let mut child = cmd.spawn().expect("etl");
     let (status, peak) = peak_rss_kib(&mut child);
@@ -796,14 +765,7 @@ fn introspection_lists_tables_columns_and_keys_and_copy_database_replicates_them
     );
 
     // `etl check` reads the same catalog for the task list, and says so.
-    let mut cmd = Command::new(BIN);
-    cmd.current_dir(sb.dir.path())
-        .env_remove("ETL_ENV")
-        .env_remove("ETL_CONFIG")
-        .args(["check", "projects/bq_catalog/project.rhai"]);
-    for (k, v) in &sb.env {
-        cmd.env(k, v);
-    }
+    let mut cmd = sb.command(&["check", "projects/bq_catalog/project.rhai"]);
     let out = cmd.output().expect("etl check");
     let check =
         String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr);

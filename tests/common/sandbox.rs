@@ -2,7 +2,8 @@
 //! (fakesnow, bqemulator, the MS-TDS test server): `etl.toml` with the SQLite warehouse by
 //! default, the source's URL in its `ETL_CONN_<NAME>` variable, projects written by the test.
 
-use std::process::Command;
+use std::process::{Child, Command, ExitStatus};
+use std::time::Duration;
 
 use super::PgTestDb;
 
@@ -71,25 +72,31 @@ impl Sandbox {
         self.exec_with(project, &[], env)
     }
 
-    /// `etl exec` with `args`, or `etl plan` when the first of them is "plan". Credentials of
-    /// the developer's own environment (ETL_ENV, ETL_CONFIG, GOOGLE_APPLICATION_CREDENTIALS)
-    /// are not passed on.
-    pub fn exec_with(&self, project: &str, args: &[&str], env: &[(&str, &str)]) -> Run {
+    /// `etl ARGS` in the sandbox with its variables. Settings of the developer's own
+    /// environment (ETL_ENV, ETL_CONFIG, GOOGLE_APPLICATION_CREDENTIALS) are not passed on.
+    pub fn command(&self, args: &[&str]) -> Command {
         let mut cmd = Command::new(BIN);
         cmd.current_dir(self.dir.path())
             .env_remove("ETL_ENV")
             .env_remove("ETL_CONFIG")
             .env_remove("GOOGLE_APPLICATION_CREDENTIALS")
-            .arg(if args.first() == Some(&"plan") {
-                "plan"
-            } else {
-                "exec"
-            })
-            .arg(format!("projects/{project}/project.rhai"))
-            .args(args.iter().filter(|a| **a != "plan"));
+            .args(args);
         for (k, v) in &self.env {
             cmd.env(k, v);
         }
+        cmd
+    }
+
+    /// `etl exec` with `args`, or `etl plan` when the first of them is "plan".
+    pub fn exec_with(&self, project: &str, args: &[&str], env: &[(&str, &str)]) -> Run {
+        let command = if args.first() == Some(&"plan") {
+            "plan"
+        } else {
+            "exec"
+        };
+        let script = format!("projects/{project}/project.rhai");
+        let mut cmd = self.command(&[command, &script]);
+        cmd.args(args.iter().filter(|a| **a != "plan"));
         for (k, v) in env {
             cmd.env(k, v);
         }
@@ -123,5 +130,28 @@ impl Sandbox {
         .expect("query")
         .collect::<Result<_, _>>()
         .expect("rows")
+    }
+}
+
+/// The peak resident memory of a child, sampled from /proc until it exits (VmHWM only grows,
+/// so the last sample is the peak up to a few milliseconds before the end).
+pub fn peak_rss_kib(child: &mut Child) -> (ExitStatus, u64) {
+    let status_file = format!("/proc/{}/status", child.id());
+    let mut peak = 0;
+    loop {
+        if let Ok(s) = std::fs::read_to_string(&status_file) {
+            if let Some(kb) = s
+                .lines()
+                .find(|l| l.starts_with("VmHWM:"))
+                .and_then(|l| l.split_whitespace().nth(1))
+                .and_then(|v| v.parse::<u64>().ok())
+            {
+                peak = peak.max(kb);
+            }
+        }
+        if let Some(status) = child.try_wait().expect("wait") {
+            return (status, peak);
+        }
+        std::thread::sleep(Duration::from_millis(20));
     }
 }

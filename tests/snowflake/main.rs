@@ -10,10 +10,9 @@ use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use common::sandbox::{assert_contains, Sandbox};
+use common::sandbox::{assert_contains, peak_rss_kib, Sandbox};
 use common::{text, venv, PgTestDb};
 
-const BIN: &str = env!("CARGO_BIN_EXE_etl");
 const PACKAGES: &[&str] = &["fakesnow[server]", "snowflake-connector-python<5"];
 const PASSWORD: &str = "s3cret-pw";
 
@@ -362,28 +361,6 @@ fn read_only_contexts_refuse_statements_that_are_not_queries() {
     assert_contains(&run.output, "count: 3");
 }
 
-/// The peak resident memory of a child, sampled from /proc until it exits (VmHWM only grows).
-fn peak_rss_kib(child: &mut Child) -> (std::process::ExitStatus, u64) {
-    let status_file = format!("/proc/{}/status", child.id());
-    let mut peak = 0;
-    loop {
-        if let Ok(s) = std::fs::read_to_string(&status_file) {
-            if let Some(kb) = s
-                .lines()
-                .find(|l| l.starts_with("VmHWM:"))
-                .and_then(|l| l.split_whitespace().nth(1))
-                .and_then(|v| v.parse::<u64>().ok())
-            {
-                peak = peak.max(kb);
-            }
-        }
-        if let Some(status) = child.try_wait().expect("wait") {
-            return (status, peak);
-        }
-        std::thread::sleep(Duration::from_millis(20));
-    }
-}
-
 #[test]
 #[ignore = "measurement: 1M rows through fakesnow take minutes; run with --ignored"]
 fn a_million_rows_stream_with_flat_memory() {
@@ -398,16 +375,8 @@ fn a_million_rows_stream_with_flat_memory() {
         let sf = connect("sf"); let dw = connect("warehouse");
         task("big", |run| { dw.load(#{ from: sf.table("big"), into: "raw.big" }); });"#,
     );
-    let mut cmd = Command::new(BIN);
-    cmd.current_dir(sb.dir.path())
-        .env_remove("ETL_ENV")
-        .env_remove("ETL_CONFIG")
-        .args(["exec", "projects/sf_big/project.rhai"])
-        .stdout(Stdio::null())
-        .stderr(Stdio::null());
-    for (k, v) in &sb.env {
-        cmd.env(k, v);
-    }
+    let mut cmd = sb.command(&["exec", "projects/sf_big/project.rhai"]);
+    cmd.stdout(Stdio::null()).stderr(Stdio::null());
     let started = Instant::now();
     let mut child = cmd.spawn().expect("etl");
     let (status, peak) = peak_rss_kib(&mut child);
