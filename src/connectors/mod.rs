@@ -42,7 +42,9 @@ mod window;
 pub use connection::{Connection, Role};
 pub use dialect::Dialect;
 pub use io::Io;
-pub use read::{ReadOptions, RowEstimate, DEFAULT_BATCH_ROWS, PIPELINE_DEPTH};
+pub use read::{
+    EncodedTarget, Encoding, ReadOptions, RowEstimate, DEFAULT_BATCH_ROWS, PIPELINE_DEPTH,
+};
 pub use registry::{open, Connector, OpenOptions};
 pub use roles::{
     cannot_list, Access, AuditStore, Catalog, CatalogColumn, ColumnDef, LoadIdentity, LoadTarget,

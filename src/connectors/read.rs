@@ -20,6 +20,28 @@ pub struct ReadOptions {
     /// is not its column's type) goes to `Batch::rejects` instead of failing the read. Sources
     /// whose rows are typed by a database have no such records.
     pub keep_going: bool,
+    /// Rows wanted already encoded for a target (`Batch::encoded`) where the source can
+    /// produce exactly what the target would write; a source that cannot sends values.
+    pub encoded: Option<EncodedTarget>,
+}
+
+/// A wire format some targets take rows in as they are.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Encoding {
+    /// PostgreSQL `COPY ... (FORMAT binary)` rows: a field count, then per field its length
+    /// and bytes.
+    PgCopyBinary,
+}
+
+/// What a target's open write takes undecoded: the format, and per column a signature of the
+/// column's type in that format (rows are passed through only when every source column has
+/// the same one), and which columns may not be NULL.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct EncodedTarget {
+    pub encoding: Encoding,
+    pub columns: Vec<String>,
+    /// Positions of the key columns: a NULL there is reported (`Encoded::null_at`).
+    pub not_null: Vec<usize>,
 }
 
 impl Default for ReadOptions {
@@ -29,6 +51,7 @@ impl Default for ReadOptions {
             limit: None,
             window: None,
             keep_going: false,
+            encoded: None,
         }
     }
 }

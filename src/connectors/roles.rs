@@ -8,7 +8,7 @@ use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 
-use super::{BatchStream, CursorWindow, Io, ReadOptions, RowEstimate};
+use super::{BatchStream, CursorWindow, EncodedTarget, Encoding, Io, ReadOptions, RowEstimate};
 use crate::audit::AuditRecord;
 use crate::audit_checks::CheckRecord;
 use crate::data::{Batch, DataType, Schema, Value};
@@ -64,6 +64,12 @@ pub trait Source: Send + Sync {
 
     /// Starts streaming. Rows match `schema()`.
     fn open(&self, io: &Io, opts: &ReadOptions) -> Result<BatchStream>;
+
+    /// The wire formats `open` can hand rows over in undecoded (`ReadOptions::encoded`),
+    /// where the target's columns match.
+    fn encodings(&self) -> &'static [Encoding] {
+        &[]
+    }
 
     /// True when `open` applies `opts.window` itself.
     fn applies_window(&self) -> bool {
@@ -289,6 +295,16 @@ pub trait TargetTxn {
     /// types in the table, which the rows are coerced to.
     fn begin_write(&mut self, table: &TableId, columns: &[String]) -> Result<Schema>;
     fn write(&mut self, batch: &Batch) -> Result<()>;
+    /// What the open write takes undecoded (`write_encoded`): None when nothing.
+    fn encoded_input(&self) -> Option<EncodedTarget> {
+        None
+    }
+    /// Writes rows a source encoded for `encoded_input` (`Batch::encoded`).
+    fn write_encoded(&mut self, _batch: &Batch) -> Result<()> {
+        Err(crate::error::EtlError::Other(
+            "this target takes no encoded rows".into(),
+        ))
+    }
     /// Ends the write; returns the rows written.
     fn end_write(&mut self) -> Result<u64>;
     /// Appends the rows of `stage` to `target` (an append whose new rows were checked first);

@@ -10,6 +10,20 @@ pub struct Batch {
     /// Records of this stretch of the source that were set aside instead of read (only when
     /// the read asked for it: `ReadOptions::keep_going`).
     pub rejects: Vec<Reject>,
+    /// Rows handed over already in the target's wire format instead of as values (a
+    /// pass-through read, `ReadOptions::encoded`); `values` is then empty.
+    pub encoded: Option<Encoded>,
+}
+
+/// Whole rows in the wire format a target asked its source for (`ReadOptions::encoded`),
+/// back to back: the target writes the bytes as they are, nothing is decoded on the way.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Encoded {
+    pub bytes: bytes::Bytes,
+    pub rows: usize,
+    /// The first row (0-based in this batch) with a NULL in a column the read was told may
+    /// not hold one (a key), and that column's position: the load refuses the row.
+    pub null_at: Option<(usize, usize)>,
 }
 
 impl Batch {
@@ -19,6 +33,18 @@ impl Batch {
             values: Vec::with_capacity(width * capacity_rows),
             first_row,
             rejects: Vec::new(),
+            encoded: None,
+        }
+    }
+
+    /// Wraps rows already encoded for the target.
+    pub fn from_encoded(width: usize, first_row: u64, encoded: Encoded) -> Batch {
+        Batch {
+            width,
+            values: Vec::new(),
+            first_row,
+            rejects: Vec::new(),
+            encoded: Some(encoded),
         }
     }
 
@@ -30,6 +56,7 @@ impl Batch {
             values,
             first_row,
             rejects: Vec::new(),
+            encoded: None,
         }
     }
 
@@ -38,11 +65,14 @@ impl Batch {
     }
 
     pub fn len(&self) -> usize {
-        self.values.len().checked_div(self.width).unwrap_or(0)
+        match &self.encoded {
+            Some(e) => e.rows,
+            None => self.values.len().checked_div(self.width).unwrap_or(0),
+        }
     }
 
     pub fn is_empty(&self) -> bool {
-        self.values.is_empty()
+        self.len() == 0
     }
 
     /// Appends one row; `row` must hold exactly `width` values.

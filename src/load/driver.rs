@@ -33,6 +33,10 @@ pub trait Transform {
     fn apply(&mut self, batch: Batch) -> Result<Batch>;
     /// The output columns once known (None before the first batch when it depends on data).
     fn output_schema(&self) -> Option<Schema>;
+    /// True when every row comes out as it went in (no step at all).
+    fn is_identity(&self) -> bool {
+        false
+    }
 }
 
 /// The figures a load returns to the script and records in the audit table.
@@ -296,11 +300,39 @@ impl Load<'_> {
         // Rows a reloaded backfill window deletes are not listed anywhere the aggregates see.
         let deletes_unlisted = replace_window.is_some();
         let pushed_down = source.applies_window();
+        let mut session: Option<Session> = None;
+        // Where nothing between source and target looks at a row's values, a source that
+        // can encode rows as the target writes them hands them over undecoded: the target
+        // is prepared first to learn its column types.
+        let mut encoded = None;
+        if !source.encodings().is_empty()
+            && transform.is_identity()
+            && spec.cursor.is_none()
+            && !spec.rejects_allowed()
+        {
+            let schema = source.schema(io)?;
+            transform.start(&schema);
+            let s = self.begin(mode, schema.clone(), replace_window.clone())?;
+            encoded = s.txn.encoded_input().filter(|e| {
+                source.encodings().contains(&e.encoding)
+                    && schema.len() == s.write.types.len()
+                    && schema
+                        .columns
+                        .iter()
+                        .zip(&s.write.types.columns)
+                        .all(|(a, b)| a.data_type == b.data_type)
+            });
+            if let Some(e) = encoded.as_mut() {
+                e.not_null = s.write.key_columns.iter().map(|(i, _)| *i).collect();
+            }
+            session = Some(s);
+        }
         let opts = ReadOptions {
             keep_going: spec.rejects_allowed(),
             batch_rows: spec.batch_rows,
             limit: spec.limit,
             window: if pushed_down { window.clone() } else { None },
+            encoded,
         };
         let mut stream = source.open(io, &opts)?;
         transform.start(&stream.schema);
@@ -310,7 +342,6 @@ impl Load<'_> {
             .and_then(|c| stream.schema.index_of(c));
         let filter_window = if pushed_down { None } else { window };
         let mut progress = Progress::new(&spec.into);
-        let mut session: Option<Session> = None;
         let mut rejects = Rejects::new(spec, run, &source.describe());
 
         loop {
@@ -321,6 +352,26 @@ impl Load<'_> {
                 break;
             };
             let mut batch = batch?;
+            if let Some(e) = &batch.encoded {
+                let s = session
+                    .as_mut()
+                    .expect("a pass-through read has its session");
+                if let Some((row, col)) = e.null_at {
+                    let name = s.write.key_columns.iter().find(|(i, _)| *i == col);
+                    return Err(super::rows::null_key(
+                        &spec.into,
+                        batch.first_row + row as u64,
+                        name.map_or("?", |(_, n)| n.as_str()),
+                    ));
+                }
+                if self.figures.rows == 0 {
+                    tracing::debug!(table = %spec.into, "Rows pass through undecoded (the source encodes them as the target writes them).");
+                }
+                s.txn.write_encoded(&batch)?;
+                self.figures.rows += batch.len() as u64;
+                progress.update(self.figures.rows);
+                continue;
+            }
             if let Some(r) = rejects.as_mut() {
                 for reject in std::mem::take(&mut batch.rejects) {
                     r.add(reject)?;

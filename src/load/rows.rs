@@ -87,27 +87,33 @@ pub(super) fn check_keys(
         let Some((_, name)) = key.iter().find(|(k, _)| row[*k].is_null()) else {
             continue;
         };
-        let message = "the key column is NULL; a key identifies each row, so it cannot be NULL: \
-                       fix the source, or filter such rows out with .filter(|r| r.NAME != ())";
         let row_no = batch.first_row + i as u64;
         let Some(r) = rejects.as_deref_mut() else {
-            return Err(EtlError::Load {
-                table: table.to_string(),
-                row: Some(row_no),
-                column: Some(name.clone()),
-                message: message.into(),
-            });
+            return Err(null_key(table, row_no, name));
         };
         r.add(Reject {
             line: None,
             row: row_no,
             column: Some(name.clone()),
-            reason: message.into(),
+            reason: NULL_KEY.into(),
             record: row_text(row),
         })?;
         bad.push(i);
     }
     Ok(without_rows(batch, &bad))
+}
+
+const NULL_KEY: &str = "the key column is NULL; a key identifies each row, so it cannot be NULL: \
+                        fix the source, or filter such rows out with .filter(|r| r.NAME != ())";
+
+/// The error of a NULL in key column `column` at source row `row`.
+pub(super) fn null_key(table: &str, row: u64, column: &str) -> EtlError {
+    EtlError::Load {
+        table: table.to_string(),
+        row: Some(row),
+        column: Some(column.to_string()),
+        message: NULL_KEY.into(),
+    }
 }
 
 /// Converts each value to its target column's type, refusing lossy casts with the row,

@@ -374,6 +374,9 @@ impl Transform for Identity {
     fn output_schema(&self) -> Option<Schema> {
         Some(self.0.clone())
     }
+    fn is_identity(&self) -> bool {
+        true
+    }
 }
 
 fn load(

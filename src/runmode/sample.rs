@@ -7,8 +7,9 @@ use std::collections::HashSet;
 use std::sync::{Arc, Mutex};
 
 use crate::connectors::{
-    ColumnDef, CursorWindow, Io, LoadIdentity, LoadTarget, MergeCounts, Params, Relations, Rows,
-    ScratchNaming as Naming, Source, TableId, TableOptions, TargetColumn, TargetTxn,
+    ColumnDef, CursorWindow, EncodedTarget, Io, LoadIdentity, LoadTarget, MergeCounts, Params,
+    Relations, Rows, ScratchNaming as Naming, Source, TableId, TableOptions, TargetColumn,
+    TargetTxn,
 };
 use crate::data::{Batch, DataType, Schema};
 use crate::error::Result;
@@ -242,6 +243,12 @@ impl TargetTxn for ScratchTxn {
     }
     fn write(&mut self, batch: &Batch) -> Result<()> {
         self.inner.write(batch)
+    }
+    fn encoded_input(&self) -> Option<EncodedTarget> {
+        self.inner.encoded_input()
+    }
+    fn write_encoded(&mut self, batch: &Batch) -> Result<()> {
+        self.inner.write_encoded(batch)
     }
     fn end_write(&mut self) -> Result<u64> {
         self.inner.end_write()

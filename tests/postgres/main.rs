@@ -64,8 +64,14 @@ impl Sandbox {
 
     /// `etl exec projects/NAME/project.rhai ARGS...` with the warehouse URL given.
     fn exec_with(&self, url: &str, project: &str, args: &[&str]) -> Run {
+        self.exec_env(url, &[], project, args)
+    }
+
+    /// `exec_with`, with variables set for the run (`ETL_LOG`).
+    fn exec_env(&self, url: &str, env: &[(&str, &str)], project: &str, args: &[&str]) -> Run {
         let out: Output = Command::new(BIN)
             .current_dir(self.dir.path())
+            .envs(env.iter().copied())
             .env("ETL_CONN_WAREHOUSE", url)
             .env_remove("ETL_ENV")
             .env_remove("ETL_CONFIG")
@@ -219,6 +225,61 @@ task("copy", |run| {
             "spans interval[]",
             "big numeric"
         ]
+    );
+}
+
+/// A table loaded into columns of its own types travels undecoded: the source's binary COPY
+/// rows go into the target's COPY as they are. The rows are the same, and so are the refusals
+/// of the decoding path: a NaN, a NULL key.
+#[test]
+fn a_table_into_columns_of_its_own_types_passes_through_undecoded_with_the_same_refusals() {
+    let db = PgTestDb::new("pg_pass");
+    db.execute(EXPECTED_TYPES);
+    db.execute(
+        "CREATE TABLE many AS SELECT i AS id, md5(i::text) AS t, (i * 0.01)::numeric(12,2) AS n,
+                NULL::date AS d FROM generate_series(1, 10000) AS i;
+         CREATE TABLE nan AS SELECT i AS id, (CASE WHEN i = 5000 THEN 'NaN' ELSE i::text END)::numeric AS n
+           FROM generate_series(1, 6000) AS i;
+         CREATE TABLE nokey AS SELECT CASE WHEN i <> 4097 THEN i END AS id FROM generate_series(1, 6000) AS i;",
+    );
+    let s = Sandbox::new(&db, &["pg_types"]);
+    s.write(
+        "projects/pg_types/project.rhai",
+        r#"project("pg_pass");
+let dw = connect("warehouse");
+task("copy", |run| {
+    dw.load(#{ from: dw.table("expected"), into: "out.expected", key: ["id"] });
+    dw.load(#{ from: dw.table("many"), into: "out.many" });
+});
+task("nan", #{ after: ["copy"] }, |run| dw.load(#{ from: dw.table("nan"), into: "out.nan" }));
+task("nokey", #{ after: ["copy"] }, |run| dw.load(#{ from: dw.table("nokey"), into: "out.nokey", key: ["id"] }));
+"#,
+    );
+    let warehouse = s.warehouse.clone();
+    let run = s
+        .exec_env(&warehouse, &[("ETL_LOG", "etl=debug")], "pg_types", &[])
+        .failed();
+    run.contains("Rows pass through undecoded");
+    assert_eq!(records(&db, "out.expected"), records(&db, "expected"));
+    assert_eq!(
+        column_types(&db, "out.expected"),
+        column_types(&db, "expected")
+    );
+    let summary = "SELECT count(*), sum(n), count(DISTINCT t), count(d) FROM";
+    assert_eq!(
+        text(&db, &format!("{summary} out.many")),
+        text(&db, &format!("{summary} many"))
+    );
+    run.contains(
+        "table nan on connection 'warehouse': row 5000, column 'n': NaN has no exact decimal value",
+    );
+    run.contains("load into out.nokey, row 4097, column 'id': the key column is NULL");
+    assert_eq!(
+        text(
+            &db,
+            "SELECT tablename FROM pg_tables WHERE schemaname = 'out' ORDER BY 1"
+        ),
+        ["expected", "many"]
     );
 }
 

@@ -92,6 +92,25 @@ impl CopyIn {
         Ok(())
     }
 
+    /// Writes rows already in this format (`Batch::encoded`, whole rows without header or
+    /// trailer), as they are.
+    pub fn write_encoded(&mut self, batch: &Batch) -> Result<()> {
+        let Some(encoded) = &batch.encoded else {
+            return Err(EtlError::load(
+                &self.table,
+                "a batch of values where encoded rows were expected",
+            ));
+        };
+        self.starts.push((self.rows + 1, batch.first_row));
+        self.rows += encoded.rows as u64;
+        // A batch is already a chunk's worth: it goes to the socket without another copy,
+        // behind what was encoded before it (the header).
+        if !self.buf.is_empty() {
+            self.flush()?;
+        }
+        self.send(encoded.bytes.clone())
+    }
+
     /// The source row of the n-th COPY row (1-based), for server errors.
     pub fn source_row(&self, copy_row: u64) -> u64 {
         match self
@@ -108,6 +127,10 @@ impl CopyIn {
     fn flush(&mut self) -> Result<()> {
         let chunk = self.buf.split().freeze();
         self.buf.reserve(CHUNK + 16 * 1024);
+        self.send(chunk)
+    }
+
+    fn send(&mut self, chunk: Bytes) -> Result<()> {
         let Some(tx) = &self.tx else {
             return Err(EtlError::Other("COPY already finished".into()));
         };

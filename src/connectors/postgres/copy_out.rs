@@ -4,28 +4,30 @@
 
 use bytes::{Buf, BytesMut};
 
-use super::types::PgType;
+use super::types::{PgType, Wire};
 use super::wire;
 use crate::data::{Batch, Value};
 
 const SIGNATURE: &[u8; 11] = b"PGCOPY\n\xff\r\n\0";
 
-pub struct CopyDecoder {
-    types: Vec<PgType>,
-    names: Vec<String>,
+/// What is done with each whole row: its bytes and its 1-based number.
+type OnRow<'a> = dyn FnMut(&[u8], u64) -> Result<(), String> + 'a;
+
+/// The framing of a binary COPY stream: whole rows out of chunks that may end anywhere.
+struct Frames {
+    width: usize,
     header_done: bool,
     finished: bool,
     /// The tail of a row that continues in the next chunk.
     pending: BytesMut,
-    /// Rows decoded so far (for error messages).
-    pub rows: u64,
+    /// Rows seen so far (for error messages).
+    rows: u64,
 }
 
-impl CopyDecoder {
-    pub fn new(types: Vec<PgType>, names: Vec<String>) -> CopyDecoder {
-        CopyDecoder {
-            types,
-            names,
+impl Frames {
+    fn new(width: usize) -> Frames {
+        Frames {
+            width,
             header_done: false,
             finished: false,
             pending: BytesMut::new(),
@@ -33,37 +35,30 @@ impl CopyDecoder {
         }
     }
 
-    /// Decodes the whole rows in `chunk` (with what was pending) into `batch`; stops at `limit`
-    /// rows when given.
-    pub fn feed(
+    /// Hands each whole row in `chunk` (with what was pending) to `row` as its bytes (field
+    /// count first) and its 1-based number; stops at `limit` rows when given.
+    fn feed(
         &mut self,
         chunk: &[u8],
-        batch: &mut Batch,
         limit: Option<u64>,
+        row: &mut OnRow<'_>,
     ) -> Result<(), String> {
         if self.pending.is_empty() {
-            let used = self.parse(chunk, batch, limit)?;
+            let used = self.parse(chunk, limit, row)?;
             if used < chunk.len() && !self.finished {
                 self.pending.extend_from_slice(&chunk[used..]);
             }
         } else {
             self.pending.extend_from_slice(chunk);
-            let data = std::mem::take(&mut self.pending);
-            let used = self.parse(&data, batch, limit)?;
-            let mut data = data;
+            let mut data = std::mem::take(&mut self.pending);
+            let used = self.parse(&data, limit, row)?;
             data.advance(used);
             self.pending = data;
         }
         Ok(())
     }
 
-    /// Whether the trailer was seen (or the limit reached).
-    pub fn finished(&self) -> bool {
-        self.finished
-    }
-
-    /// Checks the stream ended cleanly.
-    pub fn end(&self) -> Result<(), String> {
+    fn end(&self) -> Result<(), String> {
         if self.finished || (self.pending.is_empty() && self.header_done) {
             Ok(())
         } else {
@@ -77,8 +72,8 @@ impl CopyDecoder {
     fn parse(
         &mut self,
         data: &[u8],
-        batch: &mut Batch,
         limit: Option<u64>,
+        row: &mut OnRow<'_>,
     ) -> Result<usize, String> {
         let mut at = 0;
         if !self.header_done {
@@ -95,7 +90,6 @@ impl CopyDecoder {
             at = 19 + ext;
             self.header_done = true;
         }
-        let width = self.types.len();
         while !self.finished {
             if limit.is_some_and(|l| self.rows >= l) {
                 self.finished = true;
@@ -110,16 +104,17 @@ impl CopyDecoder {
                 at += 2;
                 break;
             }
-            if count as usize != width {
+            if count as usize != self.width {
                 return Err(format!(
-                    "row {} has {count} fields, expected {width}",
-                    self.rows + 1
+                    "row {} has {count} fields, expected {}",
+                    self.rows + 1,
+                    self.width
                 ));
             }
-            // First make sure the whole row is here, then decode it.
+            // Only a whole row is handed on.
             let mut p = at + 2;
             let mut complete = true;
-            for _ in 0..width {
+            for _ in 0..self.width {
                 let Some(len) = data.get(p..p + 4) else {
                     complete = false;
                     break;
@@ -134,25 +129,151 @@ impl CopyDecoder {
             if !complete {
                 break;
             }
-            let mut q = at + 2;
-            for (i, ty) in self.types.iter().enumerate() {
-                let len = i32::from_be_bytes(data[q..q + 4].try_into().expect("4 bytes"));
-                q += 4;
-                if len < 0 {
-                    batch.push(Value::Null);
-                } else {
-                    let raw = &data[q..q + len as usize];
-                    q += len as usize;
-                    let v = wire::decode(raw, ty).map_err(|e| {
-                        format!("row {}, column '{}': {e}", self.rows + 1, self.names[i])
-                    })?;
-                    batch.push(v);
-                }
-            }
             self.rows += 1;
+            row(&data[at..p], self.rows)?;
             at = p;
         }
         Ok(at)
+    }
+}
+
+/// The fields of one whole row (its bytes from `Frames`): None for NULL.
+fn fields(row: &[u8]) -> impl Iterator<Item = Option<&[u8]>> {
+    let mut q = 2;
+    std::iter::from_fn(move || {
+        let len = i32::from_be_bytes(row.get(q..q + 4)?.try_into().expect("4 bytes"));
+        q += 4;
+        if len < 0 {
+            return Some(None);
+        }
+        let raw = &row[q..q + len as usize];
+        q += len as usize;
+        Some(Some(raw))
+    })
+}
+
+/// Decodes a binary COPY stream into values.
+pub struct CopyDecoder {
+    frames: Frames,
+    types: Vec<PgType>,
+    names: Vec<String>,
+}
+
+impl CopyDecoder {
+    pub fn new(types: Vec<PgType>, names: Vec<String>) -> CopyDecoder {
+        CopyDecoder {
+            frames: Frames::new(types.len()),
+            types,
+            names,
+        }
+    }
+
+    /// Decodes the whole rows in `chunk` (with what was pending) into `batch`; stops at `limit`
+    /// rows when given.
+    pub fn feed(
+        &mut self,
+        chunk: &[u8],
+        batch: &mut Batch,
+        limit: Option<u64>,
+    ) -> Result<(), String> {
+        let (types, names) = (&self.types, &self.names);
+        self.frames.feed(chunk, limit, &mut |row, n| {
+            for ((raw, ty), name) in fields(row).zip(types).zip(names) {
+                batch.push(match raw {
+                    None => Value::Null,
+                    Some(raw) => wire::decode(raw, ty)
+                        .map_err(|e| format!("row {n}, column '{name}': {e}"))?,
+                });
+            }
+            Ok(())
+        })
+    }
+
+    /// Rows decoded so far.
+    pub fn rows(&self) -> u64 {
+        self.frames.rows
+    }
+
+    /// Whether the trailer was seen (or the limit reached).
+    pub fn finished(&self) -> bool {
+        self.frames.finished
+    }
+
+    /// Checks the stream ended cleanly.
+    pub fn end(&self) -> Result<(), String> {
+        self.frames.end()
+    }
+}
+
+/// Passes a binary COPY stream's rows through undecoded, for a target that takes them in the
+/// same format with the same column types: header and trailer dropped, each field checked
+/// only for what decoding would refuse (`wire::check_carried`), so a load fails on the same
+/// values whichever way its rows travel.
+pub struct CopyFramer {
+    frames: Frames,
+    wires: Vec<Wire>,
+    names: Vec<String>,
+    not_null: Vec<usize>,
+}
+
+/// Rows passed through so far into one batch.
+#[derive(Default)]
+pub struct Framed {
+    pub bytes: BytesMut,
+    pub rows: usize,
+    /// The first row with a NULL in a `not_null` column, and the column.
+    pub null_at: Option<(usize, usize)>,
+}
+
+impl CopyFramer {
+    pub fn new(wires: Vec<Wire>, names: Vec<String>, not_null: Vec<usize>) -> CopyFramer {
+        CopyFramer {
+            frames: Frames::new(wires.len()),
+            wires,
+            names,
+            not_null,
+        }
+    }
+
+    /// Appends the whole rows in `chunk` (with what was pending) to `out`.
+    pub fn feed(
+        &mut self,
+        chunk: &[u8],
+        out: &mut Framed,
+        limit: Option<u64>,
+    ) -> Result<(), String> {
+        let (wires, names, not_null) = (&self.wires, &self.names, &self.not_null);
+        self.frames.feed(chunk, limit, &mut |row, n| {
+            for (i, (raw, w)) in fields(row).zip(wires).enumerate() {
+                match raw {
+                    Some(raw) => wire::check_carried(raw, w)
+                        .map_err(|e| format!("row {n}, column '{}': {e}", names[i]))?,
+                    None if out.null_at.is_none() && not_null.contains(&i) => {
+                        out.null_at = Some((out.rows, i));
+                    }
+                    None => {}
+                }
+            }
+            out.bytes.extend_from_slice(row);
+            out.rows += 1;
+            Ok(())
+        })
+    }
+
+    pub fn rows(&self) -> u64 {
+        self.frames.rows
+    }
+
+    pub fn width(&self) -> usize {
+        self.frames.width
+    }
+
+    pub fn finished(&self) -> bool {
+        self.frames.finished
+    }
+
+    pub fn end(&self) -> Result<(), String> {
+        self.frames.end()
     }
 }
 
@@ -184,6 +305,10 @@ mod tests {
         b.to_vec()
     }
 
+    fn names() -> Vec<String> {
+        vec!["id".into(), "name".into()]
+    }
+
     fn decoder() -> CopyDecoder {
         let types = vec![
             PgType {
@@ -195,7 +320,7 @@ mod tests {
                 data_type: DataType::TEXT,
             },
         ];
-        CopyDecoder::new(types, vec!["id".into(), "name".into()])
+        CopyDecoder::new(types, names())
     }
 
     #[test]
@@ -218,6 +343,59 @@ mod tests {
                 "split {split}"
             );
         }
+    }
+
+    #[test]
+    fn passes_whole_rows_through_from_chunks_split_anywhere() {
+        let data = stream();
+        // The rows as they are, without the 19-byte header and the 2-byte trailer.
+        let rows = &data[19..data.len() - 2];
+        for split in 1..data.len() {
+            let mut f = CopyFramer::new(vec![Wire::Int4, Wire::Text], names(), vec![1]);
+            let mut out = Framed::default();
+            f.feed(&data[..split], &mut out, None).unwrap();
+            f.feed(&data[split..], &mut out, None).unwrap();
+            assert!(f.finished() && f.end().is_ok(), "split {split}");
+            assert_eq!(&out.bytes[..], rows, "split {split}");
+            assert_eq!(out.rows, 3);
+            // Row 2 has a NULL in column 1, which the read was told may not hold one.
+            assert_eq!(out.null_at, Some((1, 1)), "split {split}");
+        }
+        let mut f = CopyFramer::new(vec![Wire::Int4, Wire::Text], names(), vec![]);
+        let mut out = Framed::default();
+        f.feed(&data, &mut out, Some(2)).unwrap();
+        assert_eq!((out.rows, out.null_at), (2, None));
+    }
+
+    #[test]
+    fn a_passed_through_value_is_refused_where_decoding_refuses_it() {
+        let mut b = BytesMut::new();
+        b.put_slice(SIGNATURE);
+        b.put_i32(0);
+        b.put_i32(0);
+        for sign in [0x0000u16, 0x4000, 0xC000] {
+            b.put_i16(1);
+            b.put_i32(8);
+            b.put_slice(&[0, 0, 0, 0]);
+            b.put_u16(sign);
+            b.put_u16(0);
+        }
+        b.put_i16(-1);
+        let mut f = CopyFramer::new(vec![Wire::Numeric], vec!["n".into()], vec![]);
+        let err = f.feed(&b, &mut Framed::default(), None).unwrap_err();
+        assert!(
+            err.starts_with("row 3, column 'n': NaN has no exact decimal value"),
+            "{err}"
+        );
+        for (wire, raw) in [
+            (Wire::Date, i32::MAX.to_be_bytes().to_vec()),
+            (Wire::Timestamp(6), i64::MIN.to_be_bytes().to_vec()),
+            (Wire::Text, vec![0xff, 0xfe]),
+        ] {
+            let decoded = wire::decode_wire(&raw, &wire).unwrap_err();
+            assert_eq!(wire::check_carried(&raw, &wire).unwrap_err(), decoded);
+        }
+        assert!(wire::check_carried(&0i32.to_be_bytes(), &Wire::Date).is_ok());
     }
 
     #[test]

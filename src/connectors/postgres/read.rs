@@ -5,12 +5,12 @@ use futures_util::{pin_mut, StreamExt};
 use tokio_postgres::types::{FromSql, Type};
 
 use super::bind::{self, Bind};
-use super::copy_out::CopyDecoder;
+use super::copy_out::{CopyDecoder, CopyFramer, Framed};
 use super::error::pg_error_in;
 use super::types::PgType;
 use super::wire;
 use crate::connectors::{BatchSender, ReadOptions};
-use crate::data::Batch;
+use crate::data::{Batch, Encoded};
 use crate::error::{EtlError, Result};
 
 /// Any value's raw bytes (NULL as None), to decode with our own codecs.
@@ -66,7 +66,7 @@ pub(super) async fn stream_copy(
             let full = std::mem::replace(&mut batch, Batch::new(width, sent + 1, opts.batch_rows));
             tx.send(full).await?;
         }
-        if decoder.finished() && opts.limit.is_some_and(|l| decoder.rows >= l) {
+        if decoder.finished() && opts.limit.is_some_and(|l| decoder.rows() >= l) {
             if !batch.is_empty() {
                 tx.send(batch).await?;
             }
@@ -78,6 +78,63 @@ pub(super) async fn stream_copy(
         .map_err(|e| EtlError::db(connection, format!("{what}: {e}")))?;
     if !batch.is_empty() {
         tx.send(batch).await?;
+    }
+    Ok(true)
+}
+
+/// Streams `COPY (sql) TO STDOUT (FORMAT binary)` rows undecoded (`Batch::encoded`) for a
+/// target taking the same format and types; true when the stream was read to its end.
+pub(super) async fn stream_copy_encoded(
+    conn: &tokio_postgres::Client,
+    copy: &str,
+    mut framer: CopyFramer,
+    opts: &ReadOptions,
+    tx: &BatchSender,
+    connection: &str,
+    what: &str,
+) -> Result<bool> {
+    let stream = conn
+        .copy_out(copy)
+        .await
+        .map_err(|e| pg_error_in(connection, what, &e))?;
+    pin_mut!(stream);
+    let width = framer.width();
+    let mut framed = Framed::default();
+    let mut sent = 0u64;
+    let send = |framed: &mut Framed, sent: &mut u64| {
+        let f = std::mem::take(framed);
+        let batch = Batch::from_encoded(
+            width,
+            *sent + 1,
+            Encoded {
+                bytes: f.bytes.freeze(),
+                rows: f.rows,
+                null_at: f.null_at,
+            },
+        );
+        *sent += f.rows as u64;
+        batch
+    };
+    while let Some(chunk) = stream.next().await {
+        let chunk = chunk.map_err(|e| pg_error_in(connection, what, &e))?;
+        framer
+            .feed(&chunk, &mut framed, opts.limit)
+            .map_err(|e| EtlError::db(connection, format!("{what}: {e}")))?;
+        if framed.rows >= opts.batch_rows {
+            tx.send(send(&mut framed, &mut sent)).await?;
+        }
+        if framer.finished() && opts.limit.is_some_and(|l| framer.rows() >= l) {
+            if framed.rows > 0 {
+                tx.send(send(&mut framed, &mut sent)).await?;
+            }
+            return Ok(false);
+        }
+    }
+    framer
+        .end()
+        .map_err(|e| EtlError::db(connection, format!("{what}: {e}")))?;
+    if framed.rows > 0 {
+        tx.send(send(&mut framed, &mut sent)).await?;
     }
     Ok(true)
 }

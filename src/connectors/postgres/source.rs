@@ -12,13 +12,14 @@ use std::sync::{Arc, OnceLock};
 use tokio_postgres::types::Type;
 
 use super::bind;
+use super::copy_out::CopyFramer;
 use super::error::pg_error_in;
-use super::read::{stream_copy, stream_rows, Raw};
+use super::read::{stream_copy, stream_copy_encoded, stream_rows, Raw};
 use super::statement::single_statement;
 use super::types::{PgType, TableName};
 use super::Shared;
 use crate::connectors::{
-    sql_params, BatchStream, Io, Params, ReadOptions, Relations, RowEstimate, Source,
+    sql_params, BatchStream, Encoding, Io, Params, ReadOptions, Relations, RowEstimate, Source,
     SourceStatement, TableOptions,
 };
 use crate::data::{Column, Schema};
@@ -170,6 +171,27 @@ impl Source for PgSource {
             })
             .collect();
         let names: Vec<String> = cols.iter().map(|(n, _)| n.clone()).collect();
+        // Rows the target takes in our own COPY format with the same column types travel
+        // undecoded (only COPY reads can: the extended protocol frames rows differently).
+        let framer = opts
+            .encoded
+            .as_ref()
+            .filter(|e| {
+                e.encoding == Encoding::PgCopyBinary
+                    && stmt.is_copy()
+                    && e.columns.len() == types.len()
+                    && e.columns
+                        .iter()
+                        .zip(&types)
+                        .all(|(c, t)| *c == t.wire.signature())
+            })
+            .map(|e| {
+                CopyFramer::new(
+                    types.iter().map(|t| t.wire.clone()).collect(),
+                    names.clone(),
+                    e.not_null.clone(),
+                )
+            });
         let shared = self.shared.clone();
         let what = self.describe();
         let opts = opts.clone();
@@ -182,7 +204,18 @@ impl Source for PgSource {
             move |tx| {
                 tx.block_on(&handle.clone(), async move {
                     let conn = shared.pool.get(&handle).await?;
-                    let done = if stmt.is_copy() {
+                    let done = if let Some(framer) = framer {
+                        stream_copy_encoded(
+                            &conn,
+                            &stmt.sql,
+                            framer,
+                            &opts,
+                            tx,
+                            &shared.name,
+                            &what,
+                        )
+                        .await?
+                    } else if stmt.is_copy() {
                         stream_copy(
                             &conn,
                             &stmt.sql,
@@ -207,6 +240,10 @@ impl Source for PgSource {
                 })
             },
         ))
+    }
+
+    fn encodings(&self) -> &'static [Encoding] {
+        &[Encoding::PgCopyBinary]
     }
 
     fn applies_window(&self) -> bool {

@@ -17,8 +17,8 @@ use super::target::{describe, pg_load_error, quoted, resolve_schema, PgColumn};
 use super::types::{quote_ident, type_name, TableName, Wire};
 use super::Shared;
 use crate::connectors::{
-    ColumnDef, CursorWindow, Io, LoadIdentity, MergeCounts, Params, Rows, TableId, TargetColumn,
-    TargetTxn,
+    ColumnDef, CursorWindow, EncodedTarget, Encoding, Io, LoadIdentity, MergeCounts, Params, Rows,
+    TableId, TargetColumn, TargetTxn,
 };
 use crate::data::{Batch, Column, Schema};
 use crate::error::{EtlError, Result};
@@ -410,6 +410,20 @@ impl TargetTxn for PgTxn {
     fn write(&mut self, batch: &Batch) -> Result<()> {
         let copy = self.copy.as_mut().expect("COPY open until end_write");
         copy.write(batch, &self.wires, &self.names)
+    }
+
+    fn encoded_input(&self) -> Option<EncodedTarget> {
+        self.copy.as_ref()?;
+        Some(EncodedTarget {
+            encoding: Encoding::PgCopyBinary,
+            columns: self.wires.iter().map(Wire::signature).collect(),
+            not_null: Vec::new(),
+        })
+    }
+
+    fn write_encoded(&mut self, batch: &Batch) -> Result<()> {
+        let copy = self.copy.as_mut().expect("COPY open until end_write");
+        copy.write_encoded(batch)
     }
 
     fn end_write(&mut self) -> Result<u64> {

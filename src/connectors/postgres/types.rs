@@ -36,6 +36,14 @@ pub enum Wire {
     Unsupported(String),
 }
 
+impl Wire {
+    /// What a pass-through read compares (`EncodedTarget::columns`): two columns with the
+    /// same signature take each other's binary values byte for byte.
+    pub fn signature(&self) -> String {
+        format!("{self:?}")
+    }
+}
+
 /// A column's wire format and portable type.
 #[derive(Clone, Debug)]
 pub struct PgType {

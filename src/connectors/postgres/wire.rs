@@ -212,6 +212,30 @@ pub fn decode(raw: &[u8], ty: &PgType) -> Result<Value, String> {
     decode_wire(raw, &ty.wire)
 }
 
+/// Checks a non-NULL binary value of `wire` is one `decode_wire` accepts, without building
+/// it where that is cheap to tell: a passed-through value (`CopyFramer`) is refused exactly
+/// where a decoded one would be (NaN, infinities, text that is not UTF-8).
+pub fn check_carried(raw: &[u8], wire: &Wire) -> Result<(), String> {
+    match wire {
+        Wire::Bool
+        | Wire::Int2
+        | Wire::Int4
+        | Wire::Int8
+        | Wire::Float4
+        | Wire::Float8
+        | Wire::Interval
+        | Wire::Uuid
+        | Wire::Bytea => Ok(()),
+        Wire::Text | Wire::Json => std::str::from_utf8(raw)
+            .map(drop)
+            .map_err(|e| format!("text is not UTF-8: {e}")),
+        // A positive or negative sign word: a number (NaN and the infinities have others).
+        Wire::Numeric if matches!(raw.get(4..6), Some([0x00 | 0x40, 0])) => Ok(()),
+        // No allocation for dates and times; arrays and jsonb are rare enough to build.
+        _ => decode_wire(raw, wire).map(drop),
+    }
+}
+
 fn fixed<const N: usize>(raw: &[u8]) -> Result<[u8; N], String> {
     raw.try_into()
         .map_err(|_| format!("expected {N} bytes, got {}", raw.len()))

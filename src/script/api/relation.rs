@@ -462,6 +462,10 @@ impl Transform for RhaiTransform<'_> {
         }
     }
 
+    fn is_identity(&self) -> bool {
+        self.steps.is_empty()
+    }
+
     fn apply(&mut self, batch: Batch) -> Result<Batch> {
         if self.steps.is_empty() {
             return Ok(batch);
