@@ -43,7 +43,8 @@ pub use connection::{Connection, Role};
 pub use dialect::Dialect;
 pub use io::Io;
 pub use read::{
-    EncodedTarget, Encoding, ReadOptions, RowEstimate, DEFAULT_BATCH_ROWS, PIPELINE_DEPTH,
+    EncodedTarget, Encoding, ReadOptions, RowEncoder, RowEstimate, DEFAULT_BATCH_ROWS,
+    PIPELINE_DEPTH,
 };
 pub use registry::{open, Connector, OpenOptions};
 pub use roles::{

@@ -1,6 +1,7 @@
 //! How a source is read: batch size, row limit, window; and what `etl plan` says of its size.
 
 use super::CursorWindow;
+use crate::data::Value;
 
 /// Rows per batch unless a load says otherwise: large enough to amortise per-batch work,
 /// small enough that memory stays flat (DESIGN.md §6).
@@ -33,15 +34,41 @@ pub enum Encoding {
     PgCopyBinary,
 }
 
-/// What a target's open write takes undecoded: the format, and per column a signature of the
-/// column's type in that format (rows are passed through only when every source column has
-/// the same one), and which columns may not be NULL.
-#[derive(Clone, Debug, PartialEq, Eq)]
+/// What a target's open write takes undecoded: the format, per column a signature of the
+/// column's type in that format (a source whose columns have the same signatures may hand its
+/// own rows over as they are), which columns may not be NULL, and an encoder a source may
+/// write its rows with instead of building values.
+#[derive(Clone)]
 pub struct EncodedTarget {
     pub encoding: Encoding,
     pub columns: Vec<String>,
-    /// Positions of the key columns: a NULL there is reported (`Encoded::null_at`).
+    /// Positions of the key columns: a NULL there is reported (`Encoded::refused`).
     pub not_null: Vec<usize>,
+    pub encoder: std::sync::Arc<dyn RowEncoder>,
+}
+
+impl std::fmt::Debug for EncodedTarget {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("EncodedTarget")
+            .field("encoding", &self.encoding)
+            .field("columns", &self.columns)
+            .field("not_null", &self.not_null)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Writes rows in a target's wire format on the source's thread, for sources that read text
+/// (CSV): a field goes from the reader's buffer into the target's bytes, and the values the
+/// load would have built, sent and freed are never made. Values are of their column's type
+/// (the load hands an encoder over only where the source's types are the target's).
+pub trait RowEncoder: Send + Sync {
+    /// Starts a row (all of its columns follow).
+    fn start_row(&self, out: &mut bytes::BytesMut);
+    fn null(&self, out: &mut bytes::BytesMut);
+    /// A non-NULL value of column `col`; the error is the reason, without the column.
+    fn value(&self, col: usize, v: &Value, out: &mut bytes::BytesMut) -> Result<(), String>;
+    /// A non-NULL text of column `col`, a text column without a length limit.
+    fn text(&self, col: usize, s: &str, out: &mut bytes::BytesMut) -> Result<(), String>;
 }
 
 impl Default for ReadOptions {

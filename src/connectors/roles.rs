@@ -8,7 +8,7 @@ use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 
-use super::{BatchStream, CursorWindow, EncodedTarget, Encoding, Io, ReadOptions, RowEstimate};
+use super::{BatchStream, CursorWindow, EncodedTarget, Io, ReadOptions, RowEstimate};
 use crate::audit::AuditRecord;
 use crate::audit_checks::CheckRecord;
 use crate::data::{Batch, DataType, Schema, Value};
@@ -65,10 +65,11 @@ pub trait Source: Send + Sync {
     /// Starts streaming. Rows match `schema()`.
     fn open(&self, io: &Io, opts: &ReadOptions) -> Result<BatchStream>;
 
-    /// The wire formats `open` can hand rows over in undecoded (`ReadOptions::encoded`),
-    /// where the target's columns match.
-    fn encodings(&self) -> &'static [Encoding] {
-        &[]
+    /// True when `open` may hand rows over encoded for the target (`ReadOptions::encoded`):
+    /// in its own format where the target takes it column for column, or written with the
+    /// target's `RowEncoder`. A source that cannot for the columns at hand sends values.
+    fn encodes(&self) -> bool {
+        false
     }
 
     /// True when `open` applies `opts.window` itself.

@@ -21,9 +21,19 @@ pub struct Batch {
 pub struct Encoded {
     pub bytes: bytes::Bytes,
     pub rows: usize,
-    /// The first row (0-based in this batch) with a NULL in a column the read was told may
-    /// not hold one (a key), and that column's position: the load refuses the row.
-    pub null_at: Option<(usize, usize)>,
+    /// The first row the target would refuse: the load fails there, as it would have while
+    /// encoding the row's values.
+    pub refused: Option<Refused>,
+}
+
+/// A row a source encoding for its target stopped at.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Refused {
+    /// 0-based in its batch.
+    pub row: usize,
+    pub column: usize,
+    /// Why; None for a NULL in a column that may not hold one (a key).
+    pub reason: Option<String>,
 }
 
 impl Batch {

@@ -137,6 +137,17 @@ impl Value {
         })
     }
 
+    /// Whether a load converts this value before writing it to a column of type `ty`: a value
+    /// of another type, and any decimal or length-limited text (precision and length are
+    /// always checked). NULL never is.
+    pub fn needs_coerce(&self, ty: &DataType) -> bool {
+        !self.is_null()
+            && (matches!(
+                ty,
+                DataType::Decimal { .. } | DataType::Text { max_len: Some(_) }
+            ) || self.data_type().as_ref() != Some(ty))
+    }
+
     /// Converts the value for a column of type `ty`, refusing anything lossy: a narrowing
     /// integer, a decimal that would be rounded or overflow its precision, text longer than
     /// varchar(n). Text is parsed as `ty` (the usual way typed values reach a text source).

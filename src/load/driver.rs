@@ -305,7 +305,7 @@ impl Load<'_> {
         // can encode rows as the target writes them hands them over undecoded: the target
         // is prepared first to learn its column types.
         let mut encoded = None;
-        if !source.encodings().is_empty()
+        if source.encodes()
             && transform.is_identity()
             && spec.cursor.is_none()
             && !spec.rejects_allowed()
@@ -313,9 +313,8 @@ impl Load<'_> {
             let schema = source.schema(io)?;
             transform.start(&schema);
             let s = self.begin(mode, schema.clone(), replace_window.clone())?;
-            encoded = s.txn.encoded_input().filter(|e| {
-                source.encodings().contains(&e.encoding)
-                    && schema.len() == s.write.types.len()
+            encoded = s.txn.encoded_input().filter(|_| {
+                schema.len() == s.write.types.len()
                     && schema
                         .columns
                         .iter()
@@ -356,16 +355,21 @@ impl Load<'_> {
                 let s = session
                     .as_mut()
                     .expect("a pass-through read has its session");
-                if let Some((row, col)) = e.null_at {
-                    let name = s.write.key_columns.iter().find(|(i, _)| *i == col);
-                    return Err(super::rows::null_key(
-                        &spec.into,
-                        batch.first_row + row as u64,
-                        name.map_or("?", |(_, n)| n.as_str()),
-                    ));
+                if let Some(r) = &e.refused {
+                    let row = batch.first_row + r.row as u64;
+                    let column = s.write.columns().get(r.column).map_or("?", String::as_str);
+                    return Err(match &r.reason {
+                        None => super::rows::null_key(&spec.into, row, column),
+                        Some(message) => EtlError::Load {
+                            table: spec.into.clone(),
+                            row: Some(row),
+                            column: Some(column.to_string()),
+                            message: message.clone(),
+                        },
+                    });
                 }
                 if self.figures.rows == 0 {
-                    tracing::debug!(table = %spec.into, "Rows pass through undecoded (the source encodes them as the target writes them).");
+                    tracing::debug!(table = %spec.into, "Rows arrive encoded as the target writes them (no values built on the way).");
                 }
                 s.txn.write_encoded(&batch)?;
                 self.figures.rows += batch.len() as u64;

@@ -5,7 +5,7 @@
 use super::rejects::Rejects;
 use super::{LoadFigures, LoadSpec, NullCursor};
 use crate::connectors::CursorWindow;
-use crate::data::{bounded_record, Batch, DataType, Reject, Schema, Value};
+use crate::data::{bounded_record, Batch, Reject, Schema, Value};
 use crate::error::{EtlError, Result};
 
 /// Applies the window for sources that cannot, handles NULL cursors and tracks min/max.
@@ -141,13 +141,7 @@ pub(super) fn coerce(
     while i < values.len() {
         let col = &columns.columns[i % width];
         let v = &mut values[i];
-        if v.is_null()
-            || v.data_type().as_ref() == Some(&col.data_type)
-                && !matches!(
-                    col.data_type,
-                    DataType::Decimal { .. } | DataType::Text { max_len: Some(_) }
-                )
-        {
+        if !v.needs_coerce(&col.data_type) {
             i += 1;
             continue;
         }

@@ -2,12 +2,18 @@ use std::io::Read;
 use std::path::PathBuf;
 use std::sync::OnceLock;
 
+use bytes::BytesMut;
+
 use super::infer::{self, Kind};
 use super::options::CsvOptions;
 use super::scanner::{Record, ScanError, Scanner};
 use crate::connectors::files::FileRef;
-use crate::connectors::{BatchSender, BatchStream, Io, ReadOptions, RowEstimate, Source};
-use crate::data::{bounded_record, Batch, Column, DataType, Reject, Schema, Value};
+use crate::connectors::{
+    BatchSender, BatchStream, EncodedTarget, Io, ReadOptions, RowEstimate, Source,
+};
+use crate::data::{
+    bounded_record, Batch, Column, DataType, Encoded, Refused, Reject, Schema, Value,
+};
 use crate::error::{EtlError, Result};
 
 /// A CSV file, or the files a glob matched, read as typed batches. The schema comes from the
@@ -313,7 +319,22 @@ impl Source for CsvSource {
                 }
                 rows.set_width(layout.from_file, csv.columns.is_some());
                 let name = csv.file_column.as_ref().map(|_| file.display.as_str());
-                produce(&mut rows, &layout, &opts, tx, name, &mut counts)?;
+                match &opts.encoded {
+                    Some(target) if !opts.keep_going => {
+                        if !produce_encoded(
+                            &mut rows,
+                            &layout,
+                            &opts,
+                            tx,
+                            name,
+                            &mut counts,
+                            target,
+                        )? {
+                            break;
+                        }
+                    }
+                    _ => produce(&mut rows, &layout, &opts, tx, name, &mut counts)?,
+                }
                 if opts.limit.is_some_and(|l| counts.good >= l) {
                     break;
                 }
@@ -324,6 +345,10 @@ impl Source for CsvSource {
 
     /// Lines in the file (a quoted field may span lines, so it is an estimate), counted in
     /// chunks without parsing; the window, which the load applies, is not.
+    fn encodes(&self) -> bool {
+        true
+    }
+
     fn estimate_rows(&self, _io: &Io, opts: &ReadOptions) -> Result<Option<RowEstimate>> {
         let mut buf = vec![0u8; 1 << 20];
         let mut lines = 0u64;
@@ -443,6 +468,116 @@ fn produce<R: Read>(
         tx.send_blocking(batch)?;
     }
     Ok(())
+}
+
+/// `produce` for a target that takes rows encoded (`ReadOptions::encoded`): each field goes
+/// from the scanner's buffer into the target's format, text without a copy of its own and
+/// other types through the same reading `produce` gives them, so the same values are
+/// refused with the same messages. A value the target refuses ends the read at its row
+/// (`Encoded::refused`); false then, true when the rows ran out.
+fn produce_encoded<R: Read>(
+    rows: &mut Records<R>,
+    layout: &Layout,
+    opts: &ReadOptions,
+    tx: &BatchSender,
+    file: Option<&str>,
+    counts: &mut Counts,
+    target: &EncodedTarget,
+) -> Result<bool> {
+    let (batch_rows, limit) = (opts.batch_rows.max(1), opts.limit);
+    let columns = &layout.schema.columns[..layout.from_file];
+    let width = layout.schema.len();
+    let enc = target.encoder.as_ref();
+    // Text columns without a length limit take the field as it is; the others are read into
+    // a value first, and checked as the load checks a value of its column's type.
+    let plain: Vec<bool> = columns
+        .iter()
+        .map(|c| c.data_type == DataType::TEXT)
+        .collect();
+    let mut out = BytesMut::with_capacity(256 * 1024);
+    let mut scratch = String::new();
+    let mut in_batch = 0usize;
+    let mut refused: Option<Refused> = None;
+    let Counts {
+        mut good,
+        mut records,
+    } = *counts;
+    let mut first = records + 1;
+    let send = |out: &mut BytesMut, n: &mut usize, first: u64, refused: Option<Refused>| {
+        let batch = Batch::from_encoded(
+            width,
+            first,
+            Encoded {
+                bytes: out.split().freeze(),
+                rows: std::mem::take(n),
+                refused,
+            },
+        );
+        tx.send_blocking(batch)
+    };
+    while limit.is_none_or(|l| good < l) && rows.next()? {
+        records += 1;
+        rows.check_width().map_err(|(_, e)| e)?;
+        let start = out.len();
+        enc.start_row(&mut out);
+        for (i, column) in columns.iter().enumerate() {
+            let text = match rows.field(i, &column.name, &mut scratch)? {
+                Some(text) => text,
+                None => {
+                    if refused.is_none() && target.not_null.contains(&i) {
+                        refused = Some(Refused {
+                            row: in_batch,
+                            column: i,
+                            reason: None,
+                        });
+                    }
+                    enc.null(&mut out);
+                    continue;
+                }
+            };
+            let put = if plain[i] {
+                enc.text(i, text, &mut out)
+            } else {
+                let value = typed(text, column, layout.declared[i], layout.sampled)
+                    .map_err(|m| rows.error(rows.rec.line, m))?;
+                let ty = &column.data_type;
+                let value = if value.needs_coerce(ty) {
+                    value.coerce(ty)
+                } else {
+                    Ok(value)
+                };
+                value.and_then(|v| enc.value(i, &v, &mut out))
+            };
+            if let Err(reason) = put {
+                refused.get_or_insert(Refused {
+                    row: in_batch,
+                    column: i,
+                    reason: Some(reason),
+                });
+                break;
+            }
+        }
+        if refused.is_some() {
+            out.truncate(start);
+            send(&mut out, &mut in_batch, first, refused)?;
+            return Ok(false);
+        }
+        if let Some(name) = file {
+            enc.text(layout.from_file, name, &mut out)
+                .map_err(|m| rows.error(rows.rec.line, m))?;
+        }
+        in_batch += 1;
+        good += 1;
+        if in_batch == batch_rows {
+            send(&mut out, &mut in_batch, first, None)?;
+            first = records + 1;
+        }
+    }
+    *counts = Counts { good, records };
+    if in_batch > 0 {
+        send(&mut out, &mut in_batch, first, None)?;
+    }
+    Ok(true)
 }
 
 /// The value of a non-NULL field. A declared type gets `Value::parse`'s reading; an inferred one

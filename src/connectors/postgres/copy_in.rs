@@ -11,8 +11,8 @@ use tokio_postgres::CopyInSink;
 
 use super::types::Wire;
 use super::wire;
-use crate::connectors::Io;
-use crate::data::Batch;
+use crate::connectors::{Io, RowEncoder};
+use crate::data::{Batch, Value};
 use crate::error::{EtlError, Result};
 
 /// Chunk size: flat speed from 64 KiB to 4 MiB, memory grows with it (DESIGN.md §6).
@@ -73,16 +73,14 @@ impl CopyIn {
                     self.buf.put_i32(-1);
                     continue;
                 }
-                let at = self.buf.len();
-                self.buf.put_i32(0);
-                wire::encode(v, &wires[j], &mut self.buf).map_err(|message| EtlError::Load {
-                    table: self.table.clone(),
-                    row: Some(batch.first_row + i as u64),
-                    column: Some(names[j].clone()),
-                    message,
+                field(&mut self.buf, |out| wire::encode(v, &wires[j], out)).map_err(|message| {
+                    EtlError::Load {
+                        table: self.table.clone(),
+                        row: Some(batch.first_row + i as u64),
+                        column: Some(names[j].clone()),
+                        message,
+                    }
                 })?;
-                let len = (self.buf.len() - at - 4) as i32;
-                self.buf[at..at + 4].copy_from_slice(&len.to_be_bytes());
             }
             self.rows += 1;
             if self.buf.len() >= CHUNK {
@@ -209,6 +207,43 @@ impl Drop for CopyIn {
         if let Some(task) = self.task.take() {
             task.abort();
         }
+    }
+}
+
+/// One field: its length, then what `put` writes.
+fn field(
+    out: &mut BytesMut,
+    put: impl FnOnce(&mut BytesMut) -> std::result::Result<(), String>,
+) -> std::result::Result<(), String> {
+    let at = out.len();
+    out.put_i32(0);
+    put(out)?;
+    let len = (out.len() - at - 4) as i32;
+    out[at..at + 4].copy_from_slice(&len.to_be_bytes());
+    Ok(())
+}
+
+/// Rows a source encodes itself for a COPY into columns of `wires` (`RowEncoder`): the same
+/// bytes `CopyIn::write` makes of the same values.
+pub struct CopyEncoder {
+    pub wires: Vec<Wire>,
+}
+
+impl RowEncoder for CopyEncoder {
+    fn start_row(&self, out: &mut BytesMut) {
+        out.put_i16(self.wires.len() as i16);
+    }
+
+    fn null(&self, out: &mut BytesMut) {
+        out.put_i32(-1);
+    }
+
+    fn value(&self, col: usize, v: &Value, out: &mut BytesMut) -> std::result::Result<(), String> {
+        field(out, |out| wire::encode(v, &self.wires[col], out))
+    }
+
+    fn text(&self, col: usize, s: &str, out: &mut BytesMut) -> std::result::Result<(), String> {
+        field(out, |out| wire::encode_str(s, &self.wires[col], out))
     }
 }
 

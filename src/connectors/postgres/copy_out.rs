@@ -6,7 +6,7 @@ use bytes::{Buf, BytesMut};
 
 use super::types::{PgType, Wire};
 use super::wire;
-use crate::data::{Batch, Value};
+use crate::data::{Batch, Refused, Value};
 
 const SIGNATURE: &[u8; 11] = b"PGCOPY\n\xff\r\n\0";
 
@@ -221,8 +221,8 @@ pub struct CopyFramer {
 pub struct Framed {
     pub bytes: BytesMut,
     pub rows: usize,
-    /// The first row with a NULL in a `not_null` column, and the column.
-    pub null_at: Option<(usize, usize)>,
+    /// The first row with a NULL in a `not_null` column.
+    pub refused: Option<Refused>,
 }
 
 impl CopyFramer {
@@ -248,8 +248,12 @@ impl CopyFramer {
                 match raw {
                     Some(raw) => wire::check_carried(raw, w)
                         .map_err(|e| format!("row {n}, column '{}': {e}", names[i]))?,
-                    None if out.null_at.is_none() && not_null.contains(&i) => {
-                        out.null_at = Some((out.rows, i));
+                    None if out.refused.is_none() && not_null.contains(&i) => {
+                        out.refused = Some(Refused {
+                            row: out.rows,
+                            column: i,
+                            reason: None,
+                        });
                     }
                     None => {}
                 }
@@ -359,12 +363,16 @@ mod tests {
             assert_eq!(&out.bytes[..], rows, "split {split}");
             assert_eq!(out.rows, 3);
             // Row 2 has a NULL in column 1, which the read was told may not hold one.
-            assert_eq!(out.null_at, Some((1, 1)), "split {split}");
+            let refused = out
+                .refused
+                .as_ref()
+                .map(|r| (r.row, r.column, r.reason.is_none()));
+            assert_eq!(refused, Some((1, 1, true)), "split {split}");
         }
         let mut f = CopyFramer::new(vec![Wire::Int4, Wire::Text], names(), vec![]);
         let mut out = Framed::default();
         f.feed(&data, &mut out, Some(2)).unwrap();
-        assert_eq!((out.rows, out.null_at), (2, None));
+        assert_eq!((out.rows, out.refused), (2, None));
     }
 
     #[test]

@@ -109,7 +109,7 @@ pub(super) async fn stream_copy_encoded(
             Encoded {
                 bytes: f.bytes.freeze(),
                 rows: f.rows,
-                null_at: f.null_at,
+                refused: f.refused,
             },
         );
         *sent += f.rows as u64;

@@ -242,8 +242,8 @@ impl Source for PgSource {
         ))
     }
 
-    fn encodings(&self) -> &'static [Encoding] {
-        &[Encoding::PgCopyBinary]
+    fn encodes(&self) -> bool {
+        true
     }
 
     fn applies_window(&self) -> bool {

@@ -9,7 +9,7 @@ use std::sync::Arc;
 use tokio_postgres::Client;
 
 use super::bind::{self, refs};
-use super::copy_in::CopyIn;
+use super::copy_in::{CopyEncoder, CopyIn};
 use super::pool::PgConn;
 use super::sql::query_rows;
 use super::swap::short_name;
@@ -418,6 +418,9 @@ impl TargetTxn for PgTxn {
             encoding: Encoding::PgCopyBinary,
             columns: self.wires.iter().map(Wire::signature).collect(),
             not_null: Vec::new(),
+            encoder: Arc::new(CopyEncoder {
+                wires: self.wires.clone(),
+            }),
         })
     }
 

@@ -96,6 +96,15 @@ pub fn encode(v: &Value, wire: &Wire, out: &mut BytesMut) -> Result<(), String> 
     Ok(())
 }
 
+/// Appends a text value for a column of `wire` as `encode` does for `Value::Text`, without
+/// the value.
+pub fn encode_str(s: &str, wire: &Wire, out: &mut BytesMut) -> Result<(), String> {
+    match wire {
+        Wire::Text => put_text(s, out),
+        _ => encode(&Value::Text(s.to_string()), wire, out),
+    }
+}
+
 /// The `DataType` a wire format stands for (for converting a value of another type).
 fn wire_type(wire: &Wire) -> DataType {
     match wire {
