@@ -353,6 +353,78 @@ fn a_parallel_read_gives_the_same_table() {
     assert_eq!(fingerprint(&dw, "par.big"), one);
 }
 
+/// A table loaded into columns of its own types is encoded for PostgreSQL's COPY as it is read,
+/// without values built on the way, on one connection or several. The rows are those a
+/// `.filter` (which needs values) lets through, and a value the target refuses, or a NULL key,
+/// fails both ways with the same message.
+#[test]
+fn rows_encoded_as_they_are_read_match_the_value_path_and_fail_alike() {
+    let src = MyTestDb::new("my_encoded");
+    let dw = PgTestDb::new("my_encoded");
+    big_table(&src, 10_000);
+    src.execute(
+        "CREATE TABLE fine LIKE big; INSERT INTO fine SELECT * FROM big;
+         UPDATE fine SET created_at = '2024-01-01 00:00:00.123456' WHERE id = 7000;
+         UPDATE big SET note = NULL WHERE id % 3 = 0; UPDATE big SET note = '' WHERE id % 3 = 1;
+         CREATE TABLE nk (id bigint, v int);
+         INSERT INTO nk SELECT CASE WHEN seq = 2500 THEN NULL ELSE seq END, seq FROM seq_1_to_3000;",
+    );
+    // The target keeps milliseconds; row 7000 of `fine` has microseconds, which it would round.
+    dw.execute("CREATE SCHEMA enc; CREATE TABLE enc.fine (id bigint, qty int, amount numeric(12,2), note varchar(40), created_at timestamp(3))");
+    let s = Sandbox::new(&src, &dw, &["my_parallel"]);
+    std::fs::write(
+        s.dir.path().join("projects/my_parallel/project.rhai"),
+        r#"project("my_encoded");
+let src = connect("src");
+let dw = connect("warehouse");
+task("direct", |run| dw.load(#{ from: src.table("big"), into: "enc.direct", key: ["id"] }));
+task("values", |run| dw.load(#{ from: src.table("big").filter(|r| true), into: "enc.values", key: ["id"] }));
+task("parallel", |run| dw.load(#{ from: src.table("big", #{ parallel: 3 }), into: "enc.par", key: ["id"] }));
+task("fine", |run| dw.load(#{ from: src.table("fine"), into: "enc.fine" }));
+task("fine_values", |run| dw.load(#{ from: src.table("fine").filter(|r| true), into: "enc.fine" }));
+task("nk", |run| dw.load(#{ from: src.table("nk"), into: "enc.nk", key: ["id"] }));
+"#,
+    )
+    .expect("project");
+    let out = s
+        .command(&s.src, "my_parallel", &["--jobs", "1"])
+        .env("ETL_LOG", "etl=debug")
+        .output()
+        .expect("running etl");
+    let run = Run {
+        code: out.status.code().unwrap_or(-1),
+        output: String::from_utf8_lossy(&out.stderr).into_owned(),
+    }
+    .failed();
+    run.contains("Rows arrive encoded as the target writes them");
+    let direct = records(&dw, "enc.direct");
+    assert_eq!(direct.len(), 10_000);
+    assert_eq!(records(&dw, "enc.values"), direct);
+    assert_eq!(records(&dw, "enc.par"), direct);
+    assert_eq!(
+        column_types(&dw, "enc.direct"),
+        column_types(&dw, "enc.values")
+    );
+    assert_eq!(
+        text(&dw, "SELECT count(*) FILTER (WHERE note IS NULL), count(*) FILTER (WHERE note = '') FROM enc.direct"),
+        ["3333|3334"]
+    );
+    let reasons: Vec<&str> = run
+        .output
+        .lines()
+        .filter_map(|l| {
+            l.split("load into enc.fine, row 7000, column 'created_at': ")
+                .nth(1)
+        })
+        .collect();
+    assert!(reasons.len() >= 2, "{}", run.output);
+    assert!(reasons.iter().all(|r| *r == reasons[0]), "{reasons:?}");
+    run.contains("would be rounded");
+    run.contains("load into enc.nk, row 2500, column 'id': the key column is NULL");
+    assert_eq!(text(&dw, "SELECT count(*) FROM enc.fine"), ["0"]);
+    assert_eq!(text(&dw, "SELECT to_regclass('enc.nk') IS NULL"), ["t"]);
+}
+
 /// The MariaDB connection id of a running `SELECT * FROM big`, if any.
 fn reader_id(src: &MyTestDb) -> Option<String> {
     src.query(&format!(

@@ -540,6 +540,17 @@ fn produce_encoded<R: Read>(
             } else {
                 let value = typed(text, column, layout.declared[i], layout.sampled)
                     .map_err(|m| rows.error(rows.rec.line, m))?;
+                if value.is_null() {
+                    if refused.is_none() && target.not_null.contains(&i) {
+                        refused = Some(Refused {
+                            row: in_batch,
+                            column: i,
+                            reason: None,
+                        });
+                    }
+                    enc.null(&mut out);
+                    continue;
+                }
                 let ty = &column.data_type;
                 let value = if value.needs_coerce(ty) {
                     value.coerce(ty)

@@ -195,6 +195,8 @@ impl Source for MySource {
             batch_rows: opts.batch_rows.max(1),
             what: self.describe(),
             handle: io.handle.clone(),
+            types: cols.iter().map(|(_, t)| t.data_type.clone()).collect(),
+            encoded: opts.encoded.clone().filter(|_| !opts.keep_going),
         };
         if self.parallel() > 1 && opts.limit.is_none() {
             if let Query::Table { name, parallel } = &self.query {
@@ -222,6 +224,10 @@ impl Source for MySource {
             schema_of(&cols),
             move |tx| tx.block_on(&handle, reader.stream(stmt, tx)),
         ))
+    }
+
+    fn encodes(&self) -> bool {
+        true
     }
 
     fn applies_window(&self) -> bool {
