@@ -7,8 +7,9 @@ use uuid::Uuid;
 use super::{DataType, Decimal};
 
 /// One field. `Null` and `Text(String::new())` are different values everywhere.
-#[derive(Clone, Debug, PartialEq)]
+#[derive(Clone, Debug, Default, PartialEq)]
 pub enum Value {
+    #[default]
     Null,
     Bool(bool),
     Int16(i16),

@@ -38,7 +38,14 @@ pub fn build(host: &Arc<Host>) -> Engine {
     // Ctrl-C (or a scheduler's shutdown) stops a script between two operations, and so does
     // the end of its task's `timeout`; connectors stop on the same tokens (`Host::task_io`).
     let cancel = host.io.cancel.clone();
-    engine.on_progress(move |_| crate::context::interruption(&cancel).map(Into::into));
+    // Checked every 64 operations: a row transform runs a few operations per row, and the
+    // check itself (a clock for the task's timeout) would cost as much as they do.
+    engine.on_progress(move |ops| {
+        if ops % 64 != 0 {
+            return None;
+        }
+        crate::context::interruption(&cancel).map(Into::into)
+    });
     super::api::register(&mut engine, host);
     engine
 }

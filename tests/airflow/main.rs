@@ -36,8 +36,7 @@ fn airflow() -> Option<Venv> {
     match venv::ensure("airflow", &PACKAGES) {
         Ok(v) => Some(v),
         Err(why) => {
-            eprintln!("SKIPPED: Airflow is not available: {why}");
-            None
+            panic!("cannot run Airflow: it does not install: {why}")
         }
     }
 }

@@ -33,8 +33,7 @@ impl Fake {
         let venv = match venv::ensure("bqemulator", PACKAGES) {
             Ok(v) => v,
             Err(reason) => {
-                eprintln!("SKIPPED: bqemulator is not available: {reason}");
-                return None;
+                panic!("cannot start bqemulator: it does not install: {reason}");
             }
         };
         let keys = tempfile::tempdir().expect("temp dir");

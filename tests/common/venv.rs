@@ -28,7 +28,7 @@ impl Venv {
 /// Creates (or reuses) `target/venvs/NAME` with `packages` installed by pip.
 ///
 /// `Err` is the reason the tool is unavailable (no python3, no venv module, PyPI not reachable
-/// and nothing cached); callers report the test as skipped with it, never as passed.
+/// and nothing cached); callers fail the test with it (PyPI answers on this machine kind), never pass it.
 pub fn ensure(name: &str, packages: &[&str]) -> Result<Venv, String> {
     let root = venvs_root();
     std::fs::create_dir_all(&root).map_err(|e| format!("{}: {e}", root.display()))?;

@@ -187,15 +187,21 @@ pub struct Received {
 }
 
 const PARSE: &str = r#"
-import email, email.policy, json, os, sys
+import email, email.policy, json, os, re, sys
 root = sys.argv[1]
 names = []
 for sub in ("new", "cur"):
     d = os.path.join(root, sub)
     if os.path.isdir(d):
         names += [os.path.join(d, n) for n in os.listdir(d)]
+# In arrival order: Maildir names start `SECONDS.M<microseconds>P<pid>Q<counter>`, the
+# microseconds not zero-padded, so the names themselves do not sort by time.
+def arrival(path):
+    n = os.path.basename(path)
+    m = re.match(r"(\d+)\.M(\d+)P\d+Q(\d+)", n)
+    return (int(m[1]), int(m[2]), int(m[3]), n) if m else (0, 0, 0, n)
 out = []
-for path in sorted(names, key=os.path.basename):
+for path in sorted(names, key=arrival):
     with open(path, "rb") as f:
         m = email.message_from_binary_file(f, policy=email.policy.default)
     def part(kind):

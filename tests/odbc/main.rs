@@ -2,7 +2,7 @@
 //! odbc-mariadb and libsqliteodbc): fixture projects under tests/projects/odbc_*/ run with
 //! `ETL_CONN_SRC` an `odbc://?connection_string=...` URL to a throwaway PostgreSQL or MariaDB
 //! database or a SQLite file, and `ETL_CONN_WAREHOUSE` a throwaway PostgreSQL database.
-//! A driver that is not installed makes its test report itself skipped.
+//! A driver that is not installed fails its test, naming the packages to install.
 
 #[path = "../common/mod.rs"]
 mod common;
@@ -16,12 +16,13 @@ use common::{MyTestDb, PgTestDb};
 
 const BIN: &str = env!("CARGO_BIN_EXE_etl");
 
-/// Whether unixODBC knows the driver (odbcinst.ini); prints why a test is skipped if not.
+/// Whether unixODBC knows the driver (odbcinst.ini); fails the test, saying what to install,
+/// if not.
 fn driver(name: &str) -> bool {
     let ini = std::fs::read_to_string("/etc/odbcinst.ini").unwrap_or_default();
     let found = ini.lines().any(|l| l.trim() == format!("[{name}]"));
     if !found {
-        println!("SKIPPED: the ODBC driver '{name}' is not in /etc/odbcinst.ini (apt-get install unixodbc odbc-postgresql odbc-mariadb libsqliteodbc)");
+        panic!("the ODBC driver '{name}' is not in /etc/odbcinst.ini: apt-get install unixodbc odbc-postgresql odbc-mariadb libsqliteodbc");
     }
     found
 }

@@ -99,13 +99,12 @@ pub(crate) struct Moto {
 }
 
 impl Moto {
-    /// None (with the reason printed) when moto cannot be installed here.
+    /// Fails the test with the reason when moto cannot be installed here.
     pub(crate) fn start() -> Option<Moto> {
         let venv = match crate::common::venv::ensure("moto", &["moto[server]"]) {
             Ok(v) => v,
             Err(why) => {
-                eprintln!("SKIPPED: moto_server is not available: {why}");
-                return None;
+                panic!("cannot start moto_server: moto[server] does not install: {why}");
             }
         };
         let port = crate::common::venv::free_port();

@@ -6,13 +6,13 @@ use std::sync::Arc;
 
 use rhai::{Array, Dynamic, Engine, FnPtr, Map, NativeCallContext};
 
-use super::values::{dynamic_type, from_dynamic, row_to_map};
+use super::values::{dynamic_type, from_dynamic, row_to_map, to_dynamic};
 use super::{fail, Res};
 use crate::connectors::csv::{CsvOptions, CsvSource};
 use crate::connectors::files::{self, ByFile, ByFileSource, FileRef, FileSelection};
 use crate::connectors::json::{JsonOptions, JsonSource};
 use crate::connectors::{ReadOptions, Source};
-use crate::data::{Batch, Column, Schema};
+use crate::data::{Batch, Column, Schema, Value};
 use crate::error::{EtlError, Result};
 use crate::load::Transform;
 use crate::script::host::Host;
@@ -341,6 +341,18 @@ fn rows(host: &Host, ctx: &NativeCallContext, r: &Relation) -> Res<Array> {
     }
 }
 
+/// The columns' names in key order (as a script map keeps them), with their positions.
+fn sorted_keys(schema: &Schema) -> Vec<(String, usize)> {
+    let mut keys: Vec<(String, usize)> = schema
+        .columns
+        .iter()
+        .enumerate()
+        .map(|(i, c)| (c.name.clone(), i))
+        .collect();
+    keys.sort();
+    keys
+}
+
 /// Runs `.map`/`.filter`/`.limit` steps on batches, calling script closures per row.
 pub struct RhaiTransform<'a> {
     ctx: &'a NativeCallContext<'a>,
@@ -350,6 +362,12 @@ pub struct RhaiTransform<'a> {
     has_map: bool,
     counts: Vec<u64>,
     rows_seen: u64,
+    /// The input columns' names as map keys, in key order, with their positions: a row's map
+    /// is built from a sorted run (no sorting per row).
+    in_keys: Vec<(rhai::Identifier, usize)>,
+    /// The output columns' names in key order, with their positions: a mapped row's entries
+    /// are placed by walking both in order (no lookup per column).
+    out_keys: Vec<(String, usize)>,
 }
 
 impl<'a> RhaiTransform<'a> {
@@ -368,6 +386,8 @@ impl<'a> RhaiTransform<'a> {
             has_map,
             counts: vec![0; steps.len()],
             rows_seen: 0,
+            in_keys: Vec::new(),
+            out_keys: Vec::new(),
         };
         if let Some(input) = input {
             t.start(&input);
@@ -427,7 +447,25 @@ impl<'a> RhaiTransform<'a> {
                 .unwrap_or(crate::data::DataType::TEXT);
             cols.push(Column::new(k.to_string(), t));
         }
-        self.output = Some(Schema::new(cols));
+        let output = Schema::new(cols);
+        self.out_keys = sorted_keys(&output);
+        self.output = Some(output);
+    }
+
+    /// A row as the script sees it; with `take` its values are moved out of the batch (the
+    /// row is not needed again), otherwise copied.
+    fn row_map(&self, row: &mut [Value], take: bool) -> Map {
+        self.in_keys
+            .iter()
+            .map(|(k, i)| {
+                let v = if take {
+                    std::mem::take(&mut row[*i])
+                } else {
+                    row[*i].clone()
+                };
+                (k.clone(), to_dynamic(v))
+            })
+            .collect()
     }
 
     /// Lays mapped rows out in the output columns; a column the first batch never showed
@@ -435,20 +473,27 @@ impl<'a> RhaiTransform<'a> {
     fn mapped_batch(&self, rows: Vec<(u64, Map)>, first_row: u64) -> Result<Batch> {
         let schema = self.output.as_ref().expect("schema fixed");
         let mut out = Batch::new(schema.len(), first_row, rows.len());
-        for (n, mut m) in rows {
-            for c in &schema.columns {
-                let v = m.remove(c.name.as_str()).unwrap_or(Dynamic::UNIT);
-                let value = from_dynamic(v, Some(&c.data_type)).map_err(|e| {
+        let mut row: Vec<Value> = vec![Value::Null; schema.len()];
+        for (n, m) in rows {
+            // Both in key order: each entry finds its column where the walk stands.
+            let mut at = 0;
+            for (k, v) in m {
+                while at < self.out_keys.len() && self.out_keys[at].0.as_str() < k.as_str() {
+                    at += 1;
+                }
+                let Some((_, i)) = self.out_keys.get(at).filter(|(name, _)| *name == k) else {
+                    return Err(EtlError::Other(format!(
+                        ".map: row {n} returns column '{k}', which the first rows did not have; \
+                         return every column from the first row on (use () for NULL)"
+                    )));
+                };
+                let c = &schema.columns[*i];
+                row[*i] = from_dynamic(v, Some(&c.data_type)).map_err(|e| {
                     EtlError::Other(format!(".map: row {n}, column '{}': {e}", c.name))
                 })?;
-                out.push(value);
+                at += 1;
             }
-            if let Some(extra) = m.keys().next() {
-                return Err(EtlError::Other(format!(
-                    ".map: row {n} returns column '{extra}', which the first rows did not have; \
-                     return every column from the first row on (use () for NULL)"
-                )));
-            }
+            out.push_row(row.iter_mut().map(std::mem::take));
         }
         Ok(out)
     }
@@ -457,6 +502,10 @@ impl<'a> RhaiTransform<'a> {
 impl Transform for RhaiTransform<'_> {
     fn start(&mut self, input: &Schema) {
         self.input = input.clone();
+        self.in_keys = sorted_keys(input)
+            .into_iter()
+            .map(|(k, i)| (k.into(), i))
+            .collect();
         if !self.has_map {
             self.output = Some(input.clone());
         }
@@ -472,8 +521,12 @@ impl Transform for RhaiTransform<'_> {
         }
         let mut mapped: Vec<(u64, Map)> = Vec::new();
         let width_in = batch.width();
-        let mut kept = Batch::new(width_in, batch.first_row, batch.len());
-        for row in batch.rows() {
+        let first_row = batch.first_row;
+        let mut kept = Batch::new(width_in, first_row, batch.len());
+        let mut batch = batch;
+        // With a map the input row is never needed again: its values move into the map.
+        let take = self.has_map;
+        for row in batch.rows_mut() {
             self.rows_seen += 1;
             let mut map: Option<Map> = None;
             let mut pass = true;
@@ -487,7 +540,7 @@ impl Transform for RhaiTransform<'_> {
                         self.counts[i] += 1;
                     }
                     Step::Filter(f) => {
-                        let m = map.take().unwrap_or_else(|| row_to_map(&self.input, row));
+                        let m = map.take().unwrap_or_else(|| self.row_map(row, take));
                         // The row is needed again by a later map or filter, or as the output
                         // of an earlier map; otherwise a kept row is taken from the batch.
                         let later = self.has_map
@@ -515,7 +568,7 @@ impl Transform for RhaiTransform<'_> {
                         }
                     }
                     Step::Map(f) => {
-                        let m = map.take().unwrap_or_else(|| row_to_map(&self.input, row));
+                        let m = map.take().unwrap_or_else(|| self.row_map(row, take));
                         let next = self.call(f, m, ".map")?;
                         if !next.is_map() {
                             return Err(EtlError::Other(format!(
@@ -544,9 +597,9 @@ impl Transform for RhaiTransform<'_> {
             self.fix_schema(&mapped);
         }
         if self.output.is_none() {
-            return Ok(Batch::new(0, batch.first_row, 0));
+            return Ok(Batch::new(0, first_row, 0));
         }
-        self.mapped_batch(mapped, batch.first_row)
+        self.mapped_batch(mapped, first_row)
     }
 
     fn output_schema(&self) -> Option<Schema> {
