@@ -44,6 +44,8 @@ pub struct EncodedTarget {
     pub columns: Vec<String>,
     /// Positions of the key columns: a NULL there is reported (`Encoded::refused`).
     pub not_null: Vec<usize>,
+    /// Position of the load's cursor: its values are reported (`Encoded::cursor`).
+    pub cursor: Option<usize>,
     pub encoder: std::sync::Arc<dyn RowEncoder>,
 }
 
@@ -53,6 +55,7 @@ impl std::fmt::Debug for EncodedTarget {
             .field("encoding", &self.encoding)
             .field("columns", &self.columns)
             .field("not_null", &self.not_null)
+            .field("cursor", &self.cursor)
             .finish_non_exhaustive()
     }
 }

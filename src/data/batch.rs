@@ -24,6 +24,43 @@ pub struct Encoded {
     /// The first row the target would refuse: the load fails there, as it would have while
     /// encoding the row's values.
     pub refused: Option<Refused>,
+    /// The cursor column's values, when the read was told which column is the cursor.
+    pub cursor: Option<CursorSeen>,
+}
+
+/// What a batch's cursor column held: the load's watermark and NULL handling come from it.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct CursorSeen {
+    pub min: Option<Value>,
+    pub max: Option<Value>,
+    pub nulls: u64,
+    /// 0-based row of the first NULL.
+    pub first_null: Option<usize>,
+}
+
+impl CursorSeen {
+    /// One row's cursor (None or `Value::Null` for NULL).
+    pub fn see(&mut self, v: Option<&Value>, row: usize) {
+        let Some(v) = v.filter(|v| !v.is_null()) else {
+            self.nulls += 1;
+            self.first_null.get_or_insert(row);
+            return;
+        };
+        if self
+            .min
+            .as_ref()
+            .is_none_or(|m| v.compare(m) == Some(std::cmp::Ordering::Less))
+        {
+            self.min = Some(v.clone());
+        }
+        if self
+            .max
+            .as_ref()
+            .is_none_or(|m| v.compare(m) == Some(std::cmp::Ordering::Greater))
+        {
+            self.max = Some(v.clone());
+        }
+    }
 }
 
 /// A row a source encoding for its target stopped at.

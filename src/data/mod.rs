@@ -12,7 +12,7 @@ mod types;
 mod value;
 
 pub use array::write_json;
-pub use batch::{Batch, Encoded, Refused};
+pub use batch::{Batch, CursorSeen, Encoded, Refused};
 pub use decimal::Decimal;
 pub use interval::{format_interval, parse_interval};
 pub use reject::{bounded_record, Reject};

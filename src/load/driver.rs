@@ -305,11 +305,14 @@ impl Load<'_> {
         // can encode rows as the target writes them hands them over undecoded: the target
         // is prepared first to learn its column types.
         let mut encoded = None;
-        if source.encodes()
-            && transform.is_identity()
-            && spec.cursor.is_none()
-            && !spec.rejects_allowed()
-        {
+        // The cursor's values come with the encoded rows (for the watermark); a window the
+        // source cannot apply, or NULL cursors to skip, would need the rows themselves.
+        let open_window = window
+            .as_ref()
+            .is_none_or(|w| w.since.is_none() && w.until.is_none());
+        let cursor_ok = spec.cursor.is_none()
+            || ((pushed_down || open_window) && spec.null_cursor != NullCursor::Skip);
+        if source.encodes() && transform.is_identity() && cursor_ok && !spec.rejects_allowed() {
             let schema = source.schema(io)?;
             transform.start(&schema);
             let s = self.begin(mode, schema.clone(), replace_window.clone())?;
@@ -323,6 +326,7 @@ impl Load<'_> {
             });
             if let Some(e) = encoded.as_mut() {
                 e.not_null = s.write.key_columns.iter().map(|(i, _)| *i).collect();
+                e.cursor = spec.cursor.as_deref().and_then(|c| schema.index_of(c));
             }
             session = Some(s);
         }
@@ -367,6 +371,9 @@ impl Load<'_> {
                             message: message.clone(),
                         },
                     });
+                }
+                if let Some(seen) = &e.cursor {
+                    super::rows::cursor_seen(seen, batch.first_row, spec, &mut self.figures)?;
                 }
                 if self.figures.rows == 0 {
                     tracing::debug!(table = %spec.into, "Rows arrive encoded as the target writes them (no values built on the way).");

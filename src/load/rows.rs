@@ -5,7 +5,7 @@
 use super::rejects::Rejects;
 use super::{LoadFigures, LoadSpec, NullCursor};
 use crate::connectors::CursorWindow;
-use crate::data::{bounded_record, Batch, Reject, Schema, Value};
+use crate::data::{bounded_record, Batch, CursorSeen, Reject, Schema, Value};
 use crate::error::{EtlError, Result};
 
 /// Applies the window for sources that cannot, handles NULL cursors and tracks min/max.
@@ -32,14 +32,7 @@ pub(super) fn cursor_pass(
                     dropped = true;
                     figures.skipped += 1;
                 }
-                NullCursor::Fail => {
-                    return Err(EtlError::Load {
-                        table: spec.into.clone(),
-                        row: Some(batch.first_row + i as u64),
-                        column: spec.cursor.clone(),
-                        message: "the cursor is NULL (null_cursor: \"fail\"); use \"load\" or \"skip\" to accept such rows".into(),
-                    })
-                }
+                NullCursor::Fail => return Err(null_cursor(spec, batch.first_row + i as u64)),
             }
             continue;
         }
@@ -49,25 +42,60 @@ pub(super) fn cursor_pass(
             continue;
         }
         keep.push(true);
-        if figures
-            .min
-            .as_ref()
-            .is_none_or(|m| v.compare(m) == Some(std::cmp::Ordering::Less))
-        {
-            figures.min = Some(v.clone());
-        }
-        if figures
-            .max
-            .as_ref()
-            .is_none_or(|m| v.compare(m) == Some(std::cmp::Ordering::Greater))
-        {
-            figures.max = Some(v.clone());
-        }
+        extend(figures, v, v);
     }
     if !dropped {
         return Ok(batch);
     }
     Ok(retain_rows(batch, &keep))
+}
+
+/// The cursor's values of a batch of encoded rows (`Encoded::cursor`), as `cursor_pass`
+/// counts them; the load reads such rows only where no window is left to apply and NULL
+/// cursors are loaded or refused (skipping one needs the rows).
+pub(super) fn cursor_seen(
+    seen: &CursorSeen,
+    first_row: u64,
+    spec: &LoadSpec,
+    figures: &mut LoadFigures,
+) -> Result<()> {
+    if let Some(row) = seen.first_null {
+        if spec.null_cursor == NullCursor::Fail {
+            return Err(null_cursor(spec, first_row + row as u64));
+        }
+    }
+    figures.null_cursor_rows += seen.nulls;
+    if let (Some(min), Some(max)) = (&seen.min, &seen.max) {
+        extend(figures, min, max);
+    }
+    Ok(())
+}
+
+/// Widens the load's cursor range to take in `min`..`max`.
+fn extend(figures: &mut LoadFigures, min: &Value, max: &Value) {
+    if figures
+        .min
+        .as_ref()
+        .is_none_or(|m| min.compare(m) == Some(std::cmp::Ordering::Less))
+    {
+        figures.min = Some(min.clone());
+    }
+    if figures
+        .max
+        .as_ref()
+        .is_none_or(|m| max.compare(m) == Some(std::cmp::Ordering::Greater))
+    {
+        figures.max = Some(max.clone());
+    }
+}
+
+fn null_cursor(spec: &LoadSpec, row: u64) -> EtlError {
+    EtlError::Load {
+        table: spec.into.clone(),
+        row: Some(row),
+        column: spec.cursor.clone(),
+        message: "the cursor is NULL (null_cursor: \"fail\"); use \"load\" or \"skip\" to accept such rows".into(),
+    }
 }
 
 /// Refuses a NULL in a key column, naming the row: a key identifies a row, and a NULL one

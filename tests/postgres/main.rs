@@ -317,6 +317,16 @@ fn csv_rows_encoded_as_they_are_read_match_the_value_path_and_fail_alike() {
         big.push_str(&format!("{i},2024-01-01 10:00:00.{fraction}\n"));
     }
     s.write("projects/pg_types/data/big.csv", &big);
+    // A cursor with one NULL, at row 3000.
+    s.write(
+        "projects/pg_types/data/curs.csv",
+        &(1..=5000)
+            .map(|i| match i {
+                3000 => "3000,\n".to_string(),
+                _ => format!("{i},2024-01-01 00:00:00.{i:06}\n"),
+            })
+            .fold("id,at\n".to_string(), |a, l| a + &l),
+    );
     s.write(
         "projects/pg_types/data/nokey.csv",
         &(1..=3000)
@@ -340,6 +350,11 @@ let small = #{ id: "bigint", at: "timestamp" };
 task("big", |run| dw.load(#{ from: csv_file("data/big.csv", #{ types: small }), into: "out.big" }));
 task("big_values", |run| dw.load(#{ from: csv_file("data/big.csv", #{ types: small }).filter(|r| true), into: "out.big" }));
 task("nokey", |run| dw.load(#{ from: csv_file("data/nokey.csv", #{ types: #{ id: "bigint" } }), into: "out.nokey", key: ["id"] }));
+let curs = #{ id: "bigint", at: "timestamp" };
+task("cursor", |run| dw.load(#{ from: csv_file("data/curs.csv", #{ types: curs }), into: "out.cur", key: ["id"], cursor: "at" }));
+task("cursor_values", |run| dw.load(#{ from: csv_file("data/curs.csv", #{ types: curs }).filter(|r| true), into: "out.cur_values", key: ["id"], cursor: "at" }));
+task("cursor_fail", |run| dw.load(#{ from: csv_file("data/curs.csv", #{ types: curs }), into: "out.cur_fail", key: ["id"], cursor: "at", null_cursor: "fail" }));
+task("cursor_fail_values", |run| dw.load(#{ from: csv_file("data/curs.csv", #{ types: curs }).filter(|r| true), into: "out.cur_fail", key: ["id"], cursor: "at", null_cursor: "fail" }));
 "#,
     );
     let warehouse = s.warehouse.clone();
@@ -377,9 +392,23 @@ task("nokey", |run| dw.load(#{ from: csv_file("data/nokey.csv", #{ types: #{ id:
             &db,
             "SELECT tablename FROM pg_tables WHERE schemaname = 'out' ORDER BY 1"
         ),
-        ["big", "direct", "values"]
+        ["big", "cur", "cur_values", "direct", "values"]
     );
     assert_eq!(text(&db, "SELECT count(*) FROM out.big"), ["0"]);
+    // The cursor's watermark and NULL count come out the same from encoded rows.
+    run.contains("(no values built on the way). table=out.cur\n");
+    let watermark = |t: &str| {
+        text(&db, &format!("SELECT data_max_date || ' ' || number_of_records FROM etl.etl_runs WHERE target_table = '{t}' AND status = 'success'"))
+    };
+    assert_eq!(watermark("out.cur"), ["2024-01-01 00:00:00.005 5000"]);
+    assert_eq!(watermark("out.cur"), watermark("out.cur_values"));
+    assert_eq!(run.stderr.matches("1 rows had a NULL cursor (loaded)").count(), 2);
+    let refusals = run
+        .stderr
+        .lines()
+        .filter(|l| l.contains("load into out.cur_fail, row 3000, column 'at': the cursor is NULL"))
+        .count();
+    assert!(refusals >= 2, "{}", run.stderr);
 }
 
 #[test]

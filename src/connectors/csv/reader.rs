@@ -12,7 +12,7 @@ use crate::connectors::{
     BatchSender, BatchStream, EncodedTarget, Io, ReadOptions, RowEstimate, Source,
 };
 use crate::data::{
-    bounded_record, Batch, Column, DataType, Encoded, Refused, Reject, Schema, Value,
+    bounded_record, Batch, Column, CursorSeen, DataType, Encoded, Refused, Reject, Schema, Value,
 };
 use crate::error::{EtlError, Result};
 
@@ -498,12 +498,17 @@ fn produce_encoded<R: Read>(
     let mut scratch = String::new();
     let mut in_batch = 0usize;
     let mut refused: Option<Refused> = None;
+    let mut seen = target.cursor.map(|_| CursorSeen::default());
     let Counts {
         mut good,
         mut records,
     } = *counts;
     let mut first = records + 1;
-    let send = |out: &mut BytesMut, n: &mut usize, first: u64, refused: Option<Refused>| {
+    let send = |out: &mut BytesMut,
+                n: &mut usize,
+                first: u64,
+                refused: Option<Refused>,
+                seen: &mut Option<CursorSeen>| {
         let batch = Batch::from_encoded(
             width,
             first,
@@ -511,6 +516,7 @@ fn produce_encoded<R: Read>(
                 bytes: out.split().freeze(),
                 rows: std::mem::take(n),
                 refused,
+                cursor: seen.as_mut().map(std::mem::take),
             },
         );
         tx.send_blocking(batch)
@@ -521,9 +527,13 @@ fn produce_encoded<R: Read>(
         let start = out.len();
         enc.start_row(&mut out);
         for (i, column) in columns.iter().enumerate() {
+            let is_cursor = target.cursor == Some(i);
             let text = match rows.field(i, &column.name, &mut scratch)? {
                 Some(text) => text,
                 None => {
+                    if let Some(seen) = seen.as_mut().filter(|_| is_cursor) {
+                        seen.see(None, in_batch);
+                    }
                     if refused.is_none() && target.not_null.contains(&i) {
                         refused = Some(Refused {
                             row: in_batch,
@@ -536,10 +546,16 @@ fn produce_encoded<R: Read>(
                 }
             };
             let put = if plain[i] {
+                if let Some(seen) = seen.as_mut().filter(|_| is_cursor) {
+                    seen.see(Some(&Value::Text(text.to_string())), in_batch);
+                }
                 enc.text(i, text, &mut out)
             } else {
                 let value = typed(text, column, layout.declared[i], layout.sampled)
                     .map_err(|m| rows.error(rows.rec.line, m))?;
+                if let Some(seen) = seen.as_mut().filter(|_| is_cursor) {
+                    seen.see(Some(&value), in_batch);
+                }
                 if value.is_null() {
                     if refused.is_none() && target.not_null.contains(&i) {
                         refused = Some(Refused {
@@ -570,7 +586,7 @@ fn produce_encoded<R: Read>(
         }
         if refused.is_some() {
             out.truncate(start);
-            send(&mut out, &mut in_batch, first, refused)?;
+            send(&mut out, &mut in_batch, first, refused, &mut seen)?;
             return Ok(false);
         }
         if let Some(name) = file {
@@ -580,13 +596,13 @@ fn produce_encoded<R: Read>(
         in_batch += 1;
         good += 1;
         if in_batch == batch_rows {
-            send(&mut out, &mut in_batch, first, None)?;
+            send(&mut out, &mut in_batch, first, None, &mut seen)?;
             first = records + 1;
         }
     }
     *counts = Counts { good, records };
     if in_batch > 0 {
-        send(&mut out, &mut in_batch, first, None)?;
+        send(&mut out, &mut in_batch, first, None, &mut seen)?;
     }
     Ok(true)
 }

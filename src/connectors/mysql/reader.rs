@@ -14,7 +14,7 @@ use super::Shared;
 use bytes::BytesMut;
 
 use crate::connectors::{BatchSender, EncodedTarget};
-use crate::data::{Batch, DataType, Encoded, Refused, Value};
+use crate::data::{Batch, CursorSeen, DataType, Encoded, Refused, Value};
 use crate::error::{EtlError, Result};
 
 /// What one streaming read needs, cloneable into parallel tasks.
@@ -144,6 +144,7 @@ struct Encoding<'a> {
     /// 1-based number of the first row in `out`.
     first: u64,
     refused: Option<Refused>,
+    cursor: Option<CursorSeen>,
 }
 
 impl<'a> Encoding<'a> {
@@ -161,6 +162,7 @@ impl<'a> Encoding<'a> {
             rows: 0,
             first: 1,
             refused: None,
+            cursor: target.cursor.map(|_| CursorSeen::default()),
         }
     }
 
@@ -176,8 +178,9 @@ impl<'a> Encoding<'a> {
         let start = self.out.len();
         enc.start_row(&mut self.out);
         for (i, v) in fields.into_iter().enumerate() {
+            let is_cursor = self.target.cursor == Some(i);
             let value = match v.unwrap_or(My::NULL) {
-                My::Bytes(b) if self.plain[i] => {
+                My::Bytes(b) if self.plain[i] && !is_cursor => {
                     let put = match std::str::from_utf8(&b) {
                         Ok(s) => enc.text(i, s, &mut self.out),
                         Err(_) => {
@@ -196,6 +199,9 @@ impl<'a> Encoding<'a> {
                 // A zero date may read as NULL.
                 v => dec.decode(i, v).map_err(|e| field_error(i, e))?,
             };
+            if let Some(seen) = self.cursor.as_mut().filter(|_| is_cursor) {
+                seen.see(Some(&value), self.rows);
+            }
             let put = match value {
                 Value::Null => {
                     if self.target.not_null.contains(&i) {
@@ -243,6 +249,7 @@ impl<'a> Encoding<'a> {
                 bytes: self.out.split().freeze(),
                 rows: std::mem::take(&mut self.rows),
                 refused: self.refused.take(),
+                cursor: self.cursor.as_mut().map(std::mem::take),
             },
         );
         self.first = next;

@@ -6,7 +6,7 @@ use bytes::{Buf, BytesMut};
 
 use super::types::{PgType, Wire};
 use super::wire;
-use crate::data::{Batch, Refused, Value};
+use crate::data::{Batch, CursorSeen, Refused, Value};
 
 const SIGNATURE: &[u8; 11] = b"PGCOPY\n\xff\r\n\0";
 
@@ -214,6 +214,8 @@ pub struct CopyFramer {
     wires: Vec<Wire>,
     names: Vec<String>,
     not_null: Vec<usize>,
+    /// The cursor's position: its values are decoded to track the watermark.
+    cursor: Option<usize>,
 }
 
 /// Rows passed through so far into one batch.
@@ -223,15 +225,22 @@ pub struct Framed {
     pub rows: usize,
     /// The first row with a NULL in a `not_null` column.
     pub refused: Option<Refused>,
+    pub cursor: Option<CursorSeen>,
 }
 
 impl CopyFramer {
-    pub fn new(wires: Vec<Wire>, names: Vec<String>, not_null: Vec<usize>) -> CopyFramer {
+    pub fn new(
+        wires: Vec<Wire>,
+        names: Vec<String>,
+        not_null: Vec<usize>,
+        cursor: Option<usize>,
+    ) -> CopyFramer {
         CopyFramer {
             frames: Frames::new(wires.len()),
             wires,
             names,
             not_null,
+            cursor,
         }
     }
 
@@ -243,11 +252,19 @@ impl CopyFramer {
         limit: Option<u64>,
     ) -> Result<(), String> {
         let (wires, names, not_null) = (&self.wires, &self.names, &self.not_null);
+        let cursor = self.cursor;
         self.frames.feed(chunk, limit, &mut |row, n| {
             for (i, (raw, w)) in fields(row).zip(wires).enumerate() {
+                let at = |e: String| format!("row {n}, column '{}': {e}", names[i]);
+                if cursor == Some(i) {
+                    let seen = out.cursor.get_or_insert_with(CursorSeen::default);
+                    match raw {
+                        Some(raw) => seen.see(Some(&wire::decode_wire(raw, w).map_err(at)?), out.rows),
+                        None => seen.see(None, out.rows),
+                    }
+                }
                 match raw {
-                    Some(raw) => wire::check_carried(raw, w)
-                        .map_err(|e| format!("row {n}, column '{}': {e}", names[i]))?,
+                    Some(raw) => wire::check_carried(raw, w).map_err(at)?,
                     None if out.refused.is_none() && not_null.contains(&i) => {
                         out.refused = Some(Refused {
                             row: out.rows,
@@ -355,7 +372,7 @@ mod tests {
         // The rows as they are, without the 19-byte header and the 2-byte trailer.
         let rows = &data[19..data.len() - 2];
         for split in 1..data.len() {
-            let mut f = CopyFramer::new(vec![Wire::Int4, Wire::Text], names(), vec![1]);
+            let mut f = CopyFramer::new(vec![Wire::Int4, Wire::Text], names(), vec![1], None);
             let mut out = Framed::default();
             f.feed(&data[..split], &mut out, None).unwrap();
             f.feed(&data[split..], &mut out, None).unwrap();
@@ -369,10 +386,13 @@ mod tests {
                 .map(|r| (r.row, r.column, r.reason.is_none()));
             assert_eq!(refused, Some((1, 1, true)), "split {split}");
         }
-        let mut f = CopyFramer::new(vec![Wire::Int4, Wire::Text], names(), vec![]);
+        let mut f = CopyFramer::new(vec![Wire::Int4, Wire::Text], names(), vec![], Some(0));
         let mut out = Framed::default();
         f.feed(&data, &mut out, Some(2)).unwrap();
         assert_eq!((out.rows, out.refused), (2, None));
+        // The cursor (column 0) of the two rows read.
+        let seen = out.cursor.expect("the cursor is tracked");
+        assert_eq!((seen.min, seen.max, seen.nulls), (Some(Value::Int32(1)), Some(Value::Int32(2)), 0));
     }
 
     #[test]
@@ -389,7 +409,7 @@ mod tests {
             b.put_u16(0);
         }
         b.put_i16(-1);
-        let mut f = CopyFramer::new(vec![Wire::Numeric], vec!["n".into()], vec![]);
+        let mut f = CopyFramer::new(vec![Wire::Numeric], vec!["n".into()], vec![], None);
         let err = f.feed(&b, &mut Framed::default(), None).unwrap_err();
         assert!(
             err.starts_with("row 3, column 'n': NaN has no exact decimal value"),

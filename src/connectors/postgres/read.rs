@@ -110,6 +110,7 @@ pub(super) async fn stream_copy_encoded(
                 bytes: f.bytes.freeze(),
                 rows: f.rows,
                 refused: f.refused,
+                cursor: f.cursor,
             },
         );
         *sent += f.rows as u64;

@@ -190,6 +190,7 @@ impl Source for PgSource {
                     types.iter().map(|t| t.wire.clone()).collect(),
                     names.clone(),
                     e.not_null.clone(),
+                    e.cursor,
                 )
             });
         let shared = self.shared.clone();

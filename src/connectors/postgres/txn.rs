@@ -418,6 +418,7 @@ impl TargetTxn for PgTxn {
             encoding: Encoding::PgCopyBinary,
             columns: self.wires.iter().map(Wire::signature).collect(),
             not_null: Vec::new(),
+            cursor: None,
             encoder: Arc::new(CopyEncoder {
                 wires: self.wires.clone(),
             }),
