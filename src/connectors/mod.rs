@@ -9,6 +9,7 @@ pub mod catalog;
 mod connection;
 pub mod csv;
 pub mod dialect;
+pub mod encoded;
 #[cfg(any(feature = "mssql", feature = "odbc"))]
 mod extremes;
 pub mod files;

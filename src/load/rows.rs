@@ -25,7 +25,11 @@ pub(super) fn cursor_pass(
             figures.null_cursor_rows += 1;
             // A NULL cursor lies in no backfill window: counted, never loaded there.
             let bounded = window.is_some_and(|w| w.until.is_some());
-            match if bounded { NullCursor::Skip } else { spec.null_cursor } {
+            match if bounded {
+                NullCursor::Skip
+            } else {
+                spec.null_cursor
+            } {
                 NullCursor::Load => keep.push(true),
                 NullCursor::Skip => {
                     keep.push(false);

@@ -2,18 +2,15 @@ use std::io::Read;
 use std::path::PathBuf;
 use std::sync::OnceLock;
 
-use bytes::BytesMut;
-
 use super::infer::{self, Kind};
 use super::options::CsvOptions;
 use super::scanner::{Record, ScanError, Scanner};
+use crate::connectors::encoded::EncodedRows;
 use crate::connectors::files::FileRef;
 use crate::connectors::{
     BatchSender, BatchStream, EncodedTarget, Io, ReadOptions, RowEstimate, Source,
 };
-use crate::data::{
-    bounded_record, Batch, Column, CursorSeen, DataType, Encoded, Refused, Reject, Schema, Value,
-};
+use crate::data::{bounded_record, Batch, Column, DataType, Reject, Schema, Value};
 use crate::error::{EtlError, Result};
 
 /// A CSV file, or the files a glob matched, read as typed batches. The schema comes from the
@@ -486,123 +483,48 @@ fn produce_encoded<R: Read>(
 ) -> Result<bool> {
     let (batch_rows, limit) = (opts.batch_rows.max(1), opts.limit);
     let columns = &layout.schema.columns[..layout.from_file];
-    let width = layout.schema.len();
-    let enc = target.encoder.as_ref();
     // Text columns without a length limit take the field as it is; the others are read into
-    // a value first, and checked as the load checks a value of its column's type.
+    // a value first.
     let plain: Vec<bool> = columns
         .iter()
         .map(|c| c.data_type == DataType::TEXT)
         .collect();
-    let mut out = BytesMut::with_capacity(256 * 1024);
     let mut scratch = String::new();
-    let mut in_batch = 0usize;
-    let mut refused: Option<Refused> = None;
-    let mut seen = target.cursor.map(|_| CursorSeen::default());
     let Counts {
         mut good,
         mut records,
     } = *counts;
-    let mut first = records + 1;
-    let send = |out: &mut BytesMut,
-                n: &mut usize,
-                first: u64,
-                refused: Option<Refused>,
-                seen: &mut Option<CursorSeen>| {
-        let batch = Batch::from_encoded(
-            width,
-            first,
-            Encoded {
-                bytes: out.split().freeze(),
-                rows: std::mem::take(n),
-                refused,
-                cursor: seen.as_mut().map(std::mem::take),
-            },
-        );
-        tx.send_blocking(batch)
-    };
+    let mut w = EncodedRows::new(target, layout.schema.len(), records + 1);
     while limit.is_none_or(|l| good < l) && rows.next()? {
         records += 1;
         rows.check_width().map_err(|(_, e)| e)?;
-        let start = out.len();
-        enc.start_row(&mut out);
+        w.start_row();
         for (i, column) in columns.iter().enumerate() {
-            let is_cursor = target.cursor == Some(i);
-            let text = match rows.field(i, &column.name, &mut scratch)? {
-                Some(text) => text,
-                None => {
-                    if let Some(seen) = seen.as_mut().filter(|_| is_cursor) {
-                        seen.see(None, in_batch);
-                    }
-                    if refused.is_none() && target.not_null.contains(&i) {
-                        refused = Some(Refused {
-                            row: in_batch,
-                            column: i,
-                            reason: None,
-                        });
-                    }
-                    enc.null(&mut out);
-                    continue;
+            match rows.field(i, &column.name, &mut scratch)? {
+                None => w.null(i),
+                Some(text) if plain[i] => w.text(i, text),
+                Some(text) => {
+                    let value = typed(text, column, layout.declared[i], layout.sampled)
+                        .map_err(|m| rows.error(rows.rec.line, m))?;
+                    w.value(i, value, &column.data_type);
                 }
-            };
-            let put = if plain[i] {
-                if let Some(seen) = seen.as_mut().filter(|_| is_cursor) {
-                    seen.see(Some(&Value::Text(text.to_string())), in_batch);
-                }
-                enc.text(i, text, &mut out)
-            } else {
-                let value = typed(text, column, layout.declared[i], layout.sampled)
-                    .map_err(|m| rows.error(rows.rec.line, m))?;
-                if let Some(seen) = seen.as_mut().filter(|_| is_cursor) {
-                    seen.see(Some(&value), in_batch);
-                }
-                if value.is_null() {
-                    if refused.is_none() && target.not_null.contains(&i) {
-                        refused = Some(Refused {
-                            row: in_batch,
-                            column: i,
-                            reason: None,
-                        });
-                    }
-                    enc.null(&mut out);
-                    continue;
-                }
-                let ty = &column.data_type;
-                let value = if value.needs_coerce(ty) {
-                    value.coerce(ty)
-                } else {
-                    Ok(value)
-                };
-                value.and_then(|v| enc.value(i, &v, &mut out))
-            };
-            if let Err(reason) = put {
-                refused.get_or_insert(Refused {
-                    row: in_batch,
-                    column: i,
-                    reason: Some(reason),
-                });
-                break;
             }
         }
-        if refused.is_some() {
-            out.truncate(start);
-            send(&mut out, &mut in_batch, first, refused, &mut seen)?;
+        if let Some(name) = file {
+            w.text(layout.from_file, name);
+        }
+        if !w.end_row() {
+            tx.send_blocking(w.batch(records + 1))?;
             return Ok(false);
         }
-        if let Some(name) = file {
-            enc.text(layout.from_file, name, &mut out)
-                .map_err(|m| rows.error(rows.rec.line, m))?;
-        }
-        in_batch += 1;
         good += 1;
-        if in_batch == batch_rows {
-            send(&mut out, &mut in_batch, first, None, &mut seen)?;
-            first = records + 1;
+        if w.rows() == batch_rows {
+            tx.send_blocking(w.batch(records + 1))?;
         }
     }
     *counts = Counts { good, records };
-    if in_batch > 0 {
-        send(&mut out, &mut in_batch, first, None, &mut seen)?;
+    if w.rows() > 0 {
+        tx.send_blocking(w.batch(records + 1))?;
     }
     Ok(true)
 }

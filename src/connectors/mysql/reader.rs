@@ -11,10 +11,9 @@ use super::pool::{my_error_in, MyConn};
 use super::statement::Statement;
 use super::types::Kind;
 use super::Shared;
-use bytes::BytesMut;
-
+use crate::connectors::encoded::EncodedRows;
 use crate::connectors::{BatchSender, EncodedTarget};
-use crate::data::{Batch, CursorSeen, DataType, Encoded, Refused, Value};
+use crate::data::{Batch, DataType};
 use crate::error::{EtlError, Result};
 
 /// What one streaming read needs, cloneable into parallel tasks.
@@ -73,7 +72,14 @@ impl Reader {
         let width = self.kinds.len();
         let mut dec = Decoder::new(self.kinds.clone(), self.shared.zero_dates);
         let mut batch = Batch::new(width, 1, self.batch_rows);
-        let mut encoding = self.encoded.as_ref().map(|t| Encoding::new(t, self));
+        let mut encoded = self.encoded.as_ref().map(|t| EncodedRows::new(t, width, 1));
+        // Text columns without a length limit, whose bytes go through as they are.
+        let plain: Vec<bool> = self
+            .kinds
+            .iter()
+            .zip(&self.types)
+            .map(|(k, t)| *k == Kind::Text && *t == DataType::TEXT)
+            .collect();
         let mut n = 0u64;
         loop {
             let row = match guard.run(result.next()).await {
@@ -88,15 +94,14 @@ impl Reader {
                     format!("{}: row {n}, column '{}': {e}", self.what, self.names[i]),
                 )
             };
-            if let Some(enc) = encoding.as_mut() {
-                enc.row(row.unwrap_raw(), &mut dec, field_error)?;
-                if enc.refused.is_some() || enc.rows >= self.batch_rows {
-                    let stop = enc.refused.is_some();
-                    tx.send(enc.batch(width, n + 1)).await?;
-                    if stop {
-                        // The load fails at the refused row: nothing after it is wanted.
-                        return Ok(());
-                    }
+            if let Some(w) = encoded.as_mut() {
+                if !encode_row(w, row.unwrap_raw(), self, &plain, &mut dec, field_error)? {
+                    // The load fails at the refused row: nothing after it is wanted.
+                    tx.send(w.batch(n + 1)).await?;
+                    return Ok(());
+                }
+                if w.rows() >= self.batch_rows {
+                    tx.send(w.batch(n + 1)).await?;
                 }
                 continue;
             }
@@ -113,8 +118,8 @@ impl Reader {
         }
         *finished = true;
         drop(result);
-        if let Some(enc) = encoding.as_mut().filter(|e| e.rows > 0) {
-            tx.send(enc.batch(width, n + 1)).await?;
+        if let Some(w) = encoded.as_mut().filter(|w| w.rows() > 0) {
+            tx.send(w.batch(n + 1)).await?;
         }
         if !batch.is_empty() {
             tx.send(batch).await?;
@@ -132,129 +137,34 @@ impl Reader {
     }
 }
 
-/// Rows written with the target's encoder (`ReadOptions::encoded`): text straight from the
-/// row's bytes, other values decoded as for a batch and checked as the load checks them.
-struct Encoding<'a> {
-    target: &'a EncodedTarget,
-    /// Per column: a text column without a length limit, whose bytes go through as they are.
-    plain: Vec<bool>,
-    types: &'a [DataType],
-    out: BytesMut,
-    rows: usize,
-    /// 1-based number of the first row in `out`.
-    first: u64,
-    refused: Option<Refused>,
-    cursor: Option<CursorSeen>,
-}
-
-impl<'a> Encoding<'a> {
-    fn new(target: &'a EncodedTarget, reader: &'a Reader) -> Encoding<'a> {
-        Encoding {
-            target,
-            plain: reader
-                .kinds
-                .iter()
-                .zip(&reader.types)
-                .map(|(k, t)| *k == Kind::Text && *t == DataType::TEXT)
-                .collect(),
-            types: &reader.types,
-            out: BytesMut::with_capacity(256 * 1024),
-            rows: 0,
-            first: 1,
-            refused: None,
-            cursor: target.cursor.map(|_| CursorSeen::default()),
-        }
-    }
-
-    /// Encodes one row; a value the source cannot read is `field_error`'s error, one the
-    /// target would refuse is `refused`.
-    fn row(
-        &mut self,
-        fields: Vec<Option<My>>,
-        dec: &mut Decoder,
-        field_error: impl Fn(usize, String) -> EtlError,
-    ) -> Result<()> {
-        let enc = self.target.encoder.as_ref();
-        let start = self.out.len();
-        enc.start_row(&mut self.out);
-        for (i, v) in fields.into_iter().enumerate() {
-            let is_cursor = self.target.cursor == Some(i);
-            let value = match v.unwrap_or(My::NULL) {
-                My::Bytes(b) if self.plain[i] && !is_cursor => {
-                    let put = match std::str::from_utf8(&b) {
-                        Ok(s) => enc.text(i, s, &mut self.out),
-                        Err(_) => {
-                            return Err(field_error(
-                                i,
-                                dec.decode(i, My::Bytes(b)).err().unwrap_or_default(),
-                            ))
-                        }
-                    };
-                    if let Err(reason) = put {
-                        self.refuse(start, i, Some(reason));
-                        return Ok(());
-                    }
-                    continue;
+/// One row written with the target's encoder (`ReadOptions::encoded`): text straight from the
+/// row's bytes, other values decoded as for a batch; false when the target refused it.
+fn encode_row(
+    w: &mut EncodedRows<'_>,
+    fields: Vec<Option<My>>,
+    reader: &Reader,
+    plain: &[bool],
+    dec: &mut Decoder,
+    field_error: impl Fn(usize, String) -> EtlError,
+) -> Result<bool> {
+    w.start_row();
+    for (i, v) in fields.into_iter().enumerate() {
+        match v.unwrap_or(My::NULL) {
+            My::Bytes(b) if plain[i] => match std::str::from_utf8(&b) {
+                Ok(s) => w.text(i, s),
+                Err(_) => {
+                    let e = dec.decode(i, My::Bytes(b)).err().unwrap_or_default();
+                    return Err(field_error(i, e));
                 }
-                // A zero date may read as NULL.
-                v => dec.decode(i, v).map_err(|e| field_error(i, e))?,
-            };
-            if let Some(seen) = self.cursor.as_mut().filter(|_| is_cursor) {
-                seen.see(Some(&value), self.rows);
-            }
-            let put = match value {
-                Value::Null => {
-                    if self.target.not_null.contains(&i) {
-                        self.refuse(start, i, None);
-                        return Ok(());
-                    }
-                    enc.null(&mut self.out);
-                    continue;
-                }
-                value => {
-                    let ty = &self.types[i];
-                    let value = if value.needs_coerce(ty) {
-                        value.coerce(ty)
-                    } else {
-                        Ok(value)
-                    };
-                    value.and_then(|v| enc.value(i, &v, &mut self.out))
-                }
-            };
-            if let Err(reason) = put {
-                self.refuse(start, i, Some(reason));
-                return Ok(());
-            }
-        }
-        self.rows += 1;
-        Ok(())
-    }
-
-    /// Stops at the row that began at byte `start` of `out`, refused at `column`.
-    fn refuse(&mut self, start: usize, column: usize, reason: Option<String>) {
-        self.out.truncate(start);
-        self.refused = Some(Refused {
-            row: self.rows,
-            column,
-            reason,
-        });
-    }
-
-    /// The rows so far as a batch; the next starts at row `next`.
-    fn batch(&mut self, width: usize, next: u64) -> Batch {
-        let batch = Batch::from_encoded(
-            width,
-            self.first,
-            Encoded {
-                bytes: self.out.split().freeze(),
-                rows: std::mem::take(&mut self.rows),
-                refused: self.refused.take(),
-                cursor: self.cursor.as_mut().map(std::mem::take),
             },
-        );
-        self.first = next;
-        batch
+            // A zero date may read as NULL.
+            v => {
+                let value = dec.decode(i, v).map_err(|e| field_error(i, e))?;
+                w.value(i, value, &reader.types[i]);
+            }
+        }
     }
+    Ok(w.end_row())
 }
 
 /// Whether a column's type can split a table into key ranges.

@@ -259,7 +259,9 @@ impl CopyFramer {
                 if cursor == Some(i) {
                     let seen = out.cursor.get_or_insert_with(CursorSeen::default);
                     match raw {
-                        Some(raw) => seen.see(Some(&wire::decode_wire(raw, w).map_err(at)?), out.rows),
+                        Some(raw) => {
+                            seen.see(Some(&wire::decode_wire(raw, w).map_err(at)?), out.rows)
+                        }
                         None => seen.see(None, out.rows),
                     }
                 }
@@ -392,7 +394,10 @@ mod tests {
         assert_eq!((out.rows, out.refused), (2, None));
         // The cursor (column 0) of the two rows read.
         let seen = out.cursor.expect("the cursor is tracked");
-        assert_eq!((seen.min, seen.max, seen.nulls), (Some(Value::Int32(1)), Some(Value::Int32(2)), 0));
+        assert_eq!(
+            (seen.min, seen.max, seen.nulls),
+            (Some(Value::Int32(1)), Some(Value::Int32(2)), 0)
+        );
     }
 
     #[test]

@@ -7,10 +7,11 @@ use tokio_postgres::types::{FromSql, Type};
 use super::bind::{self, Bind};
 use super::copy_out::{CopyDecoder, CopyFramer, Framed};
 use super::error::pg_error_in;
-use super::types::PgType;
+use super::types::{PgType, Wire};
 use super::wire;
+use crate::connectors::encoded::EncodedRows;
 use crate::connectors::{BatchSender, ReadOptions};
-use crate::data::{Batch, Encoded};
+use crate::data::{Batch, DataType, Encoded};
 use crate::error::{EtlError, Result};
 
 /// Any value's raw bytes (NULL as None), to decode with our own codecs.
@@ -140,7 +141,9 @@ pub(super) async fn stream_copy_encoded(
     Ok(true)
 }
 
-/// Streams a parameterised query with the extended protocol; true when read to its end.
+/// Streams a parameterised query with the extended protocol; true when read to its end. With
+/// `opts.encoded` the rows are written with the target's encoder (text as it is, other values
+/// decoded and checked as for a batch).
 #[allow(clippy::too_many_arguments)]
 pub(super) async fn stream_rows(
     conn: &tokio_postgres::Client,
@@ -152,6 +155,10 @@ pub(super) async fn stream_rows(
     connection: &str,
     what: &str,
 ) -> Result<bool> {
+    let mut encoded = opts
+        .encoded
+        .as_ref()
+        .map(|t| EncodedRows::new(t, types.len(), 1));
     let width = types.len();
     let prepared = conn
         .prepare(&stmt.0)
@@ -173,24 +180,61 @@ pub(super) async fn stream_rows(
             return Ok(false);
         }
         n += 1;
+        let field_error = |i: usize, e: String| {
+            EtlError::db(
+                connection,
+                format!("{what}: row {n}, column '{}': {e}", names[i]),
+            )
+        };
+        if let Some(w) = encoded.as_mut() {
+            w.start_row();
+            for (i, t) in types.iter().enumerate() {
+                let raw: Raw<'_> = row
+                    .try_get(i)
+                    .map_err(|e| EtlError::db(connection, format!("{what}: row {n}: {e}")))?;
+                match raw.0 {
+                    None => w.null(i),
+                    Some(b) if t.wire == Wire::Text && t.data_type == DataType::TEXT => {
+                        match std::str::from_utf8(b) {
+                            Ok(s) => w.text(i, s),
+                            Err(_) => {
+                                let e = wire::decode(b, t).err().unwrap_or_default();
+                                return Err(field_error(i, e));
+                            }
+                        }
+                    }
+                    Some(b) => {
+                        let v = wire::decode(b, t).map_err(|e| field_error(i, e))?;
+                        w.value(i, v, &t.data_type);
+                    }
+                }
+            }
+            if !w.end_row() {
+                // The load fails at the refused row: nothing after it is wanted.
+                tx.send(w.batch(n + 1)).await?;
+                return Ok(false);
+            }
+            if w.rows() >= opts.batch_rows {
+                tx.send(w.batch(n + 1)).await?;
+            }
+            continue;
+        }
         for (i, t) in types.iter().enumerate() {
             let raw: Raw<'_> = row
                 .try_get(i)
                 .map_err(|e| EtlError::db(connection, format!("{what}: row {n}: {e}")))?;
             match raw.0 {
                 None => batch.push(crate::data::Value::Null),
-                Some(b) => batch.push(wire::decode(b, t).map_err(|e| {
-                    EtlError::db(
-                        connection,
-                        format!("{what}: row {n}, column '{}': {e}", names[i]),
-                    )
-                })?),
+                Some(b) => batch.push(wire::decode(b, t).map_err(|e| field_error(i, e))?),
             }
         }
         if batch.len() >= opts.batch_rows {
             let full = std::mem::replace(&mut batch, Batch::new(width, n + 1, opts.batch_rows));
             tx.send(full).await?;
         }
+    }
+    if let Some(w) = encoded.as_mut().filter(|w| w.rows() > 0) {
+        tx.send(w.batch(n + 1)).await?;
     }
     if !batch.is_empty() {
         tx.send(batch).await?;
