@@ -58,7 +58,13 @@ task("events", |run| {
             " {\"id\": 2, \"price\": 123456789012345678901.5, \"at\": null, \"payload\": null}]\n"
         )),
     );
-    s.exec("files", &[]).ok();
+    let warehouse = s.warehouse.clone();
+    let run = s
+        .exec_env(&warehouse, &[("ETL_LOG", "etl=debug")], "files", &[])
+        .ok();
+    // Both are encoded for the COPY as they are read.
+    run.contains("(no values built on the way). table=orders\n");
+    run.contains("(no values built on the way). table=events\n");
     assert_eq!(
         text(
             &db,

@@ -76,8 +76,11 @@ task("nanos", |run| {
 });
 "#,
     );
-    let run = s.exec("pq", &[]);
+    let warehouse = s.warehouse.clone();
+    let run = s.exec_env(&warehouse, &[("ETL_LOG", "etl=debug")], "pq", &[]);
     assert_eq!(run.code, 0, "{}", run.stderr);
+    // The rows are encoded for the COPY as they are read, file column included.
+    run.contains("(no values built on the way). table=types\n");
     assert_eq!(
         column_types(&db, "types"),
         [

@@ -15,6 +15,7 @@ use serde_json::value::RawValue;
 use super::options::{JsonOptions, Step};
 use super::split::{SplitError, Splitter};
 use crate::connectors::csv::infer::{self, Kind};
+use crate::connectors::encoded::EncodedRows;
 use crate::connectors::files::{Compression, FileRef};
 use crate::connectors::{BatchSender, BatchStream, Io, ReadOptions, Source};
 use crate::data::{bounded_record, Batch, Column, DataType, Reject, Schema, Value};
@@ -339,6 +340,10 @@ impl Source for JsonSource {
         Ok(self.layout()?.schema.clone())
     }
 
+    fn encodes(&self) -> bool {
+        true
+    }
+
     fn open(&self, io: &Io, opts: &ReadOptions) -> Result<BatchStream> {
         let layout = self.layout()?.clone();
         let records = Records::new(self.files.clone(), self.opts.compression);
@@ -371,9 +376,37 @@ fn produce(
     let mut batch = Batch::new(width, 1, batch_rows);
     let mut row: Vec<Value> = Vec::with_capacity(width);
     let (mut good, mut count) = (0u64, 0u64);
+    // Rows written with the target's encoder (`ReadOptions::encoded`) instead of sent as values.
+    let mut encoded = opts
+        .encoded
+        .as_ref()
+        .filter(|_| !opts.keep_going)
+        .map(|t| EncodedRows::new(t, width, 1));
     while limit.is_none_or(|l| good < l) && records.next()? {
         count += 1;
         let read = read_row(&records, layout, columns, &index, &mut row);
+        if let Some(w) = encoded.as_mut() {
+            if let Err((_, message)) = read {
+                return Err(records.error(records.line, message));
+            }
+            w.start_row();
+            for (i, v) in row.drain(..).enumerate() {
+                w.value(i, v, &columns[i].data_type);
+            }
+            if with_file {
+                w.text(layout.from_file, records.display());
+            }
+            if !w.end_row() {
+                // The load fails at the refused row: nothing after it is wanted.
+                tx.send_blocking(w.batch(0))?;
+                return Ok(());
+            }
+            good += 1;
+            if w.rows() == batch_rows {
+                tx.send_blocking(w.batch(count + 1))?;
+            }
+            continue;
+        }
         match read {
             Ok(()) => {
                 if with_file {
@@ -398,6 +431,9 @@ fn produce(
             let full = std::mem::replace(&mut batch, Batch::new(width, count + 1, batch_rows));
             tx.send_blocking(full)?;
         }
+    }
+    if let Some(w) = encoded.as_mut().filter(|w| w.rows() > 0) {
+        tx.send_blocking(w.batch(count + 1))?;
     }
     if !batch.is_empty() || !batch.rejects.is_empty() {
         tx.send_blocking(batch)?;

@@ -14,6 +14,7 @@ use parquet::arrow::ParquetRecordBatchStreamBuilder;
 use super::convert::{self, Convert};
 use super::object::ObjectReader;
 use super::options::{Nanoseconds, ParquetOptions};
+use crate::connectors::encoded::EncodedRows;
 use crate::connectors::files::{self, FileRef};
 use crate::connectors::{BatchSender, BatchStream, Io, ReadOptions, Source};
 use crate::data::{Batch, Column, DataType, Schema, Value};
@@ -149,6 +150,10 @@ impl Source for ParquetSource {
         Ok(self.layout()?.clone())
     }
 
+    fn encodes(&self) -> bool {
+        true
+    }
+
     fn open(&self, io: &Io, opts: &ReadOptions) -> Result<BatchStream> {
         let schema = self.layout()?.clone();
         let files = self.files.clone();
@@ -216,6 +221,34 @@ fn produce(
                 cols.push(values.into_iter());
             }
             let take = opts.limit.map_or(n, |l| n.min((l - sent) as usize));
+            if let Some(target) = &opts.encoded {
+                // Written with the target's encoder (`ReadOptions::encoded`).
+                let mut w = EncodedRows::new(target, width, sent + 1);
+                for _ in 0..take {
+                    w.start_row();
+                    for (c, col) in cols.iter_mut().enumerate() {
+                        let v = col.next().unwrap_or(Value::Null);
+                        w.value(c, v, &schema.columns[c].data_type);
+                    }
+                    if parquet.file_column.is_some() {
+                        w.text(from_file, &file.display);
+                    }
+                    if !w.end_row() {
+                        // The load fails at the refused row: nothing after it is wanted.
+                        tx.send_blocking(w.batch(0))?;
+                        return Ok(());
+                    }
+                }
+                row_in_file += n as u64;
+                sent += take as u64;
+                if w.rows() > 0 {
+                    tx.send_blocking(w.batch(sent + 1))?;
+                }
+                if opts.limit.is_some_and(|l| sent >= l) {
+                    return Ok(());
+                }
+                continue;
+            }
             let mut out = Batch::new(width, sent + 1, take);
             for _ in 0..take {
                 for col in cols.iter_mut() {
