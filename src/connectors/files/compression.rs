@@ -61,8 +61,8 @@ impl Compression {
     /// that is not compressed this way) says which compression was expected and what to do.
     pub fn reader<R: Read + Send + 'static>(self, src: R) -> Box<dyn Read + Send> {
         let buffered = BufReader::with_capacity(CHUNK, src);
-        match self {
-            Compression::None => Box::new(buffered),
+        let decoded: Box<dyn Read + Send> = match self {
+            Compression::None => return Box::new(buffered),
             // Multi-member: `cat a.gz b.gz` is a valid gzip file, and some writers produce it.
             Compression::Gzip => Box::new(Explained::new(
                 flate2::bufread::MultiGzDecoder::new(buffered),
@@ -73,12 +73,108 @@ impl Compression {
                 self,
             )),
             Compression::Zstd => Box::new(Explained::new(ZstdFrames::new(buffered), self)),
-        }
+        };
+        Box::new(ReadAhead::spawn(decoded))
     }
 
     /// Opens a local file through its decoder.
     pub fn open(self, path: &Path) -> std::io::Result<Box<dyn Read + Send>> {
         Ok(self.reader(File::open(path)?))
+    }
+}
+
+/// Decompressed chunks a decoder thread may run ahead of the reader.
+const AHEAD: usize = 2;
+/// Bytes per chunk handed from the decoder thread to the reader.
+const AHEAD_CHUNK: usize = 256 * 1024;
+
+/// Decompresses on a thread of its own, a few chunks ahead of the reader: the reading thread
+/// (which parses and encodes rows) and the decoder run at once instead of taking turns.
+/// Chunks are recycled, so memory stays at a few of them.
+struct ReadAhead {
+    chunks: std::sync::mpsc::Receiver<std::io::Result<Vec<u8>>>,
+    spent: std::sync::mpsc::SyncSender<Vec<u8>>,
+    buf: Vec<u8>,
+    at: usize,
+    ended: bool,
+}
+
+impl ReadAhead {
+    fn spawn(mut inner: Box<dyn Read + Send>) -> ReadAhead {
+        let (tx, chunks) = std::sync::mpsc::sync_channel(AHEAD);
+        let (spent, recycled) = std::sync::mpsc::sync_channel::<Vec<u8>>(AHEAD + 1);
+        std::thread::Builder::new()
+            .name("etl-decompress".into())
+            .spawn(move || loop {
+                let mut chunk = recycled
+                    .try_recv()
+                    .unwrap_or_else(|_| Vec::with_capacity(AHEAD_CHUNK));
+                chunk.resize(AHEAD_CHUNK, 0);
+                let mut filled = 0;
+                let mut failed = None;
+                while filled < AHEAD_CHUNK {
+                    match inner.read(&mut chunk[filled..]) {
+                        Ok(0) => break,
+                        Ok(n) => filled += n,
+                        Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
+                        Err(e) => {
+                            failed = Some(e);
+                            break;
+                        }
+                    }
+                }
+                chunk.truncate(filled);
+                // An empty chunk is the end of the data; a reader that went away ends this.
+                let end = filled < AHEAD_CHUNK;
+                if (filled > 0 || failed.is_none()) && tx.send(Ok(chunk)).is_err() {
+                    return;
+                }
+                if let Some(e) = failed {
+                    let _ = tx.send(Err(e));
+                    return;
+                }
+                if end {
+                    if filled > 0 {
+                        let _ = tx.send(Ok(Vec::new()));
+                    }
+                    return;
+                }
+            })
+            .expect("starting the decompressing thread");
+        ReadAhead {
+            chunks,
+            spent,
+            buf: Vec::new(),
+            at: 0,
+            ended: false,
+        }
+    }
+}
+
+impl Read for ReadAhead {
+    fn read(&mut self, out: &mut [u8]) -> std::io::Result<usize> {
+        while self.at == self.buf.len() {
+            if self.ended {
+                return Ok(0);
+            }
+            let next = match self.chunks.recv() {
+                Ok(next) => next?,
+                // The thread ended without saying the data did: it panicked.
+                Err(_) => {
+                    return Err(std::io::Error::other(
+                        "the decompressing thread stopped before the end of the data",
+                    ))
+                }
+            };
+            self.ended = next.is_empty();
+            let old = std::mem::replace(&mut self.buf, next);
+            let _ = self.spent.try_send(old);
+            self.at = 0;
+        }
+        let n = out.len().min(self.buf.len() - self.at);
+        out[..n].copy_from_slice(&self.buf[self.at..self.at + n]);
+        self.at += n;
+        Ok(n)
     }
 }
 
@@ -201,6 +297,41 @@ mod tests {
 
     fn zstd(data: &[u8]) -> Vec<u8> {
         ruzstd::encoding::compress_to_vec(data, ruzstd::encoding::CompressionLevel::Fastest)
+    }
+
+    #[test]
+    fn data_of_many_chunks_comes_through_the_decoding_thread_whole_and_in_order() {
+        // Several of the thread's chunks, read back in pieces that do not line up with them.
+        let text: String = (0..200_000).map(|i| format!("{i},row {i}\n")).collect();
+        assert!(text.len() > 4 * AHEAD_CHUNK);
+        for c in [Compression::Gzip, Compression::Zstd, Compression::Bzip2] {
+            let packed = match c {
+                Compression::Gzip => gzip(text.as_bytes()),
+                Compression::Zstd => zstd(text.as_bytes()),
+                _ => bzip2(text.as_bytes()),
+            };
+            let mut r = c.reader(std::io::Cursor::new(packed));
+            let mut out = Vec::new();
+            let mut piece = [0u8; 7001];
+            loop {
+                let n = r.read(&mut piece).unwrap();
+                if n == 0 {
+                    break;
+                }
+                out.extend_from_slice(&piece[..n]);
+            }
+            assert!(out == text.as_bytes(), "{c:?}");
+            // Cut short, the error still says what went wrong, after the data before it.
+            let mut cut = gzip(text.as_bytes());
+            cut.truncate(cut.len() / 2);
+            let mut out = Vec::new();
+            let err = Compression::Gzip
+                .reader(std::io::Cursor::new(cut))
+                .read_to_end(&mut out)
+                .unwrap_err();
+            assert!(err.to_string().contains("ends early"), "{err}");
+            assert!(!out.is_empty() && text.as_bytes().starts_with(&out));
+        }
     }
 
     fn decode(c: Compression, data: Vec<u8>) -> std::io::Result<String> {

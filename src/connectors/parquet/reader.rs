@@ -38,6 +38,43 @@ struct Opened {
     batches: Batches,
 }
 
+/// Decodes `batches` on a thread of its own, `BATCHES_IN_FLIGHT` ahead of the reader: pages
+/// are decompressed and decoded while the reading thread converts and encodes the batch before.
+fn ahead(mut batches: Batches) -> Batches {
+    let (tx, rx) = std::sync::mpsc::sync_channel(BATCHES_IN_FLIGHT);
+    std::thread::Builder::new()
+        .name("etl-parquet".into())
+        .spawn(move || {
+            for batch in batches.by_ref() {
+                if tx.send(Some(batch)).is_err() {
+                    return;
+                }
+            }
+            let _ = tx.send(None);
+        })
+        .expect("starting the Parquet decoding thread");
+    let mut ended = false;
+    Box::new(std::iter::from_fn(move || {
+        if ended {
+            return None;
+        }
+        match rx.recv() {
+            Ok(Some(batch)) => Some(batch),
+            Ok(None) => {
+                ended = true;
+                None
+            }
+            // The thread ended without saying the file did: it panicked.
+            Err(_) => {
+                ended = true;
+                Some(Err(
+                    "the decoding thread stopped before the end of the file".into(),
+                ))
+            }
+        }
+    }))
+}
+
 fn open_file(file: &FileRef, batch_rows: usize) -> std::result::Result<Opened, String> {
     match &file.object {
         None => {
@@ -50,7 +87,7 @@ fn open_file(file: &FileRef, batch_rows: usize) -> std::result::Result<Opened, S
                 .map_err(explain)?;
             Ok(Opened {
                 schema,
-                batches: Box::new(reader.map(|b| b.map_err(|e| e.to_string()))),
+                batches: ahead(Box::new(reader.map(|b| b.map_err(|e| e.to_string())))),
             })
         }
         Some(object) => {
