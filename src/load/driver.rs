@@ -356,9 +356,7 @@ impl Load<'_> {
             };
             let mut batch = batch?;
             if let Some(e) = &batch.encoded {
-                let s = session
-                    .as_mut()
-                    .expect("a pass-through read has its session");
+                let s = session.as_mut().expect("an encoded read has its session");
                 if let Some(r) = &e.refused {
                     let row = batch.first_row + r.row as u64;
                     let column = s.write.columns().get(r.column).map_or("?", String::as_str);
