@@ -60,10 +60,12 @@ impl std::fmt::Debug for EncodedTarget {
     }
 }
 
-/// Writes rows in a target's wire format on the source's thread, for sources that read text
-/// (CSV): a field goes from the reader's buffer into the target's bytes, and the values the
-/// load would have built, sent and freed are never made. Values are of their column's type
-/// (the load hands an encoder over only where the source's types are the target's).
+/// Writes rows in a target's wire format on the source's thread, for sources whose rows are
+/// not already in it (CSV, JSON, Parquet, MySQL, parameterised PostgreSQL reads; through
+/// `connectors/encoded.rs`): a field goes from the reader's buffer into the target's bytes, and
+/// the batch of values the load would have built, sent and freed is never made. Values are of
+/// their column's type (the load hands an encoder over only where the source's types are the
+/// target's).
 pub trait RowEncoder: Send + Sync {
     /// Starts a row (all of its columns follow).
     fn start_row(&self, out: &mut bytes::BytesMut);

@@ -10,8 +10,8 @@ pub struct Batch {
     /// Records of this stretch of the source that were set aside instead of read (only when
     /// the read asked for it: `ReadOptions::keep_going`).
     pub rejects: Vec<Reject>,
-    /// Rows handed over already in the target's wire format instead of as values (a
-    /// pass-through read, `ReadOptions::encoded`); `values` is then empty.
+    /// Rows handed over already in the target's wire format instead of as values
+    /// (`ReadOptions::encoded`); `values` is then empty.
     pub encoded: Option<Encoded>,
 }
 
