@@ -32,9 +32,14 @@
 #   v   the same after 1% of the customers changed         target <= 3 s
 #   t0  etl PostgreSQL -> PostgreSQL, full load (as d), no transform
 #   t   the same through a .map adding a column   target <= 1.5 s per 1M rows over (t0)
+#   b2  two psql \copy of binary files (half the rows each) into one table at once: what
+#       the server gains from a second COPY stream on this machine
+#   cp, dp, fp  (c), (d), (f) written over N COPY streams (`parallel: N`, N = --streams;
+#       fp also reads MariaDB over N key ranges)       target <= 0.90 x (b) with the cores
 #
-# (--steps takes the letters a,b,c,s,d,f,e,k,v,t; f includes f0, e e0, k k0, v v0 and t t0.
-# The words `checks`, `scd2` and `transforms` as arguments select k, v and t.) Every etl step
+# (--steps takes the letters a,b,c,s,d,f,e,k,v,t,p; f includes f0, e e0, k k0, v v0, t t0,
+# and p the parallel steps b2, cp, dp and fp. The words `checks`, `scd2`, `transforms` and
+# `parallel` as arguments select k, v, t and p.) Every etl step
 # uses the release binary (built first), a project under benches/projects/ and
 # benches/etl.toml, and runs after VACUUM ANALYZE + CHECKPOINT into a dropped target. After
 # each load the target is compared with the source by per-column checksums computed in SQL
@@ -68,6 +73,7 @@ WORDS=""
 BUILD=1
 REPEAT=1
 KEEP=0
+STREAMS=2
 
 usage() {
   sed -n '2,/^set -euo/p' "${BASH_SOURCE[0]}" | sed '$d; s/^# \{0,1\}//'
@@ -76,10 +82,12 @@ usage() {
 Options:
   --rows N       rows in the dataset (default 1000000)
   --steps LIST   comma-separated steps to run (default a,b,c,s,d,f,e,k,v,t); b always runs
-  checks, scd2, transforms
-                 (arguments) run only these groups: k0+k, v0+v, t0+t (with b, the baseline)
+  checks, scd2, transforms, parallel
+                 (arguments) run only these groups: k0+k, v0+v, t0+t, b2+cp+dp+fp (with b,
+                 the baseline)
   --repeat N     run each step but e0/e N times and keep the best time (and the largest
                  peak RSS): steadier ratios on a busy machine (default 1)
+  --streams N    COPY streams of the parallel steps cp, dp, fp (default 2)
   --no-build     use the existing release binary instead of running cargo build --release
   --keep         keep the databases and the work folder (their names are printed)
   -h, --help     this text
@@ -94,12 +102,15 @@ while [ $# -gt 0 ]; do
     --steps=*) STEPS=${1#*=}; shift ;;
     --repeat) REPEAT=${2:-}; shift 2 || { usage >&2; exit 2; } ;;
     --repeat=*) REPEAT=${1#*=}; shift ;;
+    --streams) STREAMS=${2:-}; shift 2 || { usage >&2; exit 2; } ;;
+    --streams=*) STREAMS=${1#*=}; shift ;;
     --no-build) BUILD=0; shift ;;
     --keep) KEEP=1; shift ;;
     -h | --help) usage; exit 0 ;;
     checks) WORDS+=,k; shift ;;
     scd2) WORDS+=,v; shift ;;
     transforms) WORDS+=,t; shift ;;
+    parallel) WORDS+=,p; shift ;;
     *) echo "unknown argument: $1 (see --help)" >&2; exit 2 ;;
   esac
 done
@@ -109,12 +120,16 @@ if ! [[ $ROWS =~ ^[1-9][0-9]*$ ]] || [ "$ROWS" -lt 200 ]; then
   echo "--rows must be a whole number of at least 200, not '$ROWS'" >&2
   exit 2
 fi
+if ! [[ $STREAMS =~ ^[1-9][0-9]*$ ]] || [ "$STREAMS" -gt 32 ]; then
+  echo "--streams must be a whole number from 1 to 32, not '$STREAMS'" >&2
+  exit 2
+fi
 if ! [[ $REPEAT =~ ^[1-9][0-9]*$ ]]; then
   echo "--repeat must be a positive whole number, not '$REPEAT'" >&2
   exit 2
 fi
 for s in ${STEPS//,/ }; do
-  case $s in a | b | c | s | d | e | f | k | v | t) ;; *) echo "unknown step '$s' in --steps (valid: a,b,c,s,d,f,e,k,v,t)" >&2; exit 2 ;; esac
+  case $s in a | b | c | s | d | e | f | k | v | t | p) ;; *) echo "unknown step '$s' in --steps (valid: a,b,c,s,d,f,e,k,v,t,p)" >&2; exit 2 ;; esac
 done
 want() { [[ ,$STEPS,b, == *,$1,* ]]; }
 
@@ -165,8 +180,8 @@ trap 'exit 130' INT
 trap 'exit 143' TERM
 
 # Results per step.
-declare -A DESC ROWS_OF SECS RSS_KB STATUS CHECK ERR TAIL
-ORDER=(a b c s d f0 f e0 e k0 k v0 v t0 t)
+declare -A DESC ROWS_OF SECS RSS_KB STATUS CHECK ERR TAIL CPU SRV
+ORDER=(a b b2 c cp s d dp f0 f fp e0 e k0 k v0 v t0 t)
 DESC=(
   [a]='psql \copy CSV (text COPY)'
   [b]='psql \copy binary file (baseline)'
@@ -183,6 +198,10 @@ DESC=(
   [v]='etl SCD2 dimension, 1% changed'
   [t0]='etl PG -> PG, full, no transform'
   [t]='etl PG -> PG, full, .map per row'
+  [b2]='psql \copy binary, 2 streams at once'
+  [cp]="etl CSV -> PG, full, $STREAMS streams"
+  [dp]="etl PG -> PG, full, $STREAMS streams"
+  [fp]="etl MariaDB -> PG, full, $STREAMS streams"
 )
 
 # error_tail FILE: the lines that say what went wrong: all of a short output; of a long one,
@@ -222,25 +241,47 @@ fail() {
 # RUN_NO > 1 of a repeated step: the best seconds and the largest RSS so far).
 RUN_NO=1
 RUN_OF=1
+# server_ticks: CPU clock ticks used so far by the PostgreSQL and MariaDB servers on this
+# machine (every process, and the backends that have exited: the postmaster's reaped
+# children). Not the servers' (remote ones, other users') when they cannot be read.
+server_ticks() {
+  local pids pm
+  pids=$(pgrep -x postgres 2>/dev/null; pgrep -x mariadbd 2>/dev/null; pgrep -x mysqld 2>/dev/null) || true
+  pm=$(pgrep -o -x postgres 2>/dev/null) || true
+  # shellcheck disable=SC2086 # a list of pids
+  { for p in $pids; do cat "/proc/$p/stat" 2>/dev/null; done; } |
+    awk -v pm="$pm" '{ t += $14 + $15; if ($1 == pm) t += $16 + $17 } END { print t + 0 }'
+}
+TICKS=$(getconf CLK_TCK 2>/dev/null || echo 100)
 run_timed() {
   local step=$1 out=$2; shift 2
-  local tf=$WORK/$step.time err=$WORK/$step.err rc=0 secs rss label=""
+  local tf=$WORK/$step.time err=$WORK/$step.err rc=0 secs rss label="" ticks cpu srv
   [ "$RUN_OF" = 1 ] || label="run $RUN_NO/$RUN_OF: "
   : >"$tf"
   # In the background and waited for, so a signal to this script interrupts the wait and the
   # cleanup stops the step (timeout runs it in a process group of its own, out of reach of
   # the terminal's Ctrl-C, and passes a TERM on to that group).
+  ticks=$(server_ticks)
   timeout "$STEP_TIMEOUT" /usr/bin/time -v -o "$tf" "$@" >"$out" 2>"$err" &
   TIMED_PID=$!
   wait "$TIMED_PID" || rc=$?
   TIMED_PID=""
+  srv=$(awk -v a="$ticks" -v b="$(server_ticks)" -v hz="$TICKS" 'BEGIN { printf "%.2f", (b - a) / hz }')
+  cpu=$(awk -F': ' '/User time|System time/ { s += $2 } END { printf "%.2f", s }' "$tf")
   secs=$(awk -F': ' '/Elapsed \(wall clock\)/ { n = split($2, p, ":"); s = 0; for (i = 1; i <= n; i++) s = s * 60 + p[i]; printf "%.2f", s }' "$tf")
   rss=$(awk -F': ' '/Maximum resident set size/ { print $2 }' "$tf")
   [ "$rc" != 0 ] || say "($step) $label$secs s, peak $(mib "$rss") MiB"
   if [ "$RUN_NO" -gt 1 ] && [ "${STATUS[$step]:-}" = ok ]; then
+    # The CPU figures are those of the fastest run.
+    if ! awk -v a="${SECS[$step]}" -v b="$secs" 'BEGIN { exit !(b + 0 < a + 0) }'; then
+      cpu=${CPU[$step]}
+      srv=${SRV[$step]}
+    fi
     secs=$(awk -v a="${SECS[$step]}" -v b="$secs" 'BEGIN { printf "%.2f", (b + 0 < a + 0 ? b : a) }')
     [ "${rss:-0}" -gt "${RSS_KB[$step]:-0}" ] || rss=${RSS_KB[$step]}
   fi
+  CPU[$step]=$cpu
+  SRV[$step]=$srv
   SECS[$step]=$secs
   RSS_KB[$step]=$rss
   if [ "$rc" = 0 ]; then
@@ -416,6 +457,29 @@ for step in a b; do
   done_with "$table"
 done
 
+# (b2): the baseline's rows as two binary files, copied into one table at once.
+if want p; then
+  say "(b2) ${DESC[b2]}"
+  ROWS_OF[b2]=$ROWS
+  table=public.psql_b2
+  pg -c "\\copy (SELECT * FROM orders WHERE id % 2 = 0) to $(sql_lit "$WORK/orders.0.bin") (format binary)" \
+    -c "\\copy (SELECT * FROM orders WHERE id % 2 = 1) to $(sql_lit "$WORK/orders.1.bin") (format binary)"
+  {
+    echo 'set -e'
+    for i in 0 1; do
+      printf "PGOPTIONS='-c client_min_messages=warning' psql -X -q -v ON_ERROR_STOP=1 -h %q -p %q -U %q -d %q -c %q & p%s=\$!\n" \
+        "$PG_HOST" "$PG_PORT" "$PG_USER" "$DB" "\\copy $table from $(sql_lit "$WORK/orders.$i.bin") (format binary)" "$i"
+    done
+    echo 'wait "$p0"; wait "$p1"'
+  } >"$WORK/b2.sh"
+  if repeat_timed b2 "$REPEAT" "pg -c 'DROP TABLE IF EXISTS $table' -c 'CREATE TABLE $table (LIKE orders)' >/dev/null" \
+    "$WORK/b2.out" bash "$WORK/b2.sh"; then
+    verify b2 "$table" original
+  fi
+  done_with "$table"
+  rm -f "$WORK"/orders.[01].bin
+fi
+
 export ETL_CONN_WAREHOUSE=$PG_URL ETL_CONN_SOURCE=$PG_URL ETL_CONN_MYSQL=$MY_URL
 
 if want c; then
@@ -423,6 +487,15 @@ if want c; then
   ROWS_OF[c]=$ROWS
   if etl_step c "$REPEAT" "drop_table bench.orders_csv" csv_load --param "csv=$CSV" --param into=bench.orders_csv; then
     verify c bench.orders_csv original
+  fi
+  done_with bench.orders_csv
+fi
+
+if want p; then
+  say "(cp) ${DESC[cp]}"
+  ROWS_OF[cp]=$ROWS
+  if etl_step cp "$REPEAT" "drop_table bench.orders_csv" csv_load --param "csv=$CSV" --param into=bench.orders_csv --param "parallel=$STREAMS"; then
+    verify cp bench.orders_csv original
   fi
   done_with bench.orders_csv
 fi
@@ -464,8 +537,17 @@ if want d; then
   done_with bench.orders_pg
 fi
 
+if want p; then
+  say "(dp) ${DESC[dp]}"
+  ROWS_OF[dp]=$ROWS
+  if etl_step dp "$REPEAT" "drop_table bench.orders_pg" pg_load --param "parallel=$STREAMS"; then
+    verify dp bench.orders_pg original
+  fi
+  done_with bench.orders_pg
+fi
+
 # (f) needs the original data, so it runs before (e) changes the source.
-if want f; then
+if want f || want p; then
   ROWS_OF[f0]=$ROWS
   ROWS_OF[f]=$ROWS
   if ! command -v mariadb >/dev/null || ! (exec 3<>"/dev/tcp/$MY_HOST/$MY_PORT") 2>/dev/null || ! my -e 'SELECT 1' >/dev/null 2>&1; then
@@ -473,6 +555,8 @@ if want f; then
     ERR[f0]="no MariaDB"
     STATUS[f]="skipped"
     ERR[f]="no MariaDB reachable at $MY_HOST:$MY_PORT as $MY_USER (or no mariadb client)"
+    STATUS[fp]="skipped"
+    ERR[fp]=${ERR[f]}
     say "(f) skipped: ${ERR[f]}"
   else
     say "(f) loading orders into MariaDB database $DB"
@@ -495,11 +579,21 @@ if want f; then
     else
       say "(f0) ${DESC[f0]}"
       repeat_timed f0 "$REPEAT" : /dev/null mariadb -h "$MY_HOST" -P "$MY_PORT" -u "$MY_USER" --quick -D "$DB" -e 'SELECT * FROM orders' || true
-      say "(f) ${DESC[f]}"
-      if etl_step f "$REPEAT" "drop_table bench.orders_mysql" mysql_load; then
-        verify f bench.orders_mysql original
+      if want f; then
+        say "(f) ${DESC[f]}"
+        if etl_step f "$REPEAT" "drop_table bench.orders_mysql" mysql_load; then
+          verify f bench.orders_mysql original
+        fi
+        done_with bench.orders_mysql
       fi
-      done_with bench.orders_mysql
+      if want p; then
+        say "(fp) ${DESC[fp]}"
+        ROWS_OF[fp]=$ROWS
+        if etl_step fp "$REPEAT" "drop_table bench.orders_mysql" mysql_load --param "parallel=$STREAMS"; then
+          verify fp bench.orders_mysql original
+        fi
+        done_with bench.orders_mysql
+      fi
     fi
   fi
 fi
@@ -616,11 +710,15 @@ echo "etl: $commit; $ETL built $(date -u -r "$ETL" '+%Y-%m-%d %H:%M UTC' 2>/dev/
 echo
 base=${SECS[b]:-}
 [ "${STATUS[b]:-}" = ok ] || base=""
-printf '%-4s %-38s %9s %8s %10s %9s %7s  %s\n' step what rows seconds rows/s 'peak MiB' 'x (b)' check
-printf '%-4s %-38s %9s %8s %10s %9s %7s  %s\n' ---- ---- ---- ------- ------ -------- ----- -----
+printf '%-4s %-38s %9s %8s %10s %9s %7s %13s  %s\n' step what rows seconds rows/s 'peak MiB' 'x (b)' 'CPU s cli/srv' check
+printf '%-4s %-38s %9s %8s %10s %9s %7s %13s  %s\n' ---- ---- ---- ------- ------ -------- ----- ------------- -----
 failed=0
 for step in "${ORDER[@]}"; do
-  case $step in f0 | e0 | k0 | v0 | t0) want "${step:0:1}" || continue ;; *) want "$step" || continue ;; esac
+  case $step in
+    f0 | e0 | k0 | v0 | t0) want "${step:0:1}" || continue ;;
+    b2 | cp | dp | fp) want p || continue ;;
+    *) want "$step" || continue ;;
+  esac
   st=${STATUS[$step]:-not run}
   rows=${ROWS_OF[$step]:--}
   if [ "$st" = ok ]; then
@@ -629,10 +727,10 @@ for step in "${ORDER[@]}"; do
     ratio=$(awk -v s="$secs" -v b="$base" 'BEGIN { if (b > 0) printf "%.2fx", s / b; else print "-" }')
     check=${CHECK[$step]:--}
     [ "$step" = f0 ] && check="(no load)"
-    printf '%-4s %-38s %9s %8s %10s %9s %7s  %s\n' "($step)" "${DESC[$step]}" "$rows" "$secs" "$rate" "$(mib "${RSS_KB[$step]}")" "$ratio" "$check"
+    printf '%-4s %-38s %9s %8s %10s %9s %7s %13s  %s\n' "($step)" "${DESC[$step]}" "$rows" "$secs" "$rate" "$(mib "${RSS_KB[$step]}")" "$ratio" "${CPU[$step]:--}/${SRV[$step]:--}" "$check"
     [ "$check" = MISMATCH ] && failed=1
   else
-    printf '%-4s %-38s %9s %8s %10s %9s %7s  %s\n' "($step)" "${DESC[$step]}" "$rows" - - - - "${st^^}"
+    printf '%-4s %-38s %9s %8s %10s %9s %7s %13s  %s\n' "($step)" "${DESC[$step]}" "$rows" - - - - - "${st^^}"
     [ "$st" = skipped ] || failed=1
   fi
 done
@@ -641,7 +739,7 @@ done
 target() { # target STEP MAX_RATIO MAX_MIB [MAX_SECONDS]
   local step=$1 max_ratio=$2 max_mib=$3 max_secs=${4:-}
   if [ "${STATUS[$step]:-}" != ok ]; then
-    want "${step:0:1}" && echo "($step) not measured (${STATUS[$step]:-not run})"
+    case $step in ?p) want p ;; *) want "${step:0:1}" ;; esac && echo "($step) not measured (${STATUS[$step]:-not run})"
     return 0
   fi
   awk -v step="$step" -v s="${SECS[$step]}" -v b="$base" -v k="${RSS_KB[$step]}" -v mr="$max_ratio" -v mm="$max_mib" -v ms="$max_secs" 'BEGIN {
@@ -658,6 +756,20 @@ target c 1.10 32
 target d 1.10 32
 target f 1.15 32
 target e "" 32 0.5
+if want p; then
+  echo "parallel COPY ($STREAMS streams; issue 16: <= 0.90x of (b) where the machine has the cores, peak <= 32 MiB x streams):"
+  target cp 0.90 $((32 * STREAMS))
+  target dp 0.90 $((32 * STREAMS))
+  target fp 0.90 $((32 * STREAMS))
+  # The floor two cores put under a step: all the CPU it costs (the client, etl or psql, and
+  # the servers) shared by the cores. A step at its floor cannot gain from more streams here.
+  for step in b b2 c cp d dp f fp; do
+    [ "${STATUS[$step]:-}" = ok ] || continue
+    awk -v step="$step" -v s="${SECS[$step]}" -v c="${CPU[$step]}" -v v="${SRV[$step]}" -v n="$(nproc)" 'BEGIN {
+      printf "(%s)%s CPU %.2f s (client %.2f + servers %.2f): on %d cores at least %.2f s; took %.2f s (%.0f%% of the cores busy)\n",
+        step, (length(step) == 1 ? " " : ""), c + v, c, v, n, (c + v) / n, s, 100 * (c + v) / (n * s) }'
+  done
+fi
 if [ "${STATUS[k]:-}" = ok ] && [ "${STATUS[k0]:-}" = ok ]; then
   awk -v k="${SECS[k]}" -v k0="${SECS[k0]}" 'BEGIN { r = k / k0
     printf "(k)  checks add %.0f%% to the load: %.2f s vs %.2f s (target <= +30%%: %s)\n", (r - 1) * 100, k, k0, r <= 1.30 ? "met" : "MISSED" }'

@@ -280,6 +280,12 @@ pub trait TargetTxn {
         columns: &[ColumnDef],
         key: &[String],
     ) -> Result<TableId>;
+    /// Asked before `create_replacement`: write the replacement's rows over up to `streams`
+    /// connections at once (`load(#{ parallel: N })`). Returns how many the target will use;
+    /// 1 (the default) means the load's own transaction writes them all.
+    fn parallel_streams(&mut self, _streams: usize) -> usize {
+        1
+    }
     /// A private stage for merging into `target`, holding `columns` typed as in `target`.
     fn create_stage(&mut self, target: &TableId, columns: &[String]) -> Result<TableId> {
         self.create_work(target, columns, "etl_stage")

@@ -639,6 +639,20 @@ impl Load<'_> {
         replace_window: Option<CursorWindow>,
     ) -> Result<Session> {
         let mut txn = self.target.begin(self.io, &self.identity)?;
+        let asked = self.spec.parallel;
+        if mode == LoadMode::Full {
+            let streams = asked.unwrap_or(1);
+            let used = if streams > 1 {
+                txn.parallel_streams(streams)
+            } else {
+                1
+            };
+            if streams > 1 && used == 1 {
+                tracing::info!(table = %self.spec.into, "parallel: {streams} asked; this target writes a load on one connection.");
+            }
+        } else if asked.is_some_and(|n| n > 1) {
+            tracing::info!(table = %self.spec.into, "parallel applies to full loads only; this {} load writes on one connection.", mode.as_str());
+        }
         let (sql, params) = self.audit_store.close_stale_statement(&self.identity);
         let closed = txn.execute(&sql, &params)?;
         if closed > 0 {

@@ -29,6 +29,6 @@ pub use driver::{run_load, LoadFigures, LoadRequest, Transform};
 pub use lookback::Lookback;
 pub use lookup::Lookup;
 pub use scd::{Scd2Spec, Track};
-pub use spec::{LoadMode, LoadSpec, NullCursor};
+pub use spec::{auto_streams, LoadMode, LoadSpec, NullCursor};
 pub use turn::{table_turn, TableTurn};
 pub use window::{bound_value, parse_date_arg, resolve_window, Resolved};

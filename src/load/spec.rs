@@ -81,6 +81,17 @@ pub struct LoadSpec {
     pub lookback: Option<super::lookback::Lookback>,
     /// `scd1(#{ soft_delete })`: the column stamped on keys a complete read no longer has.
     pub soft_delete: Option<String>,
+    /// `parallel`: a full load writes its rows over this many connections at once where the
+    /// target can (None: one).
+    pub parallel: Option<usize>,
+}
+
+/// `parallel: "auto"`: one COPY stream per two cores, at most four. Not the default: a load
+/// killed while its streams write leaves their committed table behind until the next load,
+/// and on two cores one stream measures best (docs/operations.md, "Parallel COPY streams").
+pub fn auto_streams() -> usize {
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    (cores / 2).clamp(1, 4)
 }
 
 impl LoadSpec {

@@ -54,6 +54,7 @@ fn spec(key: &[&str], cursor: Option<&str>) -> LoadSpec {
         lookups: Vec::new(),
         lookback: None,
         soft_delete: None,
+        parallel: None,
     }
 }
 

@@ -130,6 +130,7 @@ mod tests {
             lookups: Vec::new(),
             lookback: None,
             soft_delete: None,
+            parallel: None,
         };
         assert!(cast_flag(&t("integer"), &t("bigint"), &spec).is_none());
         assert!(cast_flag(&t("bigint"), &t("integer"), &spec)

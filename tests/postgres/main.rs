@@ -9,6 +9,7 @@ mod common;
 mod facts;
 mod files;
 mod modes;
+mod parallel;
 mod parquet;
 mod scd2;
 mod timeout;

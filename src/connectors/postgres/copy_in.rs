@@ -109,6 +109,11 @@ impl CopyIn {
         self.send(encoded.bytes.clone())
     }
 
+    /// Whether a chunk can be queued without waiting for the server.
+    pub fn has_room(&self) -> bool {
+        self.tx.as_ref().is_some_and(|tx| tx.capacity() > 0)
+    }
+
     /// The source row of the n-th COPY row (1-based), for server errors.
     pub fn source_row(&self, copy_row: u64) -> u64 {
         match self

@@ -429,6 +429,38 @@ mod tests {
             assert_eq!(wire::check_carried(&raw, &wire).unwrap_err(), decoded);
         }
         assert!(wire::check_carried(&0i32.to_be_bytes(), &Wire::Date).is_ok());
+        // The shortcuts for dates and times agree with decoding, at their edges and beyond.
+        let days = [
+            0,
+            -73_000_000,
+            72_999_999,
+            73_000_000,
+            -96_000_000,
+            96_000_000,
+            2_147_483_494,
+            i32::MIN,
+        ];
+        for d in days {
+            let raw = d.to_be_bytes();
+            let verdict = wire::decode_wire(&raw, &Wire::Date).map(drop);
+            assert_eq!(wire::check_carried(&raw, &Wire::Date), verdict, "date {d}");
+        }
+        let micros = [
+            0,
+            -1,
+            6_299_999_999_999_999_999,
+            -6_300_000_000_000_000_000,
+            8_400_000_000_000_000_000,
+            9_223_371_331_199_999_999,
+            i64::MAX,
+        ];
+        for m in micros {
+            let raw = m.to_be_bytes();
+            for wire in [Wire::Timestamp(6), Wire::TimestampTz(6), Wire::Time(6)] {
+                let verdict = wire::decode_wire(&raw, &wire).map(drop);
+                assert_eq!(wire::check_carried(&raw, &wire), verdict, "{wire:?} {m}");
+            }
+        }
     }
 
     #[test]

@@ -22,6 +22,7 @@ mod source;
 mod sql;
 mod sql_txn;
 mod statement;
+mod streams;
 mod swap;
 mod target;
 mod txn;

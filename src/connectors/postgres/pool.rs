@@ -80,6 +80,11 @@ impl PgPool {
         })
     }
 
+    /// Connections the pool holds at most.
+    pub fn size(&self) -> usize {
+        self.size
+    }
+
     pub fn display(&self) -> &str {
         &self.display
     }

@@ -12,6 +12,7 @@ use super::bind::{self, refs};
 use super::copy_in::{CopyEncoder, CopyIn};
 use super::pool::PgConn;
 use super::sql::query_rows;
+use super::streams::Stream;
 use super::swap::short_name;
 use super::target::{describe, pg_load_error, quoted, resolve_schema, PgColumn};
 use super::types::{quote_ident, type_name, TableName, Wire};
@@ -36,6 +37,14 @@ pub struct PgTxn {
     wires: Vec<Wire>,
     names: Vec<String>,
     copy: Option<CopyIn>,
+    /// Connections a full load may write its rows over (`parallel`), this one included.
+    streams: usize,
+    /// The replacement, committed on its own so that other connections can write it: dropped
+    /// unless this transaction commits the swap.
+    side: Option<TableId>,
+    /// The other connections' COPYs into the side table, and the next stream to write.
+    extra: Vec<Stream>,
+    next: usize,
 }
 
 impl PgTxn {
@@ -43,7 +52,7 @@ impl PgTxn {
     pub fn begin(shared: &Arc<Shared>, io: &Io, load: &LoadIdentity) -> Result<PgTxn> {
         let name = TableName::parse(&load.table).map_err(|e| EtlError::load(&load.table, e))?;
         let conn = io.block_on(shared.pool.get(&io.handle))?;
-        let txn = PgTxn {
+        let mut txn = PgTxn {
             io: io.clone(),
             shared: shared.clone(),
             conn: None,
@@ -53,6 +62,10 @@ impl PgTxn {
             wires: Vec::new(),
             names: Vec::new(),
             copy: None,
+            streams: 1,
+            side: None,
+            extra: Vec::new(),
+            next: 0,
         };
         io.block_on(async {
             let c: &Client = &conn;
@@ -62,10 +75,8 @@ impl PgTxn {
             let target = txn.resolved(c, &name).await?;
             txn.lock(c, &target).await
         })?;
-        Ok(PgTxn {
-            conn: Some(conn),
-            ..txn
-        })
+        txn.conn = Some(conn);
+        Ok(txn)
     }
 
     pub(super) fn client(&self) -> &Client {
@@ -299,14 +310,19 @@ impl TargetTxn for PgTxn {
         };
         // No key yet: it is built after the rows are in, which costs a third less.
         let defs: Vec<String> = columns.iter().map(column_sql).collect();
-        self.run(
-            &format!(
-                "DROP TABLE IF EXISTS {s}; CREATE TABLE {s} ({})",
-                defs.join(", "),
-                s = quoted(&new)
-            ),
-            "creating the new table",
-        )?;
+        let sql = format!(
+            "DROP TABLE IF EXISTS {s}; CREATE TABLE {s} ({})",
+            defs.join(", "),
+            s = quoted(&new)
+        );
+        if self.streams > 1 {
+            // Under the table's load lock, so the name is this load's (a table a crashed load
+            // left behind is dropped first).
+            self.on_own_connection(&sql, "creating the new table")?;
+            self.side = Some(new.clone());
+        } else {
+            self.run(&sql, "creating the new table")?;
+        }
         self.replacements.insert(new.clone());
         Ok(new)
     }
@@ -375,7 +391,7 @@ impl TargetTxn for PgTxn {
         // A table created in this transaction can be written frozen: no hint-bit rewrite by the
         // first readers, and a REPEATABLE READ reader whose snapshot predates the swap sees the
         // new rows rather than an empty table.
-        let freeze = if self.replacements.contains(table) {
+        let freeze = if self.replacements.contains(table) && self.side.is_none() {
             ", FREEZE"
         } else {
             ""
@@ -398,6 +414,11 @@ impl TargetTxn for PgTxn {
             &self.table,
             &self.shared.name,
         ));
+        if self.side.as_ref() == Some(table) {
+            self.extra = self.open_streams(&sql, self.streams - 1)?;
+            let streams = self.extra.len() + 1;
+            tracing::debug!(table = %self.table, streams, "Writing the new table over {streams} connections at once.");
+        }
         self.wires = cols.iter().map(|c| c.pg.wire.clone()).collect();
         self.names = cols.iter().map(|c| c.name.clone()).collect();
         Ok(Schema::new(
@@ -408,8 +429,9 @@ impl TargetTxn for PgTxn {
     }
 
     fn write(&mut self, batch: &Batch) -> Result<()> {
-        let copy = self.copy.as_mut().expect("COPY open until end_write");
-        copy.write(batch, &self.wires, &self.names)
+        let (wires, names) = (&self.wires, &self.names);
+        let copy = next_copy(&mut self.copy, &mut self.extra, &mut self.next);
+        copy.write(batch, wires, names)
     }
 
     fn encoded_input(&self) -> Option<EncodedTarget> {
@@ -426,13 +448,26 @@ impl TargetTxn for PgTxn {
     }
 
     fn write_encoded(&mut self, batch: &Batch) -> Result<()> {
-        let copy = self.copy.as_mut().expect("COPY open until end_write");
+        let copy = next_copy(&mut self.copy, &mut self.extra, &mut self.next);
         copy.write_encoded(batch)
     }
 
     fn end_write(&mut self) -> Result<u64> {
         let mut copy = self.copy.take().expect("COPY open until end_write");
-        copy.finish()
+        let rows = copy.finish()?;
+        let extra = std::mem::take(&mut self.extra);
+        self.finish_streams(rows, extra)
+    }
+
+    fn parallel_streams(&mut self, streams: usize) -> usize {
+        // One connection stays free for a source on the same database, which a load whose
+        // rows arrive encoded opens only after its streams.
+        let most = self.shared.pool.size().saturating_sub(1).max(1);
+        if streams > most {
+            tracing::info!(table = %self.table, "parallel: {streams} asked, writing over at most {most} connections (pool_size {} of {}, one left for reading).", most + 1, self.shared.name);
+        }
+        self.streams = streams.clamp(1, most);
+        self.streams
     }
 
     fn append_stage(
@@ -504,6 +539,43 @@ impl TargetTxn for PgTxn {
                 .map_err(|e| self.pg(&e, "committing"))
         })?;
         conn.release();
+        // Swapped in: the side table is the target now.
+        self.side = None;
         Ok(())
+    }
+}
+
+impl Drop for PgTxn {
+    fn drop(&mut self) {
+        let Some(side) = self.side.take() else { return };
+        // The transactions go first (their connections closed, the server rolls them back and
+        // lets go of their locks), then the table they were writing.
+        self.copy = None;
+        self.extra.clear();
+        self.conn = None;
+        self.drop_side_table(&side);
+    }
+}
+
+/// The COPY the next batch goes to: with several streams, the first from `next` on whose
+/// queue has room (a stream the server is slow on is passed over), else `next`'s.
+fn next_copy<'a>(
+    copy: &'a mut Option<CopyIn>,
+    extra: &'a mut [Stream],
+    next: &mut usize,
+) -> &'a mut CopyIn {
+    let n = 1 + extra.len();
+    let start = *next % n;
+    let pick = (0..n)
+        .map(|i| (start + i) % n)
+        .find(|&i| match i {
+            0 => copy.as_ref().is_some_and(CopyIn::has_room),
+            i => extra[i - 1].copy.has_room(),
+        })
+        .unwrap_or(start);
+    *next = pick + 1;
+    match pick {
+        0 => copy.as_mut().expect("COPY open until end_write"),
+        i => &mut extra[i - 1].copy,
     }
 }

@@ -13,6 +13,9 @@ const PG_EPOCH_MICROS: i64 = 946_684_800_000_000;
 /// `NaiveDate::num_days_from_ce` of 2000-01-01.
 const PG_EPOCH_DAYS_FROM_CE: i32 = 730_120;
 const USECS_PER_DAY: i64 = 86_400_000_000;
+/// Dates and timestamps of ±200,000 years around 2000, which always decode.
+const SAFE_DAYS: std::ops::Range<i32> = -73_000_000..73_000_000;
+const SAFE_MICROS: std::ops::Range<i64> = -6_300_000_000_000_000_000..6_300_000_000_000_000_000;
 
 /// Appends the binary payload of a non-NULL value for a column of `wire`. A value of another
 /// type is converted first, refusing lossy casts (a text parameter bound to a timestamp is
@@ -240,7 +243,21 @@ pub fn check_carried(raw: &[u8], wire: &Wire) -> Result<(), String> {
             .map_err(|e| format!("text is not UTF-8: {e}")),
         // A positive or negative sign word: a number (NaN and the infinities have others).
         Wire::Numeric if matches!(raw.get(4..6), Some([0x00 | 0x40, 0])) => Ok(()),
-        // No allocation for dates and times; arrays and jsonb are rare enough to build.
+        // Well inside what decoding accepts (chrono's ±262,000 years): nothing to convert.
+        Wire::Date if raw.len() == 4 && SAFE_DAYS.contains(&i32::from_be_bytes(fixed(raw)?)) => {
+            Ok(())
+        }
+        Wire::Timestamp(_) | Wire::TimestampTz(_)
+            if raw.len() == 8 && SAFE_MICROS.contains(&i64::from_be_bytes(fixed(raw)?)) =>
+        {
+            Ok(())
+        }
+        Wire::Time(_)
+            if raw.len() == 8 && (0..USECS_PER_DAY).contains(&i64::from_be_bytes(fixed(raw)?)) =>
+        {
+            Ok(())
+        }
+        // The rest (out of those ranges, arrays, jsonb) is decoded for its verdict.
         _ => decode_wire(raw, wire).map(drop),
     }
 }

@@ -45,6 +45,7 @@ const LOAD_OPTIONS: &[&str] = &[
     "on_check_fail",
     "lookups",
     "lookback",
+    "parallel",
 ];
 /// `scd2()` takes a load's options but `mode`, and these.
 const SCD2_OPTIONS: &[&str] = &["track", "effective_from", "deletes", "surrogate_key"];
@@ -332,6 +333,20 @@ fn load(ctx: &NativeCallContext, c: &Conn, spec: Map, kind: Kind) -> Res<Map> {
             None => None,
         },
         soft_delete,
+        parallel: match o.take("parallel") {
+            None => None,
+            Some(v) if v.clone().into_string().is_ok_and(|s| s == "auto") => {
+                Some(crate::load::auto_streams())
+            }
+            Some(v) => match v.as_int() {
+                Ok(n) if (1..=32).contains(&n) => Some(n as usize),
+                _ => {
+                    return Err(fail(format!(
+                        "load(): parallel (the COPY streams of a full load) must be from 1 to 32, or \"auto\" for one per two cores, not {v}"
+                    )))
+                }
+            },
+        },
         lookups: match o.take("lookups") {
             Some(v) => lookups(v)?,
             None => Vec::new(),
