@@ -25,10 +25,14 @@ pub(super) fn target_changes(
     let mut ddl = Vec::new();
     let mut map = Vec::new();
     let replace = mode == LoadMode::Full;
+    let streams = match spec.parallel {
+        Some(n) if n > 1 && replace => format!(" over up to {n} COPY streams"),
+        _ => String::new(),
+    };
     match existing {
         None => ddl.push(target.create_table_sql(&spec.into, columns, &spec.key)),
         Some(_) if replace => ddl.push(format!(
-            "{}  -- built beside the table, then swapped in",
+            "{}  -- built beside the table{streams}, then swapped in",
             target.create_table_sql(&spec.into, columns, &spec.key)
         )),
         Some(_) => {}

@@ -49,6 +49,9 @@ pub struct Scenario {
     /// "F" or "I".
     pub load_type: &'static str,
     pub rows: u64,
+    /// COPY streams of the load (`parallel`); above 1 its new table is committed before the
+    /// swap, so a kill may leave it until the next run.
+    pub parallel: u32,
     pub points: &'static [Point],
 }
 
@@ -82,6 +85,8 @@ struct Rig {
     my: MyTestDb,
     data: Data,
     load_type: &'static str,
+    /// `parallel=N` for the fixture's load.
+    parallel: String,
 }
 
 impl Rig {
@@ -93,6 +98,8 @@ impl Rig {
             self.load_type,
             "--param",
             self.data.source.param(),
+            "--param",
+            &self.parallel,
         ];
         for t in tasks {
             args.extend(["--task", t]);
@@ -175,6 +182,7 @@ pub fn run(scenario: &Scenario, dw: Warehouse) -> Vec<Outcome> {
         my,
         data,
         load_type: scenario.load_type,
+        parallel: format!("parallel={}", scenario.parallel),
     };
 
     // Generation 0, loaded in full; then one undisturbed run of the scenario's load type,
@@ -265,12 +273,17 @@ fn kill_once(rig: &Rig, point: Point, undisturbed: Duration) -> Outcome {
 
     let what = format!("{point:?} ({seen})");
     let at_kill = rig.dw.fingerprint("big");
-    assert_eq!(
-        rig.dw.leftovers(),
-        Vec::<String>::new(),
-        "{what}: leftovers"
-    );
     let committed = rig.committed(last);
+    let leftovers = rig.dw.leftovers();
+    // Streams write a committed new table: a kill before the swap committed leaves it, for
+    // the next run to drop. One stream writes it in the load's transaction, gone with it.
+    let expected: &[&str] = match leftovers.as_slice() {
+        [t] if rig.parallel != "parallel=1" && !committed && t.ends_with(".big__etl_new") => {
+            &[t.as_str()]
+        }
+        _ => &[],
+    };
+    assert_eq!(leftovers, expected, "{what}: leftovers");
     let killed_records: Vec<i64> = rig.dw.audit_after(last).iter().map(|r| r.id).collect();
 
     // The next run cleans up and loads; `ref` is the same rows loaded afresh.

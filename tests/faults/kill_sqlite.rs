@@ -16,6 +16,7 @@ fn kills_of_a_full_load_from_mariadb_into_sqlite() {
         source: Source::MySql,
         load_type: "F",
         rows: 40_000,
+        parallel: 1,
         points: &[
             Point::Running,
             Point::SourceStalled(0.0),
@@ -34,6 +35,7 @@ fn kills_of_an_incremental_load_from_mariadb_into_sqlite() {
         source: Source::MySql,
         load_type: "I",
         rows: 40_000,
+        parallel: 1,
         points: &[
             Point::SourceStalled(0.6),
             Point::Elapsed(0.5),
@@ -50,6 +52,7 @@ fn kills_of_a_full_load_from_csv_into_sqlite() {
         source: Source::Csv,
         load_type: "F",
         rows: 60_000,
+        parallel: 1,
         points: &[
             Point::Running,
             Point::Elapsed(0.3),
@@ -68,6 +71,7 @@ fn kills_of_an_incremental_load_from_csv_into_sqlite() {
         source: Source::Csv,
         load_type: "I",
         rows: 60_000,
+        parallel: 1,
         points: &[Point::Elapsed(0.4), Point::Elapsed(0.8), Point::Committed],
     };
     run(&s, Warehouse::sqlite());
@@ -82,6 +86,7 @@ fn the_next_run_closes_a_killed_runs_record_on_sqlite() {
         source: Source::MySql,
         load_type: "F",
         rows: 20_000,
+        parallel: 1,
         points: &[Point::SourceStalled(0.5)],
     };
     let outcomes = run(&s, Warehouse::sqlite());

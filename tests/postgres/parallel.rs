@@ -96,6 +96,10 @@ task("merged", #{ after: ["encoded"] }, |run| dw.load(#{
         ),
         ["success|60000"]
     );
+    // What the next run would do says so.
+    let plan = s.etl(&["plan", "projects/par/project.rhai", "--task", "encoded"]);
+    assert_eq!(plan.code, 0, "{}", plan.stderr);
+    plan.contains("built beside the table over up to 3 COPY streams, then swapped in");
 }
 
 #[test]
