@@ -89,8 +89,7 @@ impl PgTxn {
 
     /// Ends every extra stream's COPY and, once all have their rows, commits them; returns
     /// the rows of all streams (`own`: those of the load's own transaction).
-    pub(super) fn finish_streams(&mut self, own: u64, streams: Vec<Stream>) -> Result<u64> {
-        let mut streams = streams;
+    pub(super) fn finish_streams(&self, own: u64, mut streams: Vec<Stream>) -> Result<u64> {
         let mut counts = vec![own];
         for s in &mut streams {
             counts.push(s.copy.finish()?);
