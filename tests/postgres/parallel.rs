@@ -157,7 +157,7 @@ task("checked", |run| dw.load(#{
 }
 
 #[test]
-fn a_new_table_a_crashed_load_left_behind_is_replaced_by_the_next_full_load() {
+fn a_new_table_a_crashed_load_left_behind_is_dropped_by_the_next_load_of_any_mode() {
     let db = PgTestDb::new("par_left");
     db.execute(SOURCE);
     // What a load killed between writing its streams and the swap leaves: a committed,
@@ -169,6 +169,7 @@ fn a_new_table_a_crashed_load_left_behind_is_replaced_by_the_next_full_load() {
 let dw = connect("warehouse");
 task("load", |run| dw.load(#{ from: dw.table("many"), into: "out.many", key: ["id"], parallel: 2 }));
 task("wrong", |run| dw.load(#{ from: dw.table("many"), into: "out.many", parallel: 0 }));
+task("append", |run| dw.load(#{ from: dw.sql("SELECT id + 1000000 AS id, t, n, d FROM many WHERE id <= 10"), into: "out.many", mode: "append" }));
 "#,
     );
     s.exec("par", &["--task", "wrong"]).failed().contains(
@@ -180,6 +181,16 @@ task("wrong", |run| dw.load(#{ from: dw.table("many"), into: "out.many", paralle
         text(&db, "SELECT count(*), sum(n) FROM many")
     );
     assert_eq!(side_tables(&db), ["0"]);
+
+    // A load of another mode drops it too, and says so.
+    db.execute(
+        "CREATE TABLE out.many__etl_new (id bigint); INSERT INTO out.many__etl_new VALUES (1);",
+    );
+    s.exec("par", &["--task", "append"]).ok().contains(
+        "Dropped \"out\".\"many__etl_new\", the new table of an earlier load that did not finish.",
+    );
+    assert_eq!(side_tables(&db), ["0"]);
+    assert_eq!(text(&db, "SELECT count(*) FROM out.many"), ["60010"]);
 }
 
 #[test]

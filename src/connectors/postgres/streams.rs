@@ -7,7 +7,7 @@
 //! Checks, the key and the swap then run in the load's transaction as for one stream, and the
 //! audit record commits with the swap. Until then the target is untouched: a failure anywhere
 //! drops the side table (`PgTxn`'s drop), and one a crash leaves behind is dropped by the next
-//! full load of the table, which holds the table's load lock.
+//! load of the table, of any mode, once it holds the table's load lock (`PgTxn::begin`).
 
 use std::time::Duration;
 
@@ -110,7 +110,7 @@ impl PgTxn {
         Ok(counts.iter().sum())
     }
 
-    /// Drops the side table of a load that did not commit. Best effort: the next full load of
+    /// Drops the side table of a load that did not commit. Best effort: the next load of
     /// the table drops it too.
     pub(super) fn drop_side_table(&self, side: &TableId) {
         let sql = format!(
@@ -140,7 +140,7 @@ impl PgTxn {
                 let table = quoted(side);
                 self.io.handle.spawn(async move {
                     if let Err(e) = work.await {
-                        tracing::warn!("Could not drop {table}, the new table of a load that did not finish: {e}; the next full load of the table drops it.");
+                        tracing::warn!("Could not drop {table}, the new table of a load that did not finish: {e}; the next load of the table drops it.");
                     }
                 });
                 return;
@@ -153,7 +153,7 @@ impl PgTxn {
             }
             Err(e) => tracing::warn!(
                 table = %self.table,
-                "Could not drop {}, the new table of a load that did not finish: {e}; the next full load of the table drops it.",
+                "Could not drop {}, the new table of a load that did not finish: {e}; the next load of the table drops it.",
                 quoted(side)
             ),
         }

@@ -73,7 +73,8 @@ impl PgTxn {
                 .await
                 .map_err(|e| txn.pg(&e, "starting the transaction"))?;
             let target = txn.resolved(c, &name).await?;
-            txn.lock(c, &target).await
+            txn.lock(c, &target).await?;
+            txn.drop_leftover(c, &target).await
         })?;
         txn.conn = Some(conn);
         Ok(txn)
@@ -155,6 +156,40 @@ impl PgTxn {
         c.batch_execute("SET LOCAL lock_timeout TO DEFAULT")
             .await
             .map_err(|e| self.pg(&e, "taking the load lock"))
+    }
+
+    /// Drops the new table a load over several streams committed and then died without
+    /// swapping in (killed, the machine lost): under the load lock nobody else is writing it,
+    /// and whatever this load's mode, it is not left behind for ever.
+    async fn drop_leftover(&self, c: &Client, target: &TableId) -> Result<()> {
+        let leftover = TableId {
+            schema: target.schema.clone(),
+            name: short_name(&target.name, "__etl_new"),
+        };
+        let name = quoted(&leftover);
+        let found: bool = c
+            .query_one("SELECT to_regclass($1) IS NOT NULL", &[&name])
+            .await
+            .map_err(|e| self.pg(&e, "looking for a load's leftover table"))?
+            .get(0);
+        if found {
+            // Committed on a connection of its own: inside this transaction its lock would
+            // be held to the end, and a load over several streams creates its new table under
+            // the same name on another connection.
+            let wait = std::time::Duration::from_secs(2);
+            let Ok(own) = tokio::time::timeout(wait, self.shared.pool.get(&self.io.handle)).await
+            else {
+                tracing::warn!(table = %self.table, "{name}, the new table of an earlier load that did not finish, is still there: no connection was free to drop it.");
+                return Ok(());
+            };
+            let own = own?;
+            own.batch_execute(&format!("DROP TABLE IF EXISTS {name}"))
+                .await
+                .map_err(|e| self.pg(&e, "dropping a load's leftover table"))?;
+            own.release();
+            tracing::warn!(table = %self.table, "Dropped {name}, the new table of an earlier load that did not finish.");
+        }
+        Ok(())
     }
 
     /// Creates the schema when missing, committed on its own (under a lock: concurrent
