@@ -364,6 +364,18 @@ etl_step() {
     exec "$ROOT/benches/projects/$project/project.rhai" "$@"
 }
 
+# full_load STEP TABLE PROJECT [ARGS...]: a full etl load of the original rows into TABLE
+# (dropped before each run), checked against the source, then dropped.
+full_load() {
+  local step=$1 table=$2 project=$3; shift 3
+  say "($step) ${DESC[$step]}"
+  ROWS_OF[$step]=$ROWS
+  if etl_step "$step" "$REPEAT" "drop_table $table" "$project" "$@"; then
+    verify "$step" "$table" original
+  fi
+  done_with "$table"
+}
+
 # ---------------------------------------------------------------------------------------------
 # Preconditions, build, data
 
@@ -482,23 +494,8 @@ fi
 
 export ETL_CONN_WAREHOUSE=$PG_URL ETL_CONN_SOURCE=$PG_URL ETL_CONN_MYSQL=$MY_URL
 
-if want c; then
-  say "(c) ${DESC[c]}"
-  ROWS_OF[c]=$ROWS
-  if etl_step c "$REPEAT" "drop_table bench.orders_csv" csv_load --param "csv=$CSV" --param into=bench.orders_csv; then
-    verify c bench.orders_csv original
-  fi
-  done_with bench.orders_csv
-fi
-
-if want p; then
-  say "(cp) ${DESC[cp]}"
-  ROWS_OF[cp]=$ROWS
-  if etl_step cp "$REPEAT" "drop_table bench.orders_csv" csv_load --param "csv=$CSV" --param into=bench.orders_csv --param "parallel=$STREAMS"; then
-    verify cp bench.orders_csv original
-  fi
-  done_with bench.orders_csv
-fi
+! want c || full_load c bench.orders_csv csv_load --param "csv=$CSV" --param into=bench.orders_csv || true
+! want p || full_load cp bench.orders_csv csv_load --param "csv=$CSV" --param into=bench.orders_csv --param "parallel=$STREAMS" || true
 
 if want s; then
   say "(s) ${DESC[s]}"
@@ -528,23 +525,8 @@ if want s; then
   [ "$KEEP" = 1 ] || rm -f "$sqlite_db"
 fi
 
-if want d; then
-  say "(d) ${DESC[d]}"
-  ROWS_OF[d]=$ROWS
-  if etl_step d "$REPEAT" "drop_table bench.orders_pg" pg_load; then
-    verify d bench.orders_pg original
-  fi
-  done_with bench.orders_pg
-fi
-
-if want p; then
-  say "(dp) ${DESC[dp]}"
-  ROWS_OF[dp]=$ROWS
-  if etl_step dp "$REPEAT" "drop_table bench.orders_pg" pg_load --param "parallel=$STREAMS"; then
-    verify dp bench.orders_pg original
-  fi
-  done_with bench.orders_pg
-fi
+! want d || full_load d bench.orders_pg pg_load || true
+! want p || full_load dp bench.orders_pg pg_load --param "parallel=$STREAMS" || true
 
 # (f) needs the original data, so it runs before (e) changes the source.
 if want f || want p; then
@@ -579,21 +561,8 @@ if want f || want p; then
     else
       say "(f0) ${DESC[f0]}"
       repeat_timed f0 "$REPEAT" : /dev/null mariadb -h "$MY_HOST" -P "$MY_PORT" -u "$MY_USER" --quick -D "$DB" -e 'SELECT * FROM orders' || true
-      if want f; then
-        say "(f) ${DESC[f]}"
-        if etl_step f "$REPEAT" "drop_table bench.orders_mysql" mysql_load; then
-          verify f bench.orders_mysql original
-        fi
-        done_with bench.orders_mysql
-      fi
-      if want p; then
-        say "(fp) ${DESC[fp]}"
-        ROWS_OF[fp]=$ROWS
-        if etl_step fp "$REPEAT" "drop_table bench.orders_mysql" mysql_load --param "parallel=$STREAMS"; then
-          verify fp bench.orders_mysql original
-        fi
-        done_with bench.orders_mysql
-      fi
+      ! want f || full_load f bench.orders_mysql mysql_load || true
+      ! want p || full_load fp bench.orders_mysql mysql_load --param "parallel=$STREAMS" || true
     fi
   fi
 fi
