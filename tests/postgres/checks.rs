@@ -173,3 +173,50 @@ fn a_full_load_with_a_broken_key_fails_its_checks_by_row_and_keeps_the_old_table
         ]
     );
 }
+
+/// `relationships` on integer keys looks up only the span of keys the new rows bring, bound
+/// in the dimension's own key type. A key wider than that type (a bigint against an integer
+/// key) is a failing row like any other, not a failed query; a span wholly outside the type is
+/// looked up without one; a column holding only NULLs has nothing to look up.
+#[test]
+fn relationships_fail_by_row_for_keys_wider_than_the_dimension_key() {
+    let db = PgTestDb::new("checks_key_span");
+    db.execute(
+        "CREATE TABLE dim_customer (id integer PRIMARY KEY);
+         INSERT INTO dim_customer VALUES (1), (2), (7);
+         CREATE TABLE src_orders (id bigint, customer_id bigint, coupon_id bigint);
+         INSERT INTO src_orders VALUES
+           (1, 1, NULL), (2, 7, NULL), (3, 3000000000, NULL), (4, -3000000000, NULL),
+           (5, 5, NULL), (6, NULL, NULL);",
+    );
+    let s = Sandbox::new(&db, &["dw_check_keys"]);
+    s.exec("dw_check_keys", &[]).ok().contains("Failed checks:");
+    assert_eq!(
+        results(&db, "orders"),
+        [
+            "relationships(customer_id -> dim_customer.id) warn failed 3",
+            "relationships(coupon_id -> dim_customer.id) error passed 0",
+        ]
+    );
+    let samples = text(
+        &db,
+        "SELECT samples FROM etl.etl_checks WHERE status = 'failed' ORDER BY id",
+    );
+    let mut keys: Vec<&str> = samples[0].split('\n').collect();
+    keys.sort_unstable();
+    assert_eq!(keys, ["3", "4", "5"], "failing rows by the load's key");
+
+    // Every key beyond the integer type: nothing of the dimension can match, every row fails.
+    db.execute(
+        "TRUNCATE src_orders;
+         INSERT INTO src_orders VALUES (7, 4000000000, 8000000000), (8, 1, 2);",
+    );
+    s.exec("dw_check_keys", &[])
+        .failed()
+        .contains("relationships(coupon_id -> dim_customer.id) on fact_orders failed: 1 failing row(s) (e.g. 7)");
+    assert_eq!(
+        text(&db, "SELECT id FROM fact_orders ORDER BY id"),
+        ["1", "2", "3", "4", "5", "6"],
+        "the failed load left the table as it was"
+    );
+}

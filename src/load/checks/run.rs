@@ -10,7 +10,7 @@ use super::result::{CheckResult, CheckStatus};
 use super::spec::{CheckKind, CheckSpec, Severity};
 use super::sql::{probe, with_new};
 use crate::connectors::{Params, Rows};
-use crate::data::Value;
+use crate::data::{DataType, Value};
 use crate::error::{EtlError, Result};
 
 /// Failing rows shown per check.
@@ -70,7 +70,7 @@ pub fn run_checks(
         let severity = check.severity.unwrap_or(default);
         let fail = |e: EtlError| EtlError::load(set.table, format!("check {}: {e}", check.name));
         let (failing, samples, detail) =
-            measure(target, set, i, &check.kind, scan.get(i)).map_err(fail)?;
+            measure(target, set, i, &check.kind, &scan).map_err(fail)?;
         results.push(CheckResult {
             table: set.table.to_string(),
             check: check.name.clone(),
@@ -105,6 +105,7 @@ impl Scan {
         let mut params = Params::new();
         let mut at = Vec::with_capacity(checks.len());
         let mut scanned = Vec::new();
+        let mut distinct: Vec<(usize, String)> = Vec::new();
         for (i, check) in checks.iter().enumerate() {
             let expr = match &check.kind {
                 CheckKind::RowCount { .. } => {
@@ -115,11 +116,21 @@ impl Scan {
                 CheckKind::Freshness { column, .. } => {
                     Some(format!("max({})", super::sql::ident(column)))
                 }
-                // Surplus rows of a one-column key: a sort in the scan, three times cheaper
-                // than the GROUP BY that names the duplicates (run only when there are some).
+                // Surplus rows of a one-column key: a sort, three times cheaper than the
+                // GROUP BY that names the duplicates (run only when there are some). Counted
+                // in a query of its own: a DISTINCT aggregate keeps the whole scan on one
+                // core, where the rest is counted in parallel.
                 CheckKind::Unique(cols) if cols.len() == 1 && !kind_proven(&check.kind, set) => {
                     let c = super::sql::ident(&cols[0]);
-                    Some(format!("count({c}) - count(DISTINCT {c})"))
+                    distinct.push((i, format!("count({c}) - count(DISTINCT {c})")));
+                    scanned.push(check.name.as_str());
+                    None
+                }
+                // The span of the keys to look up (`Scan::span`), beside each other.
+                CheckKind::Relationships { column, .. } => {
+                    let c = super::sql::ident(column);
+                    exprs.push(format!("min({c})"));
+                    Some(format!("max({c})"))
                 }
                 kind => row_probe(target, set, i, kind).and_then(|p| {
                     let failing = p.failing?;
@@ -132,6 +143,10 @@ impl Scan {
                 scanned.push(check.name.as_str());
                 exprs.len() - 1
             }));
+            if matches!(check.kind, CheckKind::Relationships { .. }) {
+                // Its entry is the min, before the max just pushed.
+                at[i] = at[i].map(|c| c - 1);
+            }
         }
         if scanned.is_empty() {
             return Ok(Scan {
@@ -139,17 +154,36 @@ impl Scan {
                 at,
             });
         }
+        let fail = |e| EtlError::load(set.table, format!("checks {}: {e}", scanned.join(", ")));
         let sql = format!("SELECT {} FROM {}", exprs.join(", "), set.rows);
-        let rows = target.query(&sql, &params, 1).map_err(|e| {
-            EtlError::load(set.table, format!("checks {}: {e}", scanned.join(", ")))
-        })?;
-        let row = rows.rows.into_iter().next().unwrap_or_default();
+        let mut row = target.query(&sql, &params, 1).map_err(fail)?.rows;
+        let mut row = row.pop().unwrap_or_default();
+        if !distinct.is_empty() {
+            row.resize(exprs.len(), Value::Null);
+            let counts: Vec<&str> = distinct.iter().map(|(_, e)| e.as_str()).collect();
+            let sql = format!("SELECT {} FROM {}", counts.join(", "), set.rows);
+            let mut more = target.query(&sql, &Params::new(), 1).map_err(fail)?.rows;
+            for (k, (i, _)) in distinct.iter().enumerate() {
+                at[*i] = Some(exprs.len() + k);
+            }
+            row.extend(more.pop().unwrap_or_default());
+        }
         Ok(Scan { row, at })
     }
 
     /// The scan's value for check `i`, when the scan measured it.
     fn get(&self, i: usize) -> Option<&Value> {
         self.at[i].map(|c| self.row.get(c).unwrap_or(&Value::Null))
+    }
+
+    /// The lowest and highest value of a `relationships` check's column (NULL, NULL when it
+    /// has none).
+    fn span(&self, i: usize) -> Option<(&Value, &Value)> {
+        let at = self.at[i]?;
+        Some((
+            self.row.get(at).unwrap_or(&Value::Null),
+            self.row.get(at + 1).unwrap_or(&Value::Null),
+        ))
     }
 }
 
@@ -176,20 +210,74 @@ fn row_probe(
     i: usize,
     kind: &CheckKind,
 ) -> Option<super::sql::Probe> {
-    let quoted = |t: &str| target.quoted_table(t);
-    let number = |e: &str| target.as_number(e);
-    probe(kind, &format!("c{i}_"), set.rows, set.key, &quoted, &number)
+    row_probe_within(target, set, i, kind, None)
 }
 
-/// The failing row count (or 1 for a failing whole-set check), samples and the measure;
-/// `scanned` is what the scan found for it, if it measured it.
+fn row_probe_within(
+    target: &dyn CheckTarget,
+    set: &Rowset<'_>,
+    i: usize,
+    kind: &CheckKind,
+    within: Option<(Value, Value)>,
+) -> Option<super::sql::Probe> {
+    let quoted = |t: &str| target.quoted_table(t);
+    let number = |e: &str| target.as_number(e);
+    probe(
+        kind,
+        &format!("c{i}_"),
+        set.rows,
+        set.key,
+        &quoted,
+        &number,
+        within,
+    )
+}
+
+/// The span of integer keys `lo..=hi` as values of the looked-up column's own integer type,
+/// so the database can compare them with its index: clamped to that type's range (a key
+/// beyond it matches nothing either way). None when either side is not an integer, or the
+/// span misses the type's range altogether.
+fn key_span(
+    target: &mut dyn CheckTarget,
+    to_table: &str,
+    to_column: &str,
+    lo: &Value,
+    hi: &Value,
+) -> Result<Option<(Value, Value)>> {
+    let (Some(lo), Some(hi)) = (lo.as_i64(), hi.as_i64()) else {
+        return Ok(None);
+    };
+    let sql = format!(
+        "SELECT {} FROM {} WHERE 1 = 0",
+        super::sql::ident(to_column),
+        target.quoted_table(to_table)
+    );
+    let rows = target.query(&sql, &Params::new(), 0)?;
+    let Some(column) = rows.schema.columns.first() else {
+        return Ok(None);
+    };
+    let (min, max, as_value): (i64, i64, fn(i64) -> Value) = match column.data_type {
+        DataType::Int16 => (i16::MIN.into(), i16::MAX.into(), |v| Value::Int16(v as i16)),
+        DataType::Int32 => (i32::MIN.into(), i32::MAX.into(), |v| Value::Int32(v as i32)),
+        DataType::Int64 => (i64::MIN, i64::MAX, Value::Int64),
+        _ => return Ok(None),
+    };
+    if hi < min || lo > max {
+        return Ok(None);
+    }
+    Ok(Some((as_value(lo.max(min)), as_value(hi.min(max)))))
+}
+
+/// The failing row count (or 1 for a failing whole-set check), samples and the measure,
+/// from what the scan found where it measured the check.
 fn measure(
     target: &mut dyn CheckTarget,
     set: &Rowset<'_>,
     i: usize,
     kind: &CheckKind,
-    scanned: Option<&Value>,
+    scan: &Scan,
 ) -> Result<(u64, Vec<String>, Option<String>)> {
+    let scanned = scan.get(i);
     match kind {
         CheckKind::RowCount {
             min,
@@ -258,6 +346,30 @@ fn measure(
         CheckKind::Unique(_) if kind_proven(kind, set) => Ok((0, Vec::new(), None)),
         CheckKind::Unique(_) if scanned.is_some_and(|v| as_count(v) == 0) => {
             Ok((0, Vec::new(), None))
+        }
+        CheckKind::Relationships {
+            to_table,
+            to_column,
+            ..
+        } => {
+            let within = match scan.span(i) {
+                // No key to look up: every row's is NULL, or there are no rows.
+                Some((Value::Null, _)) => return Ok((0, Vec::new(), None)),
+                Some((lo, hi)) => key_span(target, to_table, to_column, lo, hi)?,
+                None => None,
+            };
+            let p = row_probe_within(target, set, i, kind, within).expect("a row-level check");
+            let n = count(
+                target,
+                &format!("SELECT count(*) FROM ({}) etl_check", p.sql),
+                &p.params,
+            )?;
+            let samples = if n > 0 {
+                sample(target, &p.sql, &p.params, &[])?
+            } else {
+                Vec::new()
+            };
+            Ok((n, samples, None))
         }
         CheckKind::Sql(text) => {
             let failing = with_new(text, set.rows).map_err(EtlError::Other)?;

@@ -29,7 +29,8 @@ fn list(columns: &[String]) -> String {
 /// The failing rows of a row-level check over `rows` (a quoted table name), showing `sample`
 /// columns; None for checks over the whole set (row count, freshness), and for `sql_check`,
 /// whose query is the script's. Parameters are named `:<prefix>…`, so several checks' can be
-/// bound in one query.
+/// bound in one query. `within` is the range the checked column's values span, when known:
+/// `relationships` then looks up only that range of the other table.
 pub(super) fn probe(
     kind: &CheckKind,
     prefix: &str,
@@ -37,6 +38,7 @@ pub(super) fn probe(
     sample: &[String],
     quoted_table: &dyn Fn(&str) -> String,
     as_number: &dyn Fn(&str) -> String,
+    within: Option<(Value, Value)>,
 ) -> Option<Probe> {
     let show = |own: &[String]| {
         if sample.is_empty() {
@@ -103,9 +105,23 @@ pub(super) fn probe(
                 sample.to_vec()
             };
             let cols: Vec<String> = shown.iter().map(|c| format!("n.{}", ident(c))).collect();
+            // The range adds no condition (every n.c lies in it), but it lets the database read
+            // only that span of the other table's index instead of hashing all of it: a load
+            // of one month's orders looks up this month's customers, not every customer.
+            let span = match within {
+                Some((lo, hi)) => {
+                    params.push((format!("{prefix}lo"), lo));
+                    params.push((format!("{prefix}hi"), hi));
+                    format!(
+                        " AND d.{k} >= :{prefix}lo AND d.{k} <= :{prefix}hi",
+                        k = ident(to_column)
+                    )
+                }
+                None => String::new(),
+            };
             format!(
                 "SELECT {} FROM {rows} n WHERE n.{c} IS NOT NULL AND NOT EXISTS \
-                 (SELECT 1 FROM {} d WHERE d.{} = n.{c})",
+                 (SELECT 1 FROM {} d WHERE d.{} = n.{c}{span})",
                 cols.join(", "),
                 quoted_table(to_table),
                 ident(to_column),
@@ -180,6 +196,7 @@ mod tests {
             &sample,
             &|t| format!("\"{t}\""),
             &|e| e.to_string(),
+            None,
         )
         .unwrap()
         .sql
@@ -202,6 +219,7 @@ mod tests {
             &[],
             &|t| t.to_string(),
             &|e| e.to_string(),
+            None,
         )
         .unwrap();
         assert_eq!(
@@ -225,5 +243,33 @@ mod tests {
             &["id"]
         )
         .contains("NOT EXISTS (SELECT 1 FROM \"dim\" d WHERE d.\"k\" = n.\"c\")"));
+    }
+
+    #[test]
+    fn relationships_look_up_only_the_span_of_the_new_keys_when_it_is_known() {
+        let p = probe(
+            &CheckKind::Relationships {
+                column: "c".into(),
+                to_table: "dim".into(),
+                to_column: "k".into(),
+            },
+            "c3_",
+            "t",
+            &[],
+            &|t| t.to_string(),
+            &|e| e.to_string(),
+            Some((Value::Int32(4), Value::Int32(90))),
+        )
+        .unwrap();
+        assert!(p.sql.ends_with(
+            "(SELECT 1 FROM dim d WHERE d.\"k\" = n.\"c\" AND d.\"k\" >= :c3_lo AND d.\"k\" <= :c3_hi)"
+        ), "{}", p.sql);
+        assert_eq!(
+            p.params,
+            vec![
+                ("c3_lo".to_string(), Value::Int32(4)),
+                ("c3_hi".to_string(), Value::Int32(90))
+            ]
+        );
     }
 }
