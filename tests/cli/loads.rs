@@ -191,6 +191,20 @@ fn map_adds_a_column_and_filter_drops_rows() {
         ),
         [["1", "paid", "300"], ["3", "new", "600"]]
     );
+    // No key a closure added to a row, nor one it removed, carries over to the next row.
+    assert_eq!(
+        table(
+            &w,
+            "SELECT id, status, total_cents, carried FROM fresh_rows ORDER BY id"
+        ),
+        [
+            ["1", "paid", "300", "0"],
+            ["2", "cancelled", "999", "0"],
+            ["3", "NULL", "600", "0"],
+            ["4", "cancelled", "500", "0"],
+            ["5", "paid", "75", "0"]
+        ]
+    );
 }
 
 #[test]

@@ -368,6 +368,9 @@ pub struct RhaiTransform<'a> {
     /// The output columns' names in key order, with their positions: a mapped row's entries
     /// are placed by walking both in order (no lookup per column).
     out_keys: Vec<(String, usize)>,
+    /// The map the last `.map` returned, emptied of its values: the next row's map is filled
+    /// into it rather than built, when it still has the input columns' keys.
+    spare: Option<Map>,
 }
 
 impl<'a> RhaiTransform<'a> {
@@ -388,6 +391,7 @@ impl<'a> RhaiTransform<'a> {
             rows_seen: 0,
             in_keys: Vec::new(),
             out_keys: Vec::new(),
+            spare: None,
         };
         if let Some(input) = input {
             t.start(&input);
@@ -468,34 +472,69 @@ impl<'a> RhaiTransform<'a> {
             .collect()
     }
 
-    /// Lays mapped rows out in the output columns; a column the first batch never showed
-    /// is an error rather than silently dropped.
+    /// The next row's map: the spare map refilled where it still holds every input column
+    /// (a map step's added keys are dropped), otherwise a new one. Refilling saves building
+    /// a map per row, the largest cost of a `.map` after the call itself.
+    fn refill(&self, spare: Option<Map>, row: &mut [Value], take: bool) -> Map {
+        let Some(mut m) = spare else {
+            return self.row_map(row, take);
+        };
+        // Both in key order: keep each entry that is the input column the walk stands at.
+        let mut want = self.in_keys.iter().peekable();
+        m.retain(|k, _| match want.peek() {
+            Some((name, _)) if name == k => {
+                want.next();
+                true
+            }
+            _ => false,
+        });
+        if m.len() != self.in_keys.len() {
+            return self.row_map(row, take);
+        }
+        for (v, (_, i)) in m.values_mut().zip(&self.in_keys) {
+            *v = to_dynamic(if take {
+                std::mem::take(&mut row[*i])
+            } else {
+                row[*i].clone()
+            });
+        }
+        m
+    }
+
+    /// Lays mapped rows out in the output columns.
     fn mapped_batch(&self, rows: Vec<(u64, Map)>, first_row: u64) -> Result<Batch> {
         let schema = self.output.as_ref().expect("schema fixed");
         let mut out = Batch::new(schema.len(), first_row, rows.len());
         let mut row: Vec<Value> = vec![Value::Null; schema.len()];
-        for (n, m) in rows {
-            // Both in key order: each entry finds its column where the walk stands.
-            let mut at = 0;
-            for (k, v) in m {
-                while at < self.out_keys.len() && self.out_keys[at].0.as_str() < k.as_str() {
-                    at += 1;
-                }
-                let Some((_, i)) = self.out_keys.get(at).filter(|(name, _)| *name == k) else {
-                    return Err(EtlError::Other(format!(
-                        ".map: row {n} returns column '{k}', which the first rows did not have; \
-                         return every column from the first row on (use () for NULL)"
-                    )));
-                };
-                let c = &schema.columns[*i];
-                row[*i] = from_dynamic(v, Some(&c.data_type)).map_err(|e| {
-                    EtlError::Other(format!(".map: row {n}, column '{}': {e}", c.name))
-                })?;
-                at += 1;
-            }
-            out.push_row(row.iter_mut().map(std::mem::take));
+        for (n, mut m) in rows {
+            self.push_mapped(&mut out, &mut row, n, &mut m)?;
         }
         Ok(out)
+    }
+
+    /// Moves a mapped row's values into `out` in the output columns, leaving the map's keys;
+    /// a column the first batch never showed is an error rather than silently dropped.
+    fn push_mapped(&self, out: &mut Batch, row: &mut [Value], n: u64, m: &mut Map) -> Result<()> {
+        let schema = self.output.as_ref().expect("schema fixed");
+        // Both in key order: each entry finds its column where the walk stands.
+        let mut at = 0;
+        for (k, v) in m.iter_mut() {
+            while at < self.out_keys.len() && self.out_keys[at].0.as_str() < k.as_str() {
+                at += 1;
+            }
+            let Some((_, i)) = self.out_keys.get(at).filter(|(name, _)| name == k) else {
+                return Err(EtlError::Other(format!(
+                    ".map: row {n} returns column '{k}', which the first rows did not have; \
+                     return every column from the first row on (use () for NULL)"
+                )));
+            };
+            let c = &schema.columns[*i];
+            row[*i] = from_dynamic(std::mem::take(v), Some(&c.data_type))
+                .map_err(|e| EtlError::Other(format!(".map: row {n}, column '{}': {e}", c.name)))?;
+            at += 1;
+        }
+        out.push_row(row.iter_mut().map(std::mem::take));
+        Ok(())
     }
 }
 
@@ -523,6 +562,15 @@ impl Transform for RhaiTransform<'_> {
         let width_in = batch.width();
         let first_row = batch.first_row;
         let mut kept = Batch::new(width_in, first_row, batch.len());
+        // Once the output columns are known, each mapped row goes straight into them.
+        let mut out = self.output.as_ref().filter(|_| self.has_map).map(|schema| {
+            (
+                Batch::new(schema.len(), first_row, batch.len()),
+                schema.len(),
+            )
+        });
+        let mut out_row: Vec<Value> = vec![Value::Null; out.as_ref().map_or(0, |(_, w)| *w)];
+        let mut spare = self.spare.take();
         let mut batch = batch;
         // With a map the input row is never needed again: its values move into the map.
         let take = self.has_map;
@@ -568,7 +616,10 @@ impl Transform for RhaiTransform<'_> {
                         }
                     }
                     Step::Map(f) => {
-                        let m = map.take().unwrap_or_else(|| self.row_map(row, take));
+                        let m = match map.take() {
+                            Some(m) => m,
+                            None => self.refill(spare.take(), row, take),
+                        };
                         let next = self.call(f, m, ".map")?;
                         if !next.is_map() {
                             return Err(EtlError::Other(format!(
@@ -588,10 +639,21 @@ impl Transform for RhaiTransform<'_> {
                 kept.push_row(row.iter().cloned());
                 continue;
             }
-            mapped.push((self.rows_seen, map.expect("a map step produced a row")));
+            let mut m = map.expect("a map step produced a row");
+            match out.as_mut() {
+                Some((batch, _)) => {
+                    self.push_mapped(batch, &mut out_row, self.rows_seen, &mut m)?;
+                    spare = Some(m);
+                }
+                None => mapped.push((self.rows_seen, m)),
+            }
         }
+        self.spare = spare;
         if !self.has_map {
             return Ok(kept);
+        }
+        if let Some((batch, _)) = out {
+            return Ok(batch);
         }
         if self.output.is_none() && !mapped.is_empty() {
             self.fix_schema(&mapped);
