@@ -1,8 +1,8 @@
 //! Running a list of checks over a set of rows: a load's new rows inside its transaction, or a
-//! table through a connection. The checks that look at one row at a time, and `unique` on one
-//! column, share one scan; `relationships`, `sql_check` and `unique` on several columns are a
-//! query each; failing rows are counted and sampled only for a check that failed. None changes
-//! anything.
+//! table through a connection. The checks that look at one row at a time share one scan, which
+//! also finds the span of each `relationships` column; the one-column `unique` checks share a
+//! second query; `relationships`, `sql_check` and `unique` on several columns are a query each;
+//! failing rows are counted and sampled only for a check that failed. None changes anything.
 
 use chrono::{DateTime, NaiveTime, Utc};
 
@@ -88,10 +88,11 @@ pub fn run_checks(
     Ok(Checked { results })
 }
 
-/// What one scan of the rows found for every check that needs no more than that: the row
+/// What a scan of the rows found for every check that needs no more than that: the row
 /// count, each column's newest value (`freshness`), how many rows fail each one-row condition
-/// (`not_null`, `accepted_values`, `range`) and how many repeat a one-column `unique` key.
-/// Six checks over a million rows then read them once, not six times; only a failing check's
+/// (`not_null`, `accepted_values`, `range`), the lowest and highest key of each
+/// `relationships`, and (in a second query) how many repeat a one-column `unique` key. Six
+/// checks over a million rows then read them three times, not six; only a failing check's
 /// samples cost another query.
 struct Scan {
     row: Vec<Value>,
