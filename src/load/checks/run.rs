@@ -127,11 +127,14 @@ impl Scan {
                     scanned.push(check.name.as_str());
                     None
                 }
-                // The span of the keys to look up (`Scan::span`), beside each other.
+                // The span of the keys to look up (`Scan::span`): min, then max beside it.
                 CheckKind::Relationships { column, .. } => {
                     let c = super::sql::ident(column);
+                    at.push(Some(exprs.len()));
                     exprs.push(format!("min({c})"));
-                    Some(format!("max({c})"))
+                    exprs.push(format!("max({c})"));
+                    scanned.push(check.name.as_str());
+                    continue;
                 }
                 kind => row_probe(target, set, i, kind).and_then(|p| {
                     let failing = p.failing?;
@@ -144,10 +147,6 @@ impl Scan {
                 scanned.push(check.name.as_str());
                 exprs.len() - 1
             }));
-            if matches!(check.kind, CheckKind::Relationships { .. }) {
-                // Its entry is the min, before the max just pushed.
-                at[i] = at[i].map(|c| c - 1);
-            }
         }
         if scanned.is_empty() {
             return Ok(Scan {

@@ -563,13 +563,10 @@ impl Transform for RhaiTransform<'_> {
         let first_row = batch.first_row;
         let mut kept = Batch::new(width_in, first_row, batch.len());
         // Once the output columns are known, each mapped row goes straight into them.
-        let mut out = self.output.as_ref().filter(|_| self.has_map).map(|schema| {
-            (
-                Batch::new(schema.len(), first_row, batch.len()),
-                schema.len(),
-            )
-        });
-        let mut out_row: Vec<Value> = vec![Value::Null; out.as_ref().map_or(0, |(_, w)| *w)];
+        let width = self.output.as_ref().map_or(0, Schema::len);
+        let mut out = (self.has_map && self.output.is_some())
+            .then(|| Batch::new(width, first_row, batch.len()));
+        let mut out_row: Vec<Value> = vec![Value::Null; width];
         let mut spare = self.spare.take();
         let mut batch = batch;
         // With a map the input row is never needed again: its values move into the map.
@@ -641,7 +638,7 @@ impl Transform for RhaiTransform<'_> {
             }
             let mut m = map.expect("a map step produced a row");
             match out.as_mut() {
-                Some((batch, _)) => {
+                Some(batch) => {
                     self.push_mapped(batch, &mut out_row, self.rows_seen, &mut m)?;
                     spare = Some(m);
                 }
@@ -652,7 +649,7 @@ impl Transform for RhaiTransform<'_> {
         if !self.has_map {
             return Ok(kept);
         }
-        if let Some((batch, _)) = out {
+        if let Some(batch) = out {
             return Ok(batch);
         }
         if self.output.is_none() && !mapped.is_empty() {
