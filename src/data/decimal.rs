@@ -145,12 +145,13 @@ impl Decimal {
     pub fn fits(&self, precision: u32, scale: u32) -> bool {
         // Same answer as `with_scale` + `integer_digits`, without building the rescaled text
         // (this runs for every decimal of every loaded row).
-        let (_, frac) = self.parts();
+        let (int, frac) = self.parts();
         let s = scale as usize;
         if frac.len() > s && frac[s..].bytes().any(|b| b != b'0') {
             return false;
         }
-        self.integer_digits() <= (precision - scale.min(precision)) as usize
+        let integer_digits = if int == "0" { 0 } else { int.len() };
+        integer_digits <= (precision - scale.min(precision)) as usize
     }
 
     /// The integer value when the scale is zero (or the fraction is all zeros) and it fits i128.

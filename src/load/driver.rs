@@ -37,6 +37,9 @@ pub trait Transform {
     fn is_identity(&self) -> bool {
         false
     }
+    /// Hands back an output batch once it is written, so its buffer can hold the next one
+    /// (a batch's buffer is large enough to be mapped fresh from the system each time).
+    fn recycle(&mut self, _written: Batch) {}
 }
 
 /// The figures a load returns to the script and records in the audit table.
@@ -410,6 +413,7 @@ impl Load<'_> {
             s.txn.write(&batch)?;
             self.figures.rows += batch.len() as u64;
             progress.update(self.figures.rows);
+            transform.recycle(batch);
         }
         let session = match session {
             Some(s) => Some(s),

@@ -13,6 +13,7 @@ mod parallel;
 mod parquet;
 mod scd2;
 mod timeout;
+mod transforms;
 
 use std::path::PathBuf;
 use std::process::{Command, Output};

@@ -5,7 +5,8 @@ use std::sync::Arc;
 use rhai::{Array, Dynamic, Engine, Map, NativeCallContext};
 
 use super::options::Options;
-use super::relation::{Origin, Relation, RhaiTransform};
+use super::relation::{Origin, Relation};
+use super::transform::RhaiTransform;
 use super::values::{params, row_to_map, to_dynamic};
 use super::{fail, Res};
 use crate::connectors::{Access, Connection, Params, TableOptions, DEFAULT_BATCH_ROWS};

@@ -13,6 +13,7 @@ mod mail;
 mod options;
 mod project;
 mod relation;
+mod transform;
 mod util;
 pub mod values;
 
@@ -21,4 +22,5 @@ mod register;
 pub use connection::Conn;
 pub use register::register;
 pub(crate) use register::{fail, Res};
-pub use relation::{Origin, Relation, RhaiTransform, Step};
+pub use relation::{Origin, Relation, Step};
+pub use transform::RhaiTransform;
