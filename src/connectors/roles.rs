@@ -312,6 +312,16 @@ pub trait TargetTxn {
             "this target takes no encoded rows".into(),
         ))
     }
+    /// Hands `each` the integer values of column `column` of rows encoded for
+    /// `encoded_input`, None for NULL; false when this target cannot read them back.
+    fn encoded_integers(
+        &self,
+        _batch: &Batch,
+        _column: usize,
+        _each: &mut dyn FnMut(Option<i64>),
+    ) -> bool {
+        false
+    }
     /// Ends the write; returns the rows written.
     fn end_write(&mut self) -> Result<u64>;
     /// Appends the rows of `stage` to `target` (an append whose new rows were checked first);

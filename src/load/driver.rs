@@ -8,7 +8,9 @@ use std::sync::Arc;
 
 use chrono::{SubsecRound, Utc};
 
-use super::checks::{run_checks, CheckKind, CheckResult, CheckStatus, CheckTarget, Rowset};
+use super::checks::{
+    run_checks, CheckKind, CheckResult, CheckStatus, CheckTarget, Distinct, Rowset,
+};
 use super::rejects::Rejects;
 use super::rows::{check_keys, coerce, cursor_pass};
 use super::write::{self, Write};
@@ -246,6 +248,41 @@ struct Session {
     write: Write,
     /// Aggregates read this table: the load records the days it touches.
     watch: Option<super::touched::Watch>,
+    /// One-column `unique` checks on integers, proven as the rows are written.
+    distinct: Vec<Distinct>,
+}
+
+impl Session {
+    /// Notes the written rows' values of the columns `distinct` tracks.
+    fn see(&mut self, batch: &Batch) {
+        for d in &mut self.distinct {
+            if !d.unique() {
+                continue;
+            }
+            if batch.encoded.is_some() {
+                if !self
+                    .txn
+                    .encoded_integers(batch, d.column, &mut |v| d.see(v))
+                {
+                    // Rows this target cannot read back leave the check to its query.
+                    d.see_unknown();
+                }
+                continue;
+            }
+            for row in batch.rows() {
+                d.see(row.get(d.column).and_then(Value::as_i64));
+            }
+        }
+    }
+
+    /// The columns the written rows proved unique.
+    fn proven_unique(&self) -> Vec<Vec<String>> {
+        self.distinct
+            .iter()
+            .filter(|d| d.unique())
+            .map(|d| vec![d.name.clone()])
+            .collect()
+    }
 }
 
 impl Load<'_> {
@@ -380,6 +417,7 @@ impl Load<'_> {
                     tracing::debug!(table = %spec.into, "Rows arrive encoded as the target writes them (no values built on the way).");
                 }
                 s.txn.write_encoded(&batch)?;
+                s.see(&batch);
                 self.figures.rows += batch.len() as u64;
                 progress.update(self.figures.rows);
                 continue;
@@ -411,6 +449,7 @@ impl Load<'_> {
             let batch = coerce(batch, &s.write.types, &spec.into, rejects.as_mut())?;
             let batch = check_keys(batch, &s.write.key_columns, &spec.into, rejects.as_mut())?;
             s.txn.write(&batch)?;
+            s.see(&batch);
             self.figures.rows += batch.len() as u64;
             progress.update(self.figures.rows);
             transform.recycle(batch);
@@ -456,11 +495,14 @@ impl Load<'_> {
         audit.end_script_execution_time = Some(Utc::now());
         let id = audit.id.expect("audit record inserted");
         match session {
-            Some(Session {
-                mut txn,
-                write,
-                watch,
-            }) => {
+            Some(session) => {
+                let proven = session.proven_unique();
+                let Session {
+                    mut txn,
+                    write,
+                    watch,
+                    ..
+                } = session;
                 let written = txn.end_write()?;
                 if !spec.lookups.is_empty() {
                     let unknown =
@@ -486,7 +528,7 @@ impl Load<'_> {
                         });
                     }
                 }
-                self.check(txn.as_mut(), &write)?;
+                self.check(txn.as_mut(), &write, proven)?;
                 if let Some(watch) = &watch {
                     super::touched::capture(
                         txn.as_mut(),
@@ -558,7 +600,12 @@ impl Load<'_> {
     /// The load's checks, inside its transaction, over its new rows (the replacement table,
     /// the stage), before they are put in place. An error-level failure fails the load, which
     /// rolls it all back; the results are recorded either way, after the load ends.
-    fn check(&mut self, txn: &mut dyn TargetTxn, write: &Write) -> Result<()> {
+    fn check(
+        &mut self,
+        txn: &mut dyn TargetTxn,
+        write: &Write,
+        mut proven: Vec<Vec<String>>,
+    ) -> Result<()> {
         let spec = self.spec;
         if spec.checks.is_empty() {
             return Ok(());
@@ -602,12 +649,15 @@ impl Load<'_> {
         let keyed = write.mode() == LoadMode::Full
             && spec.checks.iter().any(|c| c.kind.is_unique_on(key))
             && txn.key_replacement(&write.into, key)?;
+        if keyed {
+            proven.push(key.to_vec());
+        }
         let set = Rowset {
             table: &spec.into,
             rows: &rows,
             key,
             previous_rows,
-            unique: if keyed { key } else { &[] },
+            unique: proven,
         };
         let mut on = InTxn {
             txn,
@@ -690,7 +740,14 @@ impl Load<'_> {
             }),
         };
         let write = write::prepare(txn.as_mut(), self.target, &plan)?;
-        Ok(Session { txn, write, watch })
+        let filled: Vec<String> = self.spec.lookups.iter().map(|l| l.take.clone()).collect();
+        let distinct = Distinct::for_checks(&self.spec.checks, &write.types, &filled);
+        Ok(Session {
+            txn,
+            write,
+            watch,
+            distinct,
+        })
     }
 }
 

@@ -250,6 +250,14 @@ impl TargetTxn for ScratchTxn {
     fn write_encoded(&mut self, batch: &Batch) -> Result<()> {
         self.inner.write_encoded(batch)
     }
+    fn encoded_integers(
+        &self,
+        batch: &Batch,
+        column: usize,
+        each: &mut dyn FnMut(Option<i64>),
+    ) -> bool {
+        self.inner.encoded_integers(batch, column, each)
+    }
     fn end_write(&mut self) -> Result<u64> {
         self.inner.end_write()
     }

@@ -220,3 +220,48 @@ fn relationships_fail_by_row_for_keys_wider_than_the_dimension_key() {
         "the failed load left the table as it was"
     );
 }
+
+/// `unique` on an integer column is proven as the rows are written, so no query counts
+/// DISTINCT values; a duplicate leaves it to that query, which fails the load by row.
+#[test]
+fn unique_on_integers_is_proven_while_writing_and_a_duplicate_still_fails_by_row() {
+    let db = PgTestDb::new("checks_unique");
+    db.execute(
+        "CREATE SCHEMA src; CREATE TABLE src.events (id bigint, n smallint); \
+         INSERT INTO src.events SELECT i, i % 7 FROM generate_series(-500, 3000) i; \
+         INSERT INTO src.events VALUES (NULL, 1), (NULL, 2);",
+    );
+    let s = Sandbox::new(&db, &["pg_check_unique"]);
+    let url = s.warehouse.clone();
+    let queries = [("ETL_LOG", "etl=info,tokio_postgres=debug")];
+    let run = s.exec_env(&url, &queries, "pg_check_unique", &[]).failed();
+    // id (NULL twice, which `unique` ignores) passes in both loads without a query; n repeats
+    // (13 values), which its query finds.
+    run.contains("unique(n) on app.events_mapped failed: 13 failing row(s)");
+    assert_eq!(
+        run.stderr.matches("count(DISTINCT").count(),
+        1,
+        "only unique(n) is a query:\n{}",
+        run.stderr
+    );
+    assert_eq!(
+        text(
+            &db,
+            "SELECT task || ' ' || check_name || ' ' || status FROM etl.etl_checks \
+             ORDER BY task, check_name"
+        ),
+        [
+            "encoded unique(id) passed",
+            "values unique(id) passed",
+            "values unique(n) failed",
+        ]
+    );
+
+    // A duplicate id: the load fails on it, counted and sampled by the query.
+    db.execute("INSERT INTO src.events VALUES (2024, 0)");
+    s.exec_env(&url, &queries, "pg_check_unique", &["--task", "encoded"])
+        .failed()
+        .contains("count(DISTINCT \"id\")")
+        .contains("unique(id) on app.events failed: 1 failing row(s) (e.g. 2024)");
+    assert_eq!(text(&db, "SELECT count(*) FROM app.events"), ["3503"]);
+}

@@ -152,6 +152,31 @@ fn fields(row: &[u8]) -> impl Iterator<Item = Option<&[u8]>> {
     })
 }
 
+/// Hands `each` the `column`-th field of every row in `tuples` (whole binary COPY rows back
+/// to back, as `Encoded::bytes` holds them), None for NULL.
+pub fn column_fields(tuples: &[u8], column: usize, each: &mut dyn FnMut(Option<&[u8]>)) {
+    let mut at = 0;
+    while let Some(count) = tuples.get(at..at + 2) {
+        let count = i16::from_be_bytes([count[0], count[1]]);
+        at += 2;
+        for i in 0..count.max(0) as usize {
+            let Some(len) = tuples.get(at..at + 4) else {
+                return;
+            };
+            let len = i32::from_be_bytes(len.try_into().expect("4 bytes"));
+            at += 4;
+            let field = (len >= 0).then(|| {
+                let raw = &tuples[at..at + len as usize];
+                at += len as usize;
+                raw
+            });
+            if i == column {
+                each(field);
+            }
+        }
+    }
+}
+
 /// Decodes a binary COPY stream into values.
 pub struct CopyDecoder {
     frames: Frames,

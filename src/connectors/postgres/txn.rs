@@ -487,6 +487,27 @@ impl TargetTxn for PgTxn {
         copy.write_encoded(batch)
     }
 
+    fn encoded_integers(
+        &self,
+        batch: &Batch,
+        column: usize,
+        each: &mut dyn FnMut(Option<i64>),
+    ) -> bool {
+        let Some(encoded) = &batch.encoded else {
+            return false;
+        };
+        // Binary integers are big-endian, as wide as their type.
+        super::copy_out::column_fields(&encoded.bytes, column, &mut |field| {
+            each(field.and_then(|f| match f.len() {
+                2 => Some(i16::from_be_bytes([f[0], f[1]]) as i64),
+                4 => Some(i32::from_be_bytes(f.try_into().expect("4 bytes")) as i64),
+                8 => Some(i64::from_be_bytes(f.try_into().expect("8 bytes"))),
+                _ => None,
+            }))
+        });
+        true
+    }
+
     fn end_write(&mut self) -> Result<u64> {
         let mut copy = self.copy.take().expect("COPY open until end_write");
         let rows = copy.finish()?;

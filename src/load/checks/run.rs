@@ -53,9 +53,10 @@ pub struct Rowset<'a> {
     pub key: &'a [String],
     /// Rows of the previous successful load of the table (`row_count`'s `max_change`).
     pub previous_rows: Option<i64>,
-    /// Columns already known to be unique and never NULL (a full load's key, built before
-    /// its checks): `unique` on them passes without a query.
-    pub unique: &'a [String],
+    /// Sets of columns the rows are already known to be unique on (a full load's key, built
+    /// before its checks; an integer column whose values were all told apart as the rows were
+    /// written): `unique` on one of them passes without a query.
+    pub unique: Vec<Vec<String>>,
 }
 
 pub fn run_checks(
@@ -189,7 +190,7 @@ impl Scan {
 
 /// `unique` on columns the rows are already known to be unique on.
 fn kind_proven(kind: &CheckKind, set: &Rowset<'_>) -> bool {
-    !set.unique.is_empty() && kind.is_unique_on(set.unique)
+    set.unique.iter().any(|cols| kind.is_unique_on(cols))
 }
 
 /// Whether a check's query is planned on the rows' statistics (worth an `ANALYZE` of a table

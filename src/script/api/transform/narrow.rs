@@ -26,6 +26,9 @@ pub(super) struct Narrow {
 impl Narrow {
     /// The columns each step needs, when every closure can be called with those alone.
     pub(super) fn plan(ctx: &NativeCallContext, steps: &[Step], input: &Schema) -> Option<Narrow> {
+        if steps.iter().all(|s| matches!(s, Step::Limit(_))) {
+            return None;
+        }
         let mut per_step: Vec<Vec<(Identifier, Option<usize>)>> = Vec::with_capacity(steps.len());
         for step in steps {
             let names = match step {
