@@ -203,6 +203,13 @@ pub trait LoadTarget: Send + Sync {
     fn analyze_sql(&self, _quoted_table: &str) -> Option<String> {
         None
     }
+    /// A query counting the keys a bitmap marks that `quoted_table.quoted_column` lacks:
+    /// `:bits` (bytes, bit `i` is bit `i % 8` of byte `i / 8`) marks the value `:lo + i`, for
+    /// `i` below `:n`; `:hi` is the highest value it can mark. `relationships` on integers then looks up each key the load brought
+    /// once, without reading its rows again; None where the dialect cannot read the bits.
+    fn missing_keys_sql(&self, _quoted_table: &str, _quoted_column: &str) -> Option<String> {
+        None
+    }
     /// Statements run in the load's transaction before set-based work over all its rows
     /// (checks, SCD2): memory for the hash tables of a million-row aggregate or join.
     fn set_based_sql(&self) -> &'static [&'static str] {

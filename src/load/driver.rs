@@ -9,7 +9,7 @@ use std::sync::Arc;
 use chrono::{SubsecRound, Utc};
 
 use super::checks::{
-    run_checks, CheckKind, CheckResult, CheckStatus, CheckTarget, Distinct, Rowset,
+    run_checks, CheckKind, CheckResult, CheckStatus, CheckTarget, Distinct, KeyBits, Rowset,
 };
 use super::rejects::Rejects;
 use super::rows::{check_keys, coerce, cursor_pass};
@@ -240,6 +240,13 @@ impl CheckTarget for InTxn<'_> {
     fn as_number(&self, expr: &str) -> String {
         self.target.as_number(expr)
     }
+
+    fn missing_keys_sql(&self, table: &str, column: &str) -> Option<String> {
+        self.target.missing_keys_sql(
+            &self.target.quote_table(table),
+            &super::checks::sql::ident(column),
+        )
+    }
 }
 
 /// The target's open transaction and where its rows go.
@@ -256,7 +263,7 @@ impl Session {
     /// Notes the written rows' values of the columns `distinct` tracks.
     fn see(&mut self, batch: &Batch) {
         for d in &mut self.distinct {
-            if !d.unique() {
+            if !d.noting() {
                 continue;
             }
             if batch.encoded.is_some() {
@@ -281,6 +288,14 @@ impl Session {
             .iter()
             .filter(|d| d.unique())
             .map(|d| vec![d.name.clone()])
+            .collect()
+    }
+
+    /// The keys the written rows brought, per `relationships` column.
+    fn keys(&self) -> Vec<KeyBits> {
+        self.distinct
+            .iter()
+            .filter_map(Distinct::key_bits)
             .collect()
     }
 }
@@ -497,6 +512,7 @@ impl Load<'_> {
         match session {
             Some(session) => {
                 let proven = session.proven_unique();
+                let keys = session.keys();
                 let Session {
                     mut txn,
                     write,
@@ -528,7 +544,7 @@ impl Load<'_> {
                         });
                     }
                 }
-                self.check(txn.as_mut(), &write, proven)?;
+                self.check(txn.as_mut(), &write, proven, keys)?;
                 if let Some(watch) = &watch {
                     super::touched::capture(
                         txn.as_mut(),
@@ -605,6 +621,7 @@ impl Load<'_> {
         txn: &mut dyn TargetTxn,
         write: &Write,
         mut proven: Vec<Vec<String>>,
+        keys: Vec<KeyBits>,
     ) -> Result<()> {
         let spec = self.spec;
         if spec.checks.is_empty() {
@@ -657,6 +674,7 @@ impl Load<'_> {
             rows: &rows,
             key,
             previous_rows,
+            keys,
             unique: proven,
         };
         let mut on = InTxn {

@@ -221,15 +221,21 @@ fn relationships_fail_by_row_for_keys_wider_than_the_dimension_key() {
     );
 }
 
-/// `unique` on an integer column is proven as the rows are written, so no query counts
-/// DISTINCT values; a duplicate leaves it to that query, which fails the load by row.
+/// `unique` and `relationships` on integer columns are decided from the values noted as the
+/// rows are written: no query counts DISTINCT values, and the keys are looked up once each
+/// from a bitmap rather than by reading the rows again. A duplicate or a missing key leaves
+/// it to the check's query, which fails the load by row.
 #[test]
-fn unique_on_integers_is_proven_while_writing_and_a_duplicate_still_fails_by_row() {
+fn integer_unique_and_relationships_are_decided_while_writing_and_failures_still_fail_by_row() {
     let db = PgTestDb::new("checks_unique");
     db.execute(
-        "CREATE SCHEMA src; CREATE TABLE src.events (id bigint, n smallint); \
-         INSERT INTO src.events SELECT i, i % 7 FROM generate_series(-500, 3000) i; \
-         INSERT INTO src.events VALUES (NULL, 1), (NULL, 2);",
+        // Customer keys beyond 32 bits.
+        "CREATE SCHEMA src; CREATE TABLE src.customers (id bigint PRIMARY KEY); \
+         INSERT INTO src.customers SELECT 5e9 + generate_series(1, 300); \
+         CREATE TABLE src.events (id bigint, n smallint, c bigint); \
+         INSERT INTO src.events SELECT i, i % 7, 5e9 + 1 + abs(i) % 300 \
+           FROM generate_series(-500, 3000) i; \
+         INSERT INTO src.events VALUES (NULL, 1, NULL), (NULL, 2, 5e9 + 300);",
     );
     let s = Sandbox::new(&db, &["pg_check_unique"]);
     let url = s.warehouse.clone();
@@ -238,10 +244,19 @@ fn unique_on_integers_is_proven_while_writing_and_a_duplicate_still_fails_by_row
     // id (NULL twice, which `unique` ignores) passes in both loads without a query; n repeats
     // (13 values), which its query finds.
     run.contains("unique(n) on app.events_mapped failed: 13 failing row(s)");
+    let queries_with = |text: &str| run.stderr.matches(text).count();
     assert_eq!(
-        run.stderr.matches("count(DISTINCT").count(),
+        queries_with("count(DISTINCT"),
         1,
-        "only unique(n) is a query:\n{}",
+        "only unique(n):\n{}",
+        run.stderr
+    );
+    // The 300 keys, each looked up once; the rows are not read for it.
+    assert_eq!(queries_with("get_bit("), 1, "{}", run.stderr);
+    assert_eq!(
+        queries_with("n.\"c\""),
+        0,
+        "no lookup over the rows:\n{}",
         run.stderr
     );
     assert_eq!(
@@ -251,17 +266,21 @@ fn unique_on_integers_is_proven_while_writing_and_a_duplicate_still_fails_by_row
              ORDER BY task, check_name"
         ),
         [
+            "encoded relationships(c -> src.customers.id) passed",
             "encoded unique(id) passed",
             "values unique(id) passed",
             "values unique(n) failed",
-        ]
+        ],
+        "{}",
+        run.stderr
     );
 
-    // A duplicate id: the load fails on it, counted and sampled by the query.
-    db.execute("INSERT INTO src.events VALUES (2024, 0)");
+    // A duplicate id and an unknown customer: the load fails on both, counted and sampled.
+    db.execute("INSERT INTO src.events VALUES (2024, 0, 5e9 + 301), (4000, 0, 5e9 + 301)");
     s.exec_env(&url, &queries, "pg_check_unique", &["--task", "encoded"])
         .failed()
         .contains("count(DISTINCT \"id\")")
-        .contains("unique(id) on app.events failed: 1 failing row(s) (e.g. 2024)");
+        .contains("unique(id) on app.events failed: 1 failing row(s) (e.g. 2024)")
+        .contains("relationships(c -> src.customers.id) on app.events failed: 2 failing row(s)");
     assert_eq!(text(&db, "SELECT count(*) FROM app.events"), ["3503"]);
 }

@@ -1,8 +1,9 @@
-//! `unique` on one integer column, proven while the rows stream instead of by a query: a bit
-//! per value over the span of values seen. Keys of a table are mostly dense integers, so a
-//! million rows need a few hundred kilobytes, and the query this saves (a DISTINCT count, a
-//! sort of every value on one core) is the dearest of a load's checks. A value seen twice, or
-//! a span too wide for the bits allowed, leaves the check to its query as before.
+//! Integer values of a column, noted as the rows are written: a bit per value over the span
+//! of values seen. Keys are mostly dense integers, so a million rows need a few hundred
+//! kilobytes. For `unique` on one column, no value twice proves it without its query (a
+//! DISTINCT count, a sort of every value on one core, the dearest of a load's checks); for
+//! `relationships`, the bits are the keys to look up, each once (`KeyBits`). A span too wide
+//! for the bits allowed, or a `unique` value seen twice, leaves the check to its query.
 
 use super::spec::{CheckKind, CheckSpec};
 use crate::data::{DataType, Schema};
@@ -14,10 +15,26 @@ pub struct Distinct {
     /// The column's position in a written row, and its name.
     pub column: usize,
     pub name: String,
+    /// For `relationships`: values may repeat, the bits are the keys.
+    keys: bool,
+    /// Values marked.
+    count: u64,
     /// The value of the first bit (a multiple of 64).
     low: i64,
     bits: Vec<u64>,
     state: State,
+}
+
+/// The keys a load brought for a `relationships` check: bit `i` (bit `i % 8` of byte `i / 8`)
+/// marks the value `low + i`.
+pub struct KeyBits {
+    pub column: String,
+    pub low: i64,
+    /// Bits in `bits`.
+    pub span: u64,
+    /// Bits set: distinct keys.
+    pub count: u64,
+    pub bits: Vec<u8>,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq)]
@@ -28,16 +45,15 @@ enum State {
 }
 
 impl Distinct {
-    /// A tracker for each one-column `unique` on an integer column the rows bring (not one
-    /// a lookup fills in after the rows are written).
+    /// A tracker for each one-column `unique` and each `relationships` on an integer column
+    /// the rows bring (not one a lookup fills in after the rows are written).
     pub fn for_checks(checks: &[CheckSpec], written: &Schema, filled: &[String]) -> Vec<Distinct> {
         let mut out: Vec<Distinct> = Vec::new();
         for check in checks {
-            let CheckKind::Unique(cols) = &check.kind else {
-                continue;
-            };
-            let [name] = cols.as_slice() else {
-                continue;
+            let (name, keys) = match &check.kind {
+                CheckKind::Unique(cols) if cols.len() == 1 => (&cols[0], false),
+                CheckKind::Relationships { column, .. } => (column, true),
+                _ => continue,
             };
             let Some(column) = written.index_of(name) else {
                 continue;
@@ -46,17 +62,20 @@ impl Distinct {
                 written.columns[column].data_type,
                 DataType::Int16 | DataType::Int32 | DataType::Int64
             );
-            if integer && !filled.contains(name) && out.iter().all(|d| d.column != column) {
-                out.push(Distinct::new(column, name));
+            let new = out.iter().all(|d| d.column != column || d.keys != keys);
+            if integer && !filled.contains(name) && new {
+                out.push(Distinct::new(column, name, keys));
             }
         }
         out
     }
 
-    fn new(column: usize, name: &str) -> Distinct {
+    fn new(column: usize, name: &str, keys: bool) -> Distinct {
         Distinct {
             column,
             name: name.to_string(),
+            keys,
+            count: 0,
             low: 0,
             bits: Vec::new(),
             state: State::Unique,
@@ -65,7 +84,34 @@ impl Distinct {
 
     /// True while no value came twice (NULLs never count, as in `unique`'s query).
     pub fn unique(&self) -> bool {
+        !self.keys && self.state == State::Unique
+    }
+
+    /// Still noting values (not given up).
+    pub fn noting(&self) -> bool {
         self.state == State::Unique
+    }
+
+    /// The keys seen, for `relationships`.
+    pub fn key_bits(&self) -> Option<KeyBits> {
+        if !self.keys || self.state != State::Unique {
+            return None;
+        }
+        // Without the empty words at either end, which a lookup would only pass over.
+        let first = self.bits.iter().position(|w| *w != 0).unwrap_or(0);
+        let last = self
+            .bits
+            .iter()
+            .rposition(|w| *w != 0)
+            .map_or(first, |l| l + 1);
+        let words = &self.bits[first..last.max(first)];
+        Some(KeyBits {
+            column: self.name.clone(),
+            low: self.low + first as i64 * 64,
+            span: words.len() as u64 * 64,
+            count: self.count,
+            bits: words.iter().flat_map(|w| w.to_le_bytes()).collect(),
+        })
     }
 
     /// Gives up: rows went by that were not seen.
@@ -86,9 +132,13 @@ impl Distinct {
         let at = (v as i128 - self.low as i128) as usize;
         let (word, bit) = (at / 64, 1u64 << (at % 64));
         if self.bits[word] & bit != 0 {
-            return self.see_unknown();
+            if !self.keys {
+                self.see_unknown();
+            }
+            return;
         }
         self.bits[word] |= bit;
+        self.count += 1;
     }
 
     fn covers(&self, v: i64) -> bool {
@@ -138,7 +188,7 @@ mod tests {
     use super::*;
 
     fn tracked(values: &[Option<i64>]) -> bool {
-        let mut d = Distinct::new(0, "id");
+        let mut d = Distinct::new(0, "id", false);
         for v in values {
             d.see(*v);
         }
@@ -155,6 +205,23 @@ mod tests {
         assert!(tracked(&[Some(i64::MAX), None, Some(i64::MAX - 1), None]));
         assert!(tracked(&[Some(i64::MIN), Some(i64::MIN + 64), None]));
         assert!(tracked(&[]));
+    }
+
+    #[test]
+    fn keys_are_bits_from_the_lowest_key_seen_in_postgresql_bit_order() {
+        let mut d = Distinct::new(0, "customer_id", true);
+        for v in [1000, 1003, 1000, 1064, 1063] {
+            d.see(Some(v));
+        }
+        d.see(None);
+        let k = d.key_bits().expect("keys");
+        assert_eq!((k.low, k.span, k.count), (960, 128, 4));
+        let set: Vec<i64> = (0..k.span as usize)
+            .filter(|i| k.bits[i / 8] >> (i % 8) & 1 == 1)
+            .map(|i| k.low + i as i64)
+            .collect();
+        assert_eq!(set, [1000, 1003, 1063, 1064]);
+        assert!(!d.unique(), "keys prove nothing about unique");
     }
 
     #[test]

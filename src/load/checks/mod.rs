@@ -9,7 +9,7 @@ mod run;
 mod spec;
 pub(crate) mod sql;
 
-pub use distinct::Distinct;
+pub use distinct::{Distinct, KeyBits};
 pub use result::{CheckResult, CheckStatus};
 pub use run::{needs_statistics, run_checks, CheckTarget, Checked, Rowset};
 pub use spec::{duration_seconds, CheckKind, CheckSpec, Severity};

@@ -250,6 +250,7 @@ fn check_table(host: &Host, c: &Conn, table: &str, checks: Dynamic, opts: Map) -
         rows: &rows,
         key: &key,
         previous_rows: None,
+        keys: Vec::new(),
         unique: Vec::new(),
     };
     let checked = run_checks(&mut on, &set, &checks, default).map_err(fail)?;
