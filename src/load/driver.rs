@@ -255,7 +255,8 @@ struct Session {
     write: Write,
     /// Aggregates read this table: the load records the days it touches.
     watch: Option<super::touched::Watch>,
-    /// One-column `unique` checks on integers, proven as the rows are written.
+    /// The integer columns of one-column `unique` and of `relationships` checks, whose values
+    /// are noted as the rows are written.
     distinct: Vec<Distinct>,
 }
 
