@@ -205,6 +205,10 @@ fn map_adds_a_column_and_filter_drops_rows() {
             ["5", "paid", "75", "0"]
         ]
     );
+    assert_eq!(
+        table(&w, "SELECT count(*), count(copied) FROM other_case"),
+        [["5", "0"]]
+    );
 }
 
 #[test]

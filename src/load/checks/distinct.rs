@@ -55,7 +55,8 @@ impl Distinct {
                 CheckKind::Relationships { column, .. } => (column, true),
                 _ => continue,
             };
-            let Some(column) = written.index_of(name) else {
+            // Exactly the column the check's query names (quoted, so case counts).
+            let Some(column) = written.columns.iter().position(|c| &c.name == name) else {
                 continue;
             };
             let integer = matches!(

@@ -40,7 +40,7 @@ impl Narrow {
                 names
                     .into_iter()
                     .map(|name| {
-                        let at = input.index_of(&name);
+                        let at = exactly(input, &name);
                         (name.into(), at)
                     })
                     .collect(),
@@ -50,7 +50,7 @@ impl Narrow {
         tracing::debug!(
             "The .map/.filter closures use their row only as r.name ({}): each call gets {} of the {} columns, the others pass through.",
             named.iter().copied().collect::<Vec<_>>().join(", "),
-            named.iter().filter(|n| input.index_of(n).is_some()).count(),
+            named.iter().filter(|n| exactly(input, n).is_some()).count(),
             input.len(),
         );
         Some(Narrow {
@@ -78,7 +78,7 @@ impl RhaiTransform<'_> {
                 .columns
                 .iter()
                 .map(|c| {
-                    let i = self.input.index_of(&c.name)?;
+                    let i = exactly(&self.input, &c.name)?;
                     Some((i, self.input.columns[i].data_type == c.data_type))
                 })
                 .collect();
@@ -168,6 +168,12 @@ impl RhaiTransform<'_> {
         out.push_row(out_row.iter_mut().map(std::mem::take));
         Ok(())
     }
+}
+
+/// The column named exactly `name`: a map's keys are matched exactly, where
+/// `Schema::index_of` also accepts another case.
+fn exactly(schema: &Schema, name: &str) -> Option<usize> {
+    schema.columns.iter().position(|c| c.name == name)
 }
 
 /// The map a step's closure is called with: its columns from what earlier `.map`s returned,
