@@ -205,8 +205,9 @@ pub trait LoadTarget: Send + Sync {
     }
     /// A query counting the keys a bitmap marks that `quoted_table.quoted_column` lacks:
     /// `:bits` (bytes, bit `i` is bit `i % 8` of byte `i / 8`) marks the value `:lo + i`, for
-    /// `i` below `:n`; `:hi` is the highest value it can mark. `relationships` on integers then looks up each key the load brought
-    /// once, without reading its rows again; None where the dialect cannot read the bits.
+    /// `i` below `:n`; `:hi` is the highest value it can mark. `relationships` on integers
+    /// then looks up each key the load brought once, without reading its rows again; None
+    /// where the dialect cannot read the bits.
     fn missing_keys_sql(&self, _quoted_table: &str, _quoted_column: &str) -> Option<String> {
         None
     }
@@ -319,13 +320,14 @@ pub trait TargetTxn {
             "this target takes no encoded rows".into(),
         ))
     }
-    /// Hands `each` the integer values of column `column` of rows encoded for
-    /// `encoded_input`, None for NULL; false when this target cannot read them back.
+    /// Hands `each` the integer values of `columns` of rows encoded for `encoded_input`, in
+    /// one pass: the position in `columns` and the value, None for NULL. False when this
+    /// target cannot read them back (what it handed over so far is then not to be trusted).
     fn encoded_integers(
         &self,
         _batch: &Batch,
-        _column: usize,
-        _each: &mut dyn FnMut(Option<i64>),
+        _columns: &[usize],
+        _each: &mut dyn FnMut(usize, Option<i64>),
     ) -> bool {
         false
     }

@@ -263,20 +263,29 @@ struct Session {
 impl Session {
     /// Notes the written rows' values of the columns `distinct` tracks.
     fn see(&mut self, batch: &Batch) {
-        for d in &mut self.distinct {
-            if !d.noting() {
-                continue;
-            }
-            if batch.encoded.is_some() {
-                if !self
-                    .txn
-                    .encoded_integers(batch, d.column, &mut |v| d.see(v))
-                {
-                    // Rows this target cannot read back leave the check to its query.
-                    d.see_unknown();
+        let noting: Vec<usize> = (0..self.distinct.len())
+            .filter(|&k| self.distinct[k].noting())
+            .collect();
+        if noting.is_empty() {
+            return;
+        }
+        if batch.encoded.is_some() {
+            // One pass over the encoded rows for every column noted.
+            let columns: Vec<usize> = noting.iter().map(|&k| self.distinct[k].column).collect();
+            let distinct = &mut self.distinct;
+            let read = self.txn.encoded_integers(batch, &columns, &mut |i, v| {
+                distinct[noting[i]].see(v);
+            });
+            if !read {
+                // Rows this target cannot read back leave the checks to their queries.
+                for &k in &noting {
+                    self.distinct[k].see_unknown();
                 }
-                continue;
             }
+            return;
+        }
+        for &k in &noting {
+            let d = &mut self.distinct[k];
             for row in batch.rows() {
                 d.see(row.get(d.column).and_then(Value::as_i64));
             }

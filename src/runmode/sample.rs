@@ -253,10 +253,10 @@ impl TargetTxn for ScratchTxn {
     fn encoded_integers(
         &self,
         batch: &Batch,
-        column: usize,
-        each: &mut dyn FnMut(Option<i64>),
+        columns: &[usize],
+        each: &mut dyn FnMut(usize, Option<i64>),
     ) -> bool {
-        self.inner.encoded_integers(batch, column, each)
+        self.inner.encoded_integers(batch, columns, each)
     }
     fn end_write(&mut self) -> Result<u64> {
         self.inner.end_write()

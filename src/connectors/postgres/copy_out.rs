@@ -152,29 +152,43 @@ fn fields(row: &[u8]) -> impl Iterator<Item = Option<&[u8]>> {
     })
 }
 
-/// Hands `each` the `column`-th field of every row in `tuples` (whole binary COPY rows back
-/// to back, as `Encoded::bytes` holds them), None for NULL.
-pub fn column_fields(tuples: &[u8], column: usize, each: &mut dyn FnMut(Option<&[u8]>)) {
+/// Hands `each` the fields of `columns` of every row in `tuples` (whole binary COPY rows back
+/// to back, as `Encoded::bytes` holds them), in one pass: the position in `columns` and the
+/// field, None for NULL. False when the bytes end inside a row.
+pub fn column_fields(
+    tuples: &[u8],
+    columns: &[usize],
+    each: &mut dyn FnMut(usize, Option<&[u8]>),
+) -> bool {
     let mut at = 0;
-    while let Some(count) = tuples.get(at..at + 2) {
+    while at < tuples.len() {
+        let Some(count) = tuples.get(at..at + 2) else {
+            return false;
+        };
         let count = i16::from_be_bytes([count[0], count[1]]);
         at += 2;
         for i in 0..count.max(0) as usize {
             let Some(len) = tuples.get(at..at + 4) else {
-                return;
+                return false;
             };
             let len = i32::from_be_bytes(len.try_into().expect("4 bytes"));
             at += 4;
-            let field = (len >= 0).then(|| {
-                let raw = &tuples[at..at + len as usize];
+            let field = if len < 0 {
+                None
+            } else {
+                let Some(raw) = tuples.get(at..at + len as usize) else {
+                    return false;
+                };
                 at += len as usize;
-                raw
-            });
-            if i == column {
-                each(field);
+                Some(raw)
+            };
+            // A column may be asked for twice (two checks on it): each gets it.
+            for (k, _) in columns.iter().enumerate().filter(|(_, c)| **c == i) {
+                each(k, field);
             }
         }
     }
+    true
 }
 
 /// Decodes a binary COPY stream into values.
@@ -391,6 +405,38 @@ mod tests {
                 "split {split}"
             );
         }
+    }
+
+    #[test]
+    fn the_fields_of_asked_columns_come_from_whole_rows_in_one_pass() {
+        let data = stream();
+        let rows = &data[19..data.len() - 2];
+        let mut seen = Vec::new();
+        // Column 0 asked for twice (two checks on it), column 1 once.
+        let whole = column_fields(rows, &[0, 1, 0], &mut |k, f| {
+            seen.push((k, f.map(|f| f.to_vec())));
+        });
+        assert!(whole);
+        let id = |n: i32| Some(n.to_be_bytes().to_vec());
+        assert_eq!(
+            seen,
+            [
+                (0, id(1)),
+                (2, id(1)),
+                (1, Some(b"a".to_vec())),
+                (0, id(2)),
+                (2, id(2)),
+                (1, None),
+                (0, id(3)),
+                (2, id(3)),
+                (1, Some(Vec::new())),
+            ]
+        );
+        assert!(!column_fields(
+            &rows[..rows.len() - 1],
+            &[0],
+            &mut |_, _| ()
+        ));
     }
 
     #[test]

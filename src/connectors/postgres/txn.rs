@@ -490,22 +490,31 @@ impl TargetTxn for PgTxn {
     fn encoded_integers(
         &self,
         batch: &Batch,
-        column: usize,
-        each: &mut dyn FnMut(Option<i64>),
+        columns: &[usize],
+        each: &mut dyn FnMut(usize, Option<i64>),
     ) -> bool {
         let Some(encoded) = &batch.encoded else {
             return false;
         };
-        // Binary integers are big-endian, as wide as their type.
-        super::copy_out::column_fields(&encoded.bytes, column, &mut |field| {
-            each(field.and_then(|f| match f.len() {
-                2 => Some(i16::from_be_bytes([f[0], f[1]]) as i64),
-                4 => Some(i32::from_be_bytes(f.try_into().expect("4 bytes")) as i64),
-                8 => Some(i64::from_be_bytes(f.try_into().expect("8 bytes"))),
-                _ => None,
-            }))
+        // Binary integers are big-endian, as wide as their type; any other width is not an
+        // integer column, and the rows are not read.
+        let mut integers = true;
+        let whole = super::copy_out::column_fields(&encoded.bytes, columns, &mut |k, field| {
+            let v = match field {
+                None => None,
+                Some(f) => match f.len() {
+                    2 => Some(i16::from_be_bytes([f[0], f[1]]) as i64),
+                    4 => Some(i32::from_be_bytes(f.try_into().expect("4 bytes")) as i64),
+                    8 => Some(i64::from_be_bytes(f.try_into().expect("8 bytes"))),
+                    _ => {
+                        integers = false;
+                        return;
+                    }
+                },
+            };
+            each(k, v);
         });
-        true
+        whole && integers
     }
 
     fn end_write(&mut self) -> Result<u64> {
